@@ -1,0 +1,57 @@
+"""mlsteward: closed-loop model operations with governance built in.
+
+Example:
+    >>> import mlsteward
+    >>> client = mlsteward.Client(home="/tmp/ms-doc")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from importlib import metadata as _metadata
+from typing import Any
+
+from mlsteward.config import Settings, get_settings
+from mlsteward.errors import (
+    Conflict,
+    Forbidden,
+    IntegrityError,
+    InvalidInput,
+    MlstewardError,
+    NotFound,
+    PolicyViolation,
+    UnsafeArtifact,
+)
+
+try:
+    __version__ = _metadata.version("mlsteward")
+except _metadata.PackageNotFoundError:  # running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "Client",
+    "Conflict",
+    "Forbidden",
+    "IntegrityError",
+    "InvalidInput",
+    "MlstewardError",
+    "NotFound",
+    "PolicyViolation",
+    "Settings",
+    "UnsafeArtifact",
+    "__version__",
+    "datasets",
+    "get_settings",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The client pulls in pandas and SQLAlchemy; `import mlsteward` stays light.
+    if name == "Client":
+        from mlsteward.sdk import Client
+
+        return Client
+    if name == "datasets":
+        import importlib
+
+        return importlib.import_module("mlsteward.datasets")
+    raise AttributeError(f"module 'mlsteward' has no attribute {name!r}")

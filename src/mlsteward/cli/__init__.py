@@ -1,0 +1,36 @@
+"""The ``mlsteward`` command: ``mlsteward NOUN VERB``.
+
+Exit codes: 0 ok, 1 failed, 2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from mlsteward.cli import datasets, db, demo, models, runs
+
+app = typer.Typer(
+    help="mlsteward: closed-loop model operations with governance built in.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(models.app, name="models")
+app.add_typer(datasets.app, name="datasets")
+app.add_typer(runs.app, name="runs")
+app.add_typer(db.app, name="db")
+app.command("demo")(demo.demo)
+
+
+@app.command("version")
+def version() -> None:
+    """Print the mlsteward version."""
+    from mlsteward import __version__
+
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,139 @@
+"""``mlsteward demo``: the closed loop on bundled credit data, with a summary."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from mlsteward.cli.common import JSON_OPTION, console, emit_json, handle_errors
+
+# Stages the progress bar counts: load, train, then per month score, join,
+# and (sometimes) retrain, compare, decide.
+_FIXED_STEPS = 2
+
+
+@handle_errors
+def demo(
+    home: Path | None = typer.Option(
+        None, "--home", help="mlsteward home to use (default: MLSTEWARD_HOME)."
+    ),
+    seed: int = typer.Option(7, help="Seed of the simulated months."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Run the closed loop end to end on the bundled German credit data."""
+    from mlsteward.config import get_settings
+    from mlsteward.demo import run_demo
+    from mlsteward.sdk import Client
+
+    settings = get_settings(home=home) if home else get_settings()
+    client = Client(settings)
+    started = time.perf_counter()
+    messages: list[str] = []
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=as_json,
+    ) as bar:
+        task = bar.add_task("starting", total=_FIXED_STEPS + 6 * 2)
+
+        def progress(msg: str) -> None:
+            messages.append(msg)
+            bar.update(task, description=msg, advance=1)
+
+        report = run_demo(client, seed=seed, progress=progress)
+        bar.update(task, completed=bar.tasks[0].total)
+    elapsed = time.perf_counter() - started
+    if as_json:
+        out = report.to_dict()
+        out["seconds"] = elapsed
+        emit_json(out)
+        return
+    console.print(f"[bold]mlsteward demo[/] in {report.home}  ({elapsed:.1f} s)")
+    console.print(
+        f"champion at start: [bold]{report.champion_start}[/] "
+        f"(cross-validated AUC {report.baseline_auc:.3f})"
+    )
+    table = Table(
+        title="monitoring, month by month (PSI against the training "
+        "profile; AUC and KS once outcomes are joined)"
+    )
+    for col in (
+        "month",
+        "scored by",
+        "n",
+        "bad rate",
+        "max feature PSI",
+        "score PSI",
+        "AUC",
+        "KS",
+        "policy",
+    ):
+        table.add_column(col)
+    for p in report.periods:
+        col, value = p.max_feature_psi
+        band = {"stable": "green", "watch": "yellow", "act": "red"}
+        from mlsteward.monitoring.stats import psi_band
+
+        table.add_row(
+            p.label,
+            p.scored_by,
+            str(p.n),
+            f"{p.bad_rate:.1%}",
+            f"[{band[psi_band(value)]}]{value:.3f}[/] {col}",
+            f"[{band[psi_band(p.score_psi)]}]{p.score_psi:.3f}[/]",
+            f"{p.auc:.3f}",
+            f"{p.ks:.3f}",
+            "; ".join(p.triggered) or "ok",
+        )
+    console.print(table)
+    if report.decisions:
+        dtable = Table(title="champion vs challenger on the same out-of-time month")
+        for col in (
+            "month",
+            "holdout",
+            "champion",
+            "AUC",
+            "KS",
+            "challenger",
+            "AUC",
+            "KS",
+            "decision",
+        ):
+            dtable.add_column(col)
+        for d in report.decisions:
+            dtable.add_row(
+                d.period,
+                d.holdout,
+                d.champion,
+                f"{d.champion_auc:.3f}",
+                f"{d.champion_ks:.3f}",
+                d.challenger,
+                f"{d.challenger_auc:.3f}",
+                f"{d.challenger_ks:.3f}",
+                ("[green]promoted[/]" if d.promoted else "[yellow]kept champion[/]"),
+            )
+        console.print(dtable)
+        for d in report.decisions:
+            console.print(f"  {d.period}: {d.reason}")
+    else:
+        console.print("no retraining was triggered")
+    console.print(f"champion now: [bold]{report.champion_end}[/]")
+    console.print(
+        f"audit chain: {report.audit_events} events, "
+        + ("[green]verified[/]" if report.audit_ok else "[red]BROKEN[/]")
+    )
+    console.print("history: [bold]mlsteward models show credit-risk[/]")

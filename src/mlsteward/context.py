@@ -1,0 +1,45 @@
+"""What every service needs: the metadata store, the artifact store, the actor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mlsteward.artifacts import ArtifactStore
+from mlsteward.config import Settings, get_settings
+from mlsteward.store import Store
+
+__all__ = ["Context"]
+
+
+@dataclass
+class Context:
+    """The shared parts services run against.
+
+    Args:
+        store: Metadata store.
+        artifacts: Artifact store.
+        actor: Who is acting, as recorded in the audit trail.
+        settings: The settings these were built from.
+
+    Example:
+        >>> ctx = Context.from_settings(Settings(home="/tmp/ms"))  # doctest: +SKIP
+    """
+
+    store: Store
+    artifacts: ArtifactStore
+    actor: str
+    settings: Settings = field(default_factory=get_settings)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Context:
+        settings = settings or get_settings()
+        return cls(
+            store=Store.from_settings(settings),
+            artifacts=ArtifactStore(settings.resolved_artifacts_uri()),
+            actor=settings.resolved_actor(),
+            settings=settings,
+        )
+
+    def as_actor(self, actor: str) -> Context:
+        """The same stores, another actor."""
+        return Context(self.store, self.artifacts, actor, self.settings)

@@ -1,0 +1,214 @@
+"""Dataset use cases: register, look up, list and load dataset versions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mlsteward.context import Context
+from mlsteward.datasets.io import canonical_parquet, read_parquet_bytes, read_table
+from mlsteward.datasets.models import ROLES, ColumnSpec, DatasetVersion
+from mlsteward.datasets.profile import compute_profile
+from mlsteward.datasets.tables import dataset_versions as t
+from mlsteward.errors import InvalidInput, NotFound
+from mlsteward.names import check_name, parse_ref
+from mlsteward.store import audit, utcnow
+
+__all__ = ["DatasetService", "column_kind"]
+
+# Roles whose values are profiled. ids and pii are never profiled: a profile
+# of a pii column would leak the values it holds.
+_PROFILED_ROLES = ("feature", "target", "protected")
+
+
+def column_kind(series: pd.Series) -> str:
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return "timestamp"
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return "categorical"
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        return "numeric"
+    return "categorical"
+
+
+def _row_to_version(row: Any) -> DatasetVersion:
+    return DatasetVersion(
+        name=row.name,
+        version=row.version,
+        sha256=row.sha256,
+        n_rows=row.n_rows,
+        n_columns=row.n_columns,
+        columns=[ColumnSpec(**c) for c in row.columns],
+        profile=row.profile,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        description=row.description or "",
+        tags=row.tags or {},
+    )
+
+
+class DatasetService:
+    """Register and read dataset versions.
+
+    Example:
+        >>> svc = DatasetService(ctx)  # doctest: +SKIP
+        >>> roles = {"bad": "target"}
+        >>> v = svc.register("german-credit", df, roles=roles)  # doctest: +SKIP
+        >>> v.ref  # doctest: +SKIP
+        'german-credit/1'
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    # -- use cases --------------------------------------------------------
+    def register(
+        self,
+        name: str,
+        data: pd.DataFrame | str | Path,
+        *,
+        roles: Mapping[str, str] | None = None,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+    ) -> DatasetVersion:
+        """Register a table as a version of dataset ``name``.
+
+        Columns not named in ``roles`` are features. Registering content that
+        this name already holds returns the existing version unchanged.
+        """
+        check_name(name, "name")
+        df = data if isinstance(data, pd.DataFrame) else read_table(data)
+        columns = self._specs(df, roles or {})
+        payload = canonical_parquet(df)
+        from mlsteward.artifacts import sha256_hex
+
+        digest = sha256_hex(payload)
+        with self.ctx.store.read() as session:
+            existing = session.execute(
+                select(t).where(t.c.name == name, t.c.sha256 == digest)
+            ).first()
+        if existing is not None:
+            return _row_to_version(existing)
+        profiled = [
+            c
+            for c in columns
+            if c.role in _PROFILED_ROLES and c.kind in ("numeric", "categorical")
+        ]
+        profile = compute_profile(
+            df[[c.name for c in profiled]], {c.name: c.kind for c in profiled}
+        )
+        # Artifact first: an unreferenced blob is harmless, a row without its
+        # blob is not.
+        self.ctx.artifacts.put(payload)
+        with self.ctx.store.unit_of_work() as session:
+            again = session.execute(
+                select(t).where(t.c.name == name, t.c.sha256 == digest)
+            ).first()
+            if again is not None:  # a concurrent writer got there first
+                return _row_to_version(again)
+            version = (
+                session.execute(
+                    select(func.max(t.c.version)).where(t.c.name == name)
+                ).scalar()
+                or 0
+            ) + 1
+            values = {
+                "name": name,
+                "version": version,
+                "sha256": digest,
+                "n_rows": len(df),
+                "n_columns": df.shape[1],
+                "columns": [c.to_dict() for c in columns],
+                "profile": profile,
+                "created_at": utcnow(),
+                "created_by": self.ctx.actor,
+                "description": description,
+                "tags": dict(tags or {}),
+            }
+            session.execute(t.insert().values(**values))
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action="dataset.registered",
+                object_type="dataset_version",
+                object_id=f"{name}/{version}",
+                details={"sha256": digest, "n_rows": len(df)},
+            )
+            row = session.execute(
+                select(t).where(t.c.name == name, t.c.version == version)
+            ).one()
+            return _row_to_version(row)
+
+    def get(self, ref: str) -> DatasetVersion:
+        """``name`` (latest version) or ``name/N``."""
+        with self.ctx.store.read() as session:
+            return self._get(session, ref)
+
+    def _get(self, session: Session, ref: str) -> DatasetVersion:
+        r = parse_ref(ref, "dataset")
+        if r.alias is not None:
+            raise InvalidInput(
+                f"dataset {ref!r}: datasets have no aliases; use 'name' or 'name/N'",
+                field="dataset",
+            )
+        q = select(t).where(t.c.name == r.name)
+        if r.version is not None:
+            q = q.where(t.c.version == r.version)
+        row = session.execute(q.order_by(t.c.version.desc()).limit(1)).first()
+        if row is None:
+            known = (
+                session.execute(
+                    select(t.c.name).distinct().order_by(t.c.name).limit(20)
+                )
+                .scalars()
+                .all()
+            )
+            raise NotFound(
+                f"dataset {ref!r} not found; known datasets: {list(known) or 'none'}",
+                field="dataset",
+            )
+        return _row_to_version(row)
+
+    def list(self, name: str | None = None) -> list[DatasetVersion]:
+        with self.ctx.store.read() as session:
+            q = select(t).order_by(t.c.name, t.c.version)
+            if name is not None:
+                q = q.where(t.c.name == name)
+            return [_row_to_version(r) for r in session.execute(q)]
+
+    def load(self, ref: str) -> pd.DataFrame:
+        """The table of a version, after verifying its checksum."""
+        version = self.get(ref)
+        return read_parquet_bytes(self.ctx.artifacts.get(version.sha256))
+
+    # -- helpers ----------------------------------------------------------
+    @staticmethod
+    def _specs(df: pd.DataFrame, roles: Mapping[str, str]) -> list[ColumnSpec]:
+        columns = [str(c) for c in df.columns]
+        for col, role in roles.items():
+            if col not in columns:
+                raise InvalidInput(
+                    f"roles names column {col!r}, which the table does not have; "
+                    f"columns are {columns}",
+                    field=f"roles.{col}",
+                )
+            if role not in ROLES:
+                raise InvalidInput(
+                    f"role {role!r} for column {col!r} is not one of {list(ROLES)}",
+                    field=f"roles.{col}",
+                )
+        if sum(1 for r in roles.values() if r == "target") > 1:
+            raise InvalidInput("at most one column may be the target", field="roles")
+        specs = []
+        for col in df.columns:
+            kind = column_kind(df[col])
+            role = roles.get(
+                str(col), "timestamp" if kind == "timestamp" else "feature"
+            )
+            specs.append(ColumnSpec(str(col), str(df[col].dtype), role, kind))
+        return specs

@@ -1,0 +1,415 @@
+"""The closed loop, end to end, on the bundled German credit data.
+
+``mlsteward demo`` runs every stage for real, through the same services the
+SDK and CLI use:
+
+1. split German credit into a training period and six later months, with a
+   documented shift injected into the later months
+   (:mod:`mlsteward.datasets.simulate`);
+2. train a champion (logistic scorecard), register the training data, the run
+   and the model version, evaluate it, alias it ``champion``;
+3. score each month through ``credit-risk@champion`` in process, logging each
+   prediction; join the month's true outcomes;
+4. compute PSI of every feature and of the score against the training
+   profile, and AUC/KS on the labelled month;
+5. when drift passes the policy (PSI > 0.25 on any feature or the score, or
+   AUC more than 0.05 below the champion's cross-validated AUC), retrain on
+   the training data plus the labelled months before the newest, and compare
+   champion and challenger on the newest labelled month (out of time); the
+   challenger becomes champion only if its AUC is higher.
+
+Months after a promotion are scored by the new champion, so the log shows the
+loop closing. Nothing is arranged: if the challenger loses, the champion stays
+and the report says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlsteward.datasets.bundled import (
+    GERMAN_CREDIT_PROTECTED,
+    GERMAN_CREDIT_TARGET,
+    german_credit_roles,
+    load_german_credit,
+)
+from mlsteward.datasets.profile import compute_profile
+from mlsteward.datasets.simulate import make_periods
+from mlsteward.metrics import auc as auc_of
+from mlsteward.metrics import ks as ks_of
+from mlsteward.monitoring.stats import column_psi, psi_band
+from mlsteward.retraining.trainers import logistic_scorecard
+from mlsteward.sdk import Client
+
+__all__ = ["MODEL_NAME", "DemoPolicy", "DemoReport", "run_demo"]
+
+MODEL_NAME = "credit-risk"
+DEPLOYMENT = "credit-risk"
+TARGET = GERMAN_CREDIT_TARGET
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DemoPolicy:
+    """When to retrain, and when a challenger wins."""
+
+    psi_act: float = 0.25
+    auc_drop: float = 0.05
+    threshold: float = 0.5
+    min_auc_gain: float = 0.0
+    #: Months to wait after a retraining before the next may start, so one
+    #: drift episode starts one retraining.
+    cooldown_periods: int = 2
+
+
+@dataclass
+class PeriodResult:
+    label: str
+    n: int
+    scored_by: str
+    psi: dict[str, float]
+    score_psi: float
+    auc: float
+    ks: float
+    bad_rate: float
+    triggered: list[str] = field(default_factory=list)
+
+    @property
+    def max_feature_psi(self) -> tuple[str, float]:
+        name = max(self.psi, key=lambda k: self.psi[k])
+        return name, self.psi[name]
+
+    def to_dict(self) -> dict[str, Any]:
+        col, value = self.max_feature_psi
+        return {
+            "period": self.label,
+            "n": self.n,
+            "scored_by": self.scored_by,
+            "max_feature_psi": {"column": col, "psi": value, "band": psi_band(value)},
+            "score_psi": self.score_psi,
+            "auc": self.auc,
+            "ks": self.ks,
+            "bad_rate": self.bad_rate,
+            "triggered": self.triggered,
+            "psi": self.psi,
+        }
+
+
+@dataclass
+class Decision:
+    period: str
+    champion: str
+    challenger: str
+    holdout: str
+    champion_auc: float
+    challenger_auc: float
+    champion_ks: float
+    challenger_ks: float
+    promoted: bool
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class DemoReport:
+    home: str
+    champion_start: str
+    baseline_auc: float
+    periods: list[PeriodResult] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    champion_end: str = ""
+    audit_events: int = 0
+    audit_ok: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "home": self.home,
+            "champion_start": self.champion_start,
+            "baseline_auc": self.baseline_auc,
+            "periods": [p.to_dict() for p in self.periods],
+            "decisions": [d.to_dict() for d in self.decisions],
+            "champion_end": self.champion_end,
+            "audit_events": self.audit_events,
+            "audit_ok": self.audit_ok,
+        }
+
+
+def _features(roles: dict[str, str]) -> list[str]:
+    return [c for c, r in roles.items() if r == "feature"]
+
+
+def _cv_auc(frame: pd.DataFrame, features: list[str], seed: int) -> float:
+    """Five-fold cross-validated AUC: the champion's honest baseline."""
+    from sklearn.model_selection import StratifiedKFold
+
+    y = frame[TARGET].to_numpy()
+    scores = np.zeros(len(frame))
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+    for train_idx, test_idx in folds.split(frame, y):
+        part = frame.iloc[train_idx]
+        model = logistic_scorecard(part, features=features, target=TARGET)
+        scores[test_idx] = model.predict_proba(frame.iloc[test_idx][features])[:, 1]
+    return auc_of(y, scores)
+
+
+def _train_and_register(
+    client: Client,
+    frame: pd.DataFrame,
+    *,
+    dataset: str,
+    roles: dict[str, str],
+    run_name: str,
+    parent_version: int | None,
+    seed: int,
+    description: str,
+) -> tuple[Any, float, Any]:
+    features = _features(roles)
+    dv = client.register_dataset(
+        dataset,
+        frame,
+        roles={**roles, "applied_at": "timestamp"},
+        description=description,
+    )
+    params = {
+        "trainer": "logistic_scorecard",
+        "C": 1.0,
+        "features": features,
+        "seed": seed,
+    }
+    run = client.start_run(run_name, params=params, inputs=[dv.ref])
+    try:
+        model = logistic_scorecard(frame, features=features, target=TARGET)
+        cv = _cv_auc(frame, features, seed)
+        train_scores = model.predict_proba(frame[features])[:, 1]
+        client.log_metrics(
+            run.id,
+            {
+                "cv_auc": cv,
+                "train_auc": auc_of(frame[TARGET], train_scores),
+                "n_train": float(len(frame)),
+            },
+        )
+        mv = client.register_model(
+            MODEL_NAME,
+            model,
+            frame[features],
+            run_id=run.id,
+            parent_version=parent_version,
+            description=description,
+        )
+        client.end_run(run.id)
+    except Exception:
+        client.end_run(run.id, "failed")
+        raise
+    client.evaluate(mv.ref, dv.ref, target=TARGET, label=f"{dv.ref} (in sample)")
+    return mv, cv, dv
+
+
+def run_demo(
+    client: Client,
+    *,
+    seed: int = 7,
+    n_periods: int = 6,
+    rows_per_period: int = 250,
+    policy: DemoPolicy | None = None,
+    progress: Progress | None = None,
+) -> DemoReport:
+    """Run the closed loop in ``client``'s home and return what happened.
+
+    A second run in the same home adds a new, separate history: datasets with
+    the same content are the same versions, the model gets new versions, and
+    request ids carry the run's start time so they never collide.
+    """
+    policy = policy or DemoPolicy()
+    say = progress or (lambda _msg: None)
+    run_tag = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
+    roles = german_credit_roles()
+    features = _features(roles)
+    log_columns = [*GERMAN_CREDIT_PROTECTED, "application_id"]
+
+    say("loading German credit and simulating later months")
+    history = make_periods(
+        load_german_credit(),
+        n_periods=n_periods,
+        rows_per_period=rows_per_period,
+        seed=seed,
+    )
+    train = history.train
+
+    say("training the champion")
+    champion, baseline_auc, train_dv = _train_and_register(
+        client,
+        train,
+        dataset="german-credit-train",
+        roles=roles,
+        run_name="champion-training",
+        parent_version=None,
+        seed=seed,
+        description="champion: logistic scorecard on the training period",
+    )
+    client.set_alias(MODEL_NAME, "champion", champion.version)
+    client.transition(
+        champion.ref, "approved", reason="first champion of the demo (policy: auto)"
+    )
+    report = DemoReport(
+        home=str(client.ctx.settings.resolved_home()),
+        champion_start=champion.ref,
+        baseline_auc=baseline_auc,
+    )
+
+    reference = train_dv.profile["columns"]
+    champ_model = client.load_model(f"{MODEL_NAME}@champion")
+    score_profile = compute_profile(
+        pd.DataFrame({"score": champ_model.predict_proba(train)}), {"score": "numeric"}
+    )["columns"]["score"]
+    labelled: list[pd.DataFrame] = []
+    current_baseline = baseline_auc
+    last_retrain: int | None = None
+    for i, period in enumerate(history.periods):
+        frame = period.frame.reset_index(drop=True)
+        champ_ref = client.get_model_version(f"{MODEL_NAME}@champion").ref
+        say(f"{period.label}: scoring {len(frame)} applications with {champ_ref}")
+        ids = [f"{run_tag}-{period.label}-{j:04d}" for j in range(len(frame))]
+        times = [
+            t.to_pydatetime() for t in pd.to_datetime(frame["applied_at"], utc=True)
+        ]
+        scored = client.score(
+            f"{MODEL_NAME}@champion",
+            frame,
+            deployment=DEPLOYMENT,
+            threshold=policy.threshold,
+            request_ids=ids,
+            timestamps=times,
+            log_columns=log_columns,
+        )
+        say(f"{period.label}: outcomes mature and are joined back")
+        client.load_outcomes(
+            pd.DataFrame(
+                {
+                    "request_id": ids,
+                    "label": frame[TARGET].to_numpy(),
+                    "observed_at": [t + dt.timedelta(days=90) for t in times],
+                }
+            )
+        )
+        window = client.labelled_window(
+            deployment=DEPLOYMENT,
+            since=min(times),
+            until=max(times) + dt.timedelta(microseconds=1),
+        )
+        window = window[window["request_id"].isin(set(ids))]
+        y = window["label"].to_numpy(dtype="int64")
+        s = window["score"].to_numpy(dtype="float64")
+        psi = {c: column_psi(reference[c], frame[c]) for c in features}
+        score_psi = column_psi(score_profile, scored["score"])
+        result = PeriodResult(
+            label=period.label,
+            n=len(frame),
+            scored_by=champ_ref,
+            psi=psi,
+            score_psi=score_psi,
+            auc=auc_of(y, s),
+            ks=ks_of(y, s),
+            bad_rate=float(y.mean()),
+        )
+        drifted = [c for c, v in psi.items() if v > policy.psi_act]
+        if drifted:
+            result.triggered.append(f"PSI > {policy.psi_act} on {', '.join(drifted)}")
+        if score_psi > policy.psi_act:
+            result.triggered.append(f"score PSI {score_psi:.3f} > {policy.psi_act}")
+        if current_baseline - result.auc > policy.auc_drop:
+            result.triggered.append(
+                f"AUC {result.auc:.3f} is {current_baseline - result.auc:.3f} below "
+                f"the champion's {current_baseline:.3f}"
+            )
+        report.periods.append(result)
+        labelled_frame = frame.copy()
+        labelled.append(labelled_frame)
+        if not result.triggered or len(labelled) < 2:
+            continue
+        if last_retrain is not None and i - last_retrain <= policy.cooldown_periods:
+            result.triggered.append("cool-down: no retraining yet")
+            continue
+        last_retrain = i
+        say(f"{period.label}: drift policy triggered; retraining a challenger")
+        holdout = labelled[-1]
+        retrain = pd.concat([train, *labelled[:-1]], ignore_index=True)
+        challenger, challenger_cv, retrain_dv = _train_and_register(
+            client,
+            retrain,
+            dataset="german-credit-retrain",
+            roles=roles,
+            run_name=f"challenger-training-{period.label}",
+            parent_version=client.get_model_version(champ_ref).version,
+            seed=seed,
+            description=f"challenger: training period plus labelled months up to "
+            f"{history.periods[i - 1].label}",
+        )
+        client.set_alias(MODEL_NAME, "challenger", challenger.version)
+        hold_dv = client.register_dataset(
+            f"credit-risk-holdout-{period.label}",
+            holdout,
+            roles={**roles, "applied_at": "timestamp"},
+            description=f"out-of-time holdout: the labelled month {period.label}",
+        )
+        say(f"{period.label}: champion vs challenger on the out-of-time holdout")
+        ev_champ = client.evaluate(
+            champ_ref, hold_dv.ref, target=TARGET, threshold=policy.threshold
+        )
+        ev_chall = client.evaluate(
+            challenger.ref, hold_dv.ref, target=TARGET, threshold=policy.threshold
+        )
+        gain = ev_chall.metrics["auc"] - ev_champ.metrics["auc"]
+        promoted = gain > policy.min_auc_gain
+        if promoted:
+            reason = (
+                f"challenger AUC {ev_chall.metrics['auc']:.3f} beats champion "
+                f"{ev_champ.metrics['auc']:.3f} on {hold_dv.ref} "
+                f"(+{gain:.3f})"
+            )
+            client.transition(challenger.ref, "approved", reason=reason)
+            client.set_alias(MODEL_NAME, "champion", challenger.version)
+            client.delete_alias(MODEL_NAME, "challenger")
+            current_baseline = challenger_cv
+            reference = retrain_dv.profile["columns"]
+            new_model = client.load_model(f"{MODEL_NAME}@champion")
+            score_profile = compute_profile(
+                pd.DataFrame({"score": new_model.predict_proba(retrain)}),
+                {"score": "numeric"},
+            )["columns"]["score"]
+        else:
+            reason = (
+                f"challenger AUC {ev_chall.metrics['auc']:.3f} does not beat "
+                f"champion {ev_champ.metrics['auc']:.3f} on {hold_dv.ref}; "
+                "champion kept"
+            )
+            client.transition(challenger.ref, "rejected", reason=reason)
+            client.delete_alias(MODEL_NAME, "challenger")
+        say(f"{period.label}: {reason}")
+        report.decisions.append(
+            Decision(
+                period=period.label,
+                champion=champ_ref,
+                challenger=challenger.ref,
+                holdout=hold_dv.ref,
+                champion_auc=ev_champ.metrics["auc"],
+                challenger_auc=ev_chall.metrics["auc"],
+                champion_ks=ev_champ.metrics["ks"],
+                challenger_ks=ev_chall.metrics["ks"],
+                promoted=promoted,
+                reason=reason,
+            )
+        )
+    report.champion_end = client.get_model_version(f"{MODEL_NAME}@champion").ref
+    n_events, problems = client.verify_audit()
+    report.audit_events, report.audit_ok = n_events, not problems
+    return report

@@ -1,0 +1,160 @@
+"""Model flavors: save, load safely and call each kind of model.
+
+Flavors are found by name in the literal table :data:`FLAVORS`; third-party
+packages add more through the ``mlsteward.flavors`` entry-point group (the
+entry point's value is ``"module:Class"``). A flavor module, and the heavy
+library behind it (scikit-learn, skops, LightGBM), is imported only when the
+flavor is first used, so ``import mlsteward.flavors`` stays cheap.
+
+Example:
+    >>> from mlsteward.flavors import flavor_for, get_flavor
+    >>> flavor = flavor_for(fitted_model)  # doctest: +SKIP
+    >>> data = flavor.save(fitted_model)  # doctest: +SKIP
+    >>> model = get_flavor(flavor.name).load(data)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import threading
+from importlib.metadata import entry_points
+
+from mlsteward.errors import InvalidInput
+from mlsteward.flavors.base import Flavor
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "FLAVORS",
+    "Flavor",
+    "available_flavors",
+    "flavor_for",
+    "get_flavor",
+]
+
+#: Built-in flavors by name. Each name is also the top-level package of the
+#: models it handles, which lets :func:`flavor_for` try only the matching one.
+FLAVORS: dict[str, str] = {
+    "sklearn": "mlsteward.flavors.sklearn:SklearnFlavor",
+    "lightgbm": "mlsteward.flavors.lightgbm:LightGBMFlavor",
+}
+
+#: Entry-point group through which other packages register flavors.
+ENTRY_POINT_GROUP = "mlsteward.flavors"
+
+_instances: dict[str, Flavor] = {}
+_lock = threading.Lock()
+
+
+@functools.cache
+def _plugins() -> dict[str, str]:
+    # A plug-in may not shadow a built-in: the built-ins carry the safe
+    # loaders, and a package should not be able to swap them out by name.
+    found = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return {name: target for name, target in found.items() if name not in FLAVORS}
+
+
+def available_flavors() -> dict[str, str]:
+    """All flavor names and their ``"module:Class"`` targets.
+
+    Returns:
+        Built-in flavors first, then plug-ins, in a new dict.
+
+    Example:
+        >>> sorted(available_flavors())[:2]
+        ['lightgbm', 'sklearn']
+    """
+    return {**FLAVORS, **_plugins()}
+
+
+def _allowed() -> str:
+    return ", ".join(repr(name) for name in sorted(available_flavors()))
+
+
+def get_flavor(name: str) -> Flavor:
+    """Return the flavor called ``name``, importing it on first use.
+
+    Args:
+        name: A key of :func:`available_flavors`, e.g. ``"sklearn"``.
+
+    Returns:
+        The shared flavor instance.
+
+    Raises:
+        InvalidInput: No flavor has that name, or a plug-in cannot be loaded.
+
+    Example:
+        >>> get_flavor("sklearn").extension  # doctest: +SKIP
+        '.skops'
+    """
+    flavor = _instances.get(name) if isinstance(name, str) else None
+    if flavor is not None:
+        return flavor
+    table = available_flavors()
+    if not isinstance(name, str) or name not in table:
+        raise InvalidInput(
+            f"Unknown flavor {name!r}; expected one of: {_allowed()}.",
+            field="flavor",
+            allowed=sorted(table),
+        )
+    with _lock:
+        if name not in _instances:
+            _instances[name] = _instantiate(name, table[name])
+        return _instances[name]
+
+
+def _instantiate(name: str, target: str) -> Flavor:
+    module_name, _, class_name = target.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise InvalidInput(
+            f"Flavor {name!r} points at {target!r}, which cannot be imported: "
+            f"{exc}. Reinstall the package that provides it.",
+            field="flavor",
+        ) from exc
+    if not (isinstance(cls, type) and issubclass(cls, Flavor)):
+        raise InvalidInput(
+            f"Flavor {name!r} points at {target!r}, which is not a "
+            "mlsteward.flavors.Flavor subclass.",
+            field="flavor",
+        )
+    return cls()
+
+
+def flavor_for(model: object) -> Flavor:
+    """Pick the flavor that can save ``model``.
+
+    The built-in flavor named after the model's top-level package is tried
+    first (a ``lightgbm.LGBMClassifier`` goes to ``"lightgbm"``); other
+    built-ins are skipped, so saving a scikit-learn model never imports
+    LightGBM. Plug-ins are tried after that, in name order.
+
+    Args:
+        model: A fitted model.
+
+    Returns:
+        The first flavor whose :meth:`~Flavor.can_save` accepts the model.
+
+    Raises:
+        InvalidInput: No flavor can save it; the message lists the flavors.
+
+    Example:
+        >>> flavor_for(fitted_pipeline).name  # doctest: +SKIP
+        'sklearn'
+    """
+    cls = type(model)
+    package = cls.__module__.partition(".")[0]
+    candidates = [package] if package in available_flavors() else []
+    candidates += sorted(name for name in _plugins() if name != package)
+    for name in candidates:
+        flavor = get_flavor(name)
+        if flavor.can_save(model):
+            return flavor
+    raise InvalidInput(
+        f"No flavor can save a {cls.__module__}.{cls.__qualname__}; available "
+        f"flavors: {_allowed()}. A flavor needs a fitted binary classifier "
+        "with predict_proba from a library it supports.",
+        field="model",
+        allowed=sorted(available_flavors()),
+    )

@@ -1,0 +1,1 @@
+"""Monitoring: drift statistics, outcomes, performance."""

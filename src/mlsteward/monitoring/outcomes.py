@@ -1,0 +1,205 @@
+"""Outcome use cases: load late labels by request id, all or nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from mlsteward.context import Context
+from mlsteward.errors import Conflict, InvalidInput
+from mlsteward.monitoring.tables import outcomes
+from mlsteward.serving.tables import predictions
+from mlsteward.store import audit, utcnow
+
+__all__ = ["LoadResult", "OutcomeService"]
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    loaded: int
+    unchanged: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {"loaded": self.loaded, "unchanged": self.unchanged}
+
+
+def _labels(values: pd.Series) -> np.ndarray:
+    if values.isna().any():
+        row = int(np.flatnonzero(values.isna().to_numpy())[0])
+        raise InvalidInput(f"label is missing in row {row}", field="label")
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return values.to_numpy(dtype="int64")
+    try:
+        arr = pd.to_numeric(values, errors="raise").to_numpy(dtype="float64")
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(
+            "label must be 0 (good) or 1 (bad); found non-numeric values such as "
+            f"{values.iloc[0]!r}",
+            field="label",
+        ) from exc
+    bad = ~np.isin(arr, (0.0, 1.0))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InvalidInput(
+            f"label must be 0 (good) or 1 (bad); row {row} has {arr[row]!r}",
+            field="label",
+        )
+    return arr.astype("int64")
+
+
+class OutcomeService:
+    """Join true outcomes to logged predictions.
+
+    Loading is idempotent: a request id that already has the same label is
+    left as it is; a different label for it is a conflict. Any bad row fails
+    the whole load, and nothing is written.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def load(self, data: pd.DataFrame | str | Path) -> LoadResult:
+        """Load a frame or CSV/Parquet file with ``request_id``, ``label`` and
+        optionally ``observed_at`` (UTC; default now)."""
+        if not isinstance(data, pd.DataFrame):
+            from mlsteward.datasets.io import read_table
+
+            data = read_table(data)
+        for col in ("request_id", "label"):
+            if col not in data.columns:
+                raise InvalidInput(
+                    f"outcomes need a {col!r} column; found {list(data.columns)}",
+                    field=col,
+                )
+        if data.empty:
+            return LoadResult(0, 0)
+        ids = data["request_id"].astype("string")
+        if ids.isna().any():
+            raise InvalidInput("request_id is missing in some rows", field="request_id")
+        dup = ids[ids.duplicated()]
+        if not dup.empty:
+            raise InvalidInput(
+                f"request id {dup.iloc[0]!r} appears more than once in the file",
+                field="request_id",
+            )
+        labels = _labels(data["label"])
+        now = utcnow()
+        if "observed_at" in data.columns:
+            try:
+                observed = pd.to_datetime(data["observed_at"], utc=True)
+            except (ValueError, TypeError) as exc:
+                raise InvalidInput(
+                    "observed_at must be ISO-8601 times", field="observed_at"
+                ) from exc
+            if observed.isna().any():
+                raise InvalidInput(
+                    "observed_at is missing in some rows", field="observed_at"
+                )
+            observed_list: list[dt.datetime] = [t.to_pydatetime() for t in observed]
+        else:
+            observed_list = [now] * len(data)
+        id_list = ids.tolist()
+        loaded = unchanged = 0
+        with self.ctx.store.unit_of_work() as session:
+            known: set[str] = set()
+            existing: dict[str, int] = {}
+            for start in range(0, len(id_list), _CHUNK):
+                chunk = id_list[start : start + _CHUNK]
+                known.update(
+                    session.execute(
+                        select(predictions.c.request_id).where(
+                            predictions.c.request_id.in_(chunk)
+                        )
+                    ).scalars()
+                )
+                existing.update(
+                    {
+                        r.request_id: r.label
+                        for r in session.execute(
+                            select(outcomes.c.request_id, outcomes.c.label).where(
+                                outcomes.c.request_id.in_(chunk)
+                            )
+                        )
+                    }
+                )
+            unknown = [i for i in id_list if i not in known]
+            if unknown:
+                raise InvalidInput(
+                    f"{len(unknown)} request id(s) are not in the prediction log, "
+                    f"for example {unknown[:3]}; nothing was loaded",
+                    field="request_id",
+                )
+            rows = []
+            for rid, label, seen in zip(id_list, labels, observed_list, strict=True):
+                if rid in existing:
+                    if existing[rid] != int(label):
+                        raise Conflict(
+                            f"request id {rid!r} already has outcome "
+                            f"{existing[rid]}, not {int(label)}; nothing was loaded",
+                            field="label",
+                        )
+                    unchanged += 1
+                    continue
+                rows.append(
+                    {
+                        "request_id": rid,
+                        "label": int(label),
+                        "observed_at": seen,
+                        "loaded_at": now,
+                        "loaded_by": self.ctx.actor,
+                    }
+                )
+            for start in range(0, len(rows), 1000):
+                session.execute(outcomes.insert(), rows[start : start + 1000])
+            loaded = len(rows)
+            if loaded:
+                audit.record(
+                    session,
+                    actor=self.ctx.actor,
+                    action="outcomes.loaded",
+                    object_type="outcomes",
+                    object_id=f"batch-{now.strftime('%Y%m%dT%H%M%S%f')}",
+                    details={"loaded": loaded, "unchanged": unchanged},
+                )
+        return LoadResult(loaded, unchanged)
+
+    def labelled_window(
+        self,
+        *,
+        deployment: str,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> pd.DataFrame:
+        """Predictions of a window joined to their outcomes (``label`` is NaN
+        where none has arrived yet)."""
+        from mlsteward.serving.log import PredictionLog
+
+        preds = PredictionLog(self.ctx).read(
+            deployment=deployment, since=since, until=until
+        )
+        if preds.empty:
+            preds["label"] = pd.Series(dtype="float64")
+            return preds
+        ids = preds["request_id"].tolist()
+        labels: dict[str, int] = {}
+        with self.ctx.store.read() as session:
+            for start in range(0, len(ids), _CHUNK):
+                labels.update(
+                    {
+                        r.request_id: r.label
+                        for r in session.execute(
+                            select(outcomes.c.request_id, outcomes.c.label).where(
+                                outcomes.c.request_id.in_(ids[start : start + _CHUNK])
+                            )
+                        )
+                    }
+                )
+        preds["label"] = preds["request_id"].map(labels).astype("float64")
+        return preds

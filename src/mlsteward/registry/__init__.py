@@ -1,0 +1,1 @@
+"""Registry: runs, registered models, numbered versions, aliases, lineage."""

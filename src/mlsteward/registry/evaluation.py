@@ -1,0 +1,167 @@
+"""Standard evaluation of a model version on a dataset, stored with the version."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from mlsteward import metrics as m
+from mlsteward.context import Context
+from mlsteward.errors import InvalidInput
+from mlsteward.registry.models import Evaluation
+from mlsteward.registry.service import ModelRegistry
+from mlsteward.registry.tables import evaluations
+from mlsteward.store import audit, utcnow
+
+__all__ = ["EvaluationService", "binary_labels"]
+
+
+def binary_labels(values: pd.Series, field: str = "target") -> np.ndarray:
+    """Labels as 0/1 ints; refuses anything but 0/1 or booleans, naming the field."""
+    if values.isna().any():
+        raise InvalidInput(f"{field!r} has missing labels", field=field)
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return values.to_numpy(dtype="int64")
+    if not pd.api.types.is_numeric_dtype(values.dtype):
+        raise InvalidInput(
+            f"{field!r} must hold 0/1 labels (1 = bad); got {values.dtype} values "
+            f"such as {values.iloc[0]!r}",
+            field=field,
+        )
+    arr = values.to_numpy(dtype="float64")
+    bad = ~np.isin(arr, (0.0, 1.0))
+    if bad.any():
+        raise InvalidInput(
+            f"{field!r} must hold 0/1 labels (1 = bad); found {arr[bad][0]!r}",
+            field=field,
+        )
+    return arr.astype("int64")
+
+
+class EvaluationService:
+    """Evaluate versions and read their evaluations."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.registry = ModelRegistry(ctx)
+
+    def evaluate(
+        self,
+        ref: str,
+        data: pd.DataFrame | str,
+        *,
+        target: str | None = None,
+        threshold: float = 0.5,
+        label: str | None = None,
+    ) -> Evaluation:
+        """Score ``data`` with the version and store AUC, Gini, KS, Brier, log
+        loss, calibration by score band and the rates at ``threshold``.
+
+        ``data`` is a DataFrame or a dataset ref (``german-credit/1``); the
+        target column defaults to the dataset's target role.
+        """
+        dataset_name: str | None = None
+        dataset_version: int | None = None
+        if isinstance(data, str):
+            from mlsteward.datasets.service import DatasetService
+
+            ds_svc = DatasetService(self.ctx)
+            dv = ds_svc.get(data)
+            dataset_name, dataset_version = dv.name, dv.version
+            target = target or dv.target
+            frame = ds_svc.load(dv.ref)
+        else:
+            frame = data
+        if not target:
+            raise InvalidInput(
+                "no target column: pass target= or register the dataset with a "
+                "'target' role",
+                field="target",
+            )
+        if target not in frame.columns:
+            raise InvalidInput(
+                f"target column {target!r} is not in the data", field="target"
+            )
+        if not 0.0 < threshold < 1.0:
+            raise InvalidInput(
+                f"threshold must be between 0 and 1, got {threshold}",
+                field="threshold",
+            )
+        loaded = self.registry.load(ref)
+        y = binary_labels(frame[target], target)
+        scores = loaded.predict_proba(frame)
+        result = m.evaluate(y, scores, threshold=threshold)
+        mv = loaded.version
+        eval_id = uuid.uuid4().hex
+        label = label or (
+            f"{dataset_name}/{dataset_version}" if dataset_name else "dataframe"
+        )
+        with self.ctx.store.unit_of_work() as session:
+            now = utcnow()
+            session.execute(
+                evaluations.insert().values(
+                    id=eval_id,
+                    model_name=mv.name,
+                    model_version=mv.version,
+                    dataset_name=dataset_name,
+                    dataset_version=dataset_version,
+                    label=label,
+                    threshold=threshold,
+                    metrics=result,
+                    created_at=now,
+                    created_by=self.ctx.actor,
+                )
+            )
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action="model_version.evaluated",
+                object_type="model_version",
+                object_id=mv.ref,
+                details={
+                    "evaluation": eval_id,
+                    "label": label,
+                    "auc": result.get("auc"),
+                    "ks": result.get("ks"),
+                },
+            )
+        return Evaluation(
+            eval_id,
+            mv.name,
+            mv.version,
+            f"{dataset_name}/{dataset_version}" if dataset_name else None,
+            label,
+            threshold,
+            result,
+            now,
+            self.ctx.actor,
+        )
+
+    def list(self, ref: str) -> list[Evaluation]:
+        mv = self.registry.get(ref)
+        with self.ctx.store.read() as session:
+            rows = session.execute(
+                select(evaluations)
+                .where(
+                    evaluations.c.model_name == mv.name,
+                    evaluations.c.model_version == mv.version,
+                )
+                .order_by(evaluations.c.created_at)
+            ).all()
+        return [
+            Evaluation(
+                r.id,
+                r.model_name,
+                r.model_version,
+                f"{r.dataset_name}/{r.dataset_version}" if r.dataset_name else None,
+                r.label,
+                r.threshold,
+                r.metrics,
+                r.created_at,
+                r.created_by,
+            )
+            for r in rows
+        ]

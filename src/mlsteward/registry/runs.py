@@ -1,0 +1,265 @@
+"""Run use cases: a training execution with its params, metrics and inputs."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterable, Mapping
+from importlib import metadata as importlib_metadata
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from mlsteward.context import Context
+from mlsteward.errors import Conflict, InvalidInput, NotFound
+from mlsteward.names import parse_ref
+from mlsteward.registry.models import Run
+from mlsteward.registry.tables import run_inputs, run_metrics, runs
+from mlsteward.store import audit, utcnow
+
+__all__ = ["RunService", "environment_versions", "git_sha"]
+
+_ENV_PACKAGES = (
+    "mlsteward",
+    "numpy",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "skops",
+    "lightgbm",
+    "pyarrow",
+)
+RUN_STATUSES = ("running", "finished", "failed")
+
+
+def git_sha(cwd: str | None = None) -> str | None:
+    """The commit of the working directory's git checkout, if there is one."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = out.stdout.strip()
+    return sha if out.returncode == 0 and len(sha) == 40 else None
+
+
+def environment_versions() -> dict[str, str]:
+    """Versions of the packages that decide how a model behaves."""
+    import platform
+
+    env = {"python": platform.python_version()}
+    for pkg in _ENV_PACKAGES:
+        try:
+            env[pkg] = importlib_metadata.version(pkg)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return env
+
+
+def _check_json_map(value: Mapping[str, Any] | None, field: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"{field} must be a mapping of names to values", field=field)
+    return {str(k): v for k, v in value.items()}
+
+
+class RunService:
+    """Start, log to, finish and read runs."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def start(
+        self,
+        name: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        inputs: Iterable[str] = (),
+        input_context: str = "training",
+    ) -> Run:
+        """Start a run; ``inputs`` are dataset refs (``name/N``) it reads."""
+        run_id = uuid.uuid4().hex
+        params = _check_json_map(params, "params")
+        with self.ctx.store.unit_of_work() as session:
+            session.execute(
+                runs.insert().values(
+                    id=run_id,
+                    name=name,
+                    status="running",
+                    started_at=utcnow(),
+                    created_by=self.ctx.actor,
+                    params={k: _jsonable(v) for k, v in params.items()},
+                    tags={str(k): str(v) for k, v in (tags or {}).items()},
+                    git_sha=git_sha(),
+                    environment=environment_versions(),
+                )
+            )
+            for ref in inputs:
+                self._add_input(session, run_id, ref, input_context)
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action="run.started",
+                object_type="run",
+                object_id=run_id,
+                details={"name": name, "inputs": list(inputs)},
+            )
+            return self._get(session, run_id)
+
+    def _add_input(self, session: Session, run_id: str, ref: str, context: str) -> None:
+        from mlsteward.datasets.tables import dataset_versions as dv
+
+        r = parse_ref(ref, "inputs")
+        q = select(dv.c.name, dv.c.version).where(dv.c.name == r.name)
+        if r.version is not None:
+            q = q.where(dv.c.version == r.version)
+        row = session.execute(q.order_by(dv.c.version.desc()).limit(1)).first()
+        if row is None:
+            raise NotFound(f"input dataset {ref!r} not found", field="inputs")
+        session.execute(
+            run_inputs.insert().values(
+                run_id=run_id,
+                dataset_name=row.name,
+                dataset_version=row.version,
+                context=context,
+            )
+        )
+
+    def log_metrics(
+        self, run_id: str, metrics: Mapping[str, float], *, step: int = 0
+    ) -> None:
+        clean: dict[str, float] = {}
+        for key, value in _check_json_map(metrics, "metrics").items():
+            try:
+                number = float(value)
+            except (TypeError, ValueError) as exc:
+                raise InvalidInput(
+                    f"metric {key!r} must be a number, got {value!r}",
+                    field=f"metrics.{key}",
+                ) from exc
+            if number != number or number in (float("inf"), float("-inf")):
+                raise InvalidInput(
+                    f"metric {key!r} is {value!r}; expected a finite number",
+                    field=f"metrics.{key}",
+                )
+            clean[key] = number
+        now = utcnow()
+        with self.ctx.store.unit_of_work() as session:
+            self._require_running(session, run_id)
+            if clean:
+                session.execute(
+                    run_metrics.insert(),
+                    [
+                        {
+                            "run_id": run_id,
+                            "key": k,
+                            "value": v,
+                            "step": step,
+                            "at": now,
+                        }
+                        for k, v in clean.items()
+                    ],
+                )
+
+    def end(self, run_id: str, status: str = "finished") -> Run:
+        if status not in ("finished", "failed"):
+            raise InvalidInput(
+                f"status {status!r} is not one of ['finished', 'failed']",
+                field="status",
+            )
+        with self.ctx.store.unit_of_work() as session:
+            self._require_running(session, run_id)
+            session.execute(
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(status=status, ended_at=utcnow())
+            )
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action=f"run.{status}",
+                object_type="run",
+                object_id=run_id,
+                details={},
+            )
+            return self._get(session, run_id)
+
+    def get(self, run_id: str) -> Run:
+        with self.ctx.store.read() as session:
+            return self._get(session, run_id)
+
+    def list(self, *, limit: int = 100) -> list[Run]:
+        with self.ctx.store.read() as session:
+            ids = (
+                session.execute(
+                    select(runs.c.id).order_by(runs.c.started_at.desc()).limit(limit)
+                )
+                .scalars()
+                .all()
+            )
+            return [self._get(session, i) for i in ids]
+
+    # -- helpers ----------------------------------------------------------
+    def _require_running(self, session: Session, run_id: str) -> None:
+        status = session.execute(
+            select(runs.c.status).where(runs.c.id == run_id)
+        ).scalar()
+        if status is None:
+            raise NotFound(f"run {run_id!r} not found", field="run_id")
+        if status != "running":
+            raise Conflict(
+                f"run {run_id!r} is {status}; only a running run takes metrics "
+                "or can be ended",
+                field="run_id",
+            )
+
+    def _get(self, session: Session, run_id: str) -> Run:
+        row = session.execute(select(runs).where(runs.c.id == run_id)).first()
+        if row is None:
+            raise NotFound(f"run {run_id!r} not found", field="run_id")
+        metrics: dict[str, float] = {}
+        for m in session.execute(
+            select(run_metrics.c.key, run_metrics.c.value)
+            .where(run_metrics.c.run_id == run_id)
+            .order_by(run_metrics.c.step, run_metrics.c.id)
+        ):
+            metrics[m.key] = m.value  # latest step wins
+        inputs = [
+            {"dataset": f"{i.dataset_name}/{i.dataset_version}", "context": i.context}
+            for i in session.execute(
+                select(run_inputs).where(run_inputs.c.run_id == run_id)
+            )
+        ]
+        return Run(
+            id=row.id,
+            name=row.name,
+            status=row.status,
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            created_by=row.created_by,
+            params=row.params,
+            tags=row.tags,
+            git_sha=row.git_sha,
+            environment=row.environment,
+            metrics=metrics,
+            inputs=inputs,
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)

@@ -1,0 +1,426 @@
+"""Model registry use cases: register, resolve, alias, move through the lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from mlsteward.context import Context
+from mlsteward.errors import Conflict, InvalidInput, NotFound
+from mlsteward.flavors import flavor_for, get_flavor
+from mlsteward.flavors.base import Flavor
+from mlsteward.names import Ref, check_name, parse_ref
+from mlsteward.registry.models import (
+    LIFECYCLE,
+    ModelVersion,
+    RegisteredModel,
+    Signature,
+)
+from mlsteward.registry.signature import conform, infer_signature
+from mlsteward.registry.tables import (
+    model_aliases,
+    model_versions,
+    registered_models,
+    runs,
+)
+from mlsteward.store import audit, utcnow
+
+__all__ = ["LoadedModel", "ModelRegistry"]
+
+
+@dataclass
+class LoadedModel:
+    """A model version loaded after its checksum was verified.
+
+    ``predict_proba`` checks the input against the version's signature first,
+    so a wrong column is an error naming it, not a confusing library error.
+    """
+
+    version: ModelVersion
+    flavor: Flavor
+    model: Any
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self.flavor.predict_proba(self.model, conform(self.version.signature, X))
+
+
+def _row_to_version(row: Any, aliases: list[str]) -> ModelVersion:
+    return ModelVersion(
+        name=row.name,
+        version=row.version,
+        state=row.state,
+        flavor=row.flavor,
+        artifact_sha256=row.artifact_sha256,
+        artifact_size=row.artifact_size,
+        signature=Signature.from_dict(row.signature),
+        run_id=row.run_id,
+        parent_version=row.parent_version,
+        description=row.description,
+        tags=row.tags or {},
+        created_at=row.created_at,
+        created_by=row.created_by,
+        aliases=aliases,
+    )
+
+
+class ModelRegistry:
+    """Registered models and their numbered versions.
+
+    Example:
+        >>> reg = ModelRegistry(ctx)  # doctest: +SKIP
+        >>> mv = reg.register("credit-risk", pipeline, X_train)  # doctest: +SKIP
+        >>> reg.set_alias("credit-risk", "champion", mv.version)  # doctest: +SKIP
+        >>> reg.load("credit-risk@champion").predict_proba(X)  # doctest: +SKIP
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    # -- writing ----------------------------------------------------------
+    def register(
+        self,
+        name: str,
+        model: Any,
+        training_data: pd.DataFrame | None = None,
+        *,
+        signature: Signature | None = None,
+        flavor: str | None = None,
+        run_id: str | None = None,
+        parent_version: int | None = None,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+    ) -> ModelVersion:
+        """Save ``model`` as the next version of ``name``.
+
+        The signature is inferred from ``training_data`` (the feature columns
+        the model was fitted on) unless given.
+        """
+        check_name(name, "name")
+        if signature is None:
+            if training_data is None:
+                raise InvalidInput(
+                    "give training_data (the features the model was fitted on) "
+                    "or a signature, so mlsteward can check inputs later",
+                    field="training_data",
+                )
+            signature = infer_signature(training_data)
+        fl = get_flavor(flavor) if flavor else flavor_for(model)
+        payload = fl.save(model)
+        # Prove the artifact loads and predicts before anything is recorded.
+        if training_data is not None:
+            reloaded = fl.load(payload)
+            fl.predict_proba(reloaded, conform(signature, training_data.head(5)))
+        ref = self.ctx.artifacts.put(payload)
+        now = utcnow()
+        with self.ctx.store.unit_of_work() as session:
+            if (
+                run_id is not None
+                and session.execute(
+                    select(runs.c.id).where(runs.c.id == run_id)
+                ).first()
+                is None
+            ):
+                raise NotFound(f"run {run_id!r} not found", field="run_id")
+            exists = session.execute(
+                select(registered_models.c.name)
+                .where(registered_models.c.name == name)
+                .with_for_update()
+            ).first()
+            if exists is None:
+                session.execute(
+                    registered_models.insert().values(
+                        name=name,
+                        description="",
+                        created_at=now,
+                        created_by=self.ctx.actor,
+                        updated_at=now,
+                        tags={},
+                    )
+                )
+                audit.record(
+                    session,
+                    actor=self.ctx.actor,
+                    action="model.created",
+                    object_type="registered_model",
+                    object_id=name,
+                )
+            version = (
+                session.execute(
+                    select(func.max(model_versions.c.version)).where(
+                        model_versions.c.name == name
+                    )
+                ).scalar()
+                or 0
+            ) + 1
+            if parent_version is not None:
+                self._version_row(session, Ref(name, version=parent_version))
+            session.execute(
+                model_versions.insert().values(
+                    name=name,
+                    version=version,
+                    state="registered",
+                    flavor=fl.name,
+                    artifact_sha256=ref.sha256,
+                    artifact_size=ref.size,
+                    signature=signature.to_dict(),
+                    run_id=run_id,
+                    parent_version=parent_version,
+                    description=description,
+                    tags={str(k): str(v) for k, v in (tags or {}).items()},
+                    created_at=now,
+                    created_by=self.ctx.actor,
+                    state_changed_at=now,
+                )
+            )
+            session.execute(
+                update(registered_models)
+                .where(registered_models.c.name == name)
+                .values(updated_at=now)
+            )
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action="model_version.registered",
+                object_type="model_version",
+                object_id=f"{name}/{version}",
+                details={
+                    "flavor": fl.name,
+                    "artifact_sha256": ref.sha256,
+                    "run_id": run_id,
+                    "parent_version": parent_version,
+                },
+            )
+            return self._get(session, Ref(name, version=version))
+
+    def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
+        """Point ``name@alias`` at ``version`` (moving it if it pointed elsewhere)."""
+        check_name(alias, "alias")
+        if alias.isdigit():
+            raise InvalidInput(
+                f"alias {alias!r} is a number; aliases must not look like versions",
+                field="alias",
+            )
+        with self.ctx.store.unit_of_work() as session:
+            self._version_row(session, Ref(name, version=version))
+            previous = session.execute(
+                select(model_aliases.c.version).where(
+                    model_aliases.c.name == name, model_aliases.c.alias == alias
+                )
+            ).scalar()
+            if previous == version:
+                return self._get(session, Ref(name, version=version))
+            values = {
+                "version": version,
+                "updated_at": utcnow(),
+                "updated_by": self.ctx.actor,
+            }
+            if previous is None:
+                session.execute(
+                    model_aliases.insert().values(name=name, alias=alias, **values)
+                )
+            else:
+                session.execute(
+                    update(model_aliases)
+                    .where(model_aliases.c.name == name, model_aliases.c.alias == alias)
+                    .values(**values)
+                )
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action="alias.set",
+                object_type="model_version",
+                object_id=f"{name}/{version}",
+                details={"alias": alias, "previous_version": previous},
+            )
+            return self._get(session, Ref(name, version=version))
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        with self.ctx.store.unit_of_work() as session:
+            previous = session.execute(
+                select(model_aliases.c.version).where(
+                    model_aliases.c.name == name, model_aliases.c.alias == alias
+                )
+            ).scalar()
+            if previous is None:
+                raise NotFound(f"model {name!r} has no alias {alias!r}", field="alias")
+            session.execute(
+                delete(model_aliases).where(
+                    model_aliases.c.name == name, model_aliases.c.alias == alias
+                )
+            )
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action="alias.deleted",
+                object_type="model_version",
+                object_id=f"{name}/{previous}",
+                details={"alias": alias},
+            )
+
+    def transition(self, ref: str, state: str, *, reason: str = "") -> ModelVersion:
+        """Move a version through its lifecycle (see ``LIFECYCLE``)."""
+        if state not in LIFECYCLE:
+            raise InvalidInput(
+                f"state {state!r} is not one of {list(LIFECYCLE)}", field="state"
+            )
+        with self.ctx.store.unit_of_work() as session:
+            row = self._version_row(session, parse_ref(ref, "model"))
+            allowed = LIFECYCLE[row.state]
+            if state not in allowed:
+                raise Conflict(
+                    f"{row.name}/{row.version} is {row.state}; it can move to "
+                    f"{list(allowed) or 'nothing'}, not {state!r}",
+                    field="state",
+                )
+            session.execute(
+                update(model_versions)
+                .where(
+                    model_versions.c.name == row.name,
+                    model_versions.c.version == row.version,
+                )
+                .values(state=state, state_changed_at=utcnow())
+            )
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action=f"model_version.{state}",
+                object_type="model_version",
+                object_id=f"{row.name}/{row.version}",
+                details={"from": row.state, "to": state, "reason": reason},
+            )
+            return self._get(session, Ref(row.name, version=row.version))
+
+    # -- reading ----------------------------------------------------------
+    def get(self, ref: str) -> ModelVersion:
+        """``name`` (latest), ``name/N`` or ``name@alias``."""
+        with self.ctx.store.read() as session:
+            return self._get(session, parse_ref(ref, "model"))
+
+    def get_model(self, name: str) -> RegisteredModel:
+        with self.ctx.store.read() as session:
+            row = session.execute(
+                select(registered_models).where(registered_models.c.name == name)
+            ).first()
+            if row is None:
+                raise NotFound(self._unknown_model_message(session, name), field="name")
+            return self._model(session, row)
+
+    def list_models(self) -> list[RegisteredModel]:
+        with self.ctx.store.read() as session:
+            rows = session.execute(
+                select(registered_models).order_by(registered_models.c.name)
+            ).all()
+            return [self._model(session, r) for r in rows]
+
+    def list_versions(self, name: str) -> list[ModelVersion]:
+        with self.ctx.store.read() as session:
+            rows = session.execute(
+                select(model_versions)
+                .where(model_versions.c.name == name)
+                .order_by(model_versions.c.version)
+            ).all()
+            if not rows:
+                self._require_model(session, name)
+            aliases = self._aliases_by_version(session, name)
+            return [_row_to_version(r, aliases.get(r.version, [])) for r in rows]
+
+    def load(self, ref: str) -> LoadedModel:
+        """Load a version: verify the artifact's sha256, then the flavor loads it."""
+        mv = self.get(ref)
+        data = self.ctx.artifacts.get(mv.artifact_sha256)
+        fl = get_flavor(mv.flavor)
+        return LoadedModel(mv, fl, fl.load(data))
+
+    # -- helpers ----------------------------------------------------------
+    def _unknown_model_message(self, session: Session, name: str) -> str:
+        known = (
+            session.execute(
+                select(registered_models.c.name)
+                .order_by(registered_models.c.name)
+                .limit(20)
+            )
+            .scalars()
+            .all()
+        )
+        return f"model {name!r} not found; registered models: {list(known) or 'none'}"
+
+    def _require_model(self, session: Session, name: str) -> None:
+        if (
+            session.execute(
+                select(registered_models.c.name).where(registered_models.c.name == name)
+            ).first()
+            is None
+        ):
+            raise NotFound(self._unknown_model_message(session, name), field="model")
+
+    def _version_row(self, session: Session, ref: Ref) -> Any:
+        q = select(model_versions).where(model_versions.c.name == ref.name)
+        if ref.alias is not None:
+            version = session.execute(
+                select(model_aliases.c.version).where(
+                    model_aliases.c.name == ref.name, model_aliases.c.alias == ref.alias
+                )
+            ).scalar()
+            if version is None:
+                self._require_model(session, ref.name)
+                known = self._aliases_by_version(session, ref.name)
+                names = sorted(a for lst in known.values() for a in lst)
+                raise NotFound(
+                    f"model {ref.name!r} has no alias {ref.alias!r}; its aliases: "
+                    f"{names or 'none'}",
+                    field="alias",
+                )
+            q = q.where(model_versions.c.version == version)
+        elif ref.version is not None:
+            q = q.where(model_versions.c.version == ref.version)
+        row = session.execute(
+            q.order_by(model_versions.c.version.desc()).limit(1)
+        ).first()
+        if row is None:
+            self._require_model(session, ref.name)
+            raise NotFound(f"model version {ref} not found", field="version")
+        return row
+
+    def _aliases_by_version(self, session: Session, name: str) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for a in session.execute(
+            select(model_aliases.c.alias, model_aliases.c.version)
+            .where(model_aliases.c.name == name)
+            .order_by(model_aliases.c.alias)
+        ):
+            out.setdefault(a.version, []).append(a.alias)
+        return out
+
+    def _get(self, session: Session, ref: Ref) -> ModelVersion:
+        row = self._version_row(session, ref)
+        aliases = self._aliases_by_version(session, row.name).get(row.version, [])
+        return _row_to_version(row, aliases)
+
+    def _model(self, session: Session, row: Any) -> RegisteredModel:
+        latest = session.execute(
+            select(func.max(model_versions.c.version)).where(
+                model_versions.c.name == row.name
+            )
+        ).scalar()
+        aliases = {
+            a.alias: a.version
+            for a in session.execute(
+                select(model_aliases).where(model_aliases.c.name == row.name)
+            )
+        }
+        return RegisteredModel(
+            name=row.name,
+            description=row.description,
+            created_at=row.created_at,
+            created_by=row.created_by,
+            updated_at=row.updated_at,
+            tags=row.tags or {},
+            latest_version=latest,
+            aliases=aliases,
+        )

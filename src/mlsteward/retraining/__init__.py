@@ -1,0 +1,1 @@
+"""Retraining: trainers, champion versus challenger, promotion."""

@@ -1,0 +1,1 @@
+"""Serving: scoring, routing and the prediction log."""

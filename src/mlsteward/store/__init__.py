@@ -1,0 +1,15 @@
+"""Metadata store: SQLAlchemy engine, units of work, Alembic migrations."""
+
+from mlsteward.store.base import metadata
+from mlsteward.store.engine import TABLE_MODULES, Store, load_all_tables
+from mlsteward.store.types import JSONType, UTCDateTime, utcnow
+
+__all__ = [
+    "TABLE_MODULES",
+    "JSONType",
+    "Store",
+    "UTCDateTime",
+    "load_all_tables",
+    "metadata",
+    "utcnow",
+]

@@ -1,0 +1,194 @@
+"""The metadata store: one engine per URL, one transaction per use case."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import import_module, resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from mlsteward.config import Settings
+from mlsteward.errors import InvalidInput
+
+__all__ = ["TABLE_MODULES", "Store", "load_all_tables"]
+
+# Every capability's tables, by module name. Alembic's autogenerate and the
+# schema test read the full metadata through this table; the store itself
+# never imports the capabilities (they sit above it).
+TABLE_MODULES = (
+    "mlsteward.store.audit",
+    "mlsteward.datasets.tables",
+    "mlsteward.registry.tables",
+    "mlsteward.serving.tables",
+    "mlsteward.monitoring.tables",
+)
+
+
+def load_all_tables() -> None:
+    """Import every module that adds tables to the shared metadata."""
+    for name in TABLE_MODULES:
+        import_module(name)
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    # pysqlite's own transaction handling starts transactions lazily, which
+    # lets two writers deadlock on the upgrade from a read lock to a write
+    # lock. Take the write lock at BEGIN instead, and wait for it.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get("mlsteward_readonly"):
+            conn.exec_driver_sql("BEGIN")  # WAL readers never block writers
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Store:
+    """Engine, sessions and migrations for one metadata database.
+
+    Args:
+        url: SQLAlchemy URL (``sqlite:///path`` or
+            ``postgresql+psycopg://user@host/db``).
+        auto_upgrade: Apply pending migrations the first time a unit of work
+            starts.
+
+    Example:
+        >>> store = Store("sqlite:///:memory:")  # doctest: +SKIP
+        >>> with store.unit_of_work() as session:  # doctest: +SKIP
+        ...     ...
+    """
+
+    def __init__(self, url: str, *, auto_upgrade: bool = True) -> None:
+        self.url = url
+        self.auto_upgrade = auto_upgrade
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+        self._upgraded = False
+        self._lock = threading.RLock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        return cls(settings.resolved_db_url(), auto_upgrade=settings.auto_upgrade)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    self._engine = self._create_engine()
+                    self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        return self._engine
+
+    def _create_engine(self) -> Engine:
+        try:
+            url = make_url(self.url)
+        except Exception as exc:
+            raise InvalidInput(
+                f"MLSTEWARD_DB_URL {self.url!r} is not a database URL; expected "
+                "e.g. sqlite:///path/mlsteward.db or "
+                "postgresql+psycopg://user@host:5432/db",
+                field="db_url",
+            ) from exc
+        if url.get_backend_name() == "sqlite":
+            if url.database and url.database != ":memory:":
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, connect_args={"check_same_thread": False})
+            _sqlite_pragmas(engine)
+            return engine
+        if url.get_backend_name() == "postgresql":
+            return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        raise InvalidInput(
+            f"database {url.get_backend_name()!r} is not supported; "
+            "use sqlite or postgresql",
+            field="db_url",
+        )
+
+    # -- migrations -------------------------------------------------------
+    def _alembic_config(self) -> Any:
+        from alembic.config import Config
+
+        cfg = Config()
+        script_dir = resources.files("mlsteward.store") / "migrations"
+        cfg.set_main_option("script_location", str(script_dir))
+        cfg.attributes["engine"] = self.engine
+        return cfg
+
+    def upgrade(self, revision: str = "head") -> str | None:
+        """Apply migrations up to ``revision``; return the revision now in force."""
+        from alembic import command
+
+        command.upgrade(self._alembic_config(), revision)
+        self._upgraded = True
+        return self.current_revision()
+
+    def current_revision(self) -> str | None:
+        from alembic.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+
+    def _ensure_schema(self) -> None:
+        if self._upgraded:
+            return
+        with self._lock:
+            if self._upgraded:
+                return
+            if self.auto_upgrade:
+                if self.current_revision() != self.head_revision():
+                    self.upgrade()
+            elif not inspect(self.engine).has_table("alembic_version"):
+                raise InvalidInput(
+                    f"the database at {self.url!r} has no mlsteward schema; "
+                    "run `mlsteward db upgrade`",
+                    field="db_url",
+                )
+            self._upgraded = True
+
+    # -- units of work ----------------------------------------------------
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """One transaction: commits on success, rolls back on any error."""
+        self._ensure_schema()
+        assert self._sessions is not None
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading; nothing it does is committed."""
+        self._ensure_schema()
+        assert self._sessions is not None
+        with self._sessions() as session:
+            session.connection(execution_options={"mlsteward_readonly": True})
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()

@@ -1,0 +1,133 @@
+"""Shared fixtures: real SQLite and PostgreSQL stores, clients, a trained model.
+
+PostgreSQL: ``MLSTEWARD_TEST_POSTGRES_URL`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``). Each test session
+creates its own database with a random name and drops it at the end. Where
+PostgreSQL is not reachable the tests that need it skip, saying how to provide
+it; with ``MLSTEWARD_REQUIRE_SERVICES=1`` (set by ``.ci/run``) they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mlsteward.config import Settings
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def require_or_skip(reason: str) -> None:
+    """Skip, or fail where CI demands every service."""
+    if os.environ.get("MLSTEWARD_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"required service missing: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database, dropped after the session."""
+    base = os.environ.get("MLSTEWARD_TEST_POSTGRES_URL", DEFAULT_PG)
+    try:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # driver missing or server down
+        require_or_skip(
+            f"PostgreSQL not reachable at {base} ({type(exc).__name__}); start "
+            "one and set MLSTEWARD_TEST_POSTGRES_URL"
+        )
+    name = f"mlsteward_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+def _fresh_pg_schema(url: str) -> str:
+    """A new schema in the session's database, so tests never see each
+    other's rows; returned as a URL whose search_path points at it."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    eng = create_engine(url, isolation_level="AUTOCOMMIT")
+    with eng.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    eng.dispose()
+    u = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+    return u.render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty metadata database: SQLite file and PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'mlsteward.db'}"
+    return _fresh_pg_schema(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return Settings(home=tmp_path / "home", db_url=db_url, actor="tester")
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home", actor="tester")
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[object]:
+    from mlsteward.sdk import Client
+
+    c = Client(settings)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def sqlite_client(sqlite_settings: Settings) -> Iterator[object]:
+    from mlsteward.sdk import Client
+
+    c = Client(sqlite_settings)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="session")
+def credit() -> object:
+    from mlsteward.datasets import load_german_credit
+
+    return load_german_credit()
+
+
+@pytest.fixture(scope="session")
+def trained(credit: object) -> tuple[object, list[str]]:
+    """A logistic scorecard fitted on the first 700 rows, and its features."""
+    from mlsteward.datasets.bundled import german_credit_roles
+    from mlsteward.retraining.trainers import logistic_scorecard
+
+    roles = german_credit_roles()
+    features = [c for c, r in roles.items() if r == "feature"]
+    frame = credit.iloc[:700]  # type: ignore[attr-defined]
+    return logistic_scorecard(frame, features=features, target="bad"), features
