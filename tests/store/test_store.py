@@ -37,7 +37,8 @@ def test_first_use_upgrades_itself(db_url: str) -> None:
 
 def test_without_auto_upgrade_an_empty_database_is_refused(db_url: str) -> None:
     store = Store(db_url, auto_upgrade=False)
-    with pytest.raises(InvalidInput, match="mlsteward db upgrade"), store.unit_of_work():
+    refused = pytest.raises(InvalidInput, match="mlsteward db upgrade")
+    with refused, store.unit_of_work():
         pass
     store.dispose()
 

@@ -97,16 +97,15 @@ class LightGBMFlavor(Flavor):
                 f"lightgbm.Booster; got {cls.__module__}.{cls.__qualname__}.",
                 field="model",
             )
+        booster = _booster(model)  # refuses an unfitted LGBMClassifier
         classes = getattr(model, "classes_", None)
-        if not isinstance(model, _lgb().Booster) and (
-            classes is None or len(classes) != 2
-        ):
+        if model is not booster and (classes is None or len(classes) != 2):
             raise InvalidInput(
                 f"mlsteward scores binary classifiers; this LGBMClassifier has "
                 f"classes {classes!r}. The positive (bad) class is classes_[1].",
                 field="model",
             )
-        text: str = _booster(model).model_to_string()
+        text: str = booster.model_to_string()
         _validate(text, field="model", error=InvalidInput)
         return text.encode("utf-8")
 
