@@ -323,13 +323,12 @@ def run_demo(
         )
         drifted = [c for c, v in psi.items() if v > policy.psi_act]
         if drifted:
-            result.triggered.append(f"PSI > {policy.psi_act} on {', '.join(drifted)}")
+            result.triggered.append(f"PSI>{policy.psi_act}: {', '.join(drifted)}")
         if score_psi > policy.psi_act:
-            result.triggered.append(f"score PSI {score_psi:.3f} > {policy.psi_act}")
+            result.triggered.append(f"score PSI>{policy.psi_act}")
         if current_baseline - result.auc > policy.auc_drop:
             result.triggered.append(
-                f"AUC {result.auc:.3f} is {current_baseline - result.auc:.3f} below "
-                f"the champion's {current_baseline:.3f}"
+                f"AUC -{current_baseline - result.auc:.3f} vs {current_baseline:.3f}"
             )
         report.periods.append(result)
         labelled_frame = frame.copy()
@@ -337,7 +336,7 @@ def run_demo(
         if not result.triggered or len(labelled) < 2:
             continue
         if last_retrain is not None and i - last_retrain <= policy.cooldown_periods:
-            result.triggered.append("cool-down: no retraining yet")
+            result.triggered.append("cool-down")
             continue
         last_retrain = i
         say(f"{period.label}: drift policy triggered; retraining a challenger")

@@ -15,7 +15,8 @@ from mlsteward.errors import InvalidInput, MlstewardError
 
 __all__ = ["JSON_OPTION", "client", "console", "emit_json", "handle_errors"]
 
-console = Console()
+# Piped output (CI logs, `| less`) has no terminal width; tables need room.
+console = Console(width=None if sys.stdout.isatty() else 140)
 err_console = Console(stderr=True)
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")

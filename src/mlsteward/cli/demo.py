@@ -67,34 +67,30 @@ def demo(
         f"champion at start: [bold]{report.champion_start}[/] "
         f"(cross-validated AUC {report.baseline_auc:.3f})"
     )
+    from mlsteward.monitoring.stats import psi_band
+
+    colour = {"stable": "green", "watch": "yellow", "act": "red"}
+
+    def shade(value: float) -> str:
+        return f"[{colour[psi_band(value)]}]{value:.3f}[/]"
+
     table = Table(
-        title="monitoring, month by month (PSI against the training "
-        "profile; AUC and KS once outcomes are joined)"
+        title="month by month: PSI against the training profile, AUC and KS "
+        "on the joined outcomes"
     )
-    for col in (
-        "month",
-        "scored by",
-        "n",
-        "bad rate",
-        "max feature PSI",
-        "score PSI",
-        "AUC",
-        "KS",
-        "policy",
-    ):
-        table.add_column(col)
+    for name in ("month", "model", "bad rate", "max PSI", "column", "score PSI"):
+        table.add_column(name, no_wrap=True)
+    for name in ("AUC", "KS", "policy"):
+        table.add_column(name)
     for p in report.periods:
         col, value = p.max_feature_psi
-        band = {"stable": "green", "watch": "yellow", "act": "red"}
-        from mlsteward.monitoring.stats import psi_band
-
         table.add_row(
             p.label,
-            p.scored_by,
-            str(p.n),
-            f"{p.bad_rate:.1%}",
-            f"[{band[psi_band(value)]}]{value:.3f}[/] {col}",
-            f"[{band[psi_band(p.score_psi)]}]{p.score_psi:.3f}[/]",
+            "v" + p.scored_by.rsplit("/", 1)[1],
+            f"{p.bad_rate:.0%}",
+            shade(value),
+            col[:22],
+            shade(p.score_psi),
             f"{p.auc:.3f}",
             f"{p.ks:.3f}",
             "; ".join(p.triggered) or "ok",
@@ -102,29 +98,19 @@ def demo(
     console.print(table)
     if report.decisions:
         dtable = Table(title="champion vs challenger on the same out-of-time month")
-        for col in (
-            "month",
-            "holdout",
-            "champion",
-            "AUC",
-            "KS",
-            "challenger",
-            "AUC",
-            "KS",
-            "decision",
-        ):
-            dtable.add_column(col)
+        for name in ("holdout", "champion", "AUC", "KS", "challenger", "AUC", "KS"):
+            dtable.add_column(name, no_wrap=True)
+        dtable.add_column("decision")
         for d in report.decisions:
             dtable.add_row(
                 d.period,
-                d.holdout,
                 d.champion,
                 f"{d.champion_auc:.3f}",
                 f"{d.champion_ks:.3f}",
                 d.challenger,
                 f"{d.challenger_auc:.3f}",
                 f"{d.challenger_ks:.3f}",
-                ("[green]promoted[/]" if d.promoted else "[yellow]kept champion[/]"),
+                "[green]promoted[/]" if d.promoted else "[yellow]kept champion[/]",
             )
         console.print(dtable)
         for d in report.decisions:

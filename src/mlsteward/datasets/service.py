@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -188,7 +189,7 @@ class DatasetService:
 
     # -- helpers ----------------------------------------------------------
     @staticmethod
-    def _specs(df: pd.DataFrame, roles: Mapping[str, str]) -> list[ColumnSpec]:
+    def _specs(df: pd.DataFrame, roles: Mapping[str, str]) -> builtins.list[ColumnSpec]:
         columns = [str(c) for c in df.columns]
         for col, role in roles.items():
             if col not in columns:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import logging
 import threading
 from importlib.metadata import entry_points
 
@@ -42,6 +43,7 @@ FLAVORS: dict[str, str] = {
 #: Entry-point group through which other packages register flavors.
 ENTRY_POINT_GROUP = "mlsteward.flavors"
 
+_log = logging.getLogger(__name__)
 _instances: dict[str, Flavor] = {}
 _lock = threading.Lock()
 
@@ -128,7 +130,8 @@ def flavor_for(model: object) -> Flavor:
     The built-in flavor named after the model's top-level package is tried
     first (a ``lightgbm.LGBMClassifier`` goes to ``"lightgbm"``); other
     built-ins are skipped, so saving a scikit-learn model never imports
-    LightGBM. Plug-ins are tried after that, in name order.
+    LightGBM. Plug-ins are tried after that, in name order; one that cannot
+    be loaded is logged and skipped rather than blocking the others.
 
     Args:
         model: A fitted model.
@@ -148,7 +151,13 @@ def flavor_for(model: object) -> Flavor:
     candidates = [package] if package in available_flavors() else []
     candidates += sorted(name for name in _plugins() if name != package)
     for name in candidates:
-        flavor = get_flavor(name)
+        try:
+            flavor = get_flavor(name)
+        except InvalidInput as exc:
+            if name == package:
+                raise
+            _log.warning("skipping flavor plug-in %r: %s", name, exc.message)
+            continue
         if flavor.can_save(model):
             return flavor
     raise InvalidInput(

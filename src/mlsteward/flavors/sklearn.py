@@ -172,7 +172,7 @@ class SklearnFlavor(Flavor):
         return callable(getattr(model, "fit", None)) and hasattr(model, "predict_proba")
 
     def save(self, model: object) -> bytes:
-        """Dump ``model`` with skops after checking it can be loaded back.
+        """Dump ``model`` with skops, then check mlsteward would load it back.
 
         Raises:
             InvalidInput: Not a fitted scikit-learn binary classifier, or it
@@ -291,6 +291,7 @@ def find_untrusted_types(data: bytes) -> list[str]:
         Entries ending in ``(skops <Loader>)`` use a loader mlsteward refuses.
 
     Raises:
+        InvalidInput: ``data`` is empty or not bytes.
         UnsafeArtifact: ``data`` is a pickle or not a skops archive.
 
     Example:
@@ -463,8 +464,8 @@ def _n_features(estimator: Any) -> int:
 def _check_tree(tree: Any, n_features: int, where: str) -> None:
     if not isinstance(tree, Tree):
         raise _bad(where, f"tree_ is a {type(tree).__name__}, not a Tree")
-    # node_count decides how much memory the node arrays below expose, so it
-    # must be checked against the allocated capacity before reading them.
+    # node_count sizes the node arrays read below; scikit-learn clamps it to
+    # the allocation today, and a genuine tree always fills its allocation.
     if not 1 <= tree.node_count == tree.capacity:
         raise _bad(where, f"node_count {tree.node_count} != {tree.capacity}")
     if tree.n_features != n_features:

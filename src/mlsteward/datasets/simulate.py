@@ -1,0 +1,398 @@
+"""Simulated credit history for the demo: a training period, then drifting months.
+
+The German credit data has no dates. :func:`make_periods` turns it into a
+history a monitoring loop can watch: a training period (the champion's data)
+followed by ``n_periods`` monthly periods of new applications whose
+distribution and outcome relation drift in a documented way. It is pure
+(pandas and numpy only) and deterministic for a seed.
+
+How the rows are laid out
+    * **Training period.** A stratified random ``train_fraction`` of the real
+      rows (600 of 1000 by default, 30 % bad), spread uniformly over
+      ``train_months`` months starting at ``start``. Unchanged real data.
+    * **Held-out rows.** The other rows are split, stratified by outcome, into
+      two disjoint pools: the *newest* period draws only from its own 40 %
+      (:data:`HOLDOUT_POOL_FRACTION`, 160 rows by default); all earlier
+      periods share the other 60 % (240 rows). The newest period is the
+      out-of-time holdout: no training row and no row of an earlier period
+      shares a real applicant with it, so a challenger trained on the
+      training period plus ``periods[:-1]`` is judged on unseen applicants.
+      (Any other period shares source rows with its neighbours and is not a
+      clean holdout.)
+    * **Periods.** Period ``k`` (``k = 1 … n_periods``, labelled by month,
+      ``"2025-07"`` … when ``start="2025-01"`` and ``train_months=6``) has
+      shift strength ``s = k / n_periods`` and ``rows_per_period`` rows drawn
+      *with replacement* from its pool, with the weights of transformation 1
+      below; then transformations 2-4 are applied to the drawn copies.
+
+The shift, at strength ``s`` (0 < s <= 1)
+    1. *Covariate shift by reweighting.* Row ``i`` is drawn with weight
+       ``exp(-0.5 * s * z_age_i) * (1 + 1.5 * s * [purpose_i == "car (new)"])``,
+       where ``z_age`` is age standardised over the whole input frame.
+       Applicants grow younger (mean age about 35.5 in the training period,
+       about 32 by the last period) and new-car loans grow from 23 % of
+       applications to about 40 %.
+       (:data:`AGE_TILT`, :data:`GROWING_PURPOSE`, :data:`PURPOSE_BOOST`)
+    2. *Credit amounts rise*: ``credit_amount *= 1 + 0.3 * s``, rounded to
+       whole DM (+30 % by the last period). (:data:`AMOUNT_GROWTH`)
+    3. *Durations rise*: ``duration_in_month += round(6 * s)`` months.
+       (:data:`DURATION_GROWTH_MONTHS`)
+    4. *Concept shift.* Among applicants whose ``credit_history`` is
+       ``"critical account/ other credits existing (not at this bank)"`` (29 %
+       of the data, only 17 % bad: the training data says they are among the
+       safest), each good outcome turns bad with probability
+       ``0.8 * min(1, 2 * s)`` — drawn independently per drawn row — so the
+       probability ramps 0.27, 0.53, 0.8 over the first half of the periods
+       and then holds at 0.8 (:data:`CONCEPT_FLIP_PROBABILITY`,
+       :data:`CONCEPT_RAMP`). The story: borrowers carrying credits at other
+       banks become over-indebted and default. The segment is an observable
+       model input, so a retrained model can learn the new relation; the
+       champion keeps scoring the segment as safe.
+
+    The target column changes only by transformation 4. Protected columns are
+    shifted only through the reweighting (age) and keep their real values.
+
+With the defaults (seeds 7, 1, 2 and 3), a logistic scorecard trained on the
+training period loses about 0.1-0.2 AUC by the last periods, the PSI of
+``duration_in_month`` and ``credit_amount`` against the training period
+exceeds 0.25 from the middle periods on, and a scorecard retrained on the
+training period plus ``periods[:-1]`` beats it on ``periods[-1]``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from mlsteward.errors import InvalidInput
+
+__all__ = [
+    "AGE_TILT",
+    "AMOUNT_GROWTH",
+    "CONCEPT_FLIP_PROBABILITY",
+    "CONCEPT_RAMP",
+    "CONCEPT_SEGMENT",
+    "DURATION_TILT",
+    "GROWING_PURPOSE",
+    "HOLDOUT_POOL_FRACTION",
+    "PURPOSE_BOOST",
+    "TIMESTAMP_COLUMN",
+    "Period",
+    "SimulatedHistory",
+    "make_periods",
+]
+
+#: Name of the added application-time column (UTC).
+TIMESTAMP_COLUMN: Final = "applied_at"
+#: Share of the held-out rows reserved for the newest period.
+HOLDOUT_POOL_FRACTION: Final = 0.4
+#: Resampling weight ``exp(-AGE_TILT * s * z_age)``: younger applicants.
+AGE_TILT: Final = 0.5
+#: The purpose whose share grows.
+GROWING_PURPOSE: Final = "car (new)"
+#: Resampling weight ``1 + PURPOSE_BOOST * s`` for :data:`GROWING_PURPOSE`.
+PURPOSE_BOOST: Final = 1.5
+#: ``credit_amount`` is multiplied by ``1 + AMOUNT_GROWTH * s``.
+AMOUNT_GROWTH: Final = 0.3
+#: Resampling weight ``exp(DURATION_TILT * s * z_duration)``: longer loans.
+DURATION_TILT: Final = 0.3
+#: ``(column, value)`` of the applicants whose outcome relation changes.
+CONCEPT_SEGMENT: Final = (
+    "credit_history",
+    "critical account/ other credits existing (not at this bank)",
+)
+#: Highest probability that a good outcome in the segment turns bad.
+CONCEPT_FLIP_PROBABILITY: Final = 0.8
+#: The flip probability is ``CONCEPT_FLIP_PROBABILITY * min(1, CONCEPT_RAMP * s)``.
+CONCEPT_RAMP: Final = 2.0
+
+_ID_COLUMN: Final = "application_id"
+_INDEX_NAME: Final = "source_row"
+_REQUIRED: Final = (
+    _ID_COLUMN,
+    "age_in_years",
+    "purpose",
+    "credit_amount",
+    "duration_in_month",
+    CONCEPT_SEGMENT[0],
+)
+
+
+@dataclass(frozen=True)
+class Period:
+    """One simulated month of applications.
+
+    Attributes:
+        label: The month, ``"YYYY-MM"``.
+        frame: The applications: the input columns plus ``applied_at``
+            (UTC, inside the month), sorted by ``applied_at``. The index
+            (``source_row``) holds the input frame's index label of the real
+            row each application was drawn from, so it repeats.
+            ``application_id`` is new and unique: ``"GC-2025-07-0001"``.
+        shift_strength: ``s = k / n_periods`` for the ``k``-th period.
+        start: First instant of the month (UTC, inclusive).
+        end: First instant of the next month (UTC, exclusive).
+        relabelled: How many outcomes the concept shift turned bad.
+    """
+
+    label: str
+    frame: pd.DataFrame = field(repr=False)
+    shift_strength: float
+    start: pd.Timestamp
+    end: pd.Timestamp
+    relabelled: int = 0
+
+
+@dataclass(frozen=True)
+class SimulatedHistory:
+    """A training period followed by drifting monthly periods.
+
+    Attributes:
+        train: The training period: real rows unchanged plus ``applied_at``
+            (UTC, inside the training months), sorted by ``applied_at``; the
+            index (``source_row``) holds the input frame's index labels.
+        periods: The later months, oldest first; ``periods[-1]`` is the
+            out-of-time holdout (see the module docstring).
+        train_start: First instant of the training period (UTC).
+        train_end: First instant after the training period (UTC).
+        seed: The seed the history was made with.
+    """
+
+    train: pd.DataFrame = field(repr=False)
+    periods: list[Period]
+    train_start: pd.Timestamp
+    train_end: pd.Timestamp
+    seed: int
+
+    @property
+    def holdout(self) -> Period:
+        """The newest period, whose applicants no other frame contains."""
+        return self.periods[-1]
+
+
+def _month(start: str) -> pd.Period:
+    if not isinstance(start, str) or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", start):
+        raise InvalidInput(
+            f"start must be a month 'YYYY-MM' such as '2025-01', got {start!r}",
+            field="start",
+        )
+    return pd.Period(start, freq="M")
+
+
+def _utc(month: pd.Period) -> pd.Timestamp:
+    return pd.Timestamp(month.start_time).tz_localize("UTC")
+
+
+def _timestamps(
+    rng: np.random.Generator, first: pd.Period, n_months: int, size: int
+) -> pd.DatetimeIndex:
+    """``size`` uniform UTC timestamps (whole seconds) in ``n_months`` months."""
+    begin = _utc(first)
+    end = _utc(first + n_months)
+    span = int((end - begin).total_seconds())
+    seconds = rng.integers(0, span, size=size)
+    return begin + pd.to_timedelta(seconds, unit="s")
+
+
+def _check(
+    df: pd.DataFrame,
+    *,
+    n_periods: int,
+    rows_per_period: int,
+    train_fraction: float,
+    train_months: int,
+    target: str,
+) -> None:
+    for name, value in (
+        ("n_periods", n_periods),
+        ("rows_per_period", rows_per_period),
+        ("train_months", train_months),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidInput(
+                f"{name} must be a positive integer, got {value!r}", field=name
+            )
+    if not 0.0 < float(train_fraction) < 1.0:
+        raise InvalidInput(
+            f"train_fraction must be between 0 and 1 (exclusive), got "
+            f"{train_fraction!r}",
+            field="train_fraction",
+        )
+    missing = [c for c in (*_REQUIRED, target) if c not in df.columns]
+    if missing:
+        raise InvalidInput(
+            f"the frame lacks column(s) {missing}; make_periods expects "
+            "load_german_credit() output",
+            field=missing[0],
+        )
+    if TIMESTAMP_COLUMN in df.columns:
+        raise InvalidInput(
+            f"the frame already has a {TIMESTAMP_COLUMN!r} column",
+            field=TIMESTAMP_COLUMN,
+        )
+    values = set(pd.unique(df[target]))
+    if not values <= {0, 1} or len(values) != 2:
+        raise InvalidInput(
+            f"target column {target!r} must hold 0 (good) and 1 (bad), found "
+            f"{sorted(map(str, values))}",
+            field=target,
+        )
+
+
+def _standardised(column: pd.Series) -> np.ndarray:
+    values = column.to_numpy(dtype=np.float64)
+    sd = values.std()
+    return (values - values.mean()) / (sd if sd > 0 else 1.0)
+
+
+def _stratified_split(
+    rng: np.random.Generator, positions: np.ndarray, y: np.ndarray, fraction: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``positions`` so each class keeps ``fraction`` in the first part."""
+    first: list[np.ndarray] = []
+    second: list[np.ndarray] = []
+    for cls in (0, 1):
+        members = rng.permutation(positions[y[positions] == cls])
+        cut = int(round(fraction * len(members)))
+        first.append(members[:cut])
+        second.append(members[cut:])
+    return np.sort(np.concatenate(first)), np.sort(np.concatenate(second))
+
+
+def make_periods(
+    df: pd.DataFrame,
+    *,
+    n_periods: int = 6,
+    rows_per_period: int = 250,
+    train_fraction: float = 0.6,
+    seed: int = 7,
+    start: str = "2025-01",
+    train_months: int = 6,
+    target: str = "bad",
+    id_prefix: str = "GC",
+) -> SimulatedHistory:
+    """Split real rows into a training period and simulate drifting months.
+
+    Args:
+        df: Output of :func:`mlsteward.datasets.bundled.load_german_credit`
+            (at least ``application_id``, ``age_in_years``, ``purpose``,
+            ``credit_amount``, ``duration_in_month``, ``credit_history`` and
+            the 0/1 ``target``); not modified.
+        n_periods: Number of monthly periods after the training period.
+        rows_per_period: Applications per period.
+        train_fraction: Share of the real rows in the training period
+            (stratified by outcome).
+        seed: Seed of the only random generator used; equal seeds give
+            equal histories.
+        start: First month of the training period, ``"YYYY-MM"``.
+        train_months: Length of the training period in months; the first
+            period is the month after it.
+        target: The 0/1 outcome column (1 = bad).
+        id_prefix: Prefix of the new ``application_id`` of period rows.
+
+    Returns:
+        The :class:`SimulatedHistory`; see the module docstring for the
+        shift design.
+
+    Raises:
+        InvalidInput: A bad argument or a frame without the needed columns.
+    """
+    _check(
+        df,
+        n_periods=n_periods,
+        rows_per_period=rows_per_period,
+        train_fraction=train_fraction,
+        train_months=train_months,
+        target=target,
+    )
+    first_month = _month(start)
+    rng = np.random.default_rng(seed)
+    y = df[target].to_numpy(dtype=np.int64)
+    positions = np.arange(len(df))
+    train_pos, held_pos = _stratified_split(rng, positions, y, float(train_fraction))
+    if n_periods == 1:
+        pools = [held_pos]
+    else:
+        holdout_pool, earlier_pool = _stratified_split(
+            rng, held_pos, y, HOLDOUT_POOL_FRACTION
+        )
+        pools = [earlier_pool] * (n_periods - 1) + [holdout_pool]
+    if any(len(pool) == 0 for pool in pools):
+        raise InvalidInput(
+            f"the frame has too few rows ({len(df)}) to hold out rows for the "
+            "periods; lower train_fraction or pass more rows",
+            field="train_fraction",
+        )
+
+    columns = [c for c in df.columns if c != TIMESTAMP_COLUMN]
+    at = columns.index(_ID_COLUMN) + 1
+    ordered = [*columns[:at], TIMESTAMP_COLUMN, *columns[at:]]
+
+    def finish(frame: pd.DataFrame, stamps: pd.DatetimeIndex) -> pd.DataFrame:
+        frame[TIMESTAMP_COLUMN] = stamps
+        frame = frame[ordered].sort_values(TIMESTAMP_COLUMN, kind="stable")
+        frame.index.name = _INDEX_NAME
+        return frame
+
+    train = finish(
+        df.iloc[train_pos].copy(),
+        _timestamps(rng, first_month, train_months, len(train_pos)),
+    )
+
+    z_age = _standardised(df["age_in_years"])
+    z_duration = _standardised(df["duration_in_month"])
+    growing = (df["purpose"] == GROWING_PURPOSE).to_numpy(dtype=bool)
+    segment_column, segment_value = CONCEPT_SEGMENT
+    in_segment = (df[segment_column] == segment_value).to_numpy(dtype=bool)
+
+    periods: list[Period] = []
+    for k, pool in enumerate(pools, start=1):
+        s = k / n_periods
+        month = first_month + train_months + (k - 1)
+        label = str(month)
+        weights = np.exp(
+            s * (-AGE_TILT * z_age[pool] + DURATION_TILT * z_duration[pool])
+        ) * (1.0 + PURPOSE_BOOST * s * growing[pool])
+        drawn = rng.choice(
+            pool, size=rows_per_period, replace=True, p=weights / weights.sum()
+        )
+        frame = df.iloc[drawn].copy()
+        frame[_ID_COLUMN] = pd.array(
+            [f"{id_prefix}-{label}-{j:04d}" for j in range(1, rows_per_period + 1)],
+            dtype="str",
+        )
+        amount = frame["credit_amount"].to_numpy(dtype=np.float64)
+        frame["credit_amount"] = np.round(amount * (1.0 + AMOUNT_GROWTH * s)).astype(
+            frame["credit_amount"].dtype
+        )
+        flip_probability = CONCEPT_FLIP_PROBABILITY * min(1.0, CONCEPT_RAMP * s)
+        outcome = frame[target].to_numpy(dtype=np.int64).copy()
+        flip = (
+            in_segment[drawn]
+            & (outcome == 0)
+            & (rng.random(rows_per_period) < flip_probability)
+        )
+        outcome[flip] = 1
+        frame[target] = outcome.astype(df[target].dtype)
+        stamps = _timestamps(rng, month, 1, rows_per_period)
+        periods.append(
+            Period(
+                label=label,
+                frame=finish(frame, stamps),
+                shift_strength=s,
+                start=_utc(month),
+                end=_utc(month + 1),
+                relabelled=int(flip.sum()),
+            )
+        )
+    return SimulatedHistory(
+        train=train,
+        periods=periods,
+        train_start=_utc(first_month),
+        train_end=_utc(first_month + train_months),
+        seed=seed,
+    )

@@ -1,0 +1,406 @@
+"""One contract, run over every flavor in ``mlsteward.flavors.FLAVORS``.
+
+Each flavor gets at least one realistic credit model fitted on a small frame
+with numeric, object, pandas ``str`` and categorical columns; every test
+below must hold for every case.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import io
+import os
+import pickle
+import re
+import subprocess
+import sys
+import types
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from threadpoolctl import threadpool_limits
+
+import mlsteward.flavors as flavors
+from mlsteward.errors import InvalidInput, MlstewardError, UnsafeArtifact
+from mlsteward.flavors import FLAVORS, Flavor, flavor_for, get_flavor
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+NUMERIC = ["income", "age", "utilization"]
+CATEGORICAL = ["purpose", "region"]
+CATEGORIES = {
+    "purpose": pd.CategoricalDtype(["car", "home", "education", "other"]),
+    "region": pd.CategoricalDtype(["north", "south", "east", "west"]),
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    """These models are tiny; one OpenMP thread avoids spin-waiting on a busy
+    machine (HistGradientBoosting took 25 s instead of 0.1 s under load)."""
+    importlib.import_module("sklearn")  # loads the OpenMP runtime to limit
+    with threadpool_limits(limits=1):
+        yield
+
+
+def make_frame(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Applicants with object and pandas ``str`` string columns, and labels."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "income": rng.lognormal(10.5, 0.4, n),
+            "age": rng.integers(18, 75, n).astype(float),
+            "utilization": rng.uniform(0, 1, n),
+            "purpose": pd.Series(
+                rng.choice(CATEGORIES["purpose"].categories, n), dtype=object
+            ),
+            "region": pd.Series(
+                rng.choice(CATEGORIES["region"].categories, n), dtype="str"
+            ),
+        }
+    )
+    logit = (
+        -1.0
+        + 2.5 * X["utilization"]
+        - 0.03 * (X["age"] - 45)
+        + 0.8 * (X["purpose"] == "car")
+    )
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return X, y.to_numpy()
+
+
+def as_categorical(X: pd.DataFrame) -> pd.DataFrame:
+    """The frame with string columns as pandas categoricals (fixed categories)."""
+    return X.astype(CATEGORIES)
+
+
+def as_strings(X: pd.DataFrame, dtype: str) -> pd.DataFrame:
+    """The frame with categorical-feature columns as ``dtype`` strings."""
+    return X.astype({c: dtype for c in CATEGORICAL})
+
+
+def logreg_pipeline() -> object:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    pre = ColumnTransformer(
+        [
+            ("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
+            ("num", StandardScaler(), NUMERIC),
+        ]
+    )
+    return Pipeline([("pre", pre), ("clf", LogisticRegression(max_iter=1000))])
+
+
+def hist_gradient_boosting() -> object:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(
+        max_iter=30, categorical_features="from_dtype", random_state=0
+    )
+
+
+def lgbm_classifier() -> object:
+    import lightgbm
+
+    return lightgbm.LGBMClassifier(
+        n_estimators=30, num_leaves=7, min_child_samples=10, n_jobs=1, verbose=-1
+    )
+
+
+def corrupt_hist_gradient_boosting(model: object) -> bytes:
+    """skops bytes of ``model`` with a tree child index far out of range."""
+    import skops.io
+
+    broken = copy.deepcopy(model)
+    broken._predictors[0][0].nodes["left"][0] = 10**6  # type: ignore[attr-defined]
+    return skops.io.dumps(broken)
+
+
+def corrupt_lightgbm(model: object) -> bytes:
+    """Model text whose first child index points far outside its tree.
+
+    ``tree_sizes`` is recomputed so that only the index is wrong; LightGBM
+    itself would load this and then segfault (or loop) at prediction time.
+    """
+    text = model.booster_.model_to_string()  # type: ignore[attr-defined]
+    text = re.sub(r"left_child=\S+", "left_child=99999", text, count=1)
+    starts = [m.start() for m in re.finditer(r"^Tree=\d+$", text, re.MULTILINE)]
+    ends = [*starts[1:], text.index("\nend of trees\n") + 1]
+    sizes = " ".join(str(b - a) for a, b in zip(starts, ends, strict=True))
+    return re.sub(r"tree_sizes=.*", f"tree_sizes={sizes}", text, count=1).encode()
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    flavor: str
+    build: Callable[[], object]
+    prepare: Callable[[pd.DataFrame], pd.DataFrame]
+    corrupt: Callable[[object], bytes] | None = None
+
+
+CASES = [
+    Case("sklearn-logreg-pipeline", "sklearn", logreg_pipeline, lambda X: X),
+    Case(
+        "sklearn-hist-gradient-boosting",
+        "sklearn",
+        hist_gradient_boosting,
+        as_categorical,
+        corrupt_hist_gradient_boosting,
+    ),
+    Case(
+        "lightgbm-classifier",
+        "lightgbm",
+        lgbm_classifier,
+        as_categorical,
+        corrupt_lightgbm,
+    ),
+]
+
+
+@dataclass
+class Fitted:
+    case: Case
+    flavor: Flavor
+    model: object
+    data: bytes
+    X_test: pd.DataFrame
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[c.id for c in CASES])
+def fitted(request: pytest.FixtureRequest) -> Fitted:
+    case: Case = request.param
+    X, y = make_frame()
+    X = case.prepare(X)
+    model = case.build()
+    model.fit(X.iloc[:300], y[:300])  # type: ignore[attr-defined]
+    flavor = get_flavor(case.flavor)
+    return Fitted(case, flavor, model, flavor.save(model), X.iloc[300:])
+
+
+def test_every_flavor_has_a_case() -> None:
+    assert {case.flavor for case in CASES} == set(FLAVORS)
+
+
+@pytest.mark.parametrize("name", sorted(FLAVORS))
+def test_flavor_implements_the_contract(name: str) -> None:
+    flavor = get_flavor(name)
+    assert isinstance(flavor, Flavor)
+    assert flavor.name == name
+    assert flavor.extension.startswith(".")
+    assert flavor.file_extension() == flavor.extension
+    assert get_flavor(name) is flavor
+
+
+def test_save_returns_bytes(fitted: Fitted) -> None:
+    assert isinstance(fitted.data, bytes)
+    assert len(fitted.data) > 0
+
+
+def test_load_of_save_predicts_exactly_the_same(fitted: Fitted) -> None:
+    flavor, X = fitted.flavor, fitted.X_test
+    loaded = flavor.load(fitted.data)
+    expected = fitted.model.predict_proba(X)[:, 1]  # type: ignore[attr-defined]
+    np.testing.assert_allclose(flavor.predict_proba(loaded, X), expected, rtol=1e-12)
+    np.testing.assert_allclose(
+        flavor.predict_proba(fitted.model, X), expected, rtol=1e-12
+    )
+
+
+def test_predict_proba_is_one_float64_probability_per_row(fitted: Fitted) -> None:
+    proba = fitted.flavor.predict_proba(fitted.model, fitted.X_test)
+    assert proba.ndim == 1
+    assert proba.dtype == np.float64
+    assert len(proba) == len(fitted.X_test)
+    assert ((proba >= 0) & (proba <= 1)).all()
+    assert len(np.unique(proba)) > 1  # the model did separate applicants
+    empty = fitted.flavor.predict_proba(fitted.model, fitted.X_test.iloc[:0])
+    assert empty.shape == (0,)
+    assert empty.dtype == np.float64
+
+
+@pytest.mark.parametrize("dtype", [object, "str"])
+def test_string_columns_score_like_the_training_frame(
+    fitted: Fitted, dtype: object
+) -> None:
+    flavor = fitted.flavor
+    loaded = flavor.load(fitted.data)
+    strings = as_strings(fitted.X_test, dtype)  # type: ignore[arg-type]
+    np.testing.assert_allclose(
+        flavor.predict_proba(loaded, strings),
+        flavor.predict_proba(loaded, fitted.X_test),
+        rtol=1e-12,
+    )
+
+
+def test_missing_column_is_invalid_input(fitted: Fitted) -> None:
+    loaded = fitted.flavor.load(fitted.data)
+    with pytest.raises(InvalidInput):
+        fitted.flavor.predict_proba(loaded, fitted.X_test.drop(columns=["age"]))
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, payload in members.items():
+            archive.writestr(name, payload)
+    return out.getvalue()
+
+
+GARBAGE: dict[str, Callable[[Fitted], bytes]] = {
+    "empty": lambda f: b"",
+    "text": lambda f: b"this is not a model",
+    "random": lambda f: np.random.default_rng(1).bytes(4096),
+    "truncated": lambda f: f.data[: len(f.data) // 2],
+    "zip-without-schema": lambda f: _zip({"model.bin": b"\x00" * 64}),
+    "zip-with-junk-schema": lambda f: _zip({"schema.json": b"{not json"}),
+    "pickle": lambda f: pickle.dumps(f.model),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(GARBAGE))
+def test_garbage_is_refused_with_a_mlsteward_error(fitted: Fitted, kind: str) -> None:
+    with pytest.raises(MlstewardError) as info:
+        fitted.flavor.load(GARBAGE[kind](fitted))
+    assert info.value.message
+
+
+def test_pickle_is_refused_as_unsafe(fitted: Fitted) -> None:
+    with pytest.raises(UnsafeArtifact, match="pickle"):
+        fitted.flavor.load(pickle.dumps(fitted.model))
+
+
+def test_non_bytes_are_invalid_input(fitted: Fitted) -> None:
+    with pytest.raises(InvalidInput):
+        fitted.flavor.load("a string")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.corrupt], ids=[c.id for c in CASES if c.corrupt]
+)
+def test_corrupt_tree_structure_is_refused_before_it_can_crash(case: Case) -> None:
+    X, y = make_frame()
+    X = case.prepare(X)
+    model = case.build()
+    model.fit(X, y)  # type: ignore[attr-defined]
+    assert case.corrupt is not None
+    with pytest.raises(UnsafeArtifact, match="refuses"):
+        get_flavor(case.flavor).load(case.corrupt(model))
+
+
+def test_unfitted_model_is_refused_at_save(fitted: Fitted) -> None:
+    with pytest.raises(InvalidInput, match="not fitted"):
+        fitted.flavor.save(fitted.case.build())
+
+
+def test_flavor_for_picks_the_flavor(fitted: Fitted) -> None:
+    assert flavor_for(fitted.model) is get_flavor(fitted.case.flavor)
+
+
+@pytest.mark.parametrize("name", sorted(FLAVORS))
+def test_save_refuses_a_model_it_cannot_save(name: str) -> None:
+    with pytest.raises(InvalidInput):
+        get_flavor(name).save(object())
+
+
+def test_flavor_for_unknown_model_lists_the_flavors() -> None:
+    with pytest.raises(InvalidInput) as info:
+        flavor_for(object())
+    for name in FLAVORS:
+        assert repr(name) in info.value.message
+    assert set(FLAVORS) <= set(info.value.details["allowed"])
+
+
+def test_get_flavor_unknown_name_lists_allowed_values() -> None:
+    with pytest.raises(InvalidInput) as info:
+        get_flavor("nope")
+    assert info.value.field == "flavor"
+    assert "'nope'" in info.value.message
+    for name in FLAVORS:
+        assert repr(name) in info.value.message
+    assert set(FLAVORS) <= set(info.value.details["allowed"])
+
+
+def test_heavy_libraries_are_imported_only_on_use() -> None:
+    script = """
+import sys
+import mlsteward.flavors
+heavy = ("sklearn", "skops", "lightgbm")
+assert not [m for m in heavy if m in sys.modules], sorted(sys.modules)
+from sklearn.linear_model import LogisticRegression
+model = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+assert mlsteward.flavors.flavor_for(model).name == "sklearn"
+assert "lightgbm" not in sys.modules, "flavor_for imported lightgbm"
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), *sys.path])}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+class ToyModel:
+    """A model from a library no built-in flavor knows."""
+
+
+class ToyFlavor(Flavor):
+    name = "toy"
+    extension = ".toy"
+
+    def can_save(self, model: object) -> bool:
+        return isinstance(model, ToyModel)
+
+    def save(self, model: object) -> bytes:
+        return b"toy"
+
+    def load(self, data: bytes) -> object:
+        return ToyModel()
+
+    def predict_proba(self, model: object, X: pd.DataFrame) -> np.ndarray:
+        return np.full(len(X), 0.5)
+
+
+def test_plugins_come_from_entry_points_and_cannot_shadow_builtins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    module = types.ModuleType("toy_flavor_plugin")
+    module.ToyFlavor = ToyFlavor  # type: ignore[attr-defined]
+    module.NotAFlavor = ToyModel  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    points = {
+        "toy": "toy_flavor_plugin:ToyFlavor",
+        "sklearn": "toy_flavor_plugin:ToyFlavor",  # may not replace the built-in
+        "broken": "toy_flavor_plugin:NotAFlavor",
+    }
+
+    def fake_entry_points(group: str) -> list[types.SimpleNamespace]:
+        assert group == "mlsteward.flavors"
+        return [types.SimpleNamespace(name=k, value=v) for k, v in points.items()]
+
+    monkeypatch.setattr(flavors, "entry_points", fake_entry_points)
+    monkeypatch.setattr(flavors, "_instances", {})
+    flavors._plugins.cache_clear()
+    try:
+        table = flavors.available_flavors()
+        assert table["sklearn"] == FLAVORS["sklearn"]
+        assert table["toy"] == points["toy"]
+        assert isinstance(get_flavor("toy"), ToyFlavor)
+        assert flavor_for(ToyModel()) is get_flavor("toy")
+        with pytest.raises(InvalidInput, match=r"not a mlsteward\.flavors\.Flavor"):
+            get_flavor("broken")
+        with pytest.raises(InvalidInput, match="'toy'"):
+            get_flavor("nope")
+    finally:
+        flavors._plugins.cache_clear()
