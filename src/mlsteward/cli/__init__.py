@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from mlsteward.cli import datasets, db, demo, models, runs
+from mlsteward.cli import datasets, db, demo, models, monitoring, runs, serving
 
 app = typer.Typer(
     help="mlsteward: closed-loop model operations with governance built in.",
@@ -19,6 +19,8 @@ app.add_typer(datasets.app, name="datasets")
 app.add_typer(runs.app, name="runs")
 app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo)
+serving.register(app)
+monitoring.register(app)
 
 
 @app.command("version")

@@ -16,6 +16,11 @@ default), ``object``, ``category`` and boolean columns as categorical and
 every other numeric dtype (including nullable ``Int64``/``Float64``) as
 numeric. Missing values are handled inside the pipeline, so the fitted model
 takes the same raw frame at prediction time.
+
+Beyond the estimator classes, skops also meets ``numpy.dtype`` in both fitted
+pipelines and, in the gradient-boosting one, the fitted trees
+(``sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor``); a
+loader with a strict trusted-types list must trust those too.
 """
 
 from __future__ import annotations

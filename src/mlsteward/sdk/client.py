@@ -28,6 +28,8 @@ from mlsteward.registry.models import (
 )
 from mlsteward.registry.runs import RunService
 from mlsteward.registry.service import LoadedModel, ModelRegistry
+from mlsteward.sdk.monitoring import MonitoringMixin
+from mlsteward.sdk.serving import ServingMixin
 from mlsteward.serving.log import PredictionLog
 from mlsteward.serving.scoring import ScoringService
 from mlsteward.store.audit import AuditEvent, ChainProblem, list_events, verify_chain
@@ -35,7 +37,7 @@ from mlsteward.store.audit import AuditEvent, ChainProblem, list_events, verify_
 __all__ = ["Client"]
 
 
-class Client:
+class Client(ServingMixin, MonitoringMixin):
     """Everything a data scientist does, against the embedded store by default.
 
     Args:

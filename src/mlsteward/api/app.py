@@ -1,0 +1,47 @@
+"""``create_app(settings)``: the FastAPI control plane under ``/api/v1``."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from fastapi import FastAPI
+
+from mlsteward.api.problems import install_problem_handlers
+from mlsteward.config import Settings, get_settings
+from mlsteward.context import Context
+
+__all__ = ["ROUTERS", "create_app"]
+
+# One router per capability, by module name; each module has ``router``.
+ROUTERS = (
+    "mlsteward.api.registry",
+    "mlsteward.api.serving",
+    "mlsteward.api.monitoring",
+)
+
+
+def create_app(settings: Settings | None = None, ctx: Context | None = None) -> FastAPI:
+    """Build the control-plane app for one mlsteward home.
+
+    Example:
+        >>> app = create_app(Settings(home="/tmp/ms-api"))  # doctest: +SKIP
+    """
+    ctx = ctx or Context.from_settings(settings or get_settings())
+    from mlsteward import __version__
+
+    app = FastAPI(
+        title="mlsteward",
+        version=__version__,
+        description="Closed-loop model operations with governance built in.",
+    )
+    app.state.ctx = ctx
+    install_problem_handlers(app)
+
+    @app.get("/api/v1/health", tags=["health"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    for name in ROUTERS:
+        module = import_module(name)
+        app.include_router(module.router, prefix="/api/v1")
+    return app

@@ -1,0 +1,89 @@
+"""Domain errors as RFC 9457 problem+json responses: the only place they map
+to HTTP statuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from mlsteward.errors import (
+    Conflict,
+    Forbidden,
+    IntegrityError,
+    InvalidInput,
+    MlstewardError,
+    NotFound,
+    PolicyViolation,
+    UnsafeArtifact,
+)
+
+__all__ = ["STATUS", "install_problem_handlers", "problem"]
+
+STATUS: dict[type[MlstewardError], int] = {
+    InvalidInput: 422,
+    NotFound: 404,
+    Conflict: 409,
+    PolicyViolation: 409,
+    Forbidden: 403,
+    IntegrityError: 500,
+    UnsafeArtifact: 422,
+}
+
+PROBLEM = "application/problem+json"
+
+
+def problem(
+    status: int, title: str, detail: str, *, code: str, **extra: Any
+) -> JSONResponse:
+    body = {
+        "type": f"https://mlsteward.dev/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **{k: v for k, v in extra.items() if v is not None},
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def _status_of(exc: MlstewardError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 400
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MlstewardError)
+    async def _domain(_req: Request, exc: MlstewardError) -> JSONResponse:
+        return problem(
+            _status_of(exc),
+            type(exc).__name__,
+            exc.message,
+            code=exc.code,
+            field=exc.field,
+            details=exc.details or None,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query")]
+        field = ".".join(loc) or None
+        return problem(
+            422,
+            "InvalidInput",
+            f"{field or 'request'}: {first.get('msg', 'invalid')}",
+            code="invalid_input",
+            field=field,
+            errors=[
+                {
+                    "field": ".".join(str(p) for p in e.get("loc", ())),
+                    "message": e.get("msg"),
+                }
+                for e in errors
+            ],
+        )

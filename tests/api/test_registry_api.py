@@ -1,0 +1,41 @@
+"""The control plane's registry routes, through a real ASGI app."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mlsteward.api import create_app
+
+
+@pytest.fixture
+def api(sqlite_client, credit, trained) -> TestClient:
+    model, features = trained
+    sqlite_client.register_model("credit-risk", model, credit[features])
+    return TestClient(create_app(ctx=sqlite_client.ctx))
+
+
+def test_read_and_alias(api: TestClient) -> None:
+    assert api.get("/api/v1/health").json()["status"] == "ok"
+    models = api.get("/api/v1/models").json()
+    assert [m["name"] for m in models] == ["credit-risk"]
+    r = api.put("/api/v1/models/credit-risk/aliases/champion", json={"version": 1})
+    assert r.status_code == 200 and r.json()["aliases"] == ["champion"]
+    assert (
+        api.get("/api/v1/models/credit-risk/versions/champion").json()["version"] == 1
+    )
+
+
+def test_errors_are_problem_json_naming_the_field(api: TestClient) -> None:
+    r = api.get("/api/v1/models/nope")
+    assert r.status_code == 404
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "not found" in r.json()["detail"]
+    r = api.put("/api/v1/models/credit-risk/aliases/champion", json={"version": "x"})
+    assert r.status_code == 422 and r.json()["field"] == "version"
+    r = api.post(
+        "/api/v1/models/credit-risk/versions/1/transition", json={"state": "live"}
+    )
+    assert r.status_code == 422 and r.json()["field"] == "state"
+    r = api.put("/api/v1/models/credit-risk/aliases/champion", content=b"{not json")
+    assert r.status_code == 422
