@@ -12,6 +12,7 @@ from typing import Any
 __all__ = [
     "Conflict",
     "Forbidden",
+    "Unauthenticated",
     "IntegrityError",
     "InvalidInput",
     "MlstewardError",
@@ -78,6 +79,12 @@ class Forbidden(MlstewardError):
     """The actor may not do this."""
 
     code = "forbidden"
+
+
+class Unauthenticated(Forbidden):
+    """No token, or one that is not valid."""
+
+    code = "unauthenticated"
 
 
 class IntegrityError(MlstewardError):

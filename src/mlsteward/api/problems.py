@@ -17,6 +17,7 @@ from mlsteward.errors import (
     MlstewardError,
     NotFound,
     PolicyViolation,
+    Unauthenticated,
     UnsafeArtifact,
 )
 
@@ -28,6 +29,7 @@ STATUS: dict[type[MlstewardError], int] = {
     Conflict: 409,
     PolicyViolation: 409,
     Forbidden: 403,
+    Unauthenticated: 401,
     IntegrityError: 500,
     UnsafeArtifact: 422,
 }

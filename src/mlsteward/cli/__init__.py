@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from mlsteward.cli import datasets, db, demo, models, monitoring, runs, serving
+from mlsteward.cli import datasets, db, demo, governance, models, monitoring, runs, serving
 
 app = typer.Typer(
     help="mlsteward: closed-loop model operations with governance built in.",
@@ -20,6 +20,7 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo)
 serving.register(app)
+governance.register(app)
 monitoring.register(app)
 
 

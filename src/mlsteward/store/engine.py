@@ -27,6 +27,7 @@ TABLE_MODULES = (
     "mlsteward.registry.tables",
     "mlsteward.serving.tables",
     "mlsteward.monitoring.tables",
+    "mlsteward.governance.tables",
 )
 
 

@@ -1,0 +1,388 @@
+"""``mlsteward users|tokens|audit|lineage|comments|retention``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from mlsteward.cli.common import JSON_OPTION, console, emit_json, handle_errors
+from mlsteward.errors import InvalidInput
+
+users_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
+tokens_app = typer.Typer(
+    help="API tokens (shown once, stored hashed).", no_args_is_help=True
+)
+audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
+comments_app = typer.Typer(
+    help="Comments on models, approvals and alerts.", no_args_is_help=True
+)
+retention_app = typer.Typer(
+    help="Retention of prediction records.", no_args_is_help=True
+)
+
+
+def _ctx():  # type: ignore[no-untyped-def]
+    """The local context, acting as the user of ``MLSTEWARD_TOKEN`` if set."""
+    from mlsteward.config import get_settings
+    from mlsteward.context import Context
+    from mlsteward.governance.identity import IdentityService
+
+    ctx = Context.from_settings(get_settings())
+    token = os.environ.get("MLSTEWARD_TOKEN")
+    if token:
+        principal = IdentityService(ctx).authenticate(token)
+        ctx = ctx.as_actor(principal.user)
+        ctx.principal = principal  # type: ignore[attr-defined]
+    return ctx
+
+
+def _require_admin(ctx, what: str) -> None:  # type: ignore[no-untyped-def]
+    from mlsteward.governance.identity import IdentityService
+
+    if not IdentityService(ctx).list_users():
+        return  # bootstrap: nobody exists yet
+    principal = getattr(ctx, "principal", None)
+    if principal is None:
+        from mlsteward.errors import Unauthenticated
+
+        raise Unauthenticated(
+            f"users exist: set MLSTEWARD_TOKEN to an admin's token to {what}",
+            field="token",
+        )
+    principal.require("admin", what)
+
+
+def _time(value: str | None, field: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"--{field} {value!r} is not an ISO-8601 time", field=field
+        ) from exc
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+@users_app.command("create")
+@handle_errors
+def users_create(
+    name: str,
+    role: str = typer.Option(..., help="viewer, developer, approver or admin"),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Create a user. The first user must be an admin and needs no token."""
+    from mlsteward.governance.identity import IdentityService
+
+    ctx = _ctx()
+    svc = IdentityService(ctx)
+    bootstrap = not svc.list_users()
+    _require_admin(ctx, "create users")
+    user = svc.create_user(name, role, bootstrap=bootstrap)
+    # The first admin has no other way to get a token: it gets one now.
+    token = (
+        svc.create_token(name, description="bootstrap").secret if bootstrap else None
+    )
+    if as_json:
+        emit_json({**user.to_dict(), **({"token": token} if token else {})})
+        return
+    console.print(f"created {user.name} ({user.role})")
+    if token:
+        console.print(
+            "the first admin; its token, shown once (set it as MLSTEWARD_TOKEN):"
+        )
+        console.print(token, soft_wrap=True, highlight=False)
+
+
+@users_app.command("list")
+@handle_errors
+def users_list(as_json: bool = JSON_OPTION) -> None:
+    """List users."""
+    from mlsteward.governance.identity import IdentityService
+
+    users = IdentityService(_ctx()).list_users()
+    if as_json:
+        emit_json([u.to_dict() for u in users])
+        return
+    table = Table("name", "role", "disabled", "created", "by")
+    for u in users:
+        table.add_row(
+            u.name,
+            u.role,
+            "yes" if u.disabled else "",
+            f"{u.created_at:%Y-%m-%d %H:%M}",
+            u.created_by,
+        )
+    console.print(table)
+
+
+@users_app.command("set-role")
+@handle_errors
+def users_set_role(name: str, role: str, as_json: bool = JSON_OPTION) -> None:
+    """Change a user's role (admin only)."""
+    from mlsteward.governance.identity import IdentityService
+
+    ctx = _ctx()
+    _require_admin(ctx, "change roles")
+    user = IdentityService(ctx).set_role(name, role)
+    emit_json(user.to_dict()) if as_json else console.print(
+        f"{user.name} is now {user.role}"
+    )
+
+
+@users_app.command("disable")
+@handle_errors
+def users_disable(name: str) -> None:
+    """Disable a user; their tokens stop working (admin only)."""
+    from mlsteward.governance.identity import IdentityService
+
+    ctx = _ctx()
+    _require_admin(ctx, "disable users")
+    IdentityService(ctx).disable_user(name)
+    console.print(f"{name} disabled")
+
+
+@tokens_app.command("create")
+@handle_errors
+def tokens_create(
+    user: str,
+    scope: str = typer.Option("user", help="'user' or 'deployment:<name>'"),
+    description: str = typer.Option("", help="What the token is for."),
+    expires_in_days: int | None = typer.Option(None, min=1),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Create a token for a user; it is printed once and never again."""
+    from mlsteward.governance.identity import IdentityService
+
+    ctx = _ctx()
+    principal = getattr(ctx, "principal", None)
+    if principal is None or principal.user != user:
+        _require_admin(ctx, "create tokens for other users")
+    created = IdentityService(ctx).create_token(
+        user, scope=scope, description=description, expires_in_days=expires_in_days
+    )
+    if as_json:
+        emit_json({**created.token.to_dict(), "token": created.secret})
+    else:
+        console.print(
+            f"token for {user} ({scope}); store it now, it is not shown again:"
+        )
+        console.print(created.secret, soft_wrap=True, highlight=False)
+
+
+@tokens_app.command("list")
+@handle_errors
+def tokens_list(
+    user: str | None = typer.Option(None), as_json: bool = JSON_OPTION
+) -> None:
+    """List tokens (never their secrets)."""
+    from mlsteward.governance.identity import IdentityService
+
+    toks = IdentityService(_ctx()).list_tokens(user)
+    if as_json:
+        emit_json([t.to_dict() for t in toks])
+        return
+    table = Table("id", "user", "scope", "active", "created", "expires")
+    for t in toks:
+        table.add_row(
+            t.id,
+            t.user,
+            t.scope,
+            "yes" if t.active else "no",
+            f"{t.created_at:%Y-%m-%d}",
+            f"{t.expires_at:%Y-%m-%d}" if t.expires_at else "-",
+        )
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+@handle_errors
+def tokens_revoke(token_id: str) -> None:
+    """Revoke a token (admin, or the token's own user)."""
+    from mlsteward.governance.identity import IdentityService
+
+    ctx = _ctx()
+    svc = IdentityService(ctx)
+    owner = next((t.user for t in svc.list_tokens() if t.id == token_id), None)
+    principal = getattr(ctx, "principal", None)
+    if principal is None or principal.user != owner:
+        _require_admin(ctx, "revoke other users' tokens")
+    svc.revoke_token(token_id)
+    console.print(f"token {token_id} revoked")
+
+
+@audit_app.command("verify")
+@handle_errors
+def audit_verify(as_json: bool = JSON_OPTION) -> None:
+    """Recompute the hash chain; exit 1 and say where if anything was changed."""
+    from mlsteward.governance.records import AuditService
+
+    n, problems = AuditService(_ctx()).verify()
+    if as_json:
+        emit_json(
+            {
+                "events": n,
+                "ok": not problems,
+                "problems": [p.to_dict() for p in problems],
+            }
+        )
+    elif problems:
+        console.print(f"[red]audit chain BROKEN[/] ({n} events):")
+        for p in problems:
+            console.print(f"  event {p.seq}: {p.problem}")
+    else:
+        console.print(f"[green]audit chain verified[/]: {n} events")
+    if problems:
+        raise typer.Exit(1)
+
+
+@audit_app.command("log")
+@handle_errors
+def audit_log(
+    object_id: str | None = typer.Option(None, "--object", help="e.g. credit-risk/3"),
+    actor: str | None = typer.Option(None),
+    action: str | None = typer.Option(None, help="prefix, e.g. 'alias.'"),
+    since: str | None = typer.Option(None, help="ISO-8601 time (UTC if no zone)"),
+    until: str | None = typer.Option(None),
+    limit: int = typer.Option(1000, min=1),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show audit events, oldest first, filtered."""
+    from mlsteward.governance.records import AuditService
+
+    events = AuditService(_ctx()).log(
+        object_id=object_id,
+        actor=actor,
+        action=action,
+        since=_time(since, "since"),
+        until=_time(until, "until"),
+        limit=limit,
+    )
+    if as_json:
+        emit_json([e.to_dict() for e in events])
+        return
+    table = Table("#", "when (UTC)", "who", "what", "object", "details")
+    for e in events:
+        details = ", ".join(
+            f"{k}={v}" for k, v in e.details.items() if v not in (None, "", {}, [])
+        )
+        table.add_row(
+            str(e.seq),
+            f"{e.at:%Y-%m-%d %H:%M:%S}",
+            e.actor,
+            e.action,
+            e.object_id,
+            details[:100],
+        )
+    console.print(table)
+
+
+@comments_app.command("add")
+@handle_errors
+def comments_add(
+    target: str = typer.Argument(
+        ..., help="credit-risk/3, or kind:id (approval:ID, alert:ID, deployment:NAME)"
+    ),
+    text: str = typer.Option(..., "--text", "-m"),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Comment on a model version, approval, alert or deployment."""
+    from mlsteward.governance.records import AuditService, parse_object
+
+    kind, oid = parse_object(target)
+    event = AuditService(_ctx()).comment(kind, oid, text)
+    emit_json(event.to_dict()) if as_json else console.print(
+        f"comment {event.seq} added to {kind} {oid}"
+    )
+
+
+@comments_app.command("list")
+@handle_errors
+def comments_list(target: str, as_json: bool = JSON_OPTION) -> None:
+    """Comments on an object, oldest first."""
+    from mlsteward.governance.records import AuditService, parse_object
+
+    _, oid = parse_object(target)
+    events = AuditService(_ctx()).comments(oid)
+    if as_json:
+        emit_json([e.to_dict() for e in events])
+        return
+    for e in events:
+        console.print(f"[bold]{e.actor}[/] {e.at:%Y-%m-%d %H:%M}: {e.details['text']}")
+
+
+@retention_app.command("apply")
+@handle_errors
+def retention_apply(
+    days: int = typer.Option(
+        ..., help="Keep prediction records this many days (at least 183)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run"),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Delete prediction records (and their outcomes) older than DAYS."""
+    from mlsteward.governance.records import RetentionService
+
+    ctx = _ctx()
+    _require_admin(ctx, "delete prediction records")
+    out = RetentionService(ctx).apply(days=days, dry_run=dry_run)
+    emit_json(out) if as_json else console.print(
+        f"{'would delete' if dry_run else 'deleted'} {out['would_delete']} prediction "
+        f"records older than {out['cutoff']}"
+    )
+
+
+@handle_errors
+def lineage(
+    ref: str = typer.Argument(..., help="model version, e.g. credit-risk/3"),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Datasets, run, parents, evaluations and events of a model version."""
+    from mlsteward.governance.records import LineageService
+
+    lin = LineageService(_ctx()).lineage(ref)
+    if as_json:
+        emit_json(lin.to_dict())
+        return
+    tree = Tree(
+        f"[bold]{lin.ref}[/] ({lin.version['state']}, aliases: "
+        f"{', '.join(lin.version['aliases']) or '-'})"
+    )
+    if lin.run:
+        run = tree.add(
+            f"run {lin.run['id'][:12]} {lin.run['name']} "
+            f"(git {str(lin.run['git_sha'] or '-')[:10]})"
+        )
+        for d in lin.datasets:
+            run.add(
+                f"dataset {d['ref']} {d['context']} sha256 {d['sha256'][:12]} "
+                f"({d['n_rows']} rows)"
+            )
+    if lin.parents:
+        tree.add("parents: " + " ← ".join(lin.parents))
+    ev = tree.add(f"evaluations ({len(lin.evaluations)})")
+    for e in lin.evaluations:
+        ev.add(
+            f"{e['label']}: AUC {e['metrics']['auc']:.3f} KS {e['metrics']['ks']:.3f}"
+        )
+    hist = tree.add(f"events ({len(lin.events)})")
+    for e in lin.events:
+        hist.add(f"{e['at'][:19]} {e['actor']} {e['action']}")
+    for kind, events in sorted(lin.related.items()):
+        node = tree.add(f"{kind} ({len(events)})")
+        for e in events:
+            node.add(f"{e['at'][:19]} {e['actor']} {e['action']} {e['object_id']}")
+    console.print(tree)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(users_app, name="users")
+    app.add_typer(tokens_app, name="tokens")
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(comments_app, name="comments")
+    app.add_typer(retention_app, name="retention")
+    app.command("lineage")(lineage)

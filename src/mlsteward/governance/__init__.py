@@ -1,0 +1,1 @@
+"""Governance: identities, roles, audit, lineage, explanations, reports."""

@@ -1,0 +1,373 @@
+"""Users, roles and API tokens.
+
+Roles, each including the rights of those before it:
+
+- ``viewer``: read everything.
+- ``developer``: register datasets and models, run, score, load outcomes,
+  create monitors and deployments, ask for promotions.
+- ``approver``: approve or reject promotion requests (never their own).
+- ``admin``: manage users and tokens, change policies and anything else.
+
+Tokens look like ``mls_<id>_<secret>``; only the sha256 of the secret is
+stored, and the whole token is shown once, when it is created. A token's
+scope is ``user`` (acts with its user's role) or ``deployment:<name>``
+(may only call that deployment's inference endpoints).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from mlsteward.context import Context
+from mlsteward.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
+from mlsteward.governance.tables import tokens, users
+from mlsteward.names import check_name
+from mlsteward.store import audit, utcnow
+
+__all__ = [
+    "ROLES",
+    "CreatedToken",
+    "IdentityService",
+    "Principal",
+    "Token",
+    "User",
+    "role_at_least",
+]
+
+ROLES = ("viewer", "developer", "approver", "admin")
+_RANK = {r: i for i, r in enumerate(ROLES)}
+TOKEN_PREFIX = "mls"
+
+
+def role_at_least(role: str, needed: str) -> bool:
+    return _RANK.get(role, -1) >= _RANK[needed]
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+    disabled: bool
+    created_at: dt.datetime
+    created_by: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "role": self.role,
+            "disabled": self.disabled,
+            "created_at": self.created_at.isoformat(),
+            "created_by": self.created_by,
+        }
+
+
+@dataclass(frozen=True)
+class Token:
+    id: str
+    user: str
+    scope: str
+    description: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+    @property
+    def active(self) -> bool:
+        now = utcnow()
+        return self.revoked_at is None and (
+            self.expires_at is None or self.expires_at > now
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "user": self.user,
+            "scope": self.scope,
+            "description": self.description,
+            "created_at": self.created_at.isoformat(),
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "active": self.active,
+        }
+
+
+@dataclass(frozen=True)
+class CreatedToken:
+    """A new token: ``secret`` is the only time the full token is available."""
+
+    token: Token
+    secret: str
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user with a role, through a token of some scope."""
+
+    user: str
+    role: str
+    scope: str = "user"
+    token_id: str | None = None
+
+    def can(self, needed: str) -> bool:
+        return self.scope == "user" and role_at_least(self.role, needed)
+
+    def can_infer(self, deployment: str) -> bool:
+        if self.scope == "user":
+            return role_at_least(self.role, "viewer")
+        return self.scope == f"deployment:{deployment}"
+
+    def require(self, needed: str, action: str) -> None:
+        if not self.can(needed):
+            raise Forbidden(
+                f"{self.user} ({self.role}"
+                + ("" if self.scope == "user" else f", token scope {self.scope}")
+                + f") may not {action}; it needs the {needed} role or higher",
+                field="token",
+            )
+
+
+def _user(row: Any) -> User:
+    return User(row.name, row.role, bool(row.disabled), row.created_at, row.created_by)
+
+
+def _token(row: Any) -> Token:
+    return Token(
+        row.id,
+        row.user_name,
+        row.scope,
+        row.description,
+        row.created_at,
+        row.expires_at,
+        row.revoked_at,
+    )
+
+
+class IdentityService:
+    """Create users and tokens; authenticate tokens."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    # -- users ------------------------------------------------------------
+    def create_user(self, name: str, role: str, *, bootstrap: bool = False) -> User:
+        """Create a user. ``bootstrap`` allows the first admin without a caller
+        holding the admin role, and only while no user exists."""
+        check_name(name, "name")
+        if role not in ROLES:
+            raise InvalidInput(
+                f"role {role!r} is not one of {list(ROLES)}", field="role"
+            )
+        with self.ctx.store.unit_of_work() as session:
+            n_users = session.execute(select(func.count()).select_from(users)).scalar()
+            if bootstrap and n_users:
+                raise Conflict(
+                    "users exist already; only an admin can add more "
+                    "(bootstrap creates the first admin only)",
+                    field="bootstrap",
+                )
+            if bootstrap and role != "admin":
+                raise InvalidInput("the bootstrap user must be an admin", field="role")
+            if session.execute(
+                select(users.c.name).where(users.c.name == name)
+            ).first():
+                raise Conflict(f"user {name!r} exists already", field="name")
+            now = utcnow()
+            session.execute(
+                users.insert().values(
+                    name=name,
+                    role=role,
+                    disabled=False,
+                    created_at=now,
+                    created_by=self.ctx.actor,
+                )
+            )
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action="user.created",
+                object_type="user",
+                object_id=name,
+                details={"role": role, "bootstrap": bootstrap},
+            )
+            return User(name, role, False, now, self.ctx.actor)
+
+    def set_role(self, name: str, role: str) -> User:
+        if role not in ROLES:
+            raise InvalidInput(
+                f"role {role!r} is not one of {list(ROLES)}", field="role"
+            )
+        with self.ctx.store.unit_of_work() as session:
+            row = self._user_row(session, name)
+            session.execute(update(users).where(users.c.name == name).values(role=role))
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action="user.role_changed",
+                object_type="user",
+                object_id=name,
+                details={"from": row.role, "to": role},
+            )
+            return self._get_user(session, name)
+
+    def disable_user(self, name: str) -> User:
+        with self.ctx.store.unit_of_work() as session:
+            self._user_row(session, name)
+            session.execute(
+                update(users).where(users.c.name == name).values(disabled=True)
+            )
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action="user.disabled",
+                object_type="user",
+                object_id=name,
+            )
+            return self._get_user(session, name)
+
+    def list_users(self) -> list[User]:
+        with self.ctx.store.read() as session:
+            return [
+                _user(r) for r in session.execute(select(users).order_by(users.c.name))
+            ]
+
+    def get_user(self, name: str) -> User:
+        with self.ctx.store.read() as session:
+            return self._get_user(session, name)
+
+    # -- tokens -----------------------------------------------------------
+    def create_token(
+        self,
+        user: str,
+        *,
+        scope: str = "user",
+        description: str = "",
+        expires_in_days: int | None = None,
+    ) -> CreatedToken:
+        if scope != "user":
+            if not scope.startswith("deployment:"):
+                raise InvalidInput(
+                    f"scope {scope!r} must be 'user' or 'deployment:<name>'",
+                    field="scope",
+                )
+            check_name(scope.split(":", 1)[1], "scope")
+        if expires_in_days is not None and expires_in_days < 1:
+            raise InvalidInput(
+                "expires_in_days must be at least 1", field="expires_in_days"
+            )
+        token_id = secrets.token_hex(8)
+        secret = secrets.token_urlsafe(32)
+        now = utcnow()
+        expires = now + dt.timedelta(days=expires_in_days) if expires_in_days else None
+        with self.ctx.store.unit_of_work() as session:
+            row = self._user_row(session, user)
+            if row.disabled:
+                raise Conflict(f"user {user!r} is disabled", field="user")
+            session.execute(
+                tokens.insert().values(
+                    id=token_id,
+                    user_name=user,
+                    secret_hash=_hash(secret),
+                    scope=scope,
+                    description=description,
+                    created_at=now,
+                    expires_at=expires,
+                    revoked_at=None,
+                )
+            )
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action="token.created",
+                object_type="token",
+                object_id=token_id,
+                details={"user": user, "scope": scope, "expires_at": expires},
+            )
+        tok = Token(token_id, user, scope, description, now, expires, None)
+        return CreatedToken(tok, f"{TOKEN_PREFIX}_{token_id}_{secret}")
+
+    def revoke_token(self, token_id: str) -> Token:
+        with self.ctx.store.unit_of_work() as session:
+            row = session.execute(select(tokens).where(tokens.c.id == token_id)).first()
+            if row is None:
+                raise NotFound(f"token {token_id!r} not found", field="token_id")
+            if row.revoked_at is None:
+                session.execute(
+                    update(tokens)
+                    .where(tokens.c.id == token_id)
+                    .values(revoked_at=utcnow())
+                )
+                audit.record(
+                    session,
+                    actor=self.ctx.actor,
+                    action="token.revoked",
+                    object_type="token",
+                    object_id=token_id,
+                    details={"user": row.user_name},
+                )
+            row = session.execute(select(tokens).where(tokens.c.id == token_id)).one()
+            return _token(row)
+
+    def list_tokens(self, user: str | None = None) -> list[Token]:
+        q = select(tokens).order_by(tokens.c.created_at)
+        if user is not None:
+            q = q.where(tokens.c.user_name == user)
+        with self.ctx.store.read() as session:
+            return [_token(r) for r in session.execute(q)]
+
+    def authenticate(self, token: str | None) -> Principal:
+        """The principal a presented token stands for.
+
+        Raises:
+            Forbidden: no token, a malformed, unknown, revoked or expired
+                token, or a disabled user. The message never says which part
+                was wrong beyond that, so tokens cannot be probed.
+        """
+        if not token:
+            raise Unauthenticated(
+                "a token is required: send 'Authorization: Bearer <token>'",
+                field="token",
+            )
+        parts = token.split("_", 2)
+        if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+            raise Unauthenticated("the token is not valid", field="token")
+        _, token_id, secret = parts
+        with self.ctx.store.read() as session:
+            row = session.execute(
+                select(tokens, users.c.role, users.c.disabled)
+                .join(users, users.c.name == tokens.c.user_name)
+                .where(tokens.c.id == token_id)
+            ).first()
+        ok = row is not None and hmac.compare_digest(row.secret_hash, _hash(secret))
+        if not ok or row is None:
+            raise Unauthenticated("the token is not valid", field="token")
+        tok = _token(row)
+        if not tok.active or row.disabled:
+            raise Unauthenticated("the token is not valid", field="token")
+        return Principal(row.user_name, row.role, row.scope, token_id)
+
+    # -- helpers ----------------------------------------------------------
+    def _user_row(self, session: Any, name: str) -> Any:
+        row = session.execute(select(users).where(users.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"user {name!r} not found", field="user")
+        return row
+
+    def _get_user(self, session: Any, name: str) -> User:
+        return _user(self._user_row(session, name))

@@ -1,0 +1,265 @@
+"""Audit trail reading and verification, comments, lineage, retention."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from mlsteward.context import Context
+from mlsteward.errors import InvalidInput, NotFound
+from mlsteward.names import parse_ref
+from mlsteward.registry.evaluation import EvaluationService
+from mlsteward.registry.runs import RunService
+from mlsteward.registry.service import ModelRegistry
+from mlsteward.store import audit, utcnow
+from mlsteward.store.audit import AuditEvent, ChainProblem, audit_events
+
+__all__ = [
+    "COMMENTABLE",
+    "MIN_PREDICTION_RETENTION_DAYS",
+    "AuditService",
+    "Lineage",
+    "LineageService",
+    "RetentionService",
+]
+
+#: Kinds of object a comment may be attached to.
+COMMENTABLE = ("model_version", "approval", "alert", "deployment", "dataset_version")
+
+#: EU AI Act Art. 19 and 26(6): automatically generated logs of a high-risk
+#: system are kept for at least six months.
+MIN_PREDICTION_RETENTION_DAYS = 183
+
+
+class AuditService:
+    """Read, filter and verify the audit chain; comment on objects."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def log(
+        self,
+        *,
+        object_id: str | None = None,
+        object_type: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        limit: int = 1000,
+    ) -> list[AuditEvent]:
+        if limit < 1:
+            raise InvalidInput("limit must be at least 1", field="limit")
+        q = select(audit_events).order_by(audit_events.c.seq.desc()).limit(limit)
+        if object_id is not None:
+            q = q.where(audit_events.c.object_id == object_id)
+        if object_type is not None:
+            q = q.where(audit_events.c.object_type == object_type)
+        if actor is not None:
+            q = q.where(audit_events.c.actor == actor)
+        if action is not None:
+            q = q.where(audit_events.c.action.startswith(action))
+        if since is not None:
+            q = q.where(audit_events.c.at >= since)
+        if until is not None:
+            q = q.where(audit_events.c.at < until)
+        with self.ctx.store.read() as session:
+            rows = session.execute(q).all()
+        return [
+            AuditEvent(
+                r.seq,
+                r.at,
+                r.actor,
+                r.action,
+                r.object_type,
+                r.object_id,
+                r.details,
+                r.prev_hash,
+                r.hash,
+            )
+            for r in reversed(rows)
+        ]
+
+    def verify(self) -> tuple[int, list[ChainProblem]]:
+        with self.ctx.store.read() as session:
+            return audit.verify_chain(session)
+
+    def comment(self, object_type: str, object_id: str, text: str) -> AuditEvent:
+        """Attach a comment to an object; comments are audit events."""
+        if object_type not in COMMENTABLE:
+            raise InvalidInput(
+                f"object type {object_type!r} is not one of {list(COMMENTABLE)}",
+                field="object_type",
+            )
+        if not text.strip():
+            raise InvalidInput("a comment needs text", field="text")
+        if len(text) > 10_000:
+            raise InvalidInput("a comment is at most 10000 characters", field="text")
+        if object_type == "model_version":
+            ModelRegistry(self.ctx).get(object_id)  # must exist
+        with self.ctx.store.unit_of_work() as session:
+            return audit.record(
+                session,
+                actor=self.ctx.actor,
+                action="comment.added",
+                object_type=object_type,
+                object_id=object_id,
+                details={"text": text},
+            )
+
+    def comments(self, object_id: str) -> list[AuditEvent]:
+        return self.log(object_id=object_id, action="comment.")
+
+
+@dataclass
+class Lineage:
+    """Everything that made or touched a model version."""
+
+    ref: str
+    version: dict[str, Any]
+    run: dict[str, Any] | None
+    datasets: list[dict[str, Any]]
+    parents: list[str]
+    evaluations: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    related: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "version": self.version,
+            "run": self.run,
+            "datasets": self.datasets,
+            "parents": self.parents,
+            "evaluations": self.evaluations,
+            "events": self.events,
+            "related": self.related,
+        }
+
+
+class LineageService:
+    """Datasets, run, parent versions, evaluations and events of a version."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def lineage(self, ref: str) -> Lineage:
+        registry = ModelRegistry(self.ctx)
+        mv = registry.get(ref)
+        run = RunService(self.ctx).get(mv.run_id) if mv.run_id else None
+        datasets: list[dict[str, Any]] = []
+        if run is not None:
+            from mlsteward.datasets.service import DatasetService
+
+            ds = DatasetService(self.ctx)
+            for item in run.inputs:
+                dv = ds.get(item["dataset"])
+                datasets.append(
+                    {
+                        "ref": dv.ref,
+                        "sha256": dv.sha256,
+                        "n_rows": dv.n_rows,
+                        "context": item["context"],
+                    }
+                )
+        parents: list[str] = []
+        current = mv
+        seen = {mv.version}
+        while current.parent_version is not None and current.parent_version not in seen:
+            seen.add(current.parent_version)
+            current = registry.get(f"{mv.name}/{current.parent_version}")
+            parents.append(current.ref)
+        evaluations = [e.to_dict() for e in EvaluationService(self.ctx).list(mv.ref)]
+        audit_svc = AuditService(self.ctx)
+        events = [e.to_dict() for e in audit_svc.log(object_id=mv.ref)]
+        related: dict[str, list[dict[str, Any]]] = {}
+        # Deployments, approvals, monitors and alerts record the version's ref
+        # in their audit details; collect those events by kind.
+        for e in audit_svc.log(limit=100_000):
+            if e.object_id == mv.ref:
+                continue
+            if mv.ref in _refs_in(e.details):
+                related.setdefault(e.object_type, []).append(e.to_dict())
+        return Lineage(
+            mv.ref,
+            mv.to_dict(),
+            run.to_dict() if run else None,
+            datasets,
+            parents,
+            evaluations,
+            events,
+            related,
+        )
+
+
+def _refs_in(details: Any) -> set[str]:
+    out: set[str] = set()
+    if isinstance(details, dict):
+        for v in details.values():
+            out |= _refs_in(v)
+    elif isinstance(details, list):
+        for v in details:
+            out |= _refs_in(v)
+    elif isinstance(details, str):
+        out.add(details)
+    return out
+
+
+class RetentionService:
+    """Delete prediction records past their retention, never the audit chain."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def apply(self, *, days: int, dry_run: bool = False) -> dict[str, Any]:
+        if days < MIN_PREDICTION_RETENTION_DAYS:
+            raise InvalidInput(
+                f"prediction records must be kept at least "
+                f"{MIN_PREDICTION_RETENTION_DAYS} days (EU AI Act: six months of "
+                f"automatic logs); got {days}",
+                field="days",
+            )
+        from mlsteward.monitoring.tables import outcomes
+        from mlsteward.serving.tables import predictions
+
+        cutoff = utcnow() - dt.timedelta(days=days)
+        with self.ctx.store.unit_of_work() as session:
+            old_ids = select(predictions.c.request_id).where(
+                predictions.c.created_at < cutoff
+            )
+            n = len(session.execute(old_ids).all())
+            if not dry_run and n:
+                session.execute(
+                    delete(outcomes).where(outcomes.c.request_id.in_(old_ids))
+                )
+                session.execute(
+                    delete(predictions).where(predictions.c.created_at < cutoff)
+                )
+                audit.record(
+                    session,
+                    actor=self.ctx.actor,
+                    action="retention.applied",
+                    object_type="predictions",
+                    object_id="predictions",
+                    details={"days": days, "cutoff": cutoff.isoformat(), "deleted": n},
+                )
+        return {
+            "cutoff": cutoff.isoformat(),
+            "days": days,
+            "deleted": 0 if dry_run else n,
+            "would_delete": n,
+        }
+
+
+def parse_object(ref: str) -> tuple[str, str]:
+    """``credit-risk/3`` is a model version; ``kind:id`` names any object."""
+    if ":" in ref:
+        kind, _, oid = ref.partition(":")
+        return kind, oid
+    r = parse_ref(ref, "object")
+    if r.version is None:
+        raise NotFound(f"{ref!r}: give a version (name/N) or kind:id", field="object")
+    return "model_version", str(r)

@@ -1,0 +1,68 @@
+"""Users, roles and tokens: shown once, stored hashed, checked on use."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from sqlalchemy import select
+
+from mlsteward.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
+from mlsteward.governance.identity import IdentityService
+from mlsteward.governance.tables import tokens
+
+
+def test_bootstrap_then_tokens(client) -> None:
+    svc = IdentityService(client.ctx)
+    with pytest.raises(InvalidInput, match="must be an admin"):
+        svc.create_user("ann", "developer", bootstrap=True)
+    svc.create_user("root", "admin", bootstrap=True)
+    with pytest.raises(Conflict, match="bootstrap"):
+        svc.create_user("eve", "admin", bootstrap=True)
+    svc.create_user("ann", "developer")
+    with pytest.raises(Conflict):
+        svc.create_user("ann", "viewer")
+    with pytest.raises(InvalidInput, match="not one of"):
+        svc.create_user("bob", "superuser")
+
+    created = svc.create_token("ann", description="laptop")
+    principal = svc.authenticate(created.secret)
+    assert (principal.user, principal.role, principal.scope) == (
+        "ann",
+        "developer",
+        "user",
+    )
+    assert principal.can("developer") and not principal.can("approver")
+    with pytest.raises(Forbidden, match="needs the admin role"):
+        principal.require("admin", "create users")
+
+    # Only the hash of the secret is stored.
+    secret = created.secret.split("_", 2)[2]
+    with client.ctx.store.read() as session:
+        stored = session.execute(select(tokens)).one()
+    assert stored.secret_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert secret not in str(tuple(stored))
+
+    for bad in (
+        None,
+        "",
+        "garbage",
+        created.secret[:-1] + "x",
+        "mls_0000000000000000_abc",
+    ):
+        with pytest.raises(Unauthenticated):
+            svc.authenticate(bad)
+    svc.revoke_token(created.token.id)
+    with pytest.raises(Unauthenticated):
+        svc.authenticate(created.secret)
+
+    scoped = svc.create_token("ann", scope="deployment:credit-risk")
+    p = svc.authenticate(scoped.secret)
+    assert p.can_infer("credit-risk") and not p.can_infer("other")
+    assert not p.can("viewer")  # a deployment token reads nothing else
+    svc.disable_user("ann")
+    with pytest.raises(Unauthenticated):
+        svc.authenticate(scoped.secret)
+    actions = [e.action for e in client.audit_log()]
+    assert actions.count("user.created") == 2
+    assert "token.revoked" in actions and "user.disabled" in actions
