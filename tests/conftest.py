@@ -131,3 +131,19 @@ def trained(credit: object) -> tuple[object, list[str]]:
     features = [c for c, r in roles.items() if r == "feature"]
     frame = credit.iloc[:700]  # type: ignore[attr-defined]
     return logistic_scorecard(frame, features=features, target="bad"), features
+
+
+def make_user_token(ctx: object, name: str, role: str) -> dict[str, str]:
+    """Create a user (the first one is bootstrapped) and return auth headers."""
+    from mlsteward.governance.identity import IdentityService
+
+    svc = IdentityService(ctx)  # type: ignore[arg-type]
+    svc.create_user(name, role, bootstrap=not svc.list_users() and role == "admin")
+    token = svc.create_token(name).secret
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def admin_headers(sqlite_client) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Bearer headers of an admin of ``sqlite_client``'s home."""
+    return make_user_token(sqlite_client.ctx, "admin", "admin")

@@ -33,6 +33,28 @@ class Settings(BaseSettings):
             ``mlsteward db upgrade`` itself.
         actor: Name recorded in the audit trail for local use
             (``MLSTEWARD_ACTOR``); defaults to the operating-system user.
+        auth_required: The HTTP API demands a bearer token on every endpoint
+            but health and metrics (``MLSTEWARD_AUTH_REQUIRED``, default on).
+            Turn it off only for a single-user machine.
+        serving_max_body_bytes: Largest request body the inference server
+            reads (``MLSTEWARD_SERVING_MAX_BODY_BYTES``, default 1 MiB); larger
+            bodies get 413.
+        serving_max_rows: Most records in one request (default 1000).
+        serving_max_batch_rows: Most rows the server scores in one
+            micro-batch, gathered from concurrent requests (default 256).
+        serving_max_wait_ms: How long a micro-batch waits for more requests
+            before scoring (default 0: score at once; batches form from the
+            requests that arrive while the previous batch is scored).
+        serving_log_fsync: Answers wait until their prediction records are
+            fsynced to the local journal (group commit), so an answered
+            request survives a machine crash, not only a killed process
+            (``MLSTEWARD_SERVING_LOG_FSYNC``, default off).
+        serving_log_flush_ms: How often the journal is copied into the
+            prediction log table (default 200 ms).
+        serving_poll_seconds: How often a running server checks the store
+            for deployment changes (default 1 s).
+        serving_journal_dir: Folder of the prediction journal (default
+            ``serving/journal`` in ``home``); must be a local file system.
 
     Example:
         >>> s = Settings(home="/tmp/ms")
@@ -47,6 +69,15 @@ class Settings(BaseSettings):
     artifacts_uri: str | None = None
     auto_upgrade: bool = True
     actor: str | None = None
+    auth_required: bool = True
+    serving_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    serving_max_rows: int = Field(default=1000, ge=1)
+    serving_max_batch_rows: int = Field(default=256, ge=1)
+    serving_max_wait_ms: float = Field(default=0.0, ge=0.0)
+    serving_log_fsync: bool = False
+    serving_log_flush_ms: int = Field(default=200, ge=1)
+    serving_poll_seconds: float = Field(default=1.0, gt=0.0)
+    serving_journal_dir: Path | None = None
 
     def resolved_home(self) -> Path:
         return self.home.expanduser().resolve()

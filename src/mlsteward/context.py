@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from mlsteward.artifacts import ArtifactStore
 from mlsteward.config import Settings, get_settings
@@ -29,6 +30,8 @@ class Context:
     artifacts: ArtifactStore
     actor: str
     settings: Settings = field(default_factory=get_settings)
+    #: The authenticated caller, where an adapter authenticated one.
+    principal: Any = None
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Context:
@@ -43,3 +46,9 @@ class Context:
     def as_actor(self, actor: str) -> Context:
         """The same stores, another actor."""
         return Context(self.store, self.artifacts, actor, self.settings)
+
+    def as_principal(self, principal: Any) -> Context:
+        """The same stores, acting as an authenticated principal."""
+        return Context(
+            self.store, self.artifacts, principal.user, self.settings, principal
+        )

@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
         description="Closed-loop model operations with governance built in.",
     )
     app.state.ctx = ctx
+    app.state.auth_required = ctx.settings.auth_required
     install_problem_handlers(app)
 
     @app.get("/api/v1/health", tags=["health"])

@@ -34,9 +34,7 @@ def _ctx():  # type: ignore[no-untyped-def]
     ctx = Context.from_settings(get_settings())
     token = os.environ.get("MLSTEWARD_TOKEN")
     if token:
-        principal = IdentityService(ctx).authenticate(token)
-        ctx = ctx.as_actor(principal.user)
-        ctx.principal = principal  # type: ignore[attr-defined]
+        ctx = ctx.as_principal(IdentityService(ctx).authenticate(token))
     return ctx
 
 
@@ -45,7 +43,7 @@ def _require_admin(ctx, what: str) -> None:  # type: ignore[no-untyped-def]
 
     if not IdentityService(ctx).list_users():
         return  # bootstrap: nobody exists yet
-    principal = getattr(ctx, "principal", None)
+    principal = ctx.principal
     if principal is None:
         from mlsteward.errors import Unauthenticated
 
@@ -159,7 +157,7 @@ def tokens_create(
     from mlsteward.governance.identity import IdentityService
 
     ctx = _ctx()
-    principal = getattr(ctx, "principal", None)
+    principal = ctx.principal
     if principal is None or principal.user != user:
         _require_admin(ctx, "create tokens for other users")
     created = IdentityService(ctx).create_token(
@@ -208,7 +206,7 @@ def tokens_revoke(token_id: str) -> None:
     ctx = _ctx()
     svc = IdentityService(ctx)
     owner = next((t.user for t in svc.list_tokens() if t.id == token_id), None)
-    principal = getattr(ctx, "principal", None)
+    principal = ctx.principal
     if principal is None or principal.user != owner:
         _require_admin(ctx, "revoke other users' tokens")
     svc.revoke_token(token_id)
