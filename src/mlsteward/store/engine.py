@@ -28,6 +28,8 @@ TABLE_MODULES = (
     "mlsteward.serving.tables",
     "mlsteward.monitoring.tables",
     "mlsteward.governance.tables",
+    "mlsteward.jobs.tables",
+    "mlsteward.retraining.tables",
 )
 
 

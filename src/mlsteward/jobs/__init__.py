@@ -1,0 +1,1 @@
+"""Jobs: a queue in the database, workers that claim and run jobs."""
