@@ -8,27 +8,26 @@ distribution and outcome relation drift in a documented way. It is pure
 
 How the rows are laid out
     * **Training period.** A stratified random ``train_fraction`` of the real
-      rows (600 of 1000 by default, 30 % bad), spread uniformly over
+      rows (500 of 1000 by default, 30 % bad), spread uniformly over
       ``train_months`` months starting at ``start``. Unchanged real data.
-    * **Held-out rows.** The other rows are split, stratified by outcome, into
-      two disjoint pools: the *newest* period draws only from its own 40 %
-      (:data:`HOLDOUT_POOL_FRACTION`, 160 rows by default); all earlier
-      periods share the other 60 % (240 rows). The newest period is the
-      out-of-time holdout: no training row and no row of an earlier period
-      shares a real applicant with it, so a challenger trained on the
-      training period plus ``periods[:-1]`` is judged on unseen applicants.
-      (Any other period shares source rows with its neighbours and is not a
-      clean holdout.)
+    * **Pools.** The other real rows are dealt, stratified by outcome, into
+      ``n_periods`` disjoint pools (about 83 applicants each by default).
+      Period ``k`` draws only from pool ``k``, so no two frames share a real
+      applicant: whichever period serves as the out-of-time holdout, a
+      challenger trained on the training period plus the periods before it
+      is judged on applicants it has never seen. (With shared pools, copies
+      of the holdout's applicants would sit in the challenger's training
+      data and its win would be partly memorised.)
     * **Periods.** Period ``k`` (``k = 1 … n_periods``, labelled by month,
       ``"2025-07"`` … when ``start="2025-01"`` and ``train_months=6``) has
       shift strength ``s = k / n_periods`` and ``rows_per_period`` rows drawn
-      *with replacement* from its pool, with the weights of step 1
-      below; then steps 2 and 3 are applied to the drawn copies.
+      *with replacement* from its pool with the weights of step 1 below;
+      steps 2 and 3 are then applied to the drawn copies.
 
 The shift, at strength ``s`` (0 < s <= 1)
     1. *Covariate shift by reweighting.* Row ``i`` of the pool is drawn with
        weight ``exp(s * (-0.5 * z_age_i + 0.3 * z_duration_i)) *
-       (1 + 1.5 * s * [purpose_i == "car (new)"])``, where ``z_`` are
+       (1 + 1.5 * s * [purpose_i == "car (new)"])``, where the ``z`` are
        standardised over the whole input frame
        (:data:`AGE_TILT`, :data:`DURATION_TILT`, :data:`GROWING_PURPOSE`,
        :data:`PURPOSE_BOOST`). Applicants grow younger, loans longer and
@@ -52,22 +51,25 @@ The shift, at strength ``s`` (0 < s <= 1)
     (age moves only through the reweighting).
 
     Averages over seeds 0-99 with the defaults (training period, then periods
-    1-6): mean age 35.6, then 34.8 … 31.4; mean credit amount 3269 DM, then
-    3574 … 5329; mean duration 20.9 months, then 21.4 … 24.7; new-car share
-    23.5 %, then 27 % … 40 %; bad rate 30 %, then 37, 44, 52, 52, 52, 51 %
-    (in the concept segment 17 %, then 40, 62, 85, 85, 84, 85 %).
+    1-6): mean age 35.6, then 34.8, 33.9, 33.1, 32.4, 31.9, 31.5; mean credit
+    amount 3269 DM, then 3578 … 5317; mean duration 20.9 months, then
+    21.6 … 24.7; new-car share 23.5 %, then 26 % … 39 %; bad rate 30 %, then
+    37, 45, 51, 52, 52, 53 % (in the concept segment 17 %, then 40, 62, 85 %
+    and on).
 
 What the shift does to a model (measured over seeds 0-99, not arranged)
-    A logistic scorecard trained on the training period (5-fold CV AUC about
-    0.77 there) scores 0.70 AUC in period 1, 0.64 in period 2 and 0.60-0.61
-    in periods 3-6. The PSI (deciles of the training period) of
-    ``credit_amount`` averages 0.11 in period 1 and 0.33, 0.40, 0.54 in
-    periods 4-6 (above 0.25 for 74 %, 90 %, 99 % of seeds). A scorecard
-    retrained on the training period plus ``periods[:-1]`` beats the
-    champion on the holdout ``periods[-1]`` by 0.11 AUC on average, by more
-    than 0.02 for 97 of the 100 seeds (including 7, 1, 2 and 3). The gain is
-    held down by how few real rows stand behind the periods: the earlier
-    periods are 1250 draws from 240 applicants.
+    A logistic scorecard trained on the training period (5-fold CV AUC 0.76
+    there) scores on average 0.69 AUC in period 1, 0.62 in period 2 and
+    about 0.60 in periods 3-6. The PSI (deciles of the training period) of
+    ``credit_amount`` averages 0.20 in period 1 and 0.40, 0.50, 0.55, 0.68
+    in periods 3-6 (above 0.25 for 75 %, 89 %, 99 %, 99 % of seeds). A
+    scorecard retrained on the training period plus periods ``1 … k-1``
+    beats the champion on period ``k`` by 0.07 (k=3), 0.11, 0.12 and 0.13
+    (k=6) AUC on average; for ``k = 6`` by more than 0.02 for 98 of the 100
+    seeds (including 7, 1, 2 and 3). Period figures are noisy (a period's
+    AUC varies by 0.06-0.09 between seeds) because each period stands on
+    only about 83 real applicants; that is the price of never reusing an
+    applicant across periods.
 """
 
 from __future__ import annotations
@@ -89,7 +91,6 @@ __all__ = [
     "CONCEPT_SEGMENT",
     "DURATION_TILT",
     "GROWING_PURPOSE",
-    "HOLDOUT_POOL_FRACTION",
     "PURPOSE_BOOST",
     "TIMESTAMP_COLUMN",
     "Period",
@@ -99,8 +100,6 @@ __all__ = [
 
 #: Name of the added application-time column (UTC).
 TIMESTAMP_COLUMN: Final = "applied_at"
-#: Share of the held-out rows reserved for the newest period.
-HOLDOUT_POOL_FRACTION: Final = 0.4
 #: Resampling weight ``exp(-AGE_TILT * s * z_age)``: younger applicants.
 AGE_TILT: Final = 0.5
 #: The purpose whose share grows.
@@ -140,10 +139,12 @@ class Period:
     Attributes:
         label: The month, ``"YYYY-MM"``.
         frame: The applications: the input columns plus ``applied_at``
-            (UTC, inside the month), sorted by ``applied_at``. The index
-            (``source_row``) holds the input frame's index label of the real
-            row each application was drawn from, so it repeats.
-            ``application_id`` is new and unique: ``"GC-2025-07-0001"``.
+            (UTC, inside the month, after ``application_id``), sorted by
+            ``applied_at``. The index (``source_row``) holds the input
+            frame's index label of the real row each application was drawn
+            from; it repeats within the period and never occurs in another
+            period or the training period. ``application_id`` is new, unique
+            and in time order: ``"GC-2025-07-0001"`` ….
         shift_strength: ``s = k / n_periods`` for the ``k``-th period.
         start: First instant of the month (UTC, inclusive).
         end: First instant of the next month (UTC, exclusive).
@@ -166,8 +167,9 @@ class SimulatedHistory:
         train: The training period: real rows unchanged plus ``applied_at``
             (UTC, inside the training months), sorted by ``applied_at``; the
             index (``source_row``) holds the input frame's index labels.
-        periods: The later months, oldest first; ``periods[-1]`` is the
-            out-of-time holdout (see the module docstring).
+        periods: The later months, oldest first; each is a clean
+            out-of-time holdout for a model trained on the frames before it
+            (see the module docstring).
         train_start: First instant of the training period (UTC).
         train_end: First instant after the training period (UTC).
         seed: The seed the history was made with.
@@ -181,7 +183,7 @@ class SimulatedHistory:
 
     @property
     def holdout(self) -> Period:
-        """The newest period, whose applicants no other frame contains."""
+        """The newest period (``periods[-1]``)."""
         return self.periods[-1]
 
 
@@ -274,12 +276,24 @@ def _stratified_split(
     return np.sort(np.concatenate(first)), np.sort(np.concatenate(second))
 
 
+def _disjoint_pools(
+    rng: np.random.Generator, positions: np.ndarray, y: np.ndarray, n: int
+) -> list[np.ndarray]:
+    """Deal ``positions`` into ``n`` disjoint pools, each class spread evenly."""
+    chunks: list[list[np.ndarray]] = [[] for _ in range(n)]
+    for cls in (0, 1):
+        members = rng.permutation(positions[y[positions] == cls])
+        for pool, part in zip(chunks, np.array_split(members, n), strict=True):
+            pool.append(part)
+    return [np.sort(np.concatenate(parts)) for parts in chunks]
+
+
 def make_periods(
     df: pd.DataFrame,
     *,
     n_periods: int = 6,
     rows_per_period: int = 250,
-    train_fraction: float = 0.6,
+    train_fraction: float = 0.5,
     seed: int = 7,
     start: str = "2025-01",
     train_months: int = 6,
@@ -296,7 +310,9 @@ def make_periods(
         n_periods: Number of monthly periods after the training period.
         rows_per_period: Applications per period.
         train_fraction: Share of the real rows in the training period
-            (stratified by outcome).
+            (stratified by outcome). The default 0.5 leaves about 83 real
+            applicants per period; with 0.6 (67 each) the champion-versus-
+            challenger story fails for the default seed.
         seed: Seed of the only random generator used; equal seeds give
             equal histories.
         start: First month of the training period, ``"YYYY-MM"``.
@@ -325,13 +341,7 @@ def make_periods(
     y = df[target].to_numpy(dtype=np.int64)
     positions = np.arange(len(df))
     train_pos, held_pos = _stratified_split(rng, positions, y, float(train_fraction))
-    if n_periods == 1:
-        pools = [held_pos]
-    else:
-        holdout_pool, earlier_pool = _stratified_split(
-            rng, held_pos, y, HOLDOUT_POOL_FRACTION
-        )
-        pools = [earlier_pool] * (n_periods - 1) + [holdout_pool]
+    pools = _disjoint_pools(rng, held_pos, y, n_periods)
     if any(len(pool) == 0 for pool in pools):
         raise InvalidInput(
             f"the frame has too few rows ({len(df)}) to hold out rows for the "
