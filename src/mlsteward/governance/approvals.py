@@ -1,0 +1,305 @@
+"""Approval requests: a second person with the approver role decides.
+
+Rules, each enforced here and tested:
+
+- only a user whose role is ``approver`` or ``admin`` may decide;
+- nobody decides their own request;
+- a request goes stale when the champion it was compared against is no
+  longer the champion, or the challenger left the ``registered`` state; a
+  stale request cannot be approved (ask again with fresh evidence);
+- approving promotes in the same step (alias ``champion`` moves, the version
+  becomes ``approved``); rejecting marks the version ``rejected``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+
+from mlsteward.context import Context
+from mlsteward.errors import Conflict, Forbidden, InvalidInput, NotFound
+from mlsteward.governance.identity import IdentityService, role_at_least
+from mlsteward.registry.service import ModelRegistry
+from mlsteward.retraining.tables import approval_requests as t
+from mlsteward.store import audit, utcnow
+
+__all__ = ["ApprovalRequest", "ApprovalService"]
+
+STATUSES = ("pending", "approved", "rejected", "stale")
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    id: str
+    model_name: str
+    version: int
+    action: str
+    status: str
+    retraining_id: str | None
+    champion_version: int | None
+    evidence: dict[str, Any]
+    requested_by: str
+    requested_at: dt.datetime
+    decided_by: str | None
+    decided_at: dt.datetime | None
+    comment: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model_name}/{self.version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "model": self.model_name,
+            "version": self.version,
+            "ref": self.ref,
+            "action": self.action,
+            "status": self.status,
+            "retraining_id": self.retraining_id,
+            "champion_version": self.champion_version,
+            "evidence": self.evidence,
+            "requested_by": self.requested_by,
+            "requested_at": self.requested_at.isoformat(),
+            "decided_by": self.decided_by,
+            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+            "comment": self.comment,
+        }
+
+
+def _row(r: Any) -> ApprovalRequest:
+    return ApprovalRequest(
+        r.id,
+        r.model_name,
+        r.version,
+        r.action,
+        r.status,
+        r.retraining_id,
+        r.champion_version,
+        r.evidence,
+        r.requested_by,
+        r.requested_at,
+        r.decided_by,
+        r.decided_at,
+        r.comment,
+    )
+
+
+class ApprovalService:
+    """Ask for, list and decide promotion approvals."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.registry = ModelRegistry(ctx)
+
+    def request(
+        self,
+        ref: str,
+        *,
+        evidence: dict[str, Any] | None = None,
+        retraining_id: str | None = None,
+        action: str = "promote",
+    ) -> ApprovalRequest:
+        """Ask for ``ref`` to become champion; evidence is what the approver sees
+        (gate results, comparison, lineage)."""
+        mv = self.registry.get(ref)
+        if mv.state != "registered":
+            raise Conflict(
+                f"{mv.ref} is {mv.state}; only a registered version can "
+                "be put up for approval",
+                field="version",
+            )
+        champion = self._champion_version(mv.name)
+        req_id = uuid.uuid4().hex
+        now = utcnow()
+        with self.ctx.store.unit_of_work() as session:
+            pending = session.execute(
+                select(t.c.id).where(
+                    t.c.model_name == mv.name,
+                    t.c.version == mv.version,
+                    t.c.status == "pending",
+                )
+            ).scalar()
+            if pending is not None:
+                raise Conflict(
+                    f"{mv.ref} already has a pending request {pending}",
+                    field="version",
+                    request_id=pending,
+                )
+            session.execute(
+                t.insert().values(
+                    id=req_id,
+                    model_name=mv.name,
+                    version=mv.version,
+                    action=action,
+                    status="pending",
+                    retraining_id=retraining_id,
+                    champion_version=champion,
+                    evidence=evidence or {},
+                    requested_by=self.ctx.actor,
+                    requested_at=now,
+                    decided_by=None,
+                    decided_at=None,
+                    comment="",
+                )
+            )
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action="approval.requested",
+                object_type="approval",
+                object_id=req_id,
+                details={
+                    "version": mv.ref,
+                    "action": action,
+                    "champion": f"{mv.name}/{champion}" if champion else None,
+                },
+            )
+        return self.get(req_id)
+
+    def get(self, request_id: str) -> ApprovalRequest:
+        with self.ctx.store.read() as session:
+            r = session.execute(select(t).where(t.c.id == request_id)).first()
+        if r is None:
+            raise NotFound(
+                f"approval request {request_id!r} not found", field="request_id"
+            )
+        return _row(r)
+
+    def list(
+        self, *, status: str | None = None, model: str | None = None
+    ) -> list[ApprovalRequest]:
+        if status is not None and status not in STATUSES:
+            raise InvalidInput(
+                f"status {status!r} is not one of {list(STATUSES)}", field="status"
+            )
+        q = select(t).order_by(t.c.requested_at)
+        if status:
+            q = q.where(t.c.status == status)
+        if model:
+            q = q.where(t.c.model_name == model)
+        with self.ctx.store.read() as session:
+            return [_row(r) for r in session.execute(q)]
+
+    def approve(self, request_id: str, comment: str = "") -> ApprovalRequest:
+        return self._decide(request_id, "approved", comment)
+
+    def reject(self, request_id: str, comment: str = "") -> ApprovalRequest:
+        if not comment.strip():
+            raise InvalidInput(
+                "a rejection needs a comment saying why", field="comment"
+            )
+        return self._decide(request_id, "rejected", comment)
+
+    # -- helpers ----------------------------------------------------------
+    def _champion_version(self, name: str) -> int | None:
+        model = self.registry.get_model(name)
+        return model.aliases.get("champion")
+
+    def _require_approver(self, req: ApprovalRequest) -> None:
+        if req.requested_by == self.ctx.actor:
+            raise Forbidden(
+                f"{self.ctx.actor} asked for this promotion and may not decide it; "
+                "another approver must",
+                field="actor",
+            )
+        principal = self.ctx.principal
+        role = principal.role if principal is not None else None
+        if role is None:
+            try:
+                role = IdentityService(self.ctx).get_user(self.ctx.actor).role
+            except NotFound:
+                role = None
+        if role is None or not role_at_least(role, "approver"):
+            raise Forbidden(
+                f"{self.ctx.actor} may not decide approvals: it needs the approver "
+                "role (mlsteward users set-role NAME approver)",
+                field="actor",
+            )
+
+    def _decide(self, request_id: str, decision: str, comment: str) -> ApprovalRequest:
+        req = self.get(request_id)
+        if req.status != "pending":
+            raise Conflict(
+                f"approval request {request_id} is {req.status}, not pending",
+                field="request_id",
+            )
+        self._require_approver(req)
+        mv = self.registry.get(req.ref)
+        stale_reason = None
+        if mv.state != "registered":
+            stale_reason = f"{req.ref} is now {mv.state}"
+        elif self._champion_version(req.model_name) != req.champion_version:
+            stale_reason = (
+                "the champion changed since the request "
+                f"(was version {req.champion_version})"
+            )
+        now = utcnow()
+        if stale_reason:
+            with self.ctx.store.unit_of_work() as session:
+                session.execute(
+                    update(t)
+                    .where(t.c.id == request_id)
+                    .values(
+                        status="stale",
+                        decided_at=now,
+                        decided_by=self.ctx.actor,
+                        comment=stale_reason,
+                    )
+                )
+                audit.record(
+                    session,
+                    actor=self.ctx.actor,
+                    action="approval.stale",
+                    object_type="approval",
+                    object_id=request_id,
+                    details={"version": req.ref, "reason": stale_reason},
+                )
+            raise Conflict(
+                f"approval request {request_id} is stale: {stale_reason}; "
+                "request a new comparison",
+                field="request_id",
+            )
+        with self.ctx.store.unit_of_work() as session:
+            session.execute(
+                update(t)
+                .where(t.c.id == request_id, t.c.status == "pending")
+                .values(
+                    status=decision,
+                    decided_by=self.ctx.actor,
+                    decided_at=now,
+                    comment=comment,
+                )
+            )
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action=f"approval.{decision}",
+                object_type="approval",
+                object_id=request_id,
+                details={
+                    "version": req.ref,
+                    "comment": comment,
+                    "requested_by": req.requested_by,
+                },
+            )
+        if decision == "approved":
+            from mlsteward.retraining.promotion import promote
+
+            promote(
+                self.ctx,
+                req.ref,
+                reason=f"approved by {self.ctx.actor}: {comment}".rstrip(": "),
+            )
+        else:
+            self.registry.transition(
+                req.ref, "rejected", reason=f"rejected by {self.ctx.actor}: {comment}"
+            )
+            from mlsteward.retraining.promotion import withdraw
+
+            withdraw(self.ctx, req.ref)
+        return self.get(request_id)

@@ -1,0 +1,246 @@
+"""Fairness across the groups of each protected column.
+
+Protected columns (sex and marital status, age, foreign worker in the bundled
+data) are not model inputs; the prediction log keeps them beside the inputs
+(``input.<column>``) so their groups can be compared. For each protected
+column two figures are written:
+
+``fairness.approval_ratio`` (the four-fifths rule)
+    Approval rate of each group (share of its applications whose decision is
+    ``approve``; where the log holds no decision, ``score < threshold``),
+    then the lowest group rate divided by the highest. Below 0.8 the
+    four-fifths rule of the US Uniform Guidelines is broken (the default
+    alert level); below 0.9 is a warning. If every group's rate is 0 the
+    ratio is 1 (all treated alike).
+``fairness.tpr_difference`` (equal opportunity)
+    Among applicants whose outcome turned out *good* (label 0), the share
+    that was approved: the true-positive rate when "approve" is the positive
+    decision and "repaid" the positive outcome. The value is the highest
+    group rate minus the lowest (0 is equal opportunity); warning above
+    0.1, alert above 0.2. Needs outcomes; ``pending`` until enough arrive.
+
+Groups smaller than ``min_group_size`` (default 30 applications, or 30
+labelled goods for the TPR) are listed but left out of both figures: their
+rates are too noisy to judge. Missing values form their own group,
+``"missing"``.
+
+Numeric protected columns are cut into bands. Age uses fixed bands
+(:data:`AGE_BANDS`: under 25, 25-34, 35-44, 45-54, 55-64, 65 and over) for
+any column whose name contains ``age``; other numeric columns use the bands
+given when the monitor is created, or the reference's quintiles. Band labels
+read ``"<25"``, ``"25-35"`` (25 up to, not including, 35) and ``">=65"``.
+
+This module is pure: no database, no web framework.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlsteward.monitoring.checks import CheckResult, Threshold
+
+__all__ = [
+    "AGE_BANDS",
+    "APPROVAL_RATIO",
+    "TPR_DIFFERENCE",
+    "band_labels",
+    "fairness_checks",
+    "group_values",
+]
+
+#: Age bands: <25, 25-35, 35-45, 45-55, 55-65, >=65.
+AGE_BANDS: tuple[float, ...] = (25, 35, 45, 55, 65)
+#: Default levels of the four-fifths rule (smaller is worse).
+APPROVAL_RATIO = Threshold(0.9, 0.8, "below")
+#: Default levels of the equal-opportunity gap (larger is worse).
+TPR_DIFFERENCE = Threshold(0.1, 0.2, "above")
+
+
+def _fmt(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
+def band_labels(cuts: Sequence[float]) -> list[str]:
+    """Labels of the ``len(cuts) + 1`` bands.
+
+    Example:
+        >>> band_labels([25, 35])
+        ['<25', '25-35', '>=35']
+    """
+    if not cuts:
+        return ["all"]
+    labels = [f"<{_fmt(cuts[0])}"]
+    labels += [f"{_fmt(a)}-{_fmt(b)}" for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    labels.append(f">={_fmt(cuts[-1])}")
+    return labels
+
+
+def group_values(values: pd.Series, cuts: Sequence[float] | None = None) -> pd.Series:
+    """The group of each value: its band when ``cuts`` are given, else the
+    value as a string; ``"missing"`` for missing values.
+
+    Example:
+        >>> group_values(pd.Series([19, 30, None]), [25]).tolist()
+        ['<25', '>=25', 'missing']
+    """
+    missing = values.isna().to_numpy()
+    if cuts is not None:
+        x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+        labels = np.asarray(band_labels(list(cuts)), dtype=object)
+        idx = np.searchsorted(np.asarray(cuts, dtype=np.float64), x, side="right")
+        out = labels[np.clip(idx, 0, len(labels) - 1)]
+    else:
+        out = values.astype("string").to_numpy(dtype=object, na_value=None)
+    out = np.where(missing, "missing", out)
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+def _approved(window: pd.DataFrame, threshold: float) -> np.ndarray:
+    if "decision" in window.columns and window["decision"].notna().all():
+        return (window["decision"].astype(str) == "approve").to_numpy()
+    return (window["score"].to_numpy(dtype=np.float64) < threshold).astype(bool)
+
+
+def _judge(
+    rates: dict[str, float], threshold: Threshold, kind: str
+) -> tuple[float | None, str | None, str | None]:
+    if len(rates) < 2:
+        return None, None, None
+    best = max(rates, key=lambda g: rates[g])
+    worst = min(rates, key=lambda g: rates[g])
+    if kind == "ratio":
+        value = rates[worst] / rates[best] if rates[best] > 0 else 1.0
+    else:
+        value = rates[best] - rates[worst]
+    return value, best, worst
+
+
+def fairness_checks(
+    window: pd.DataFrame,
+    protected: Sequence[str],
+    *,
+    bands: Mapping[str, Sequence[float] | None] | None = None,
+    min_group_size: int = 30,
+    approval_ratio: Threshold = APPROVAL_RATIO,
+    tpr_difference: Threshold = TPR_DIFFERENCE,
+    threshold: float = 0.5,
+) -> list[CheckResult]:
+    """Fairness results of one window.
+
+    Args:
+        window: Predictions with ``input.<column>`` for each protected
+            column, ``decision`` (or ``score``) and ``label`` (NaN where no
+            outcome yet).
+        protected: Protected column names (without ``input.``).
+        bands: Cut points per numeric protected column (``None`` or absent:
+            the values themselves are the groups).
+        min_group_size: Smallest group that is judged.
+        approval_ratio: Levels for the four-fifths ratio (direction below).
+        tpr_difference: Levels for the TPR gap (direction above).
+        threshold: Decision threshold where the log has no ``decision``.
+
+    Example:
+        >>> w = pd.DataFrame({"input.sex": ["f"] * 4 + ["m"] * 4,
+        ...                   "decision": ["approve", "deny"] * 2 + ["approve"] * 4,
+        ...                   "score": [0.2] * 8, "label": [0.0] * 8})
+        >>> [(r.check, r.value) for r in fairness_checks(w, ["sex"], min_group_size=1)]
+        [('fairness.approval_ratio', 0.5), ('fairness.tpr_difference', 0.5)]
+    """
+    bands = dict(bands or {})
+    out: list[CheckResult] = []
+    n = len(window)
+    approved = _approved(window, threshold) if n else np.zeros(0, dtype=bool)
+    labels = (
+        pd.to_numeric(window["label"], errors="coerce").to_numpy(dtype=np.float64)
+        if n and "label" in window.columns
+        else np.full(n, np.nan)
+    )
+    for col in protected:
+        key = f"input.{col}"
+        if key not in window.columns:
+            reason = f"column {col!r} is not logged beside the inputs"
+            for check in ("approval_ratio", "tpr_difference"):
+                out.append(
+                    CheckResult(
+                        f"fairness.{check}", col, None, "no_data", {"reason": reason}
+                    )
+                )
+            continue
+        cuts = bands.get(col)
+        groups = group_values(window[key], cuts)
+        table: list[dict[str, Any]] = []
+        rates: dict[str, float] = {}
+        tprs: dict[str, float] = {}
+        for g in sorted(groups.unique(), key=str):
+            mask = (groups == g).to_numpy()
+            size = int(mask.sum())
+            good = mask & (labels == 0)
+            n_good = int(good.sum())
+            rate = float(approved[mask].mean())
+            tpr = float(approved[good].mean()) if n_good else None
+            table.append(
+                {
+                    "group": str(g),
+                    "n": size,
+                    "approval_rate": rate,
+                    "n_good": n_good,
+                    "tpr": tpr,
+                    "judged": size >= min_group_size,
+                }
+            )
+            if size >= min_group_size:
+                rates[str(g)] = rate
+            if n_good >= min_group_size and tpr is not None:
+                tprs[str(g)] = tpr
+        ratio, best, worst = _judge(rates, approval_ratio, "ratio")
+        for row in table:
+            row["ratio_to_highest"] = (
+                row["approval_rate"] / rates[best]
+                if best is not None and rates[best] > 0
+                else None
+            )
+        common = {
+            "groups": table,
+            "bands": list(cuts) if cuts is not None else None,
+            "min_group_size": min_group_size,
+        }
+        out.append(
+            CheckResult(
+                "fairness.approval_ratio",
+                col,
+                ratio,
+                approval_ratio.status(ratio) if ratio is not None else "no_data",
+                {
+                    **common,
+                    "highest": best,
+                    "lowest": worst,
+                    "rule": "lowest group approval rate / highest (four-fifths rule)",
+                    "threshold": approval_ratio.to_dict(),
+                },
+            )
+        )
+        diff, best_t, worst_t = _judge(tprs, tpr_difference, "difference")
+        unlabelled = bool(np.isnan(labels).any())
+        out.append(
+            CheckResult(
+                "fairness.tpr_difference",
+                col,
+                diff,
+                tpr_difference.status(diff)
+                if diff is not None
+                else ("pending" if unlabelled else "no_data"),
+                {
+                    **common,
+                    "highest": best_t,
+                    "lowest": worst_t,
+                    "rule": "approval rate among good outcomes (label 0): "
+                    "highest group minus lowest (equal opportunity)",
+                    "threshold": tpr_difference.to_dict(),
+                },
+            )
+        )
+    return out

@@ -1,0 +1,231 @@
+"""Retraining policy as a file: triggers, data, trainer, gates, promotion.
+
+A policy is TOML or YAML, one per registered model, validated with errors
+that name the bad key and the allowed values. Example (TOML)::
+
+    model = "credit-risk"
+
+    [triggers]
+    monitors = ["credit-risk-monthly"]   # alerts of these monitors start one
+    checks = ["drift", "performance"]    # ... from these kinds of check
+    min_new_labels = 200                 # and only with this many new labelled rows
+    cooldown = "14d"                     # one drift episode, one retraining
+    schedule = "90d"                     # also retrain on a schedule (optional)
+
+    [data]
+    reference = "german-credit-train"    # the reference training data (dataset ref)
+    window = "365d"                      # labelled prediction log to add
+    holdout = "newest_month"             # out-of-time: the newest labelled month
+
+    [trainer]
+    name = "logistic_scorecard"          # a built-in, or "package.module:function"
+    params = { C = 1.0 }
+
+    [gates]
+    auc_max_drop = 0.005                 # challenger AUC >= champion AUC - 0.005
+    ks_min = 0.3
+    four_fifths_min = 0.8                # for each protected column
+    score_psi_max = 0.1                  # challenger scores vs its training population
+
+    [promotion]
+    mode = "manual"                      # manual | shadow | canary | auto
+    canary_share = 0.1
+    threshold = 0.5
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mlsteward.errors import InvalidInput
+
+__all__ = ["Policy", "load_policy", "parse_duration", "parse_policy"]
+
+_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: str | int | float, field: str = "duration") -> float:
+    """Seconds in ``"14d"``, ``"12h"``, ``"30m"``, ``"45s"``, ``"2w"`` or a number.
+
+    Example:
+        >>> parse_duration("14d")
+        1209600.0
+    """
+    if isinstance(value, bool):
+        raise InvalidInput(f"{field} must be a duration like '14d'", field=field)
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise InvalidInput(f"{field} must not be negative", field=field)
+        return float(value)
+    m = _DURATION.match(str(value).strip())
+    if not m:
+        raise InvalidInput(
+            f"{field} {value!r} is not a duration; use a number and one of "
+            "s, m, h, d, w (for example '14d')",
+            field=field,
+        )
+    return float(int(m.group(1)) * _UNIT[m.group(2)])
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+CheckKind = Literal[
+    "drift", "quality", "performance", "estimated_performance", "fairness"
+]
+
+
+def _default_checks() -> list[CheckKind]:
+    return ["drift", "performance"]
+
+
+class Triggers(_Strict):
+    monitors: list[str] = Field(default_factory=list)
+    checks: list[CheckKind] = Field(default_factory=_default_checks)
+    min_new_labels: int = Field(default=0, ge=0)
+    cooldown: str = "14d"
+    schedule: str | None = None
+
+    @field_validator("cooldown", "schedule")
+    @classmethod
+    def _duration(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_duration(v, "triggers.cooldown")
+        return v
+
+
+class Data(_Strict):
+    reference: str
+    window: str = "365d"
+    holdout: Literal["newest_month", "newest_week", "newest_quarter"] = "newest_month"
+    min_holdout_rows: int = Field(default=50, ge=1)
+
+    @field_validator("window")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_duration(v, "data.window")
+        return v
+
+
+class Trainer(_Strict):
+    name: str = "logistic_scorecard"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Gates(_Strict):
+    auc_max_drop: float | None = Field(default=0.005, ge=0, le=1)
+    ks_min: float | None = Field(default=None, ge=0, le=1)
+    four_fifths_min: float | None = Field(default=0.8, ge=0, le=1)
+    score_psi_max: float | None = Field(default=0.1, ge=0)
+
+
+class Promotion(_Strict):
+    mode: Literal["manual", "shadow", "canary", "auto"] = "manual"
+    canary_share: float = Field(default=0.1, gt=0, lt=1)
+    threshold: float = Field(default=0.5, gt=0, lt=1)
+    #: Live checks that roll a canary back automatically when they breach.
+    canary_rollback_checks: list[str] = Field(
+        default_factory=lambda: ["drift", "performance"]
+    )
+
+
+class Policy(_Strict):
+    """A validated retraining policy."""
+
+    model: str
+    target: str = "bad"
+    triggers: Triggers = Field(default_factory=Triggers)
+    data: Data
+    trainer: Trainer = Field(default_factory=Trainer)
+    gates: Gates = Field(default_factory=Gates)
+    promotion: Promotion = Field(default_factory=Promotion)
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(self.model_dump_json())
+
+
+def _allowed(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = Policy
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            break
+        ann = fields[part].annotation
+        model = ann
+    fields = getattr(model, "model_fields", None)
+    return sorted(fields) if fields else []
+
+
+def parse_policy(document: dict[str, Any]) -> Policy:
+    """Validate a policy document; errors name the key and what is allowed."""
+    if not isinstance(document, dict):
+        raise InvalidInput("a policy must be a table of keys", field="policy")
+    try:
+        policy = Policy.model_validate(document)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err.get("loc", ()))
+        key = ".".join(str(p) for p in loc) or "policy"
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed(loc[:-1])
+            raise InvalidInput(
+                f"unknown policy key {key!r}; allowed here: {allowed}",
+                field=key,
+                allowed=allowed,
+            ) from exc
+        if err["type"] == "missing":
+            raise InvalidInput(f"policy key {key!r} is required", field=key) from exc
+        ctx = err.get("ctx") or {}
+        expected = ctx.get("expected")
+        msg = f"policy key {key!r}: {err['msg']}"
+        if expected:
+            msg = f"policy key {key!r} must be one of {expected}"
+        raise InvalidInput(msg, field=key) from exc
+    from mlsteward.retraining.trainers import TRAINERS
+
+    if ":" not in policy.trainer.name and policy.trainer.name not in TRAINERS:
+        raise InvalidInput(
+            f"policy key 'trainer.name' {policy.trainer.name!r} is not a built-in "
+            f"trainer {sorted(TRAINERS)} nor a 'package.module:function' entry point",
+            field="trainer.name",
+        )
+    return policy
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read a TOML (``.toml``) or YAML (``.yaml``/``.yml``) policy file."""
+    p = Path(path)
+    if not p.exists():
+        raise InvalidInput(f"policy file {str(p)!r} does not exist", field="path")
+    text = p.read_text()
+    try:
+        if p.suffix == ".toml":
+            doc: Any = tomllib.loads(text)
+        elif p.suffix in (".yaml", ".yml"):
+            import yaml
+
+            doc = yaml.safe_load(text)
+        else:
+            raise InvalidInput(
+                f"policy file {str(p)!r}: expected .toml, .yaml or .yml",
+                field="path",
+            )
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
+        if isinstance(exc, InvalidInput):
+            raise
+        raise InvalidInput(
+            f"policy file {str(p)!r} is not valid: {exc}", field="path"
+        ) from exc
+    except Exception as exc:  # yaml.YAMLError
+        raise InvalidInput(
+            f"policy file {str(p)!r} is not valid: {exc}", field="path"
+        ) from exc
+    return parse_policy(doc)

@@ -1,0 +1,407 @@
+"""Retraining use cases: policies, a retraining run, and its decision.
+
+A retraining assembles the training set (reference data plus the labelled
+prediction log of the policy's window), holds out the newest labelled month
+as out-of-time data, trains a challenger, evaluates champion and challenger
+on the same holdout, judges the policy's gates and then, by the promotion
+mode: ``auto`` promotes when every gate passes; ``manual`` asks for an
+approval; ``shadow`` puts the challenger beside the champion as a shadow and
+asks; ``canary`` gives it a share of traffic and asks. A failed gate rejects
+the challenger in every mode.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select, update
+
+from mlsteward.context import Context
+from mlsteward.datasets.service import DatasetService
+from mlsteward.errors import InvalidInput, NotFound, PolicyViolation
+from mlsteward.monitoring.outcomes import OutcomeService
+from mlsteward.registry.evaluation import EvaluationService
+from mlsteward.registry.runs import RunService
+from mlsteward.registry.service import ModelRegistry
+from mlsteward.retraining.gates import judge_gates
+from mlsteward.retraining.policy import (
+    Policy,
+    load_policy,
+    parse_duration,
+    parse_policy,
+)
+from mlsteward.retraining.tables import policies, retrainings
+from mlsteward.retraining.trainers import resolve_trainer
+from mlsteward.store import audit, utcnow
+
+__all__ = ["Retraining", "RetrainingService", "run_job"]
+
+_PERIOD = {"newest_month": "M", "newest_week": "W", "newest_quarter": "Q"}
+
+
+@dataclass(frozen=True)
+class Retraining:
+    id: str
+    model_name: str
+    trigger: dict[str, Any]
+    status: str
+    champion: str | None
+    challenger: str | None
+    holdout: str | None
+    gates: list[dict[str, Any]]
+    comparison: dict[str, Any]
+    decision: str | None
+    reason: str
+    created_at: dt.datetime
+    created_by: str
+    approval_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["created_at"] = self.created_at.isoformat()
+        return out
+
+
+def _row(r: Any, approval_id: str | None = None) -> Retraining:
+    return Retraining(
+        r.id,
+        r.model_name,
+        r.trigger,
+        r.status,
+        r.champion,
+        r.challenger,
+        r.holdout,
+        r.gates,
+        r.comparison,
+        r.decision,
+        r.reason,
+        r.created_at,
+        r.created_by,
+        approval_id,
+    )
+
+
+class RetrainingService:
+    """Set policies and run retrainings."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.registry = ModelRegistry(ctx)
+
+    # -- policies ---------------------------------------------------------
+    def set_policy(self, policy: Policy | dict[str, Any] | str | Path) -> Policy:
+        if isinstance(policy, (str, Path)):
+            policy = load_policy(policy)
+        elif isinstance(policy, dict):
+            policy = parse_policy(policy)
+        self.registry.get_model(policy.model)  # the model must exist
+        now = utcnow()
+        with self.ctx.store.unit_of_work() as session:
+            rev = session.execute(
+                select(policies.c.revision).where(policies.c.model_name == policy.model)
+            ).scalar()
+            doc = policy.to_dict()
+            if rev is None:
+                session.execute(
+                    policies.insert().values(
+                        model_name=policy.model,
+                        revision=1,
+                        document=doc,
+                        updated_at=now,
+                        updated_by=self.ctx.actor,
+                    )
+                )
+            else:
+                session.execute(
+                    update(policies)
+                    .where(policies.c.model_name == policy.model)
+                    .values(
+                        revision=rev + 1,
+                        document=doc,
+                        updated_at=now,
+                        updated_by=self.ctx.actor,
+                    )
+                )
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action="policy.changed",
+                object_type="policy",
+                object_id=policy.model,
+                details={"revision": (rev or 0) + 1, "policy": doc},
+            )
+        return policy
+
+    def get_policy(self, model: str) -> Policy:
+        with self.ctx.store.read() as session:
+            doc = session.execute(
+                select(policies.c.document).where(policies.c.model_name == model)
+            ).scalar()
+        if doc is None:
+            raise NotFound(
+                f"model {model!r} has no retraining policy; set one with "
+                "`mlsteward policies set FILE`",
+                field="model",
+            )
+        return parse_policy(doc)
+
+    # -- retraining -------------------------------------------------------
+    def get(self, retraining_id: str) -> Retraining:
+        with self.ctx.store.read() as session:
+            r = session.execute(
+                select(retrainings).where(retrainings.c.id == retraining_id)
+            ).first()
+        if r is None:
+            raise NotFound(f"retraining {retraining_id!r} not found", field="id")
+        return _row(r)
+
+    def list(self, model: str | None = None) -> list[Retraining]:
+        q = select(retrainings).order_by(retrainings.c.created_at)
+        if model:
+            q = q.where(retrainings.c.model_name == model)
+        with self.ctx.store.read() as session:
+            return [_row(r) for r in session.execute(q)]
+
+    def training_frames(
+        self,
+        policy: Policy,
+        *,
+        deployment: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+        """Reference plus labelled log before the holdout, and the holdout."""
+        now = now or utcnow()
+        reference = DatasetService(self.ctx).load(policy.data.reference)
+        since = now - dt.timedelta(seconds=parse_duration(policy.data.window))
+        window = OutcomeService(self.ctx).labelled_window(
+            deployment=deployment or policy.model, since=since, until=now
+        )
+        window = window[window["label"].notna()]
+        if len(window) < policy.data.min_holdout_rows:
+            raise PolicyViolation(
+                f"only {len(window)} labelled predictions in the last "
+                f"{policy.data.window}; the policy needs at least "
+                f"{policy.data.min_holdout_rows} for an out-of-time holdout",
+                field="data.window",
+            )
+        inputs = {
+            c: c.removeprefix("input.")
+            for c in window.columns
+            if c.startswith("input.")
+        }
+        logged = window[list(inputs)].rename(columns=inputs)
+        logged[policy.target] = window["label"].astype("int64").to_numpy()
+        periods = (
+            pd.to_datetime(window["created_at"], utc=True)
+            .dt.tz_localize(None)
+            .dt.to_period(_PERIOD[policy.data.holdout])
+        )
+        newest = periods.max()
+        is_holdout = (periods == newest).to_numpy()
+        holdout = logged[is_holdout].reset_index(drop=True)
+        if len(holdout) < policy.data.min_holdout_rows:
+            raise PolicyViolation(
+                f"the newest labelled period {newest} has {len(holdout)} rows; the "
+                f"policy needs {policy.data.min_holdout_rows}",
+                field="data.min_holdout_rows",
+            )
+        shared = [c for c in reference.columns if c in logged.columns]
+        train = pd.concat(
+            [reference[shared], logged[~is_holdout][shared]], ignore_index=True
+        )
+        return train, holdout, str(newest)
+
+    def retrain(
+        self,
+        model: str,
+        *,
+        trigger: dict[str, Any] | None = None,
+        deployment: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> Retraining:
+        """Train a challenger by the model's policy and decide on it."""
+        policy = self.get_policy(model)
+        champion = self.registry.get(f"{model}@champion")
+        features = champion.signature.feature_names
+        train, holdout, period = self.training_frames(
+            policy, deployment=deployment, now=now
+        )
+        missing = [c for c in [*features, policy.target] if c not in train.columns]
+        if missing:
+            raise InvalidInput(
+                f"training data lacks columns {missing}", field="data.reference"
+            )
+        ds = DatasetService(self.ctx)
+        roles = {policy.target: "target"}
+        ref_dv = ds.get(policy.data.reference)
+        roles.update(
+            {c.name: c.role for c in ref_dv.columns if c.name in train.columns}
+        )
+        train_dv = ds.register(
+            f"{model}-retrain",
+            train,
+            roles=roles,
+            description=f"reference plus labelled log before {period}",
+        )
+        hold_dv = ds.register(
+            f"{model}-holdout-{period}",
+            holdout,
+            roles={k: v for k, v in roles.items() if k in holdout.columns},
+            description=f"out-of-time holdout: {period}",
+        )
+        runs = RunService(self.ctx)
+        run = runs.start(
+            f"retrain-{model}-{period}",
+            params={"trainer": policy.trainer.name, **policy.trainer.params},
+            inputs=[train_dv.ref],
+        )
+        try:
+            trainer = resolve_trainer(policy.trainer.name)
+            fitted = trainer(
+                train,
+                features=features,
+                target=policy.target,
+                params=policy.trainer.params or None,
+            )
+            challenger = self.registry.register(
+                model,
+                fitted,
+                train[features],
+                run_id=run.id,
+                parent_version=champion.version,
+                description=f"challenger trained by policy on data before {period}",
+            )
+            runs.end(run.id)
+        except Exception:
+            runs.end(run.id, "failed")
+            raise
+        self.registry.set_alias(model, "challenger", challenger.version)
+        evals = EvaluationService(self.ctx)
+        thr = policy.promotion.threshold
+        ev_champ = evals.evaluate(
+            champion.ref, hold_dv.ref, target=policy.target, threshold=thr
+        )
+        ev_chall = evals.evaluate(
+            challenger.ref, hold_dv.ref, target=policy.target, threshold=thr
+        )
+        loaded = self.registry.load(challenger.ref)
+        protected = [c.name for c in ref_dv.columns if c.role == "protected"]
+        gates = judge_gates(
+            policy.gates,
+            champion=ev_champ.metrics,
+            challenger=ev_chall.metrics,
+            holdout=holdout,
+            challenger_scores=loaded.predict_proba(holdout),
+            training_scores=loaded.predict_proba(train),
+            protected=protected,
+            threshold=thr,
+        )
+        comparison = {
+            "holdout": hold_dv.ref,
+            "champion": {"ref": champion.ref, **_summary(ev_champ.metrics)},
+            "challenger": {"ref": challenger.ref, **_summary(ev_chall.metrics)},
+        }
+        gate_dicts = [g.to_dict() for g in gates]
+        passed = all(g.passed for g in gates)
+        mode = policy.promotion.mode
+        retraining_id = uuid.uuid4().hex
+        if not passed:
+            failed = [g.name for g in gates if not g.passed]
+            decision, reason = "rejected", f"gates failed: {', '.join(failed)}"
+        elif mode == "auto":
+            decision, reason = "promoted", "every gate passed; policy mode auto"
+        else:
+            decision = "awaiting_approval"
+            reason = f"every gate passed; policy mode {mode} asks an approver"
+        with self.ctx.store.unit_of_work() as session:
+            session.execute(
+                retrainings.insert().values(
+                    id=retraining_id,
+                    model_name=model,
+                    trigger=trigger or {},
+                    status="finished",
+                    champion=champion.ref,
+                    challenger=challenger.ref,
+                    holdout=hold_dv.ref,
+                    gates=gate_dicts,
+                    comparison=comparison,
+                    decision=decision,
+                    reason=reason,
+                    created_at=utcnow(),
+                    created_by=self.ctx.actor,
+                    finished_at=utcnow(),
+                )
+            )
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action="retraining.finished",
+                object_type="retraining",
+                object_id=retraining_id,
+                details={
+                    "champion": champion.ref,
+                    "challenger": challenger.ref,
+                    "decision": decision,
+                    "gates": gate_dicts,
+                },
+            )
+        approval_id = None
+        from mlsteward.retraining.promotion import promote, route_challenger, withdraw
+
+        if decision == "rejected":
+            self.registry.transition(challenger.ref, "rejected", reason=reason)
+            withdraw(self.ctx, challenger.ref)
+        elif decision == "promoted":
+            promote(self.ctx, challenger.ref, reason=reason)
+        else:
+            route_challenger(
+                self.ctx, challenger.ref, mode=mode, share=policy.promotion.canary_share
+            )
+            from mlsteward.governance.approvals import ApprovalService
+
+            approval_id = (
+                ApprovalService(self.ctx)
+                .request(
+                    challenger.ref,
+                    retraining_id=retraining_id,
+                    evidence={
+                        "gates": gate_dicts,
+                        "comparison": comparison,
+                        "mode": mode,
+                        "lineage": {
+                            "run": run.id,
+                            "training_data": train_dv.ref,
+                            "holdout": hold_dv.ref,
+                            "parent": champion.ref,
+                        },
+                    },
+                )
+                .id
+            )
+        return _row_like(self.get(retraining_id), approval_id)
+
+
+def _row_like(r: Retraining, approval_id: str | None) -> Retraining:
+    return Retraining(**{**r.__dict__, "approval_id": approval_id})
+
+
+def _summary(m: dict[str, Any]) -> dict[str, Any]:
+    keys = ("auc", "gini", "ks", "brier", "log_loss", "n", "bad_rate", "approval_rate")
+    return {k: m.get(k) for k in keys}
+
+
+def run_job(ctx: Context, payload: dict[str, Any], log: Any) -> dict[str, Any]:
+    """Job handler ``retrain``: payload ``{"model": ..., "trigger": {...}}``."""
+    log(f"retraining {payload.get('model')}")
+    result = RetrainingService(ctx).retrain(
+        payload["model"],
+        trigger=payload.get("trigger"),
+        deployment=payload.get("deployment"),
+    )
+    log(f"decision: {result.decision} ({result.reason})")
+    return result.to_dict()
