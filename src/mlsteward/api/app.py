@@ -17,6 +17,7 @@ ROUTERS = (
     "mlsteward.api.registry",
     "mlsteward.api.serving",
     "mlsteward.api.monitoring",
+    "mlsteward.api.retraining",
 )
 
 

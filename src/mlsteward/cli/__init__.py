@@ -7,7 +7,17 @@ from __future__ import annotations
 
 import typer
 
-from mlsteward.cli import datasets, db, demo, governance, models, monitoring, runs, serving
+from mlsteward.cli import (
+    datasets,
+    db,
+    demo,
+    governance,
+    models,
+    monitoring,
+    retraining,
+    runs,
+    serving,
+)
 
 app = typer.Typer(
     help="mlsteward: closed-loop model operations with governance built in.",
@@ -21,7 +31,9 @@ app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo)
 serving.register(app)
 governance.register(app)
+retraining.register(app)
 monitoring.register(app)
+drift.register(app)
 
 
 @app.command("version")

@@ -29,6 +29,7 @@ from mlsteward.registry.models import (
 from mlsteward.registry.runs import RunService
 from mlsteward.registry.service import LoadedModel, ModelRegistry
 from mlsteward.sdk.monitoring import MonitoringMixin
+from mlsteward.sdk.retraining import RetrainingMixin
 from mlsteward.sdk.serving import ServingMixin
 from mlsteward.serving.log import PredictionLog
 from mlsteward.serving.scoring import ScoringService
@@ -37,7 +38,7 @@ from mlsteward.store.audit import AuditEvent, ChainProblem, list_events, verify_
 __all__ = ["Client"]
 
 
-class Client(ServingMixin, MonitoringMixin):
+class Client(ServingMixin, MonitoringMixin, RetrainingMixin):
     """Everything a data scientist does, against the embedded store by default.
 
     Args:

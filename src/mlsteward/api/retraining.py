@@ -1,0 +1,82 @@
+"""Control-plane routes of retraining: policies, retrainings, approvals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from mlsteward.api.deps import Actor, Admin, Approver, Ctx
+from mlsteward.governance.approvals import ApprovalService
+from mlsteward.retraining.service import RetrainingService
+
+router = APIRouter(tags=["retraining"])
+
+
+class RetrainBody(BaseModel):
+    deployment: str | None = Field(default=None, description="Defaults to the model")
+    reason: str = ""
+
+
+class DecisionBody(BaseModel):
+    comment: str = ""
+
+
+@router.put("/policies/{model}")
+def set_policy(model: str, document: dict[str, Any], ctx: Admin) -> dict[str, Any]:
+    """Set the model's retraining policy (the document's ``model`` must match)."""
+    from mlsteward.errors import InvalidInput
+
+    if document.get("model", model) != model:
+        raise InvalidInput(
+            f"the policy names model {document.get('model')!r}, the path {model!r}",
+            field="model",
+        )
+    return RetrainingService(ctx).set_policy({**document, "model": model}).to_dict()
+
+
+@router.get("/policies/{model}")
+def get_policy(model: str, ctx: Ctx) -> dict[str, Any]:
+    return RetrainingService(ctx).get_policy(model).to_dict()
+
+
+@router.post("/models/{model}/retrain")
+def retrain(model: str, body: RetrainBody, ctx: Actor) -> dict[str, Any]:
+    """Run a retraining now, by the model's policy (use jobs for background)."""
+    return (
+        RetrainingService(ctx)
+        .retrain(
+            model,
+            trigger={"kind": "manual", "reason": body.reason},
+            deployment=body.deployment,
+        )
+        .to_dict()
+    )
+
+
+@router.get("/retrainings")
+def list_retrainings(ctx: Ctx, model: str | None = None) -> list[dict[str, Any]]:
+    return [r.to_dict() for r in RetrainingService(ctx).list(model)]
+
+
+@router.get("/approvals")
+def list_approvals(
+    ctx: Ctx, status: str | None = None, model: str | None = None
+) -> list[dict[str, Any]]:
+    return [a.to_dict() for a in ApprovalService(ctx).list(status=status, model=model)]
+
+
+@router.get("/approvals/{request_id}")
+def get_approval(request_id: str, ctx: Ctx) -> dict[str, Any]:
+    return ApprovalService(ctx).get(request_id).to_dict()
+
+
+@router.post("/approvals/{request_id}/approve")
+def approve(request_id: str, body: DecisionBody, ctx: Approver) -> dict[str, Any]:
+    return ApprovalService(ctx).approve(request_id, body.comment).to_dict()
+
+
+@router.post("/approvals/{request_id}/reject")
+def reject(request_id: str, body: DecisionBody, ctx: Approver) -> dict[str, Any]:
+    return ApprovalService(ctx).reject(request_id, body.comment).to_dict()

@@ -1,0 +1,186 @@
+"""``mlsteward policies|retrain|retrainings|approvals``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from mlsteward.cli.common import JSON_OPTION, console, emit_json, handle_errors
+
+policies_app = typer.Typer(help="Retraining policies.", no_args_is_help=True)
+approvals_app = typer.Typer(help="Promotion approvals.", no_args_is_help=True)
+retrainings_app = typer.Typer(help="Retraining history.", no_args_is_help=True)
+
+
+def _ctx():  # type: ignore[no-untyped-def]
+    from mlsteward.cli.governance import _ctx as governance_ctx
+
+    return governance_ctx()
+
+
+@policies_app.command("set")
+@handle_errors
+def policies_set(path: Path, as_json: bool = JSON_OPTION) -> None:
+    """Validate and set a policy from a TOML or YAML file."""
+    from mlsteward.retraining.service import RetrainingService
+
+    policy = RetrainingService(_ctx()).set_policy(path)
+    emit_json(policy.to_dict()) if as_json else console.print(
+        f"policy for {policy.model} set (mode {policy.promotion.mode})"
+    )
+
+
+@policies_app.command("show")
+@handle_errors
+def policies_show(model: str, as_json: bool = JSON_OPTION) -> None:
+    """Show a model's policy."""
+    from mlsteward.retraining.service import RetrainingService
+
+    policy = RetrainingService(_ctx()).get_policy(model)
+    if as_json:
+        emit_json(policy.to_dict())
+    else:
+        console.print_json(data=policy.to_dict())
+
+
+@policies_app.command("check")
+@handle_errors
+def policies_check(path: Path) -> None:
+    """Validate a policy file without setting it."""
+    from mlsteward.retraining.policy import load_policy
+
+    policy = load_policy(path)
+    console.print(f"{path}: valid policy for {policy.model}")
+
+
+@handle_errors
+def retrain(
+    model: str,
+    deployment: str | None = typer.Option(None, help="Defaults to the model name."),
+    reason: str = typer.Option("", help="Why, for the audit trail."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Train a challenger now by the model's policy, judge gates, decide."""
+    from mlsteward.retraining.service import RetrainingService
+
+    with console.status(f"retraining {model}", spinner="dots"):
+        r = RetrainingService(_ctx()).retrain(
+            model, trigger={"kind": "manual", "reason": reason}, deployment=deployment
+        )
+    if as_json:
+        emit_json(r.to_dict())
+        return
+    table = Table(
+        "gate",
+        "passed",
+        "value",
+        "limit",
+        "detail",
+        title=f"{r.challenger} vs {r.champion} on {r.holdout}",
+    )
+    for g in r.gates:
+        value = "-" if g["value"] is None else f"{g['value']:.4f}"
+        table.add_row(
+            g["gate"],
+            "[green]yes[/]" if g["passed"] else "[red]no[/]",
+            value,
+            str(g["limit"]),
+            g["detail"],
+        )
+    console.print(table)
+    console.print(f"decision: [bold]{r.decision}[/] — {r.reason}")
+    if r.approval_id:
+        console.print(
+            f"approval request {r.approval_id}: an approver runs "
+            f"`mlsteward approvals approve {r.approval_id}`"
+        )
+
+
+@retrainings_app.command("list")
+@handle_errors
+def retrainings_list(
+    model: str | None = typer.Option(None), as_json: bool = JSON_OPTION
+) -> None:
+    """List retrainings with their decisions."""
+    from mlsteward.retraining.service import RetrainingService
+
+    rows = RetrainingService(_ctx()).list(model)
+    if as_json:
+        emit_json([r.to_dict() for r in rows])
+        return
+    table = Table("id", "when", "champion", "challenger", "decision", "reason")
+    for r in rows:
+        table.add_row(
+            r.id[:12],
+            f"{r.created_at:%Y-%m-%d %H:%M}",
+            r.champion or "-",
+            r.challenger or "-",
+            r.decision or "-",
+            r.reason[:60],
+        )
+    console.print(table)
+
+
+@approvals_app.command("list")
+@handle_errors
+def approvals_list(
+    status: str | None = typer.Option(None, help="pending, approved, rejected, stale"),
+    model: str | None = typer.Option(None),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List approval requests with their evidence."""
+    from mlsteward.governance.approvals import ApprovalService
+
+    rows = ApprovalService(_ctx()).list(status=status, model=model)
+    if as_json:
+        emit_json([a.to_dict() for a in rows])
+        return
+    table = Table("id", "version", "status", "asked by", "when", "gates", "decided by")
+    for a in rows:
+        gates = a.evidence.get("gates", [])
+        ok = sum(1 for g in gates if g["passed"])
+        table.add_row(
+            a.id,
+            a.ref,
+            a.status,
+            a.requested_by,
+            f"{a.requested_at:%Y-%m-%d %H:%M}",
+            f"{ok}/{len(gates)} passed",
+            a.decided_by or "-",
+        )
+    console.print(table)
+
+
+@approvals_app.command("approve")
+@handle_errors
+def approvals_approve(
+    request_id: str, comment: str = typer.Option("", "-m"), as_json: bool = JSON_OPTION
+) -> None:
+    """Approve a request (approver role; not your own): promotes the version."""
+    from mlsteward.governance.approvals import ApprovalService
+
+    a = ApprovalService(_ctx()).approve(request_id, comment)
+    emit_json(a.to_dict()) if as_json else console.print(
+        f"approved {a.ref}; it is now champion"
+    )
+
+
+@approvals_app.command("reject")
+@handle_errors
+def approvals_reject(
+    request_id: str, comment: str = typer.Option(..., "-m"), as_json: bool = JSON_OPTION
+) -> None:
+    """Reject a request with a comment saying why."""
+    from mlsteward.governance.approvals import ApprovalService
+
+    a = ApprovalService(_ctx()).reject(request_id, comment)
+    emit_json(a.to_dict()) if as_json else console.print(f"rejected {a.ref}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(policies_app, name="policies")
+    app.add_typer(approvals_app, name="approvals")
+    app.add_typer(retrainings_app, name="retrainings")
+    app.command("retrain")(retrain)
