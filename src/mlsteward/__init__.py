@@ -40,6 +40,7 @@ __all__ = [
     "UnsafeArtifact",
     "__version__",
     "datasets",
+    "drift_report",
     "get_settings",
 ]
 
@@ -50,6 +51,10 @@ def __getattr__(name: str) -> Any:
         from mlsteward.sdk import Client
 
         return Client
+    if name == "drift_report":
+        from mlsteward.monitoring.drift import drift_report
+
+        return drift_report
     if name == "datasets":
         import importlib
 

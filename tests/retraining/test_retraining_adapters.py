@@ -10,12 +10,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from tests.conftest import make_user_token
 
 from mlsteward.api import create_app
 from mlsteward.datasets.bundled import german_credit_roles, load_german_credit
 from mlsteward.datasets.simulate import make_periods
 from mlsteward.retraining.trainers import logistic_scorecard
-from tests.conftest import make_user_token
 
 POLICY = {
     "data": {"reference": "german-credit-train", "window": "3650d"},

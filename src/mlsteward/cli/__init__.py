@@ -11,6 +11,7 @@ from mlsteward.cli import (
     datasets,
     db,
     demo,
+    drift,
     governance,
     models,
     monitoring,

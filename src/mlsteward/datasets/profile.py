@@ -41,6 +41,17 @@ Conventions (they matter for PSI, see :mod:`mlsteward.monitoring.stats`):
   integer (``1`` and ``1.0`` are both ``"1"``), other floats by ``repr``,
   anything else by ``str``. Categories are listed by descending count, then
   by key.
+* **Quantile sketch.** Each numeric entry also carries ``sketch``: the
+  reference distribution that the Kolmogorov-Smirnov and Wasserstein drift
+  tests need (see :func:`quantile_sketch`). ``knots`` are sorted, distinct
+  observed values; ``le[j]`` and ``lt[j]`` count the reference values
+  ``<= knots[j]`` and ``< knots[j]`` exactly. With at most ``sketch_size``
+  distinct values every distinct value is a knot and the sketch *is* the
+  reference distribution (``exact`` is true); otherwise the knots sit at
+  evenly spaced ranks, min and max included, so at most
+  ``ceil((count - 1) / (sketch_size - 1)) - 1`` reference values fall strictly
+  between two neighbouring knots. Profiles written before the sketch existed
+  lack the key; drift then falls back to tests that need only the bins.
 
 Example:
     >>> import pandas as pd
@@ -70,6 +81,7 @@ __all__ = [
     "KINDS",
     "NUMERIC",
     "PROFILE_VERSION",
+    "SKETCH_SIZE",
     "bin_counts",
     "category_counts",
     "category_key",
@@ -77,11 +89,14 @@ __all__ = [
     "count_missing",
     "infer_kind",
     "quantile_cuts",
+    "quantile_sketch",
     "to_float_array",
 ]
 
 #: Format version of the profile dict; bump it if the binning rule changes.
 PROFILE_VERSION = 1
+#: Default number of knots of a numeric column's quantile sketch.
+SKETCH_SIZE = 10_000
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 KINDS = (NUMERIC, CATEGORICAL)
@@ -190,6 +205,54 @@ def quantile_cuts(values: Any, n_bins: int = 10) -> np.ndarray:
     return cuts[cuts > part[0]]
 
 
+def quantile_sketch(values: Any, size: int = SKETCH_SIZE) -> dict[str, Any]:
+    """Knots of a column's empirical distribution, with exact ranks.
+
+    Args:
+        values: Finite, non-missing numbers.
+        size: Maximum number of knots (at least 2).
+
+    Returns:
+        ``{"exact": bool, "knots": [...], "le": [...], "lt": [...]}``:
+        ``knots`` sorted distinct observed values (the minimum and the
+        maximum always among them), ``le[j]`` / ``lt[j]`` the number of values
+        ``<=`` / ``<`` ``knots[j]``. ``exact`` is true when every distinct value
+        is a knot, i.e. the sketch loses nothing. See the module docstring for
+        the bound on values between knots.
+
+    Example:
+        >>> quantile_sketch([3.0, 1.0, 1.0, 2.0])
+        {'exact': True, 'knots': [1.0, 2.0, 3.0], 'le': [2, 3, 4], 'lt': [0, 2, 3]}
+        >>> s = quantile_sketch(np.arange(100.0), size=3)
+        >>> s["knots"], s["le"], s["exact"]
+        ([0.0, 50.0, 99.0], [1, 51, 100], False)
+    """
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
+        raise InvalidInput(
+            f"sketch size must be an integer >= 2, got {size!r}", field="sketch_size"
+        )
+    xs = np.sort(np.asarray(values, dtype=np.float64))
+    n = xs.size
+    if n == 0:
+        return {"exact": True, "knots": [], "le": [], "lt": []}
+    starts = np.flatnonzero(np.diff(xs)) + 1  # first index of each new value
+    if starts.size + 1 <= size:
+        knots = xs[np.concatenate(([0], starts))]
+        exact = True
+    else:
+        positions = np.round(np.linspace(0, n - 1, int(size))).astype(np.int64)
+        knots = np.unique(xs[positions])
+        exact = False
+    le = np.searchsorted(xs, knots, side="right")
+    lt = np.searchsorted(xs, knots, side="left")
+    return {
+        "exact": exact,
+        "knots": knots.tolist(),
+        "le": le.tolist(),
+        "lt": lt.tolist(),
+    }
+
+
 def category_key(value: Any) -> str:
     """Canonical string under which a category value is counted.
 
@@ -276,6 +339,7 @@ def compute_profile(
     df: pd.DataFrame,
     columns: Mapping[str, str] | None = None,
     n_bins: int = 10,
+    sketch_size: int | None = SKETCH_SIZE,
 ) -> dict[str, Any]:
     """Profile every column of ``df``: the reference for later drift checks.
 
@@ -285,11 +349,13 @@ def compute_profile(
             the inferred kind (see :func:`infer_kind`).
         n_bins: Number of quantile bins for numeric columns (ties can make
             fewer; see the module docstring for the exact rule).
+        sketch_size: Knots of each numeric column's quantile sketch (see
+            :func:`quantile_sketch`); ``None`` or ``0`` leaves the sketch out.
 
     Returns:
         ``{"version": 1, "n_rows": int, "columns": {name: entry}}``. A numeric
         entry has ``kind, dtype, count, missing, missing_rate, min, max, mean,
-        std, cuts, counts``; a categorical one ``kind, dtype, count, missing,
+        std, cuts, counts`` and, unless disabled, ``sketch``; a categorical one ``kind, dtype, count, missing,
         missing_rate, categories``. ``count`` is the number of non-missing
         values, ``std`` the sample standard deviation (``ddof=1``, as
         pandas), ``counts`` has ``len(cuts) + 1`` entries summing to
@@ -319,6 +385,16 @@ def compute_profile(
         raise InvalidInput(
             f"n_bins must be a positive integer, got {n_bins}", field="n_bins"
         )
+    if sketch_size is not None and (
+        isinstance(sketch_size, bool)
+        or not isinstance(sketch_size, (int, np.integer))
+        or sketch_size == 1
+        or sketch_size < 0
+    ):
+        raise InvalidInput(
+            f"sketch_size must be None, 0 or an integer >= 2, got {sketch_size!r}",
+            field="sketch_size",
+        )
     names = [str(c) for c in df.columns]
     seen: set[str] = set()
     for name in names:
@@ -347,13 +423,17 @@ def compute_profile(
     for name, (_, series) in zip(names, df.items(), strict=True):
         kind = overrides.get(name) or infer_kind(series)
         if kind == NUMERIC:
-            out[name] = _numeric_profile(series, name, int(n_bins))
+            out[name] = _numeric_profile(
+                series, name, int(n_bins), int(sketch_size or 0)
+            )
         else:
             out[name] = _categorical_profile(series)
     return {"version": PROFILE_VERSION, "n_rows": n_rows, "columns": out}
 
 
-def _numeric_profile(series: pd.Series, name: str, n_bins: int) -> dict[str, Any]:
+def _numeric_profile(
+    series: pd.Series, name: str, n_bins: int, sketch_size: int = 0
+) -> dict[str, Any]:
     x = to_float_array(series, field=name)
     present = x[~np.isnan(x)]
     if np.isinf(present).any():
@@ -369,7 +449,7 @@ def _numeric_profile(series: pd.Series, name: str, n_bins: int) -> dict[str, Any
     counts = np.bincount(
         np.searchsorted(cuts, present, side="right"), minlength=cuts.size + 1
     )
-    return {
+    entry: dict[str, Any] = {
         "kind": NUMERIC,
         "dtype": str(series.dtype),
         "count": count,
@@ -382,6 +462,9 @@ def _numeric_profile(series: pd.Series, name: str, n_bins: int) -> dict[str, Any
         "cuts": [float(c) for c in cuts],
         "counts": [int(c) for c in counts],
     }
+    if sketch_size:
+        entry["sketch"] = quantile_sketch(present, sketch_size)
+    return entry
 
 
 def _categorical_profile(series: pd.Series) -> dict[str, Any]:

@@ -1,0 +1,367 @@
+"""``mlsteward drift REFERENCE CURRENT``: a drift report between two files.
+
+REFERENCE is a CSV or Parquet file, a profile JSON file (a profile, or a
+dataset version from ``mlsteward datasets show --json``), or a dataset
+version ref such as ``german-credit-train/1``. CURRENT is a CSV or Parquet
+file, read in chunks (Parquet by row-group batches through pyarrow) so a
+window larger than memory streams through in bounded memory, with a
+progress bar on the terminal.
+
+Exit codes: 0 when the report ran, whatever its verdict (the verdict is in
+the output; ``--fail-on-drift`` exits 1 on a ``drift`` verdict, for CI);
+2 for bad usage or input (unreadable file, unknown column or method).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import typer
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from mlsteward.cli.common import (
+    JSON_OPTION,
+    client,
+    console,
+    emit_json,
+    err_console,
+    handle_errors,
+)
+from mlsteward.errors import InvalidInput
+
+__all__ = ["drift", "register"]
+
+_PARQUET = (".parquet", ".pq")
+_CSV = (".csv", ".tsv", ".txt", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz")
+_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/\d+)?$")
+_STATUS_STYLE = {"stable": "green", "watch": "yellow", "drift": "bold red"}
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``mlsteward drift`` to ``app``."""
+    app.command("drift")(drift)
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for ext in (*_PARQUET, *_CSV):
+        if name.endswith(ext):
+            return ext
+    return path.suffix.lower()
+
+
+def _read_table(path: Path, field: str) -> pd.DataFrame:
+    ext = _suffix(path)
+    try:
+        if ext in _PARQUET:
+            return pd.read_parquet(path)
+        if ext in _CSV:
+            return pd.read_csv(path, sep="\t" if ext == ".tsv" else ",")
+    except (OSError, ValueError, ImportError) as exc:
+        raise InvalidInput(
+            f"cannot read {field} {str(path)!r}: {exc}", field=field
+        ) from exc
+    raise InvalidInput(
+        f"{field} {str(path)!r} must be a .csv or .parquet file (or, for the "
+        "reference, a profile .json or a dataset ref like german-credit-train/1)",
+        field=field,
+    )
+
+
+def _load_reference(spec: str, mode: str | None) -> Any:
+    """A DataFrame, a profile dict, or a dataset version."""
+    path = Path(spec)
+    if path.is_file():
+        if _suffix(path) == ".json":
+            try:
+                data = json.loads(path.read_text())
+            except (OSError, ValueError) as exc:
+                raise InvalidInput(
+                    f"cannot read reference {spec!r}: {exc}", field="reference"
+                ) from exc
+            profile = data.get("profile", data) if isinstance(data, dict) else None
+            if not isinstance(profile, dict) or "columns" not in profile:
+                raise InvalidInput(
+                    f"reference {spec!r} is not a profile (no 'columns' key)",
+                    field="reference",
+                )
+            return profile
+        return _read_table(path, "reference")
+    if _REF.match(spec) and not path.suffix:
+        if mode == "exact":
+            return client().load_dataset(spec)
+        return client().get_dataset(spec)
+    raise InvalidInput(
+        f"reference {spec!r} is neither a file nor a dataset ref (name/version)",
+        field="reference",
+    )
+
+
+def _chunks(
+    path: Path, columns: list[str] | None, chunk_rows: int
+) -> tuple[Iterator[pd.DataFrame], int, Callable[[int], int]]:
+    """Chunks of the window, the progress total, and how far a chunk took us.
+
+    Parquet is read by row-group batches (progress in rows); CSV by
+    ``chunk_rows`` rows (progress in bytes of the file read so far).
+    """
+    ext = _suffix(path)
+    if ext in _PARQUET:
+        import pyarrow.parquet as pq
+
+        try:
+            pf = pq.ParquetFile(path)
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(
+                f"cannot read current {str(path)!r}: {exc}", field="current"
+            ) from exc
+        names = set(pf.schema_arrow.names)
+        cols = [c for c in columns if c in names] if columns is not None else None
+
+        def parquet() -> Iterator[pd.DataFrame]:
+            try:
+                for batch in pf.iter_batches(batch_size=chunk_rows, columns=cols):
+                    yield batch.to_pandas()
+            except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid included
+                raise InvalidInput(
+                    f"cannot read current {str(path)!r}: {exc}", field="current"
+                ) from exc
+
+        done = [0]
+
+        def rows(n: int) -> int:
+            done[0] += n
+            return done[0]
+
+        return parquet(), int(pf.metadata.num_rows), rows
+    if ext in _CSV:
+        size = path.stat().st_size
+        handle = path.open("rb")
+        wanted = set(columns) if columns else None
+
+        def csv() -> Iterator[pd.DataFrame]:
+            with handle:
+                try:
+                    yield from pd.read_csv(
+                        handle,
+                        sep="\t" if ext == ".tsv" else ",",
+                        chunksize=chunk_rows,
+                        usecols=(lambda c: c in wanted) if wanted else None,
+                        compression=_COMPRESSION.get(ext),
+                    )
+                except (OSError, ValueError, UnicodeDecodeError) as exc:
+                    raise InvalidInput(
+                        f"cannot read current {str(path)!r}: {exc}", field="current"
+                    ) from exc
+
+        def position(_n: int) -> int:
+            return size if handle.closed else min(handle.tell(), size)
+
+        return csv(), size, position
+    raise InvalidInput(
+        f"current {str(path)!r} must be a .csv or .parquet file", field="current"
+    )
+
+
+_COMPRESSION = {
+    ".csv.gz": "gzip",
+    ".csv.bz2": "bz2",
+    ".csv.zip": "zip",
+    ".csv.xz": "xz",
+}
+
+
+def _dask_frame(path: Path, columns: list[str] | None) -> Any:
+    import dask.dataframe as dd
+
+    ext = _suffix(path)
+    if ext in _PARQUET:
+        return dd.read_parquet(str(path), columns=columns)
+    if ext in _CSV:
+        return dd.read_csv(str(path), usecols=columns, blocksize="64MB")
+    raise InvalidInput(
+        f"current {str(path)!r} must be a .csv or .parquet file", field="current"
+    )
+
+
+def _parse_methods(items: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for item in items:
+        col, sep, methods = item.partition("=")
+        if not sep or not col or not methods:
+            raise InvalidInput(
+                f"--method expects COLUMN=METHOD[,METHOD], got {item!r}",
+                field="method",
+            )
+        out.setdefault(col, []).extend(m.strip() for m in methods.split(","))
+    return out
+
+
+@handle_errors
+def drift(
+    reference: str = typer.Argument(
+        ...,
+        help="Reference: .csv/.parquet, a profile .json, or a dataset ref (name/N).",
+    ),
+    current: Path = typer.Argument(..., help="Current window: .csv or .parquet."),
+    method: list[str] = typer.Option(
+        [],
+        "--method",
+        "-m",
+        help="COLUMN=METHOD[,METHOD] (psi, ks, chi2, jensen_shannon, wasserstein); "
+        "repeatable. Other columns keep the defaults.",
+    ),
+    columns: str | None = typer.Option(
+        None, "--columns", help="Comma-separated columns to check (default: all)."
+    ),
+    alpha: float = typer.Option(0.05, help="Family-wise significance level (Holm)."),
+    mode: str | None = typer.Option(
+        None,
+        help="exact (KS/W1 against every reference value) or sketch (against the "
+        "profile's 10k-knot sketch). Default: exact for a file reference, "
+        "sketch for a profile or dataset.",
+    ),
+    engine: str = typer.Option("local", help="local (streaming) or dask."),
+    scheduler: str | None = typer.Option(
+        None, help="With --engine dask: a dask.distributed scheduler address."
+    ),
+    chunk_rows: int = typer.Option(
+        250_000, min=1, help="Rows per chunk read from CURRENT."
+    ),
+    fail_on_drift: bool = typer.Option(
+        False, "--fail-on-drift", help="Exit 1 when the verdict is drift."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Drift of CURRENT against REFERENCE: per-column table and verdict."""
+    from mlsteward.monitoring.drift import default_methods, drift_report
+
+    if mode not in (None, "exact", "sketch"):
+        raise InvalidInput(
+            f"--mode must be exact or sketch, got {mode!r}", field="mode"
+        )
+    if engine not in ("local", "dask"):
+        raise InvalidInput(
+            f"--engine must be local or dask, got {engine!r}", field="engine"
+        )
+    if not current.is_file():
+        raise InvalidInput(f"current {str(current)!r} is not a file", field="current")
+    ref = _load_reference(reference, mode)
+    profile = ref if isinstance(ref, dict) else getattr(ref, "profile", None)
+    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    methods: dict[str, list[str]] | None = None
+    if method:
+        overrides = _parse_methods(method)
+        if profile is not None:
+            methods = default_methods(profile, wanted)
+            methods.update(overrides)
+        else:
+            methods = overrides
+    needed = wanted or (list(methods) if methods else None)
+    if needed is None and profile is not None:
+        needed = list(profile["columns"])
+    elif needed is None and isinstance(ref, pd.DataFrame):
+        needed = [str(c) for c in ref.columns]
+
+    kwargs: dict[str, Any] = {
+        "methods": methods,
+        "alpha": alpha,
+        "columns": wanted,
+        "mode": mode,
+        "engine": engine,
+    }
+    if engine == "dask":
+        dclient = None
+        if scheduler:
+            from dask.distributed import Client
+
+            dclient = Client(scheduler)
+        try:
+            result = drift_report(ref, _dask_frame(current, needed), **kwargs)
+        finally:
+            if dclient is not None:
+                dclient.close()
+    else:
+        chunks, total, position = _chunks(current, needed, chunk_rows)
+        show = err_console.is_terminal and not as_json
+        with _progress(show, total, current, position) as advance:
+            result = drift_report(ref, chunks, on_chunk=advance, **kwargs)
+
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        _print(result)
+    if fail_on_drift and result.verdict == "drift":
+        raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def _progress(
+    show: bool, total: int, path: Path, position: Callable[[int], int]
+) -> Iterator[Callable[[int], None]]:
+    """A Rich progress bar on stderr, advanced after each chunk; silent if off."""
+    if not show:
+        yield lambda _n: None
+        return
+    bar = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task(f"drift {path.name}", total=total)
+        yield lambda n: bar.update(task, completed=position(n))
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if value != 0 and abs(value) < 10 ** (-digits):
+        return f"{value:.1e}"
+    return f"{value:.{digits}f}"
+
+
+def _print(result: Any) -> None:
+    table = Table(
+        "column", "method", "statistic", "p (Holm)", "watch / drift", "status", "note"
+    )
+    for r in result.rows:
+        style = _STATUS_STYLE[r.status]
+        table.add_row(
+            r.column,
+            r.method,
+            _fmt(r.statistic),
+            _fmt(r.p_adjusted) if r.p_adjusted is not None else "-",
+            f"{r.watch_threshold:g} / {r.threshold:g}",
+            f"[{style}]{r.status}[/]",
+            r.note or "",
+        )
+    console.print(table)
+    style = _STATUS_STYLE[result.verdict]
+    drifted = ", ".join(result.drifted) or "none"
+    console.print(
+        f"verdict: [{style}]{result.verdict}[/]  drifted columns "
+        f"({len(result.drifted)} of {len(result.column_status)}): {drifted}  "
+        f"[dim]mode {result.mode}, Holm at alpha {result.alpha:g}, "
+        f"{result.n_current} rows vs {result.n_reference}[/]"
+    )
+    for col, why in result.skipped.items():
+        console.print(f"[dim]skipped {col}: {why}[/]")
