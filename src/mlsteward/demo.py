@@ -41,9 +41,12 @@ from mlsteward.datasets.bundled import (
 )
 from mlsteward.datasets.profile import compute_profile
 from mlsteward.datasets.simulate import make_periods
+from mlsteward.governance.approvals import ApprovalService
+from mlsteward.governance.identity import IdentityService
 from mlsteward.metrics import auc as auc_of
 from mlsteward.metrics import ks as ks_of
 from mlsteward.monitoring.stats import column_psi, psi_band
+from mlsteward.retraining.service import Retraining, RetrainingService
 from mlsteward.retraining.trainers import logistic_scorecard
 from mlsteward.sdk import Client
 
@@ -51,6 +54,29 @@ __all__ = ["MODEL_NAME", "DemoPolicy", "DemoReport", "run_demo"]
 
 MODEL_NAME = "credit-risk"
 DEPLOYMENT = "credit-risk"
+ADMIN, DEVELOPER, APPROVER = "admin", "dana", "alex"
+
+#: The demo's retraining policy: a challenger must beat the champion on the
+#: newest labelled month and keep the four-fifths rule for every protected
+#: group; then an approver decides. (No score-PSI gate: in a drifting
+#: population the holdout's scores differ from the training population's by
+#: design, which is why the challenger is needed.)
+DEMO_POLICY = {
+    "model": MODEL_NAME,
+    "data": {
+        "reference": "german-credit-train",
+        "window": "3650d",
+        "holdout": "newest_month",
+    },
+    "trainer": {"name": "logistic_scorecard"},
+    "gates": {
+        "auc_min_gain": 0.0,
+        "auc_max_drop": None,
+        "four_fifths_min": 0.8,
+        "score_psi_max": None,
+    },
+    "promotion": {"mode": "manual"},
+}
 TARGET = GERMAN_CREDIT_TARGET
 
 Progress = Callable[[str], None]
@@ -63,7 +89,6 @@ class DemoPolicy:
     psi_act: float = 0.25
     auc_drop: float = 0.05
     threshold: float = 0.5
-    min_auc_gain: float = 0.0
     #: Months to wait after a retraining before the next may start, so one
     #: drift episode starts one retraining.
     cooldown_periods: int = 2
@@ -114,6 +139,7 @@ class Decision:
     challenger_ks: float
     promoted: bool
     reason: str
+    gates: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -159,6 +185,67 @@ def _cv_auc(frame: pd.DataFrame, features: list[str], seed: int) -> float:
         model = logistic_scorecard(part, features=features, target=TARGET)
         scores[test_idx] = model.predict_proba(frame.iloc[test_idx][features])[:, 1]
     return auc_of(y, scores)
+
+
+def ensure_users(client: Client) -> None:
+    """The demo's people: an admin, a developer who asks, an approver who
+    decides. Created once per home."""
+    svc = IdentityService(client.ctx.as_actor(ADMIN))
+    existing = {u.name for u in svc.list_users()}
+    if not existing:
+        svc.create_user(ADMIN, "admin", bootstrap=True)
+    for name, role in ((DEVELOPER, "developer"), (APPROVER, "approver")):
+        if name not in existing:
+            svc.create_user(name, role)
+
+
+def _fresh_deployment(client: Client) -> str:
+    """``credit-risk`` on the first run in a home, ``credit-risk-2`` on the
+    second...: every run's simulated months carry the same dates, so each run
+    logs under its own deployment and retrains on its own history."""
+    n = 1
+    while not client.predictions(deployment=_deployment_name(n), limit=1).empty:
+        n += 1
+    return _deployment_name(n)
+
+
+def _deployment_name(n: int) -> str:
+    return DEPLOYMENT if n == 1 else f"{DEPLOYMENT}-{n}"
+
+
+def _decide(client: Client, r: Retraining, say: Progress, label: str) -> Decision:
+    """The approver reads the evidence and decides; gates already refused a
+    challenger that failed them."""
+    champ, chall = r.comparison["champion"], r.comparison["challenger"]
+    failed = [g["gate"] for g in r.gates if not g["passed"]]
+    if r.decision == "awaiting_approval" and r.approval_id:
+        comment = (
+            f"challenger AUC {chall['auc']:.3f} beats champion "
+            f"{champ['auc']:.3f} on {r.holdout}; every gate passed"
+        )
+        ApprovalService(client.ctx.as_actor(APPROVER)).approve(r.approval_id, comment)
+        say(f"{label}: {APPROVER} approved {r.challenger} ({comment})")
+        promoted, reason = True, f"approved by {APPROVER}: {comment}"
+    else:
+        promoted = False
+        reason = (
+            f"challenger rejected by the gates ({', '.join(failed)}): "
+            + "; ".join(g["detail"] for g in r.gates if not g["passed"])
+        )
+        say(f"{label}: {reason}; champion kept")
+    return Decision(
+        period=label,
+        champion=str(r.champion),
+        challenger=str(r.challenger),
+        holdout=str(r.holdout),
+        champion_auc=champ["auc"],
+        challenger_auc=chall["auc"],
+        champion_ks=champ["ks"],
+        challenger_ks=chall["ks"],
+        promoted=promoted,
+        reason=reason,
+        gates=r.gates,
+    )
 
 
 def _train_and_register(
@@ -236,6 +323,10 @@ def run_demo(
     features = _features(roles)
     log_columns = [*GERMAN_CREDIT_PROTECTED, "application_id"]
 
+    ensure_users(client)
+    as_dev = client.ctx.as_actor(DEVELOPER)
+    deployment = _fresh_deployment(client)
+
     say("loading German credit and simulating later months")
     history = make_periods(
         load_german_credit(),
@@ -260,6 +351,7 @@ def run_demo(
     client.transition(
         champion.ref, "approved", reason="first champion of the demo (policy: auto)"
     )
+    RetrainingService(client.ctx.as_actor(ADMIN)).set_policy(DEMO_POLICY)
     report = DemoReport(
         home=str(client.ctx.settings.resolved_home()),
         champion_start=champion.ref,
@@ -285,7 +377,7 @@ def run_demo(
         scored = client.score(
             f"{MODEL_NAME}@champion",
             frame,
-            deployment=DEPLOYMENT,
+            deployment=deployment,
             threshold=policy.threshold,
             request_ids=ids,
             timestamps=times,
@@ -302,7 +394,7 @@ def run_demo(
             )
         )
         window = client.labelled_window(
-            deployment=DEPLOYMENT,
+            deployment=deployment,
             since=min(times),
             until=max(times) + dt.timedelta(microseconds=1),
         )
@@ -331,83 +423,40 @@ def run_demo(
                 f"AUC -{current_baseline - result.auc:.3f} vs {current_baseline:.3f}"
             )
         report.periods.append(result)
-        labelled_frame = frame.copy()
-        labelled.append(labelled_frame)
+        labelled.append(frame)
         if not result.triggered or len(labelled) < 2:
             continue
         if last_retrain is not None and i - last_retrain <= policy.cooldown_periods:
             result.triggered.append("cool-down")
             continue
         last_retrain = i
-        say(f"{period.label}: drift policy triggered; retraining a challenger")
-        holdout = labelled[-1]
-        retrain = pd.concat([train, *labelled[:-1]], ignore_index=True)
-        challenger, challenger_cv, retrain_dv = _train_and_register(
-            client,
-            retrain,
-            dataset="german-credit-retrain",
-            roles=roles,
-            run_name=f"challenger-training-{period.label}",
-            parent_version=client.get_model_version(champ_ref).version,
-            seed=seed,
-            description=f"challenger: training period plus labelled months up to "
-            f"{history.periods[i - 1].label}",
+        say(
+            f"{period.label}: drift policy triggered; {DEVELOPER} asks for a retraining"
         )
-        client.set_alias(MODEL_NAME, "challenger", challenger.version)
-        hold_dv = client.register_dataset(
-            f"credit-risk-holdout-{period.label}",
-            holdout,
-            roles={**roles, "applied_at": "timestamp"},
-            description=f"out-of-time holdout: the labelled month {period.label}",
+        retraining = RetrainingService(as_dev).retrain(
+            MODEL_NAME,
+            trigger={
+                "kind": "demo-monitor",
+                "period": period.label,
+                "reasons": result.triggered,
+            },
+            deployment=deployment,
         )
-        say(f"{period.label}: champion vs challenger on the out-of-time holdout")
-        ev_champ = client.evaluate(
-            champ_ref, hold_dv.ref, target=TARGET, threshold=policy.threshold
-        )
-        ev_chall = client.evaluate(
-            challenger.ref, hold_dv.ref, target=TARGET, threshold=policy.threshold
-        )
-        gain = ev_chall.metrics["auc"] - ev_champ.metrics["auc"]
-        promoted = gain > policy.min_auc_gain
-        if promoted:
-            reason = (
-                f"challenger AUC {ev_chall.metrics['auc']:.3f} beats champion "
-                f"{ev_champ.metrics['auc']:.3f} on {hold_dv.ref} "
-                f"(+{gain:.3f})"
-            )
-            client.transition(challenger.ref, "approved", reason=reason)
-            client.set_alias(MODEL_NAME, "champion", challenger.version)
-            client.delete_alias(MODEL_NAME, "challenger")
-            current_baseline = challenger_cv
-            reference = retrain_dv.profile["columns"]
+        decision = _decide(client, retraining, say, period.label)
+        report.decisions.append(decision)
+        if decision.promoted:
+            current_baseline = decision.challenger_auc
+            challenger = client.get_model_version(decision.challenger)
+            run = client.get_run(str(challenger.run_id))
+            new_dv = client.get_dataset(run.inputs[0]["dataset"])
+            reference = new_dv.profile["columns"]
             new_model = client.load_model(f"{MODEL_NAME}@champion")
             score_profile = compute_profile(
-                pd.DataFrame({"score": new_model.predict_proba(retrain)}),
+                pd.DataFrame(
+                    {"score": new_model.predict_proba(client.load_dataset(new_dv.ref))}
+                ),
                 {"score": "numeric"},
             )["columns"]["score"]
-        else:
-            reason = (
-                f"challenger AUC {ev_chall.metrics['auc']:.3f} does not beat "
-                f"champion {ev_champ.metrics['auc']:.3f} on {hold_dv.ref}; "
-                "champion kept"
-            )
-            client.transition(challenger.ref, "rejected", reason=reason)
-            client.delete_alias(MODEL_NAME, "challenger")
-        say(f"{period.label}: {reason}")
-        report.decisions.append(
-            Decision(
-                period=period.label,
-                champion=champ_ref,
-                challenger=challenger.ref,
-                holdout=hold_dv.ref,
-                champion_auc=ev_champ.metrics["auc"],
-                challenger_auc=ev_chall.metrics["auc"],
-                champion_ks=ev_champ.metrics["ks"],
-                challenger_ks=ev_chall.metrics["ks"],
-                promoted=promoted,
-                reason=reason,
-            )
-        )
     report.champion_end = client.get_model_version(f"{MODEL_NAME}@champion").ref
     n_events, problems = client.verify_audit()
     report.audit_events, report.audit_ok = n_events, not problems

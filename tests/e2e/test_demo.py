@@ -44,10 +44,12 @@ def test_demo_closes_the_loop_and_can_run_again(tmp_path: Path) -> None:
     ]
     assert by_first and min(p["auc"] for p in by_first) < first["baseline_auc"] - 0.05
     # Every retraining compared both models on the same holdout, and a
-    # promotion happened only where the challenger won.
+    # promotion happened only where every gate passed (a win included).
     assert first["decisions"], "the drift policy should have triggered a retraining"
     for d in first["decisions"]:
-        assert d["promoted"] == (d["challenger_auc"] > d["champion_auc"])
+        assert d["promoted"] == all(g["passed"] for g in d["gates"])
+        gain = next(g for g in d["gates"] if g["gate"] == "auc_min_gain")
+        assert gain["passed"] == (d["challenger_auc"] > d["champion_auc"])
     promoted = [d for d in first["decisions"] if d["promoted"]]
     expected_end = promoted[-1]["challenger"] if promoted else first["champion_start"]
     assert first["champion_end"] == expected_end
@@ -73,9 +75,16 @@ def test_demo_closes_the_loop_and_can_run_again(tmp_path: Path) -> None:
         assert chall.state == ("approved" if d["promoted"] else "rejected")
         assert chall.run_id is not None
         run = client.get_run(chall.run_id)
-        assert run.inputs[0]["dataset"].startswith("german-credit-retrain/")
+        assert run.inputs[0]["dataset"].startswith("credit-risk-retrain/")
         evaluated_on = {e.dataset for e in client.list_evaluations(d["challenger"])}
         assert d["holdout"] in evaluated_on
+    # A second person approved each promotion; the developer asked.
+    events = client.audit_log()
+    approvals = [e for e in events if e.action == "approval.approved"]
+    assert len(approvals) == len(promoted)
+    assert all(e.actor == "alex" for e in approvals)
+    asked = [e for e in events if e.action == "approval.requested"]
+    assert all(e.actor == "dana" for e in asked)
     client.close()
 
     # Repeatable: same seeds, same figures; new versions beside the old.
@@ -84,6 +93,8 @@ def test_demo_closes_the_loop_and_can_run_again(tmp_path: Path) -> None:
     assert second["audit_ok"] is True
     client = Client(Settings(home=home))
     assert len(client.list_versions("credit-risk")) == 2 * len(versions)
+    second_log = client.labelled_window(deployment="credit-risk-2")
+    assert len(second_log) == 6 * 250
     assert [d.ref for d in client.list_datasets("german-credit-train")] == [
         "german-credit-train/1"
     ]

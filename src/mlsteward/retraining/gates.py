@@ -5,6 +5,8 @@ both models, and its outcome is stored with those figures:
 
 ``auc_max_drop``
     challenger AUC >= champion AUC - limit.
+``auc_min_gain``
+    challenger AUC - champion AUC > limit (a strict win when the limit is 0).
 ``ks_min``
     challenger KS >= limit.
 ``four_fifths_min``
@@ -91,6 +93,18 @@ def judge_gates(
                 gates.auc_max_drop,
                 f"challenger AUC {challenger['auc']:.4f} vs champion "
                 f"{champion['auc']:.4f} (may fall at most {gates.auc_max_drop})",
+            )
+        )
+    if getattr(gates, "auc_min_gain", None) is not None:
+        gain = challenger["auc"] - champion["auc"]
+        out.append(
+            GateResult(
+                "auc_min_gain",
+                gain > gates.auc_min_gain,
+                gain,
+                gates.auc_min_gain,
+                f"challenger AUC {challenger['auc']:.4f} minus champion "
+                f"{champion['auc']:.4f} = {gain:+.4f} (must exceed {gates.auc_min_gain})",
             )
         )
     if gates.ks_min is not None:

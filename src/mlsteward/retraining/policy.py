@@ -23,6 +23,7 @@ that name the bad key and the allowed values. Example (TOML)::
 
     [gates]
     auc_max_drop = 0.005                 # challenger AUC >= champion AUC - 0.005
+    auc_min_gain = 0.0                   # or demand a win: AUC gain > 0.0 (optional)
     ks_min = 0.3
     four_fifths_min = 0.8                # for each protected column
     score_psi_max = 0.1                  # challenger scores vs its training population
@@ -122,6 +123,7 @@ class Trainer(_Strict):
 
 class Gates(_Strict):
     auc_max_drop: float | None = Field(default=0.005, ge=0, le=1)
+    auc_min_gain: float | None = Field(default=None, ge=-1, le=1)
     ks_min: float | None = Field(default=None, ge=0, le=1)
     four_fifths_min: float | None = Field(default=0.8, ge=0, le=1)
     score_psi_max: float | None = Field(default=0.1, ge=0)
