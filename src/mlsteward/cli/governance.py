@@ -20,6 +20,10 @@ audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=Tr
 comments_app = typer.Typer(
     help="Comments on models, approvals and alerts.", no_args_is_help=True
 )
+notify_app = typer.Typer(
+    help="Webhook sinks told of registrations, approvals, alerts and promotions.",
+    no_args_is_help=True,
+)
 retention_app = typer.Typer(
     help="Retention of prediction records.", no_args_is_help=True
 )
@@ -334,6 +338,69 @@ def retention_apply(
     )
 
 
+@notify_app.command("add-sink")
+@handle_errors
+def notify_add(
+    name: str,
+    url: str,
+    action: list[str] = typer.Option(
+        [],
+        "--action",
+        help="Action prefix to send (repeatable); default: "
+        "registrations, approvals, alias moves, alerts, deployments, retrainings",
+    ),
+    from_start: bool = typer.Option(False, help="Also send past events."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Add a webhook sink (chat incoming webhooks accept its JSON)."""
+    from mlsteward.governance.notify import NotificationService
+
+    ctx = _ctx()
+    _require_admin(ctx, "add notification sinks")
+    sink = NotificationService(ctx).add_sink(
+        name, url, action or None, from_start=from_start
+    )
+    emit_json(sink.to_dict()) if as_json else console.print(
+        f"sink {sink.name} added; it hears {', '.join(sink.actions)}"
+    )
+
+
+@notify_app.command("list")
+@handle_errors
+def notify_list(as_json: bool = JSON_OPTION) -> None:
+    """List sinks with their delivery state."""
+    from mlsteward.governance.notify import NotificationService
+
+    sinks = NotificationService(_ctx()).list()
+    if as_json:
+        emit_json([s.to_dict() for s in sinks])
+        return
+    table = Table("name", "url", "delivered up to event", "last error")
+    for s_ in sinks:
+        table.add_row(s_.name, s_.url, str(s_.cursor), s_.last_error or "-")
+    console.print(table)
+
+
+@notify_app.command("deliver")
+@handle_errors
+def notify_deliver(as_json: bool = JSON_OPTION) -> None:
+    """Send every sink what it has not yet received; failures are retried next
+    time, from the first undelivered event."""
+    from mlsteward.governance.notify import NotificationService
+
+    out = NotificationService(_ctx()).deliver()
+    if as_json:
+        emit_json(out)
+    else:
+        for name, r in out.items():
+            console.print(
+                f"{name}: sent {r['sent']}"
+                + (f", [red]stopped: {r['error']}[/]" if r["error"] else "")
+            )
+    if any(r["error"] for r in out.values()):
+        raise typer.Exit(1)
+
+
 @handle_errors
 def lineage(
     ref: str = typer.Argument(..., help="model version, e.g. credit-risk/3"),
@@ -383,4 +450,5 @@ def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
     app.add_typer(comments_app, name="comments")
     app.add_typer(retention_app, name="retention")
+    app.add_typer(notify_app, name="notifications")
     app.command("lineage")(lineage)

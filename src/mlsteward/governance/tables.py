@@ -1,10 +1,19 @@
-"""Users and API tokens."""
+"""Users, API tokens and notification sinks."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+)
 
-from mlsteward.store import UTCDateTime, metadata
+from mlsteward.store import JSONType, UTCDateTime, metadata
 
 users = Table(
     "users",
@@ -31,4 +40,20 @@ tokens = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=True),
     Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+notification_sinks = Table(
+    "notification_sinks",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("url", Text, nullable=False),
+    # Action prefixes this sink wants, e.g. ["approval.", "alias.set"].
+    Column("actions", JSONType, nullable=False),
+    # Audit sequence number of the last event delivered: delivery resumes
+    # after it, so an event is never skipped, whatever failed before.
+    Column("cursor", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("last_attempt_at", UTCDateTime(), nullable=True),
 )

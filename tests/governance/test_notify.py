@@ -1,0 +1,83 @@
+"""Notifications reach a real local webhook, and a failing one loses nothing."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from mlsteward.errors import InvalidInput
+from mlsteward.governance.notify import NotificationService
+
+
+class Hook:
+    def __init__(self) -> None:
+        self.received: list[dict] = []
+        self.fail_next = 0
+
+
+@pytest.fixture
+def hook() -> Iterator[tuple[str, Hook]]:
+    state = Hook()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if state.fail_next:
+                state.fail_next -= 1
+                self.send_response(503)
+                self.end_headers()
+                return
+            state.received.append(json.loads(body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", state
+    server.shutdown()
+    server.server_close()
+
+
+def test_events_are_posted_in_order_and_retried(
+    sqlite_client, credit, trained, hook
+) -> None:
+    url, state = hook
+    svc = NotificationService(sqlite_client.ctx)
+    svc.add_sink("chat", url, ["model_version.registered", "alias.set"])
+    model, features = trained
+    sqlite_client.register_model("credit-risk", model, credit[features])
+    sqlite_client.set_alias("credit-risk", "champion", 1)
+    state.fail_next = 1
+    first = svc.deliver()
+    assert first["chat"]["sent"] == 0 and "503" in first["chat"]["error"]
+    assert svc.get("chat").last_error
+    second = svc.deliver()
+    assert second["chat"] == {
+        "sent": 2,
+        "cursor": second["chat"]["cursor"],
+        "error": None,
+    }
+    texts = [m["text"] for m in state.received]
+    assert texts[0].endswith("registered credit-risk/1")
+    assert "credit-risk@champion" in texts[1]
+    assert [m["event"]["action"] for m in state.received] == [
+        "model_version.registered",
+        "alias.set",
+    ]
+    assert svc.deliver()["chat"]["sent"] == 0  # nothing twice
+
+
+def test_bad_sinks_are_refused(sqlite_client) -> None:
+    svc = NotificationService(sqlite_client.ctx)
+    with pytest.raises(InvalidInput, match="http"):
+        svc.add_sink("x", "file:///etc/passwd")
+    with pytest.raises(InvalidInput, match="not a valid name"):
+        svc.add_sink("bad name", "http://127.0.0.1:1/")
