@@ -42,6 +42,7 @@ def _acting(needed: str, action: str) -> Callable[..., Context]:
         principal.require(needed, action)
         return get_context(request).as_principal(principal)
 
+    dependency.mlsteward_role = needed  # type: ignore[attr-defined]
     return dependency
 
 
