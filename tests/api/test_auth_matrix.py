@@ -12,10 +12,10 @@ import re
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from tests.conftest import make_user_token
 
 from mlsteward.api import create_app
 from mlsteward.governance.identity import ROLES
-from tests.conftest import make_user_token
 
 OPEN = {"/api/v1/health", "/metrics"}
 
