@@ -6,7 +6,7 @@ from importlib import import_module
 
 from fastapi import FastAPI
 
-from mlsteward.api.problems import install_problem_handlers
+from mlsteward.api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from mlsteward.config import Settings, get_settings
 from mlsteward.context import Context
 
@@ -45,5 +45,5 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
 
     for name in ROUTERS:
         module = import_module(name)
-        app.include_router(module.router, prefix="/api/v1")
+        app.include_router(module.router, prefix="/api/v1", responses=PROBLEM_RESPONSES)
     return app

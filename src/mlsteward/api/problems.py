@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mlsteward.errors import (
     Conflict,
@@ -21,7 +23,13 @@ from mlsteward.errors import (
     UnsafeArtifact,
 )
 
-__all__ = ["STATUS", "install_problem_handlers", "problem"]
+__all__ = [
+    "PROBLEM_RESPONSES",
+    "STATUS",
+    "Problem",
+    "install_problem_handlers",
+    "problem",
+]
 
 STATUS: dict[type[MlstewardError], int] = {
     InvalidInput: 422,
@@ -35,6 +43,39 @@ STATUS: dict[type[MlstewardError], int] = {
 }
 
 PROBLEM = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with the offending field where there is one."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {
+        "description": description,
+        "model": Problem,
+        "content": {PROBLEM: {"schema": schema}},
+    }
+
+
+#: Documented on every control-plane route, so clients and schema checkers
+#: know the error shape.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem_response("Bad request"),
+    401: _problem_response("No token, or one that is not valid"),
+    403: _problem_response("The token's role may not do this"),
+    404: _problem_response("Not found"),
+    409: _problem_response("Conflicts with the current state, or a policy"),
+    422: _problem_response("Invalid input; `field` names what"),
+}
 
 
 def problem(
@@ -68,6 +109,19 @@ def install_problem_handlers(app: FastAPI) -> None:
             field=exc.field,
             details=exc.details or None,
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
+        title = {
+            400: "BadRequest",
+            404: "NotFound",
+            405: "MethodNotAllowed",
+            413: "PayloadTooLarge",
+        }.get(exc.status_code, "HTTPError")
+        response = problem(exc.status_code, title, str(exc.detail), code=title.lower())
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
