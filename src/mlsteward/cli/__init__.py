@@ -15,6 +15,7 @@ from mlsteward.cli import (
     governance,
     models,
     monitoring,
+    report,
     retraining,
     runs,
     serving,
@@ -35,6 +36,7 @@ governance.register(app)
 retraining.register(app)
 monitoring.register(app)
 drift.register(app)
+report.register(app)
 
 
 @app.command("version")

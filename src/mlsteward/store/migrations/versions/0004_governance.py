@@ -24,7 +24,8 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=20), nullable=False),
         sa.Column("disabled", sa.Boolean(), nullable=False),
         sa.Column(
-            "created_at", mlsteward.store.types.UTCDateTime(timezone=True),
+            "created_at",
+            mlsteward.store.types.UTCDateTime(timezone=True),
             nullable=False,
         ),
         sa.Column("created_by", sa.String(length=200), nullable=False),
@@ -38,15 +39,18 @@ def upgrade() -> None:
         sa.Column("scope", sa.String(length=300), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column(
-            "created_at", mlsteward.store.types.UTCDateTime(timezone=True),
+            "created_at",
+            mlsteward.store.types.UTCDateTime(timezone=True),
             nullable=False,
         ),
         sa.Column(
-            "expires_at", mlsteward.store.types.UTCDateTime(timezone=True),
+            "expires_at",
+            mlsteward.store.types.UTCDateTime(timezone=True),
             nullable=True,
         ),
         sa.Column(
-            "revoked_at", mlsteward.store.types.UTCDateTime(timezone=True),
+            "revoked_at",
+            mlsteward.store.types.UTCDateTime(timezone=True),
             nullable=True,
         ),
         sa.ForeignKeyConstraint(
