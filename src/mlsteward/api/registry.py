@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from mlsteward.api.deps import Actor, Ctx
@@ -45,6 +46,53 @@ def get_version(name: str, version: str, ctx: Ctx) -> dict[str, Any]:
     out = ModelRegistry(ctx).get(ref).to_dict()
     out["evaluations"] = [e.to_dict() for e in EvaluationService(ctx).list(ref)]
     return out
+
+
+@router.get(
+    "/models/{name}/versions/{version}/report",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}}}},
+)
+def report(name: str, version: int, ctx: Ctx) -> HTMLResponse:
+    """The model documentation of a version, as one self-contained HTML page."""
+    from mlsteward.governance.report import build_report
+
+    return HTMLResponse(build_report(ctx, f"{name}/{version}"))
+
+
+@router.get("/models/{name}/versions/{version}/lineage")
+def lineage(name: str, version: int, ctx: Ctx) -> dict[str, Any]:
+    from mlsteward.governance.records import LineageService
+
+    return LineageService(ctx).lineage(f"{name}/{version}").to_dict()
+
+
+@router.get("/audit")
+def audit_log(
+    ctx: Ctx,
+    object_id: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    from mlsteward.governance.records import AuditService
+
+    events = AuditService(ctx).log(
+        object_id=object_id, actor=actor, action=action, limit=min(max(limit, 1), 10000)
+    )
+    return [e.to_dict() for e in events]
+
+
+@router.get("/audit/verify")
+def audit_verify(ctx: Ctx) -> dict[str, Any]:
+    from mlsteward.governance.records import AuditService
+
+    n, problems = AuditService(ctx).verify()
+    return {
+        "events": n,
+        "ok": not problems,
+        "problems": [p.to_dict() for p in problems],
+    }
 
 
 @router.put("/models/{name}/aliases/{alias}")

@@ -28,6 +28,7 @@ from mlsteward.registry.models import (
 )
 from mlsteward.registry.runs import RunService
 from mlsteward.registry.service import LoadedModel, ModelRegistry
+from mlsteward.sdk.governance import GovernanceMixin
 from mlsteward.sdk.monitoring import MonitoringMixin
 from mlsteward.sdk.retraining import RetrainingMixin
 from mlsteward.sdk.serving import ServingMixin
@@ -38,7 +39,7 @@ from mlsteward.store.audit import AuditEvent, ChainProblem, list_events, verify_
 __all__ = ["Client"]
 
 
-class Client(ServingMixin, MonitoringMixin, RetrainingMixin):
+class Client(ServingMixin, MonitoringMixin, RetrainingMixin, GovernanceMixin):
     """Everything a data scientist does, against the embedded store by default.
 
     Args:
