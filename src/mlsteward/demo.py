@@ -155,6 +155,7 @@ class DemoReport:
     champion_end: str = ""
     audit_events: int = 0
     audit_ok: bool = False
+    report_path: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -166,6 +167,7 @@ class DemoReport:
             "champion_end": self.champion_end,
             "audit_events": self.audit_events,
             "audit_ok": self.audit_ok,
+            "report": self.report_path,
         }
 
 
@@ -458,6 +460,13 @@ def run_demo(
                 {"score": "numeric"},
             )["columns"]["score"]
     report.champion_end = client.get_model_version(f"{MODEL_NAME}@champion").ref
+    say(f"writing the model documentation of {report.champion_end}")
+    home = client.ctx.settings.resolved_home()
+    written = client.write_report(
+        report.champion_end,
+        home / f"{report.champion_end.replace('/', '-')}-report.html",
+    )
+    report.report_path = str(written.html)
     n_events, problems = client.verify_audit()
     report.audit_events, report.audit_ok = n_events, not problems
     return report

@@ -37,6 +37,8 @@ def test_demo_closes_the_loop_and_can_run_again(tmp_path: Path) -> None:
     home = tmp_path / "home"
     first = _demo(home)
     assert first["audit_ok"] is True
+    report_html = Path(first["report"]).read_text()
+    assert first["champion_end"] in report_html
     assert len(first["periods"]) == 6
     # The shift is real: the first champion loses accuracy on later months.
     by_first = [

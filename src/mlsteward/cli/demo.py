@@ -122,4 +122,9 @@ def demo(
         f"audit chain: {report.audit_events} events, "
         + ("[green]verified[/]" if report.audit_ok else "[red]BROKEN[/]")
     )
-    console.print("history: [bold]mlsteward models show credit-risk[/]")
+    console.print(f"model documentation: {report.report_path}")
+    console.print(
+        "history: [bold]mlsteward models show credit-risk[/], "
+        "[bold]mlsteward audit log[/], "
+        f"[bold]mlsteward lineage {report.champion_end}[/]"
+    )
