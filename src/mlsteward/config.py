@@ -33,6 +33,15 @@ class Settings(BaseSettings):
             ``mlsteward db upgrade`` itself.
         actor: Name recorded in the audit trail for local use
             (``MLSTEWARD_ACTOR``); defaults to the operating-system user.
+        alert_webhook_url: Incoming-webhook URL of a chat tool for monitor
+            alerts (``MLSTEWARD_ALERT_WEBHOOK_URL``); used by webhook sinks
+            that name no URL of their own, so the secret stays out of the
+            database.
+        alert_webhook_timeout: Seconds a webhook POST may take.
+        alert_cooldown_seconds: Default cool-down of a monitor's alerts: a
+            repeat within it is folded into the first.
+        alert_max_attempts: Delivery attempts before an alert is marked
+            ``failed`` (it stays listed, and can be retried).
         auth_required: The HTTP API demands a bearer token on every endpoint
             but health and metrics (``MLSTEWARD_AUTH_REQUIRED``, default on).
             Turn it off only for a single-user machine.
@@ -55,6 +64,16 @@ class Settings(BaseSettings):
             for deployment changes (default 1 s).
         serving_journal_dir: Folder of the prediction journal (default
             ``serving/journal`` in ``home``); must be a local file system.
+        jobs_lease_seconds: How long a worker holds a claimed job without a
+            heartbeat before another worker may take it over
+            (``MLSTEWARD_JOBS_LEASE_SECONDS``, default 60 s; workers renew
+            it every third of that).
+        jobs_poll_seconds: How often an idle worker looks for due jobs
+            (default 1 s).
+        jobs_retry_base_seconds: Back-off after a job's first failed attempt;
+            it doubles with each further attempt (default 10 s).
+        jobs_retry_max_seconds: Longest back-off between attempts (default
+            1 hour).
 
     Example:
         >>> s = Settings(home="/tmp/ms")
@@ -69,6 +88,10 @@ class Settings(BaseSettings):
     artifacts_uri: str | None = None
     auto_upgrade: bool = True
     actor: str | None = None
+    alert_webhook_url: str | None = None
+    alert_webhook_timeout: float = 5.0
+    alert_cooldown_seconds: int = 86400
+    alert_max_attempts: int = 10
     auth_required: bool = True
     serving_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     serving_max_rows: int = Field(default=1000, ge=1)
@@ -78,6 +101,10 @@ class Settings(BaseSettings):
     serving_log_flush_ms: int = Field(default=200, ge=1)
     serving_poll_seconds: float = Field(default=1.0, gt=0.0)
     serving_journal_dir: Path | None = None
+    jobs_lease_seconds: float = Field(default=60.0, gt=0.0)
+    jobs_poll_seconds: float = Field(default=1.0, gt=0.0)
+    jobs_retry_base_seconds: float = Field(default=10.0, ge=0.0)
+    jobs_retry_max_seconds: float = Field(default=3600.0, ge=0.0)
 
     def resolved_home(self) -> Path:
         return self.home.expanduser().resolve()

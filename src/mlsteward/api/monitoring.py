@@ -1,7 +1,175 @@
-"""Control-plane routes of monitoring (monitors, results, alerts, outcomes)."""
+"""Control-plane routes of monitoring: monitors, runs, results, alerts, outcomes."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import datetime as dt
+import math
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
+
+from mlsteward.api.deps import Actor, Ctx
+from mlsteward.monitoring.alerts import AlertService
+from mlsteward.monitoring.monitors import MonitorService
+from mlsteward.monitoring.outcomes import OutcomeService
 
 router = APIRouter(tags=["monitoring"])
+
+
+class MonitorBody(BaseModel):
+    name: str = Field(description="Name of the monitor.")
+    deployment: str = Field(description="Deployment whose predictions it watches.")
+    model: str | None = Field(None, description="Registered model it serves.")
+    schedule: str | int = Field("1d", description="Seconds, '6h', or cron.")
+    window: str | dict[str, Any] | None = Field(
+        None, description="'last:N', 'range:7d', 'period:month' or an object."
+    )
+    reference: str = Field("champion", description="'champion' or 'dataset/N'.")
+    checks: list[str] | dict[str, Any] | None = None
+    methods: dict[str, str | list[str]] | None = None
+    alerting: dict[str, Any] | list[Any] | None = None
+    routes: list[str] = Field(default_factory=lambda: ["champion"])
+    description: str = ""
+
+
+class RunBody(BaseModel):
+    start: dt.datetime | None = Field(None, description="Window start (UTC).")
+    end: dt.datetime | None = Field(None, description="Window end (UTC).")
+    at: dt.datetime | None = Field(None, description="The run's time (UTC).")
+
+
+class OutcomeItem(BaseModel):
+    request_id: str = Field(min_length=1, max_length=64)
+    label: int = Field(description="0 = good, 1 = bad.")
+    observed_at: dt.datetime | None = None
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (pd.Timestamp, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+@router.post("/monitors", status_code=201)
+def create_monitor(body: MonitorBody, ctx: Actor) -> dict[str, Any]:
+    return (
+        MonitorService(ctx)
+        .create(
+            body.name,
+            deployment=body.deployment,
+            model=body.model,
+            schedule=body.schedule,
+            window=body.window,
+            reference=body.reference,
+            checks=body.checks,
+            methods=body.methods,
+            alerting=body.alerting,
+            routes=body.routes,
+            description=body.description,
+        )
+        .to_dict()
+    )
+
+
+@router.get("/monitors")
+def list_monitors(ctx: Ctx, deployment: str | None = None) -> list[dict[str, Any]]:
+    return [m.to_dict() for m in MonitorService(ctx).list(deployment=deployment)]
+
+
+@router.get("/monitors/{name}")
+def get_monitor(name: str, ctx: Ctx) -> dict[str, Any]:
+    return MonitorService(ctx).get(name).to_dict()
+
+
+@router.delete("/monitors/{name}", status_code=204)
+def delete_monitor(name: str, ctx: Actor) -> Response:
+    MonitorService(ctx).delete(name)
+    return Response(status_code=204)
+
+
+@router.post("/monitors/{name}/run")
+def run_monitor(name: str, ctx: Actor, body: RunBody | None = None) -> dict[str, Any]:
+    body = body or RunBody(start=None, end=None, at=None)
+    window = None
+    if body.start is not None or body.end is not None:
+        if body.start is None or body.end is None:
+            from mlsteward.errors import InvalidInput
+
+            raise InvalidInput(
+                "give both start and end of the window, or neither",
+                field="start" if body.start is None else "end",
+            )
+        window = (body.start, body.end)
+    run = MonitorService(ctx).run(name, window=window, at=body.at)
+    return _clean(run.to_dict())  # type: ignore[no-any-return]
+
+
+@router.get("/monitors/{name}/results")
+def monitor_results(
+    name: str,
+    ctx: Ctx,
+    check: str | None = None,
+    column: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    window: str | None = None,
+    latest: bool = True,
+) -> list[dict[str, Any]]:
+    frame = MonitorService(ctx).results(
+        name,
+        check=check,
+        column=column,
+        since=since,
+        until=until,
+        window=window,
+        latest=latest,
+    )
+    return _clean(frame.to_dict(orient="records"))  # type: ignore[no-any-return]
+
+
+@router.get("/alerts")
+def list_alerts(
+    ctx: Ctx,
+    status: str | None = None,
+    monitor: str | None = None,
+    severity: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    alerts = AlertService(ctx).list(
+        status=status, monitor=monitor, severity=severity, limit=limit
+    )
+    return [a.to_dict() for a in alerts]
+
+
+@router.post("/alerts/deliver")
+def deliver_alerts(ctx: Actor, retry_failed: bool = False) -> list[dict[str, Any]]:
+    return [
+        a.to_dict()
+        for a in AlertService(ctx).deliver_pending(retry_failed=retry_failed)
+    ]
+
+
+@router.post("/outcomes")
+def load_outcomes(
+    items: Annotated[list[OutcomeItem], Field(max_length=100_000)], ctx: Actor
+) -> dict[str, int]:
+    """Join outcomes to logged predictions by request id. Idempotent: posting
+    the same outcomes again changes nothing; a different label for a request
+    id that has one is a conflict; any bad item fails the whole batch."""
+    now = dt.datetime.now(dt.UTC)
+    frame = pd.DataFrame(
+        {
+            "request_id": [i.request_id for i in items],
+            "label": [i.label for i in items],
+            "observed_at": [i.observed_at or now for i in items],
+        }
+    )
+    return OutcomeService(ctx).load(frame).to_dict()

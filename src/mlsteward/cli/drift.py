@@ -82,29 +82,39 @@ def _read_table(path: Path, field: str) -> pd.DataFrame:
     )
 
 
-def _load_reference(spec: str, mode: str | None) -> Any:
-    """A DataFrame, a profile dict, or a dataset version."""
+def _load_reference(spec: str, mode: str | None) -> tuple[dict[str, Any], Any]:
+    """The reference profile, and its values when the mode is exact."""
+    from mlsteward.datasets.profile import compute_profile
+
     path = Path(spec)
     if path.is_file():
-        if _suffix(path) == ".json":
-            try:
-                data = json.loads(path.read_text())
-            except (OSError, ValueError) as exc:
-                raise InvalidInput(
-                    f"cannot read reference {spec!r}: {exc}", field="reference"
-                ) from exc
-            profile = data.get("profile", data) if isinstance(data, dict) else None
-            if not isinstance(profile, dict) or "columns" not in profile:
-                raise InvalidInput(
-                    f"reference {spec!r} is not a profile (no 'columns' key)",
-                    field="reference",
-                )
-            return profile
-        return _read_table(path, "reference")
-    if _REF.match(spec) and not path.suffix:
+        if _suffix(path) != ".json":
+            frame = _read_table(path, "reference")
+            return compute_profile(frame), None if mode == "sketch" else frame
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(
+                f"cannot read reference {spec!r}: {exc}", field="reference"
+            ) from exc
+        profile = data.get("profile", data) if isinstance(data, dict) else None
+        if not isinstance(profile, dict) or "columns" not in profile:
+            raise InvalidInput(
+                f"reference {spec!r} is not a profile (no 'columns' key)",
+                field="reference",
+            )
         if mode == "exact":
-            return client().load_dataset(spec)
-        return client().get_dataset(spec)
+            raise InvalidInput(
+                "--mode exact needs the reference values; a profile .json holds "
+                "only its sketch (pass the .csv/.parquet, or use --mode sketch)",
+                field="mode",
+            )
+        return profile, None
+    if _REF.match(spec) and not path.suffix:
+        sdk = client()
+        version = sdk.get_dataset(spec)
+        sample = sdk.load_dataset(version.ref) if mode == "exact" else None
+        return version.profile, sample
     raise InvalidInput(
         f"reference {spec!r} is neither a file nor a dataset ref (name/version)",
         field="reference",
@@ -133,9 +143,17 @@ def _chunks(
         cols = [c for c in columns if c in names] if columns is not None else None
 
         def parquet() -> Iterator[pd.DataFrame]:
+            # One row group at a time: iter_batches over the whole file reads
+            # ahead and holds several row groups decoded at once.
             try:
-                for batch in pf.iter_batches(batch_size=chunk_rows, columns=cols):
-                    yield batch.to_pandas()
+                for i in range(pf.metadata.num_row_groups):
+                    for batch in pf.iter_batches(
+                        batch_size=chunk_rows,
+                        row_groups=[i],
+                        columns=cols,
+                        use_threads=False,
+                    ):
+                        yield batch.to_pandas()
             except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid included
                 raise InvalidInput(
                     f"cannot read current {str(path)!r}: {exc}", field="current"
@@ -177,7 +195,7 @@ def _chunks(
     )
 
 
-_COMPRESSION = {
+_COMPRESSION: dict[str, Any] = {
     ".csv.gz": "gzip",
     ".csv.bz2": "bz2",
     ".csv.zip": "zip",
@@ -240,7 +258,7 @@ def drift(
         None, help="With --engine dask: a dask.distributed scheduler address."
     ),
     chunk_rows: int = typer.Option(
-        250_000, min=1, help="Rows per chunk read from CURRENT."
+        100_000, min=1, help="Rows per chunk read from CURRENT."
     ),
     fail_on_drift: bool = typer.Option(
         False, "--fail-on-drift", help="Exit 1 when the verdict is drift."
@@ -248,7 +266,7 @@ def drift(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Drift of CURRENT against REFERENCE: per-column table and verdict."""
-    from mlsteward.monitoring.drift import default_methods, drift_report
+    from mlsteward.monitoring.drift import compute_drift
 
     if mode not in (None, "exact", "sketch"):
         raise InvalidInput(
@@ -260,28 +278,15 @@ def drift(
         )
     if not current.is_file():
         raise InvalidInput(f"current {str(current)!r} is not a file", field="current")
-    ref = _load_reference(reference, mode)
-    profile = ref if isinstance(ref, dict) else getattr(ref, "profile", None)
+    profile, sample = _load_reference(reference, mode)
     wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
-    methods: dict[str, list[str]] | None = None
-    if method:
-        overrides = _parse_methods(method)
-        if profile is not None:
-            methods = default_methods(profile, wanted)
-            methods.update(overrides)
-        else:
-            methods = overrides
-    needed = wanted or (list(methods) if methods else None)
-    if needed is None and profile is not None:
-        needed = list(profile["columns"])
-    elif needed is None and isinstance(ref, pd.DataFrame):
-        needed = [str(c) for c in ref.columns]
-
+    methods = _parse_methods(method) if method else None
+    needed = wanted or list(profile["columns"])
     kwargs: dict[str, Any] = {
         "methods": methods,
         "alpha": alpha,
         "columns": wanted,
-        "mode": mode,
+        "reference_sample": sample,
         "engine": engine,
     }
     if engine == "dask":
@@ -291,7 +296,7 @@ def drift(
 
             dclient = Client(scheduler)
         try:
-            result = drift_report(ref, _dask_frame(current, needed), **kwargs)
+            result = compute_drift(profile, _dask_frame(current, needed), **kwargs)
         finally:
             if dclient is not None:
                 dclient.close()
@@ -299,7 +304,7 @@ def drift(
         chunks, total, position = _chunks(current, needed, chunk_rows)
         show = err_console.is_terminal and not as_json
         with _progress(show, total, current, position) as advance:
-            result = drift_report(ref, chunks, on_chunk=advance, **kwargs)
+            result = compute_drift(profile, chunks, on_chunk=advance, **kwargs)
 
     if as_json:
         emit_json(result.to_dict())

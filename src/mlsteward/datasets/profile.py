@@ -355,12 +355,13 @@ def compute_profile(
     Returns:
         ``{"version": 1, "n_rows": int, "columns": {name: entry}}``. A numeric
         entry has ``kind, dtype, count, missing, missing_rate, min, max, mean,
-        std, cuts, counts`` and, unless disabled, ``sketch``; a categorical one ``kind, dtype, count, missing,
-        missing_rate, categories``. ``count`` is the number of non-missing
-        values, ``std`` the sample standard deviation (``ddof=1``, as
-        pandas), ``counts`` has ``len(cuts) + 1`` entries summing to
-        ``count``. Undefined values (``min`` of an all-missing column, ``std``
-        of one value, ``missing_rate`` of an empty table) are ``None``.
+        std, cuts, counts`` and, unless disabled, ``sketch``; a categorical
+        one ``kind, dtype, count, missing, missing_rate, categories``.
+        ``count`` is the number of non-missing values, ``std`` the sample
+        standard deviation (``ddof=1``, as pandas), ``counts`` has
+        ``len(cuts) + 1`` entries summing to ``count``. Undefined values
+        (``min`` of an all-missing column, ``std`` of one value,
+        ``missing_rate`` of an empty table) are ``None``.
 
     Raises:
         InvalidInput: ``df`` is not a DataFrame, ``n_bins`` is not a positive

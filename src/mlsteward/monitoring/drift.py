@@ -127,11 +127,11 @@ class ColumnDrift:
 
     column: str
     method: str
-    kind: str
     statistic: float | None
     p_value: float | None
     threshold: float
     status: DriftStatus
+    kind: str
     effect: float | None
     test: str
     p_adjusted: float | None
@@ -359,14 +359,15 @@ def compute_drift(
             consumed once, in bounded memory), or with ``engine="dask"`` a
             ``dask.dataframe.DataFrame`` (or a pandas one, split for Dask).
         methods: ``{column: method or [methods]}`` overriding
-            :func:`default_methods` for those columns.
+            :func:`default_methods` for those columns (a monitor passes the
+            full dict it stored at creation).
         thresholds: ``{method or column: (watch, drift)}`` or one float per
             key; a column key may map to ``{method: band}``. Defaults:
             :data:`DEFAULT_THRESHOLDS`.
         alpha: Family-wise significance level for Holm's correction.
-        columns: Columns to check. Default: the keys of ``methods`` if given,
-            else every profile column present in the window (absent ones are
-            listed in ``skipped``).
+        columns: Columns to check. Default: every profile column present in
+            the window (absent ones are listed in ``skipped``; a column named
+            in ``columns`` or ``methods`` but absent is an error).
         reference_sample: The reference's values: a DataFrame with the
             numeric columns, or :func:`exact_reference` of one (prepared once,
             reused). Given, KS and Wasserstein are exact (``mode="exact"``);
@@ -415,18 +416,26 @@ def compute_drift(
         )
     window_columns, source = _open_window(current, engine)
 
-    explicit = columns is not None or methods is not None
+    overridden = _known(list(methods or {}), cols)
     if columns is not None:
         names = _known(columns, cols)
-    elif methods is not None:
-        names = _known(list(methods), cols)
+        outside = [c for c in overridden if c not in names]
+        if outside:
+            raise InvalidInput(
+                f"methods names column(s) {outside}, which columns= leaves out",
+                field="methods",
+                allowed=names,
+            )
+        requested = set(names)
     else:
         names = list(cols)
+        requested = set(overridden)
     skipped: dict[str, str] = {}
     absent = [c for c in names if c not in window_columns]
-    if absent and explicit:
+    missing_asked = [c for c in absent if c in requested]
+    if missing_asked:
         raise InvalidInput(
-            f"column(s) {absent} are not in the current window",
+            f"column(s) {missing_asked} are not in the current window",
             field="current",
             allowed=sorted(window_columns),
         )
@@ -796,7 +805,9 @@ def _evaluate_ordered(
     d, bound = ks_from_counts(grid, st.cle, st.clt, m)
     if st.buffer is not None and grid.exact and max(grid.n, m) <= KS_EXACT_MAX_N:
         cur_vals = np.concatenate(st.buffer) if st.buffer else np.empty(0)
-        p = float(_st.ks_2samp(grid.values(), cur_vals, method="auto").pvalue)
+        small = _st.ks_2samp(grid.values(), cur_vals, method="auto")
+        # scipy's exact path snaps D to the 1/lcm(n, m) lattice; report its D.
+        d, p = float(small.statistic), float(small.pvalue)
     else:
         p = ks_pvalue(d, grid.n, m)
     row["p_value"] = p

@@ -35,6 +35,7 @@ This module is pure: no database, no web framework.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -74,7 +75,7 @@ def band_labels(cuts: Sequence[float]) -> list[str]:
     if not cuts:
         return ["all"]
     labels = [f"<{_fmt(cuts[0])}"]
-    labels += [f"{_fmt(a)}-{_fmt(b)}" for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    labels += [f"{_fmt(a)}-{_fmt(b)}" for a, b in itertools.pairwise(cuts)]
     labels.append(f">={_fmt(cuts[-1])}")
     return labels
 
@@ -94,7 +95,7 @@ def group_values(values: pd.Series, cuts: Sequence[float] | None = None) -> pd.S
         idx = np.searchsorted(np.asarray(cuts, dtype=np.float64), x, side="right")
         out = labels[np.clip(idx, 0, len(labels) - 1)]
     else:
-        out = values.astype("string").to_numpy(dtype=object, na_value=None)
+        out = np.asarray(values.astype("string").fillna("missing"), dtype=object)
     out = np.where(missing, "missing", out)
     return pd.Series(out, index=values.index, dtype=object)
 
@@ -175,7 +176,10 @@ def fairness_checks(
         table: list[dict[str, Any]] = []
         rates: dict[str, float] = {}
         tprs: dict[str, float] = {}
-        for g in sorted(groups.unique(), key=str):
+        order = {g: i for i, g in enumerate(band_labels(list(cuts)))} if cuts else {}
+        for g in sorted(
+            groups.unique(), key=lambda g: (order.get(g, len(order)), str(g))
+        ):
             mask = (groups == g).to_numpy()
             size = int(mask.sum())
             good = mask & (labels == 0)

@@ -54,6 +54,22 @@ def _labels(values: pd.Series) -> np.ndarray:
     return arr.astype("int64")
 
 
+def _read(path: str | Path) -> pd.DataFrame:
+    """A CSV or Parquet file of outcomes; request ids are read as text, so
+    ``"007"`` stays ``"007"``."""
+    from mlsteward.datasets.io import read_table
+
+    p = Path(path)
+    if p.suffix.lower() in (".csv", ".txt") and p.exists():
+        try:
+            return pd.read_csv(p, dtype={"request_id": "string"})
+        except Exception as exc:
+            raise InvalidInput(
+                f"could not read {str(p)!r} as csv: {exc}", field="path"
+            ) from exc
+    return read_table(p)
+
+
 class OutcomeService:
     """Join true outcomes to logged predictions.
 
@@ -69,9 +85,7 @@ class OutcomeService:
         """Load a frame or CSV/Parquet file with ``request_id``, ``label`` and
         optionally ``observed_at`` (UTC; default now)."""
         if not isinstance(data, pd.DataFrame):
-            from mlsteward.datasets.io import read_table
-
-            data = read_table(data)
+            data = _read(data)
         for col in ("request_id", "label"):
             if col not in data.columns:
                 raise InvalidInput(

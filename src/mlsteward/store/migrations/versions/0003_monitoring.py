@@ -160,7 +160,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
-            "sinks",
+            "alerting",
             sa.JSON().with_variant(
                 postgresql.JSONB(astext_type=sa.Text()), "postgresql"
             ),

@@ -1,0 +1,560 @@
+"""Monitor use cases: create, list, get, delete, run, run those due, results.
+
+A monitor watches one deployment's prediction log. ``run`` computes its
+windows (see :mod:`mlsteward.monitoring.windows`), reads each window's
+predictions with the outcomes that have arrived, resolves the reference
+(:mod:`mlsteward.monitoring.reference`), runs every check
+(:mod:`mlsteward.monitoring.runner`), and in one transaction stores the
+results, raises alerts and writes the audit event; then it delivers pending
+alerts. ``run`` is what the CLI, the REST API, the scheduler loop and (with
+the retraining issue) the job worker call.
+
+Example:
+    >>> svc = MonitorService(ctx)  # doctest: +SKIP
+    >>> svc.create("credit-risk", deployment="credit-risk")  # doctest: +SKIP
+    >>> run = svc.run("credit-risk", window=(start, end))  # doctest: +SKIP
+    >>> run.value("performance.auc"), run.value("estimated.auc")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import delete, select, update
+
+from mlsteward.context import Context
+from mlsteward.datasets.models import DatasetVersion
+from mlsteward.datasets.service import DatasetService
+from mlsteward.errors import Conflict, InvalidInput, MlstewardError, NotFound
+from mlsteward.monitoring.alerts import AlertService, sink_types
+from mlsteward.monitoring.models import RESULT_COLUMNS, Monitor, MonitorRun, Window
+from mlsteward.monitoring.outcomes import OutcomeService
+from mlsteward.monitoring.reference import ReferenceResolver, training_dataset
+from mlsteward.monitoring.runner import compute_window
+from mlsteward.monitoring.schedule import parse_schedule
+from mlsteward.monitoring.spec import (
+    fix_columns,
+    merge_checks,
+    parse_alerting,
+    parse_window,
+)
+from mlsteward.monitoring.tables import monitor_results as rt
+from mlsteward.monitoring.tables import monitors as mt
+from mlsteward.monitoring.windows import as_utc, plan_windows
+from mlsteward.names import check_name
+from mlsteward.registry.models import ModelVersion
+from mlsteward.registry.service import ModelRegistry
+from mlsteward.serving.tables import predictions
+from mlsteward.store import audit, utcnow
+
+__all__ = ["MonitorService"]
+
+logger = logging.getLogger("mlsteward.monitoring")
+
+
+def _row_to_monitor(r: Any) -> Monitor:
+    return Monitor(
+        id=r.id,
+        name=r.name,
+        deployment=r.deployment,
+        model=r.model,
+        schedule=r.schedule,
+        window=dict(r.window),
+        reference=r.reference,
+        checks=dict(r.checks),
+        alerting=dict(r.alerting),
+        routes=list(r.routes),
+        description=r.description,
+        enabled=bool(r.enabled),
+        created_at=r.created_at,
+        created_by=r.created_by,
+        updated_at=r.updated_at,
+        last_run_at=r.last_run_at,
+        next_run_at=r.next_run_at,
+        state=dict(r.state or {}),
+    )
+
+
+class MonitorService:
+    """Monitors of deployments: definitions, runs, results."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    # -- definitions ------------------------------------------------------
+    def create(
+        self,
+        name: str,
+        *,
+        deployment: str,
+        model: str | None = None,
+        schedule: str | int = "1d",
+        window: Any = None,
+        reference: str = "champion",
+        checks: Any = None,
+        methods: Mapping[str, str | Sequence[str]] | None = None,
+        alerting: Any = None,
+        routes: Sequence[str] = ("champion",),
+        description: str = "",
+    ) -> Monitor:
+        """Create a monitor; its drift methods are fixed here, from the reference.
+
+        Args:
+            name: The monitor's name.
+            deployment: The deployment whose predictions it watches.
+            model: Registered model the deployment serves (default: from the
+                deployment, its log, or a model named like the deployment).
+            schedule: Interval (``3600``, ``"6h"``) or cron (``"0 6 * * *"``).
+            window: ``"last:N"``, ``"range:7d"``, ``"period:month"`` or a dict
+                (:func:`~mlsteward.monitoring.spec.parse_window`).
+            reference: ``"champion"`` (the training data of the version that
+                scored each window) or a dataset ref (``"name/N"``).
+            checks: Check names or ``{check: options}``
+                (:data:`~mlsteward.monitoring.spec.CHECK_DEFAULTS`).
+            methods: Drift method(s) per column, overriding the defaults.
+            alerting: Sinks and cool-down
+                (:func:`~mlsteward.monitoring.spec.parse_alerting`).
+            routes: Routes of the log watched (``champion``, ``canary``).
+            description: Free text.
+
+        Raises:
+            InvalidInput: A bad option (named), or the reference lacks the
+                model's inputs.
+            NotFound: Unknown model or dataset.
+            Conflict: A monitor of that name exists.
+        """
+        check_name(name, "name")
+        check_name(deployment, "deployment")
+        sched = parse_schedule(schedule)
+        win = parse_window(window)
+        cfg = merge_checks(checks)
+        if methods:
+            if "drift" not in cfg:
+                raise InvalidInput(
+                    "methods were given but the drift check is not chosen",
+                    field="methods",
+                )
+            cfg["drift"]["methods"] = {**cfg["drift"]["methods"], **dict(methods)}
+        alert_cfg = parse_alerting(
+            alerting,
+            default_cooldown=self.ctx.settings.alert_cooldown_seconds,
+            sink_types=sink_types(),
+        )
+        route_list = [str(r) for r in routes]
+        if not route_list:
+            raise InvalidInput("routes must name at least one route", field="routes")
+        model = model or self._model_of(deployment)
+        version = self._version_for(model)
+        dataset = self._reference_dataset(reference, version)
+        fix_columns(
+            cfg,
+            profile=dataset.profile,
+            features=version.signature.feature_names,
+            protected=dataset.columns_with_role("protected"),
+            where=f"the reference {dataset.ref}",
+        )
+        now = utcnow()
+        monitor_id = uuid.uuid4().hex
+        stored_reference = "champion" if reference == "champion" else dataset.ref
+        values = {
+            "id": monitor_id,
+            "name": name,
+            "deployment": deployment,
+            "model": model,
+            "schedule": sched.text,
+            "window": win,
+            "reference": stored_reference,
+            "checks": cfg,
+            "alerting": alert_cfg,
+            "routes": route_list,
+            "description": description,
+            "enabled": True,
+            "created_at": now,
+            "created_by": self.ctx.actor,
+            "updated_at": now,
+            "last_run_at": None,
+            "next_run_at": now if sched.interval is not None else sched.next_after(now),
+            "state": {
+                "reference_at_creation": dataset.ref,
+                "model_version_at_creation": version.ref,
+            },
+        }
+        with self.ctx.store.unit_of_work() as session:
+            clash = session.execute(select(mt.c.id).where(mt.c.name == name)).first()
+            if clash is not None:
+                raise Conflict(
+                    f"monitor {name!r} already exists; delete it first or choose "
+                    "another name",
+                    field="name",
+                )
+            session.execute(mt.insert().values(**values))
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action="monitor.created",
+                object_type="monitor",
+                object_id=name,
+                details={
+                    "id": monitor_id,
+                    "deployment": deployment,
+                    "model": model,
+                    "reference": stored_reference,
+                    "reference_dataset": dataset.ref,
+                    "schedule": sched.text,
+                    "window": win,
+                    "checks": sorted(cfg),
+                    "drift_methods": cfg.get("drift", {}).get("methods"),
+                },
+            )
+            return _row_to_monitor(
+                session.execute(select(mt).where(mt.c.id == monitor_id)).one()
+            )
+
+    def get(self, name: str) -> Monitor:
+        with self.ctx.store.read() as session:
+            row = session.execute(select(mt).where(mt.c.name == name)).first()
+            if row is None:
+                known = list(
+                    session.execute(select(mt.c.name).order_by(mt.c.name).limit(20))
+                    .scalars()
+                    .all()
+                )
+                raise NotFound(
+                    f"monitor {name!r} not found; known monitors: {known or 'none'}",
+                    field="monitor",
+                )
+            return _row_to_monitor(row)
+
+    def list(self, *, deployment: str | None = None) -> builtins.list[Monitor]:
+        q = select(mt).order_by(mt.c.name)
+        if deployment is not None:
+            q = q.where(mt.c.deployment == deployment)
+        with self.ctx.store.read() as session:
+            return [_row_to_monitor(r) for r in session.execute(q)]
+
+    def delete(self, name: str) -> None:
+        """Delete a monitor's definition; its results and alerts are kept."""
+        monitor = self.get(name)
+        with self.ctx.store.unit_of_work() as session:
+            gone = session.execute(delete(mt).where(mt.c.id == monitor.id))
+            if gone.rowcount != 1:  # type: ignore[attr-defined]
+                raise NotFound(f"monitor {name!r} not found", field="monitor")
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action="monitor.deleted",
+                object_type="monitor",
+                object_id=name,
+                details={"id": monitor.id},
+            )
+
+    # -- running ----------------------------------------------------------
+    def run(
+        self,
+        name: str,
+        *,
+        window: tuple[Any, Any] | None = None,
+        at: dt.datetime | None = None,
+        deliver: bool = True,
+    ) -> MonitorRun:
+        """Run every check of a monitor now and store the results.
+
+        Args:
+            name: The monitor.
+            window: ``(start, end)`` (UTC datetimes or ISO strings) to compute
+                instead of the monitor's own window; a period monitor splits
+                it into calendar periods (vintages).
+            at: The run's time (default now): the end of rolling windows,
+                and the time alerts are seen at (cool-downs are measured in
+                it), so a back-fill can pass the end of each period.
+            deliver: Deliver pending alerts after the run.
+
+        Returns:
+            The :class:`~mlsteward.monitoring.models.MonitorRun`.
+        """
+        monitor = self.get(name)
+        at = as_utc(at, "at") if at is not None else utcnow()
+        run_id = uuid.uuid4().hex
+        state = dict(monitor.state)
+        resolver = ReferenceResolver(
+            self.ctx,
+            model=monitor.model,
+            reference=monitor.reference,
+            checks=monitor.checks,
+            state=state,
+        )
+        history = self._volume_history(monitor)
+        computed_at = utcnow()
+        rows: list[dict[str, Any]] = []
+        windows: list[Window] = []
+        for win, frame in self._windows(monitor, window, at):
+            windows.append(win)
+            versions: Any = frame["model_version"] if len(frame) else []
+            ref = resolver.resolve(versions)
+            before = [h for w, h in history if w < win.start]
+            results = compute_window(
+                monitor.checks,
+                win,
+                frame,
+                ref,
+                at=at,
+                volume_history=before[::-1],
+            )
+            for res in results:
+                d = res.to_dict()
+                d["details"].setdefault("reference", ref.to_dict())
+                rows.append(
+                    {
+                        "monitor": monitor.name,
+                        "run_id": run_id,
+                        **{k: d[k] for k in ("check", "column", "value", "status")},
+                        "details": d["details"],
+                        "window_start": win.start,
+                        "window_end": win.end,
+                        "window_label": win.label,
+                        "computed_at": computed_at,
+                    }
+                )
+                if res.check == "quality.volume" and res.value is not None:
+                    history = [h for h in history if h[0] != win.start]
+                    history.append((win.start, res.value))
+                    history.sort(key=lambda h: h[0])
+        alerts = AlertService(self.ctx)
+        with self.ctx.store.unit_of_work() as session:
+            if rows:
+                session.execute(
+                    rt.insert(), [{**r, "monitor_id": monitor.id} for r in rows]
+                )
+            touched = alerts.raise_alerts(
+                session, monitor=monitor, run_id=run_id, rows=rows, at=at
+            )
+            session.execute(
+                update(mt)
+                .where(mt.c.id == monitor.id)
+                .values(last_run_at=computed_at, state=state)
+            )
+            statuses: dict[str, int] = {}
+            for r in rows:
+                statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action="monitor.ran",
+                object_type="monitor",
+                object_id=monitor.name,
+                details={
+                    "run_id": run_id,
+                    "at": at.isoformat(),
+                    "windows": [w.label for w in windows],
+                    "statuses": statuses,
+                    "alerts": len(set(touched)),
+                },
+            )
+        if deliver:
+            alerts.deliver_pending()
+        raised = [alerts.get(i) for i in dict.fromkeys(touched)]
+        return MonitorRun(run_id, monitor.name, at, windows, rows, raised)
+
+    def run_due(self, *, now: dt.datetime | None = None) -> builtins.list[MonitorRun]:
+        """Run every enabled monitor whose next run time has come.
+
+        Each monitor is claimed by moving its next run time forward with a
+        conditional update, so two schedulers never run one monitor twice
+        for one due time. A failing monitor is logged and skipped.
+        """
+        now = as_utc(now, "now") if now is not None else utcnow()
+        with self.ctx.store.read() as session:
+            due = session.execute(
+                select(mt.c.id, mt.c.name, mt.c.schedule, mt.c.next_run_at).where(
+                    mt.c.enabled.is_(True), mt.c.next_run_at <= now
+                )
+            ).all()
+        runs = []
+        for row in due:
+            following = parse_schedule(row.schedule).next_after(now)
+            with self.ctx.store.unit_of_work() as session:
+                claimed = session.execute(
+                    update(mt)
+                    .where(mt.c.id == row.id, mt.c.next_run_at == row.next_run_at)
+                    .values(next_run_at=following)
+                )
+                if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                    continue
+            try:
+                runs.append(self.run(row.name, at=now))
+            except MlstewardError as exc:
+                logger.error("monitor %s failed: %s", row.name, exc.message)
+            except Exception:  # a scheduler keeps going; the trace is logged
+                logger.exception("monitor %s failed", row.name)
+        return runs
+
+    # -- results ----------------------------------------------------------
+    def results(
+        self,
+        name: str,
+        *,
+        check: str | None = None,
+        column: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        window: str | None = None,
+        latest: bool = True,
+    ) -> pd.DataFrame:
+        """The monitor's results as a time series.
+
+        Args:
+            name: The monitor.
+            check: Only this check; a prefix ending in ``.`` or a family
+                name (``drift``, ``performance``) takes every figure in it.
+            column: Only this column (``*`` for window-level figures).
+            since: Windows starting at or after this time.
+            until: Windows ending at or before this time.
+            window: Only this window label (``"2025-07"``).
+            latest: Keep only the newest run's figure per check, column and
+                window (a window re-run as its outcomes matured replaces
+                its earlier figures); ``False`` keeps every run.
+
+        Returns:
+            A DataFrame with columns
+            :data:`~mlsteward.monitoring.models.RESULT_COLUMNS`, ordered by
+            window, check and column.
+        """
+        monitor = self.get(name)
+        q = select(rt).where(rt.c.monitor_id == monitor.id)
+        if check is not None:
+            family = check.rstrip(".")
+            q = q.where(
+                (rt.c.check == family) | rt.c.check.like(f"{family}.%")
+                if "." not in family
+                else rt.c.check == family
+            )
+        if column is not None:
+            q = q.where(rt.c.column == column)
+        if since is not None:
+            q = q.where(rt.c.window_start >= as_utc(since, "since"))
+        if until is not None:
+            q = q.where(rt.c.window_end <= as_utc(until, "until"))
+        if window is not None:
+            q = q.where(rt.c.window_label == window)
+        with self.ctx.store.read() as session:
+            rows = [dict(r._mapping) for r in session.execute(q.order_by(rt.c.id))]
+        frame = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, "id", "monitor_id"])
+        frame = frame[RESULT_COLUMNS]
+        if latest and not frame.empty:
+            frame = frame.drop_duplicates(
+                ["check", "column", "window_label"], keep="last"
+            )
+        return frame.sort_values(
+            ["window_start", "check", "column"], kind="stable"
+        ).reset_index(drop=True)
+
+    # -- helpers ----------------------------------------------------------
+    def _model_of(self, deployment: str) -> str:
+        try:
+            from mlsteward.serving.deployments import DeploymentService
+
+            return DeploymentService(self.ctx).get(deployment).model_name
+        except (ImportError, NotFound):
+            pass
+        with self.ctx.store.read() as session:
+            logged = session.execute(
+                select(predictions.c.model_name)
+                .where(predictions.c.deployment == deployment)
+                .order_by(predictions.c.id.desc())
+                .limit(1)
+            ).scalar()
+        if logged:
+            return str(logged)
+        try:
+            ModelRegistry(self.ctx).get_model(deployment)
+        except NotFound:
+            raise InvalidInput(
+                f"deployment {deployment!r} has no predictions and no model of "
+                "that name is registered; pass model=",
+                field="model",
+            ) from None
+        return deployment
+
+    def _version_for(self, model: str) -> ModelVersion:
+        registry = ModelRegistry(self.ctx)
+        try:
+            return registry.get(f"{model}@champion")
+        except NotFound:
+            versions = registry.list_versions(model)
+            if not versions:
+                raise NotFound(
+                    f"model {model!r} has no versions", field="model"
+                ) from None
+            return versions[-1]
+
+    def _reference_dataset(
+        self, reference: str, version: ModelVersion
+    ) -> DatasetVersion:
+        if reference != "champion":
+            return DatasetService(self.ctx).get(reference)
+        found = training_dataset(self.ctx, version)
+        if found is None:
+            raise InvalidInput(
+                f"model {version.ref} has no training dataset recorded, so the "
+                "champion's training profile cannot be the reference; give "
+                "reference='dataset/N', or start the training run with "
+                "inputs=[dataset ref]",
+                field="reference",
+            )
+        return found
+
+    def _windows(
+        self, monitor: Monitor, explicit: tuple[Any, Any] | None, at: dt.datetime
+    ) -> builtins.list[tuple[Window, pd.DataFrame]]:
+        outcomes = OutcomeService(self.ctx)
+        routes = set(monitor.routes)
+
+        def read(since: dt.datetime, until: dt.datetime) -> pd.DataFrame:
+            frame = outcomes.labelled_window(
+                deployment=monitor.deployment, since=since, until=until
+            )
+            if len(frame) and "route" in frame:
+                frame = frame[frame["route"].isin(routes)]
+            return frame.reset_index(drop=True)
+
+        if monitor.window["type"] == "last_n" and explicit is None:
+            n = int(monitor.window["n"])
+            with self.ctx.store.read() as session:
+                q = (
+                    select(predictions.c.created_at)
+                    .where(
+                        predictions.c.deployment == monitor.deployment,
+                        predictions.c.route.in_(routes),
+                        predictions.c.created_at <= at,
+                    )
+                    .order_by(predictions.c.created_at.desc(), predictions.c.id.desc())
+                )
+                times = list(session.execute(q.limit(n)).scalars())
+            if not times:
+                return [(Window(at, at, f"last {n}"), read(at, at))]
+            end = at + dt.timedelta(microseconds=1)
+            frame = read(times[-1], end).tail(n).reset_index(drop=True)
+            return [(Window(times[-1], end, f"last {n}"), frame)]
+        return [
+            (w, read(w.start, w.end))
+            for w in plan_windows(monitor.window, at, explicit)
+        ]
+
+    def _volume_history(
+        self, monitor: Monitor
+    ) -> builtins.list[tuple[dt.datetime, float]]:
+        """Predictions per day of earlier windows (latest run per window)."""
+        with self.ctx.store.read() as session:
+            rows = session.execute(
+                select(rt.c.window_start, rt.c.value)
+                .where(rt.c.monitor_id == monitor.id, rt.c.check == "quality.volume")
+                .order_by(rt.c.id)
+            ).all()
+        latest = {r.window_start: r.value for r in rows if r.value is not None}
+        return sorted(latest.items())[-12:]

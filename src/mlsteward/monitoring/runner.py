@@ -1,0 +1,303 @@
+"""Every check of a monitor on one window: the pure middle of a monitor run.
+
+:func:`compute_window` takes the window's predictions (with outcomes where
+they have arrived), the resolved reference and the monitor's checks, and
+returns :class:`~mlsteward.monitoring.checks.CheckResult` rows. It reads and
+writes nothing; :mod:`mlsteward.monitoring.monitors` does that.
+
+Drift rows (from :func:`mlsteward.monitoring.drift.compute_drift`, with the
+methods recorded when the monitor was created):
+
+* ``drift.<method>`` per column, the method's statistic as the value and
+  the drift engine's status mapped ``stable``/``watch``/``drift`` to
+  ``ok``/``warn``/``alert``;
+* ``drift`` on ``*``: the number of drifted columns, the dataset verdict as
+  status (the worst column: no share-of-columns rule);
+* ``score_drift.<method>`` on ``score``: the score against the scoring
+  model's scores on the reference rows.
+
+Estimated performance (``estimated.auc``): CBPE
+(:mod:`mlsteward.monitoring.cbpe`), judged by its drop below the same
+baseline as realised AUC; once the window's labels mature the realised AUC
+and the difference are put beside it in the details.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlsteward.errors import MlstewardError
+from mlsteward.monitoring.cbpe import CANNOT_SEE, estimate_performance
+from mlsteward.monitoring.checks import CheckResult, Threshold
+from mlsteward.monitoring.fairness import fairness_checks
+from mlsteward.monitoring.models import Window
+from mlsteward.monitoring.performance import performance_checks
+from mlsteward.monitoring.quality import quality_checks, volume_check
+from mlsteward.monitoring.reference import Reference
+from mlsteward.monitoring.spec import threshold_of
+
+__all__ = ["STATUS_OF_DRIFT", "compute_window", "inputs_of"]
+
+#: Drift engine statuses as check statuses.
+STATUS_OF_DRIFT = {"stable": "ok", "watch": "warn", "drift": "alert"}
+_PREFIX = "input."
+
+
+def inputs_of(window: pd.DataFrame) -> pd.DataFrame:
+    """The logged inputs of a window, columns without the ``input.`` prefix."""
+    cols = [c for c in window.columns if c.startswith(_PREFIX)]
+    out = window[cols].copy()
+    out.columns = [c[len(_PREFIX) :] for c in cols]
+    return out.reset_index(drop=True)
+
+
+def _guard(family: str, fn: Any, *args: Any, **kwargs: Any) -> list[CheckResult]:
+    """Run one check family; a domain error becomes one ``error`` row."""
+    try:
+        out: list[CheckResult] = fn(*args, **kwargs)
+        return out
+    except MlstewardError as exc:
+        return [
+            CheckResult(
+                family, "*", None, "error", {"error": exc.message, "field": exc.field}
+            )
+        ]
+
+
+def _drift(
+    options: Mapping[str, Any],
+    current: pd.DataFrame,
+    scores: np.ndarray,
+    ref: Reference,
+) -> list[CheckResult]:
+    from mlsteward.monitoring.drift import compute_drift
+
+    methods: dict[str, list[str]] = options["methods"]
+    present = [c for c in options["columns"] if c in current.columns]
+    absent = [c for c in options["columns"] if c not in current.columns]
+    if len(current) == 0:
+        return [CheckResult("drift", "*", None, "no_data", {"reason": "empty window"})]
+    out: list[CheckResult] = []
+    thresholds = options.get("thresholds") or {}
+    alpha = float(options.get("alpha", 0.05))
+    common = {"reference": ref.to_dict()}
+    if present:
+        result = compute_drift(
+            ref.dataset.profile,
+            current[present],
+            methods={c: methods[c] for c in present},
+            thresholds=thresholds,
+            alpha=alpha,
+        )
+        for row in result.rows:
+            out.append(_drift_row("drift", row))
+        summary = result.to_dict()
+        summary.pop("rows")
+        skipped = {**summary.pop("skipped"), **dict.fromkeys(absent, "not logged")}
+        out.append(
+            CheckResult(
+                "drift",
+                "*",
+                float(len(result.drifted)),
+                STATUS_OF_DRIFT[result.verdict],  # type: ignore[arg-type]
+                {**summary, "skipped": skipped, **common},
+            )
+        )
+    else:
+        out.append(
+            CheckResult(
+                "drift",
+                "*",
+                None,
+                "error",
+                {"error": f"no monitored column is logged: {absent}", **common},
+            )
+        )
+    if options.get("score") and ref.score_profile is not None and scores.size:
+        score = compute_drift(
+            ref.score_profile,
+            pd.DataFrame({"score": scores}),
+            methods={"score": list(options.get("score_methods") or ["psi"])},
+            thresholds=thresholds,
+            alpha=alpha,
+        )
+        out.extend(_drift_row("score_drift", row) for row in score.rows)
+    return out
+
+
+def _drift_row(prefix: str, row: Any) -> CheckResult:
+    details = {
+        k: getattr(row, k)
+        for k in (
+            "kind",
+            "effect",
+            "test",
+            "p_value",
+            "p_adjusted",
+            "watch_threshold",
+            "threshold",
+            "n_reference",
+            "n_current",
+            "missing_reference",
+            "missing_current",
+            "unseen_current",
+            "error_bound",
+            "note",
+        )
+    }
+    details["drift_status"] = row.status
+    return CheckResult(
+        f"{prefix}.{row.method}",
+        row.column,
+        row.statistic,
+        STATUS_OF_DRIFT[row.status],  # type: ignore[arg-type]
+        details,
+    )
+
+
+def _estimated(
+    checks: Mapping[str, Mapping[str, Any]],
+    scores: np.ndarray,
+    ref: Reference,
+    realised: CheckResult | None,
+) -> list[CheckResult]:
+    options = checks["estimated"]
+    if scores.size < int(options.get("min_rows", 1)):
+        return [
+            CheckResult(
+                "estimated.auc",
+                "*",
+                None,
+                "no_data",
+                {
+                    "reason": f"{scores.size} scores; CBPE needs at least "
+                    f"{options.get('min_rows')}",
+                    "cannot_see": CANNOT_SEE,
+                },
+            )
+        ]
+    est = estimate_performance(scores, ref.calibration)
+    details: dict[str, Any] = est.to_dict()
+    status: Any = "ok"
+    baseline = ref.derived.get("baseline_auc")
+    if baseline is not None:
+        drop = baseline - est.auc
+        details.update(
+            baseline_auc=baseline,
+            baseline_source=ref.derived.get("baseline_source"),
+            drop=drop,
+        )
+        ref_est = ref.derived.get("reference_estimated_auc")
+        if ref_est is not None:
+            # How far CBPE overshoots the honest baseline on the reference
+            # itself: the part of any gap below that comes from calibration.
+            details["reference_estimated_auc"] = ref_est
+            details["reference_overconfidence"] = ref_est - baseline
+        level = threshold_of(checks, "estimated", "auc_drop")
+        if level is not None:
+            status = level.status(drop)
+            details["threshold"] = {"auc_drop": level.to_dict()}
+    if realised is not None and realised.value is not None:
+        details["realised_auc"] = realised.value
+        details["realised_minus_estimated"] = realised.value - est.auc
+    else:
+        details["realised_auc"] = None
+    return [CheckResult("estimated.auc", "*", est.auc, status, details)]
+
+
+def compute_window(
+    checks: Mapping[str, Mapping[str, Any]],
+    window: Window,
+    frame: pd.DataFrame,
+    ref: Reference,
+    *,
+    at: dt.datetime,
+    volume_history: Sequence[float] = (),
+) -> list[CheckResult]:
+    """Every configured check of one window.
+
+    Args:
+        checks: The monitor's stored checks.
+        window: The window's span and label.
+        frame: Its predictions: ``input.<column>``, ``score``, ``decision``,
+            ``created_at``, ``label`` (NaN where no outcome yet).
+        ref: The resolved reference.
+        at: The run's time (the end of a window still open).
+        volume_history: Predictions per day of earlier windows, newest first.
+    """
+    n = len(frame)
+    current = inputs_of(frame) if n else pd.DataFrame()
+    scores = (
+        frame["score"].to_numpy(dtype=np.float64)
+        if n and "score" in frame
+        else np.empty(0)
+    )
+    out: list[CheckResult] = []
+    if "drift" in checks:
+        out += _guard("drift", _drift, checks["drift"], current, scores, ref)
+    if "quality" in checks:
+        q = checks["quality"]
+        levels = {
+            k: Threshold.parse(v, field=f"checks.quality.thresholds.{k}")
+            for k, v in q["thresholds"].items()
+        }
+        cols = [c for c in q["columns"] if c in ref.columns]
+        out += _guard("quality", quality_checks, ref.columns, current, cols, levels)
+        if window.label.startswith("last "):
+            span = 0.0
+            if n:
+                times = pd.to_datetime(frame["created_at"], utc=True)
+                span = (times.max() - times.min()).total_seconds()
+        else:
+            span = (
+                min(window.end, max(at, window.start)) - window.start
+            ).total_seconds()
+        out.append(
+            volume_check(n, span / 86400.0, list(volume_history), levels.get("volume"))
+        )
+    realised: CheckResult | None = None
+    if "performance" in checks:
+        p = checks["performance"]
+        labels = frame["label"] if n else pd.Series(dtype="float64")
+        perf_frame = pd.DataFrame({"score": scores, "label": labels.to_numpy()})
+        cuts = (ref.score or {}).get("cuts")
+        perf = _guard(
+            "performance",
+            performance_checks,
+            perf_frame,
+            min_labelled_share=float(p["min_labelled_share"]),
+            baseline_auc=ref.derived.get("baseline_auc"),
+            baseline_source=ref.derived.get("baseline_source"),
+            auc_drop=threshold_of(checks, "performance", "auc_drop"),
+            calibration=threshold_of(checks, "performance", "calibration"),
+            band_cuts=cuts,
+        )
+        out += perf
+        realised = next((r for r in perf if r.check == "performance.auc"), None)
+    if "estimated" in checks:
+        out += _guard("estimated", _estimated, checks, scores, ref, realised)
+    if "fairness" in checks:
+        f = checks["fairness"]
+        out += _guard(
+            "fairness",
+            fairness_checks,
+            frame,
+            list(f["protected"]),
+            bands=f["bands"],
+            min_group_size=int(f["min_group_size"]),
+            approval_ratio=threshold_of(checks, "fairness", "approval_ratio")
+            or Threshold(None, None, "below"),
+            tpr_difference=threshold_of(checks, "fairness", "tpr_difference")
+            or Threshold(None, None),
+            threshold=float(f["threshold"]),
+        )
+    for r in out:
+        if r.value is not None and not math.isfinite(r.value):
+            r.value = None
+    return out

@@ -1,0 +1,198 @@
+"""Alerts: de-duplication within a cool-down, a real webhook that fails and
+then succeeds (the alert is retried, never lost), the retraining seam."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any, ClassVar
+
+import pytest
+
+from mlsteward.config import Settings
+from mlsteward.monitoring.alerts import (
+    AlertService,
+    register_retraining_trigger,
+    unregister_retraining_trigger,
+)
+from mlsteward.monitoring.models import Monitor
+from mlsteward.monitoring.spec import parse_alerting
+
+UTC = dt.UTC
+T0 = dt.datetime(2025, 7, 31, tzinfo=UTC)
+
+
+def _monitor(sinks: list[Any], cooldown: int = 86400, name: str = "m") -> Monitor:
+    return Monitor(
+        id=f"id-{name}",
+        name=name,
+        deployment="d",
+        model="x",
+        schedule="1d",
+        window={"type": "period", "period": "month", "lookback": 1},
+        reference="champion",
+        checks={},
+        alerting=parse_alerting(
+            {"sinks": sinks, "cooldown_seconds": cooldown},
+            default_cooldown=cooldown,
+            sink_types=["log", "webhook", "retrain"],
+        ),
+        routes=["champion"],
+        description="",
+        enabled=True,
+        created_at=T0,
+        created_by="t",
+        updated_at=T0,
+        last_run_at=None,
+        next_run_at=None,
+    )
+
+
+def _row(status: str = "alert", value: float = 0.4, window: str = "2025-07") -> dict:
+    return {
+        "check": "drift.psi",
+        "column": "credit_amount",
+        "status": status,
+        "value": value,
+        "window_label": window,
+        "details": {"effect": value, "watch_threshold": 0.1, "threshold": 0.25},
+    }
+
+
+def _raise(client: Any, monitor: Monitor, rows: list[dict], at: dt.datetime) -> list:
+    svc = AlertService(client.ctx)
+    with client.ctx.store.unit_of_work() as session:
+        ids = svc.raise_alerts(session, monitor=monitor, run_id="r", rows=rows, at=at)
+    return ids
+
+
+def test_repeats_fold_into_one_alert_within_the_cool_down(client) -> None:
+    m = _monitor(["log"], cooldown=86400)
+    first = _raise(client, m, [_row()], T0)
+    again = _raise(client, m, [_row(value=0.5)], T0 + dt.timedelta(hours=3))
+    assert first == again  # folded
+    alerts = client.list_alerts(monitor="m")
+    assert len(alerts) == 1
+    assert (alerts[0].count, alerts[0].value) == (2, 0.5)
+    assert alerts[0].last_seen == T0 + dt.timedelta(hours=3)
+    # After the cool-down, a new alert; an escalation has its own key.
+    _raise(client, m, [_row()], T0 + dt.timedelta(days=2))
+    _raise(client, m, [_row(status="warn")], T0 + dt.timedelta(days=2))
+    assert len(client.list_alerts(monitor="m")) == 3
+    assert {a.severity for a in client.list_alerts(monitor="m")} == {
+        "critical",
+        "warning",
+    }
+    # ok rows raise nothing; raising is audited
+    assert _raise(client, m, [_row(status="ok")], T0) == []
+    raised = [e for e in client.audit_log() if e.action == "alert.raised"]
+    assert len(raised) == 3
+
+
+class _Hook(BaseHTTPRequestHandler):
+    """Answers 500 while ``failures`` last, then 200; keeps every body."""
+
+    failures = 0
+    bodies: ClassVar[list[dict]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        type(self).bodies.append(json.loads(self.rfile.read(length)))
+        if type(self).failures > 0:
+            type(self).failures -= 1
+            self.send_response(500)
+        else:
+            self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def hook() -> Iterator[tuple[str, type[_Hook]]]:
+    handler = type("Hook", (_Hook,), {"failures": 0, "bodies": []})
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/hooks/s3cret", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_failing_webhook_keeps_the_alert_pending_until_delivered(
+    sqlite_client, hook
+) -> None:
+    url, handler = hook
+    handler.failures = 2
+    m = _monitor(["log", f"webhook:{url}"])
+    [alert_id] = _raise(sqlite_client, m, [_row()], T0)
+    svc = AlertService(sqlite_client.ctx)
+    for _ in range(2):
+        [a] = svc.deliver_pending()
+        assert a.status == "pending"
+    assert a.delivered == ["log"]  # the log took it once and is not re-sent
+    errors = [x for x in a.sink_attempts if not x["ok"]]
+    assert len(errors) == 2 and "HTTP 500" in errors[0]["error"]
+    [a] = svc.deliver_pending()
+    assert a.status == "sent" and a.sent_at is not None
+    assert a.delivered[0] == "log" and a.delivered[1].startswith("webhook:127.0.0.1:")
+    assert [x["sink"] for x in a.sink_attempts].count("log") == 1
+    assert len(handler.bodies) == 3
+    assert set(handler.bodies[-1]) == {"text"}  # what a chat webhook accepts
+    assert "credit_amount" in handler.bodies[-1]["text"]
+    assert svc.deliver_pending() == []
+    assert "s3cret" not in json.dumps(svc.get(alert_id).to_dict())
+
+
+def test_gives_up_after_max_attempts_but_can_retry(tmp_path, hook) -> None:
+    from mlsteward.sdk import Client
+
+    url, handler = hook
+    handler.failures = 10
+    c = Client(Settings(home=tmp_path / "h", actor="t", alert_max_attempts=2))
+    try:
+        _raise(
+            c,
+            _monitor([{"type": "webhook", "url": url, "format": "json"}]),
+            [_row()],
+            T0,
+        )
+        c.deliver_alerts()
+        [a] = c.deliver_alerts()
+        assert a.status == "failed"
+        assert c.deliver_alerts() == []  # not retried silently
+        handler.failures = 0
+        [a] = c.deliver_alerts(retry_failed=True)
+        assert a.status == "sent"
+        assert handler.bodies[-1]["alert"]["check"] == "drift.psi"
+    finally:
+        c.close()
+
+
+def test_retraining_seam(sqlite_client) -> None:
+    m = _monitor(["retrain"])
+    _raise(sqlite_client, m, [_row(status="warn")], T0)  # below min severity
+    assert sqlite_client.list_alerts()[0].status == "sent"  # nothing to deliver
+    [alert_id] = _raise(sqlite_client, m, [_row()], T0)
+    [a] = sqlite_client.deliver_alerts()
+    assert a.status == "pending"
+    assert "no retraining trigger" in a.sink_attempts[-1]["error"]
+    seen: list[str] = []
+
+    def trigger(alert: Any, ctx: Any) -> None:
+        seen.append(alert.id)
+
+    register_retraining_trigger(trigger)
+    try:
+        [a] = sqlite_client.deliver_alerts()
+    finally:
+        unregister_retraining_trigger(trigger)
+    assert a.status == "sent" and seen == [alert_id]
