@@ -39,13 +39,11 @@ from mlsteward.datasets.bundled import (
     german_credit_roles,
     load_german_credit,
 )
-from mlsteward.datasets.profile import compute_profile
 from mlsteward.datasets.simulate import make_periods
 from mlsteward.governance.approvals import ApprovalService
 from mlsteward.governance.identity import IdentityService
 from mlsteward.metrics import auc as auc_of
-from mlsteward.metrics import ks as ks_of
-from mlsteward.monitoring.stats import column_psi, psi_band
+from mlsteward.monitoring.stats import psi_band
 from mlsteward.retraining.service import Retraining, RetrainingService
 from mlsteward.retraining.trainers import logistic_scorecard
 from mlsteward.sdk import Client
@@ -105,6 +103,8 @@ class PeriodResult:
     ks: float
     bad_rate: float
     triggered: list[str] = field(default_factory=list)
+    estimated_auc: float | None = None
+    alerts: int = 0
 
     @property
     def max_feature_psi(self) -> tuple[str, float]:
@@ -123,6 +123,8 @@ class PeriodResult:
             "ks": self.ks,
             "bad_rate": self.bad_rate,
             "triggered": self.triggered,
+            "estimated_auc": self.estimated_auc,
+            "alerts": self.alerts,
             "psi": self.psi,
         }
 
@@ -187,6 +189,17 @@ def _cv_auc(frame: pd.DataFrame, features: list[str], seed: int) -> float:
         model = logistic_scorecard(part, features=features, target=TARGET)
         scores[test_idx] = model.predict_proba(frame.iloc[test_idx][features])[:, 1]
     return auc_of(y, scores)
+
+
+def _required(run: Any, check: str, column: str = "*") -> float:
+    value = run.value(check, column)
+    if value is None:
+        raise RuntimeError(f"the monitor computed no {check} for {column}")
+    return float(value)
+
+
+def _maybe_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def ensure_users(client: Client) -> None:
@@ -339,7 +352,7 @@ def run_demo(
     train = history.train
 
     say("training the champion")
-    champion, baseline_auc, train_dv = _train_and_register(
+    champion, baseline_auc, _ = _train_and_register(
         client,
         train,
         dataset="german-credit-train",
@@ -360,11 +373,16 @@ def run_demo(
         baseline_auc=baseline_auc,
     )
 
-    reference = train_dv.profile["columns"]
-    champ_model = client.load_model(f"{MODEL_NAME}@champion")
-    score_profile = compute_profile(
-        pd.DataFrame({"score": champ_model.predict_proba(train)}), {"score": "numeric"}
-    )["columns"]["score"]
+    if deployment in {m.name for m in client.list_monitors()}:
+        client.delete_monitor(deployment)  # left by a run that stopped early
+    client.create_monitor(
+        deployment,
+        deployment=deployment,
+        model=MODEL_NAME,
+        window="period:month",
+        alerting={"sinks": ["log"]},
+        description="the demo's monthly vintages against the champion's training data",
+    )
     labelled: list[pd.DataFrame] = []
     current_baseline = baseline_auc
     last_retrain: int | None = None
@@ -376,7 +394,7 @@ def run_demo(
         times = [
             t.to_pydatetime() for t in pd.to_datetime(frame["applied_at"], utc=True)
         ]
-        scored = client.score(
+        client.score(
             f"{MODEL_NAME}@champion",
             frame,
             deployment=deployment,
@@ -395,25 +413,23 @@ def run_demo(
                 }
             )
         )
-        window = client.labelled_window(
-            deployment=deployment,
-            since=min(times),
-            until=max(times) + dt.timedelta(microseconds=1),
+        say(f"{period.label}: monitor {deployment} runs on the month")
+        run = client.run_monitor(
+            deployment, window=(period.start, period.end), at=period.end
         )
-        window = window[window["request_id"].isin(set(ids))]
-        y = window["label"].to_numpy(dtype="int64")
-        s = window["score"].to_numpy(dtype="float64")
-        psi = {c: column_psi(reference[c], frame[c]) for c in features}
-        score_psi = column_psi(score_profile, scored["score"])
+        psi = {c: _required(run, "drift.psi", c) for c in features}
+        score_psi = _required(run, "score_drift.psi", "score")
         result = PeriodResult(
             label=period.label,
             n=len(frame),
             scored_by=champ_ref,
             psi=psi,
             score_psi=score_psi,
-            auc=auc_of(y, s),
-            ks=ks_of(y, s),
-            bad_rate=float(y.mean()),
+            auc=_required(run, "performance.auc"),
+            ks=_required(run, "performance.ks"),
+            bad_rate=float((run.get("performance.auc") or {})["details"]["bad_rate"]),
+            estimated_auc=_maybe_float(run.value("estimated.auc")),
+            alerts=len(run.alerts),
         )
         drifted = [c for c, v in psi.items() if v > policy.psi_act]
         if drifted:
@@ -448,17 +464,6 @@ def run_demo(
         report.decisions.append(decision)
         if decision.promoted:
             current_baseline = decision.challenger_auc
-            challenger = client.get_model_version(decision.challenger)
-            run = client.get_run(str(challenger.run_id))
-            new_dv = client.get_dataset(run.inputs[0]["dataset"])
-            reference = new_dv.profile["columns"]
-            new_model = client.load_model(f"{MODEL_NAME}@champion")
-            score_profile = compute_profile(
-                pd.DataFrame(
-                    {"score": new_model.predict_proba(client.load_dataset(new_dv.ref))}
-                ),
-                {"score": "numeric"},
-            )["columns"]["score"]
     report.champion_end = client.get_model_version(f"{MODEL_NAME}@champion").ref
     say(f"writing the model documentation of {report.champion_end}")
     home = client.ctx.settings.resolved_home()

@@ -75,12 +75,12 @@ def demo(
         return f"[{colour[psi_band(value)]}]{value:.3f}[/]"
 
     table = Table(
-        title="month by month: PSI against the training profile, AUC and KS "
-        "on the joined outcomes"
+        title="monitor, month by month: PSI against the training profile; AUC and "
+        "KS on the joined outcomes, estimated AUC (CBPE) from the scores alone"
     )
     for name in ("month", "model", "bad rate", "max PSI", "column", "score PSI"):
         table.add_column(name, no_wrap=True)
-    for name in ("AUC", "KS", "policy"):
+    for name in ("AUC", "est. AUC", "KS", "alerts", "policy"):
         table.add_column(name)
     for p in report.periods:
         col, value = p.max_feature_psi
@@ -92,7 +92,9 @@ def demo(
             col[:22],
             shade(p.score_psi),
             f"{p.auc:.3f}",
+            "-" if p.estimated_auc is None else f"{p.estimated_auc:.3f}",
             f"{p.ks:.3f}",
+            str(p.alerts),
             "; ".join(p.triggered) or "ok",
         )
     console.print(table)
