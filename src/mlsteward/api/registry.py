@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
@@ -16,9 +16,14 @@ from mlsteward.registry.service import ModelRegistry
 
 router = APIRouter(tags=["registry"])
 
+#: A version number as a path parameter: positive and within a 32-bit integer.
+Version = Annotated[int, Path(ge=1, le=2_147_483_647)]
+
 
 class AliasBody(BaseModel):
-    version: int = Field(ge=1, description="Version the alias points at.")
+    version: int = Field(
+        ge=1, le=2_147_483_647, description="Version the alias points at."
+    )
 
 
 class TransitionBody(BaseModel):
@@ -53,7 +58,7 @@ def get_version(name: str, version: str, ctx: Ctx) -> dict[str, Any]:
     response_class=HTMLResponse,
     responses={200: {"content": {"text/html": {}}}},
 )
-def report(name: str, version: int, ctx: Ctx) -> HTMLResponse:
+def report(name: str, version: Version, ctx: Ctx) -> HTMLResponse:
     """The model documentation of a version, as one self-contained HTML page."""
     from mlsteward.governance.report import build_report
 
@@ -61,7 +66,7 @@ def report(name: str, version: int, ctx: Ctx) -> HTMLResponse:
 
 
 @router.get("/models/{name}/versions/{version}/lineage")
-def lineage(name: str, version: int, ctx: Ctx) -> dict[str, Any]:
+def lineage(name: str, version: Version, ctx: Ctx) -> dict[str, Any]:
     from mlsteward.governance.records import LineageService
 
     return LineageService(ctx).lineage(f"{name}/{version}").to_dict()
@@ -102,7 +107,7 @@ def set_alias(name: str, alias: str, body: AliasBody, ctx: Actor) -> dict[str, A
 
 @router.post("/models/{name}/versions/{version}/transition")
 def transition(
-    name: str, version: int, body: TransitionBody, ctx: Actor
+    name: str, version: Version, body: TransitionBody, ctx: Actor
 ) -> dict[str, Any]:
     return (
         ModelRegistry(ctx)
@@ -117,7 +122,7 @@ def list_datasets(ctx: Ctx) -> list[dict[str, Any]]:
 
 
 @router.get("/datasets/{name}/versions/{version}")
-def get_dataset(name: str, version: int, ctx: Ctx) -> dict[str, Any]:
+def get_dataset(name: str, version: Version, ctx: Ctx) -> dict[str, Any]:
     return DatasetService(ctx).get(f"{name}/{version}").to_dict(with_profile=True)
 
 
