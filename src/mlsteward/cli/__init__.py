@@ -13,6 +13,7 @@ from mlsteward.cli import (
     demo,
     drift,
     governance,
+    jobs,
     models,
     monitoring,
     report,
@@ -37,6 +38,7 @@ retraining.register(app)
 monitoring.register(app)
 drift.register(app)
 report.register(app)
+jobs.register(app)
 
 
 @app.command("version")

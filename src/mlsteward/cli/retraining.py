@@ -123,6 +123,19 @@ def retrainings_list(
     console.print(table)
 
 
+@retrainings_app.command("run-due")
+@handle_errors
+def retrainings_run_due(as_json: bool = JSON_OPTION) -> None:
+    """Queue a retraining job for every policy whose schedule is due."""
+    from mlsteward.retraining.triggers import enqueue_due
+
+    jobs = enqueue_due(_ctx())
+    if as_json:
+        emit_json([{"job": j.id, "model": j.payload["model"]} for j in jobs])
+    else:
+        console.print(f"queued {len(jobs)} retraining job(s)")
+
+
 @approvals_app.command("list")
 @handle_errors
 def approvals_list(

@@ -29,6 +29,7 @@ from mlsteward.registry.models import (
 from mlsteward.registry.runs import RunService
 from mlsteward.registry.service import LoadedModel, ModelRegistry
 from mlsteward.sdk.governance import GovernanceMixin
+from mlsteward.sdk.jobs import JobsMixin
 from mlsteward.sdk.monitoring import MonitoringMixin
 from mlsteward.sdk.retraining import RetrainingMixin
 from mlsteward.sdk.serving import ServingMixin
@@ -39,7 +40,9 @@ from mlsteward.store.audit import AuditEvent, ChainProblem, list_events, verify_
 __all__ = ["Client"]
 
 
-class Client(ServingMixin, MonitoringMixin, RetrainingMixin, GovernanceMixin):
+class Client(
+    ServingMixin, MonitoringMixin, RetrainingMixin, GovernanceMixin, JobsMixin
+):
     """Everything a data scientist does, against the embedded store by default.
 
     Args:
@@ -80,6 +83,7 @@ class Client(ServingMixin, MonitoringMixin, RetrainingMixin, GovernanceMixin):
         return self.ctx.store.upgrade()
 
     def close(self) -> None:
+        self.stop_worker()
         self.ctx.store.dispose()
 
     # -- datasets ---------------------------------------------------------

@@ -1,0 +1,557 @@
+"""Batch scoring: score a CSV or Parquet file of any size through a version.
+
+The file is read in chunks, scored through the registered version (loaded
+after its sha256 was verified), and written incrementally. Its predictions
+land in the prediction log exactly as online ones do: one record per row with
+the model's inputs (pii redacted), the score and the decision.
+
+A file that cannot be scored writes nothing. Scoring runs in two phases:
+
+1. every chunk is read, checked and scored; the output goes to a temporary
+   file beside ``output`` and the prediction records to a temporary staging
+   file. Any bad row (a wrong type, a duplicate id) stops here, before
+   anything is logged or the output appears;
+2. the staged records are appended to the prediction log, then the output
+   is renamed into place.
+
+With ``engine="dask"`` phase 1's scoring runs on a Dask distributed cluster
+(see :mod:`mlsteward.jobs.dask_engine`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import select
+
+from mlsteward.context import Context
+from mlsteward.errors import InvalidInput
+from mlsteward.jobs.batch_io import ChunkReader, OutputWriter, table_format
+from mlsteward.jobs.handlers import JobLogger
+from mlsteward.names import check_name
+from mlsteward.registry.models import ModelVersion
+from mlsteward.registry.service import ModelRegistry
+from mlsteward.serving.log import PredictionLog, PredictionRecord, redact
+from mlsteward.serving.tables import predictions
+from mlsteward.store import utcnow
+
+__all__ = [
+    "ENGINES",
+    "BatchScoreResult",
+    "BatchScoringService",
+    "Progress",
+    "run_job",
+]
+
+#: Where phase 1 scores: in this process, or on a Dask distributed cluster.
+ENGINES = ("local", "dask")
+#: Records per prediction-log transaction in phase 2.
+LOG_BATCH_ROWS = 1000
+#: Longest request id the prediction log stores.
+MAX_REQUEST_ID = 64
+
+#: ``progress(phase, rows_done, rows_total)``; phase is "score" or "log".
+Progress = Callable[[str, int, int | None], None]
+
+_STAGING = pa.schema(
+    [
+        ("request_id", pa.string()),
+        ("created_at", pa.timestamp("us", tz="UTC")),
+        ("score", pa.float64()),
+        ("decision", pa.string()),
+        ("latency_ms", pa.float64()),
+        ("inputs", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class BatchScoreResult:
+    """What a batch scoring did."""
+
+    batch_id: str
+    model: str
+    input: str
+    output: str
+    deployment: str
+    engine: str
+    rows: int
+    chunks: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "batch_id": self.batch_id,
+            "model": self.model,
+            "input": self.input,
+            "output": self.output,
+            "deployment": self.deployment,
+            "engine": self.engine,
+            "rows": self.rows,
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+class BatchScoringService:
+    """Score files through registered versions and log the predictions.
+
+    Example:
+        >>> svc = BatchScoringService(ctx)  # doctest: +SKIP
+        >>> svc.score_file("credit-risk@champion", "in.parquet", "out.parquet")
+        BatchScoreResult(...)
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.registry = ModelRegistry(ctx)
+        self.log = PredictionLog(ctx)
+
+    def score_file(
+        self,
+        ref: str,
+        input: str | Path,
+        output: str | Path,
+        *,
+        deployment: str | None = None,
+        chunk_size: int = 10_000,
+        engine: str = "local",
+        scheduler: str | None = None,
+        id_column: str | None = None,
+        threshold: float = 0.5,
+        log_columns: Sequence[str] = (),
+        pii: Sequence[str] = (),
+        overwrite: bool = False,
+        progress: Progress | None = None,
+        check: Callable[[], None] | None = None,
+    ) -> BatchScoreResult:
+        """Score ``input`` with ``ref`` into ``output``; log every prediction.
+
+        Args:
+            ref: ``name``, ``name/N`` or ``name@alias``; resolved once, so an
+                alias moved meanwhile does not mix versions in one file.
+            input: CSV or Parquet file with the model's input columns.
+            output: CSV or Parquet file to write: ``request_id`` (named
+                ``id_column`` if given), ``score`` (probability of label 1)
+                and ``decision`` per input row, in input order.
+            deployment: Deployment name in the prediction log (default
+                ``<model>-batch``).
+            chunk_size: Rows scored at a time.
+            engine: ``"local"`` or ``"dask"``.
+            scheduler: Dask scheduler address (default: a LocalCluster).
+            id_column: Column whose values are the request ids (unique,
+                at most 64 characters, not yet in the log); default ids are
+                ``<batch id>-<row number>``.
+            threshold: Decision is ``deny`` at or above it.
+            log_columns: Columns logged beside the inputs (protected
+                attributes for fairness monitoring).
+            pii: Logged columns whose values are redacted.
+            overwrite: Replace ``output`` if it exists.
+            progress: Called after each chunk with (phase, done, total).
+            check: Called between chunks; raises to stop (job cancellation).
+
+        Raises:
+            InvalidInput: a bad argument, file, column or value; nothing was
+                written.
+            NotFound: ``ref`` names no version.
+        """
+        began = time.perf_counter()
+        src, dst = Path(input), Path(output)
+        self._check_arguments(src, dst, chunk_size, engine, threshold, overwrite)
+        mv = self.registry.get(ref)
+        resolved = f"{mv.name}/{mv.version}"
+        deployment = check_name(deployment or f"{mv.name}-batch", "deployment")
+        features = mv.signature.feature_names
+        if id_column is not None and id_column in features:
+            text_id = False
+        else:
+            text_id = id_column is not None
+        reader = ChunkReader(
+            src,
+            [*features, *([id_column] if id_column else []), *log_columns],
+            chunk_size,
+            text_columns=[
+                *(
+                    c["name"]
+                    for c in mv.signature.inputs
+                    if c["kind"] != "numeric" and c["dtype"] not in ("bool", "boolean")
+                ),
+                *([id_column] if text_id and id_column else []),
+            ],
+            expected=f"model {resolved} expects {features}",
+        )
+        total = reader.total_rows() if progress is not None else None
+        batch_id = uuid.uuid4().hex[:16]
+        logged = list(dict.fromkeys([*features, *log_columns]))
+        first = id_column or "request_id"
+        out_schema = pa.schema(
+            [(first, pa.string()), ("score", pa.float64()), ("decision", pa.string())]
+        )
+        writer = OutputWriter(
+            dst,
+            dst.with_name(f".{dst.name}.{batch_id}.partial"),
+            out_schema,
+            {
+                "mlsteward.model": resolved,
+                "mlsteward.deployment": deployment,
+                "mlsteward.batch_id": batch_id,
+            },
+        )
+        staging_path = dst.with_name(f".{dst.name}.{batch_id}.log.parquet")
+        staging = pq.ParquetWriter(staging_path, _STAGING)
+        rows = chunks = 0
+        try:
+            seen: set[str] = set()
+            for start, frame, scores, ms in self._scored(
+                reader, mv, engine, scheduler, check
+            ):
+                stop = start + len(frame)
+                where = f"{str(src)!r} rows {start + 1}-{stop}"
+                ids = self._request_ids(frame, start, batch_id, id_column, seen, where)
+                decisions = np.where(scores >= threshold, "deny", "approve")
+                writer.write(
+                    pd.DataFrame({first: ids, "score": scores, "decision": decisions})
+                )
+                records = frame[logged].to_dict(orient="records")
+                staging.write_table(
+                    pa.Table.from_pydict(
+                        {
+                            "request_id": ids,
+                            "created_at": [utcnow()] * len(ids),
+                            "score": scores,
+                            "decision": decisions,
+                            "latency_ms": [ms / max(len(ids), 1)] * len(ids),
+                            "inputs": [
+                                orjson.dumps(r, default=_json_default).decode()
+                                for r in records
+                            ],
+                        },
+                        schema=_STAGING,
+                    )
+                )
+                rows, chunks = stop, chunks + 1
+                if progress is not None:
+                    progress("score", rows, total)
+            staging.close()
+            self._append_log(staging_path, mv, deployment, pii, rows, progress)
+            writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+        finally:
+            staging.close()
+            staging_path.unlink(missing_ok=True)
+        return BatchScoreResult(
+            batch_id=batch_id,
+            model=resolved,
+            input=str(src),
+            output=str(dst),
+            deployment=deployment,
+            engine=engine,
+            rows=rows,
+            chunks=chunks,
+            seconds=time.perf_counter() - began,
+        )
+
+    # -- phases -----------------------------------------------------------
+    def _scored(
+        self,
+        reader: ChunkReader,
+        mv: ModelVersion,
+        engine: str,
+        scheduler: str | None,
+        check: Callable[[], None] | None,
+    ) -> Iterator[tuple[int, pd.DataFrame, np.ndarray, float]]:
+        """Phase 1's scores per chunk, in input order."""
+
+        def chunks() -> Iterator[tuple[int, pd.DataFrame]]:
+            for start, frame in reader:
+                if check is not None:
+                    check()
+                yield start, frame
+
+        def located(start: int, n: int, exc: InvalidInput) -> InvalidInput:
+            return InvalidInput(
+                f"{str(reader.path)!r} rows {start + 1}-{start + n}: {exc.message}",
+                field=exc.field,
+                **exc.details,
+            )
+
+        if engine == "dask":
+            from mlsteward.jobs.dask_engine import ModelSpec, score_on_cluster
+
+            spec = ModelSpec(
+                ref=f"{mv.name}/{mv.version}",
+                flavor=mv.flavor,
+                sha256=mv.artifact_sha256,
+                signature=mv.signature.to_dict(),
+                artifacts_uri=self.ctx.artifacts.uri,
+                storage_options=dict(self.ctx.artifacts.storage_options),
+            )
+            try:
+                yield from score_on_cluster(chunks(), spec, scheduler=scheduler)
+            except InvalidInput as exc:
+                if exc.field == "input":  # the reader's error names the file
+                    raise
+                raise InvalidInput(
+                    f"{str(reader.path)!r} {exc.message}",
+                    field=exc.field,
+                    **exc.details,
+                ) from exc
+            return
+        loaded = self.registry.load(f"{mv.name}/{mv.version}")
+        for start, frame in chunks():
+            began = time.perf_counter()
+            try:
+                scores = loaded.predict_proba(frame)
+            except InvalidInput as exc:
+                raise located(start, len(frame), exc) from exc
+            yield start, frame, scores, (time.perf_counter() - began) * 1000
+
+    def _request_ids(
+        self,
+        frame: pd.DataFrame,
+        start: int,
+        batch_id: str,
+        id_column: str | None,
+        seen: set[str],
+        where: str,
+    ) -> list[str]:
+        if id_column is None:
+            return [f"{batch_id}-{start + i}" for i in range(len(frame))]
+        col = frame[id_column]
+        if col.isna().any():
+            row = start + int(np.flatnonzero(col.isna().to_numpy())[0]) + 1
+            raise InvalidInput(
+                f"{where}: row {row} has no value in id column {id_column!r}; "
+                "every row needs a request id",
+                field=id_column,
+            )
+        ids = [str(v) for v in col.tolist()]
+        for value in ids:
+            if not value or len(value) > MAX_REQUEST_ID:
+                raise InvalidInput(
+                    f"{where}: id {value!r} in column {id_column!r} must be 1-"
+                    f"{MAX_REQUEST_ID} characters",
+                    field=id_column,
+                )
+            if value in seen:
+                raise InvalidInput(
+                    f"{where}: id {value!r} in column {id_column!r} appears twice; "
+                    "request ids must be unique",
+                    field=id_column,
+                )
+            seen.add(value)
+        with self.ctx.store.read() as session:
+            for i in range(0, len(ids), 1000):
+                clash = session.execute(
+                    select(predictions.c.request_id)
+                    .where(predictions.c.request_id.in_(ids[i : i + 1000]))
+                    .limit(1)
+                ).scalar()
+                if clash is not None:
+                    raise InvalidInput(
+                        f"{where}: request id {clash!r} (column {id_column!r}) is "
+                        "already in the prediction log; each request is scored "
+                        "once",
+                        field=id_column,
+                    )
+        return ids
+
+    def _append_log(
+        self,
+        staging_path: Path,
+        mv: ModelVersion,
+        deployment: str,
+        pii: Sequence[str],
+        total: int,
+        progress: Progress | None,
+    ) -> None:
+        """Phase 2: the staged records into the prediction log."""
+        done = 0
+        try:
+            staged = pq.ParquetFile(staging_path)
+            for batch in staged.iter_batches(batch_size=LOG_BATCH_ROWS):
+                cols = batch.to_pydict()
+                records = [
+                    PredictionRecord(
+                        request_id=rid,
+                        created_at=at,
+                        deployment=deployment,
+                        model_name=mv.name,
+                        model_version=mv.version,
+                        inputs=redact(orjson.loads(inputs), pii),
+                        outputs={"score": score, "decision": decision},
+                        latency_ms=ms,
+                    )
+                    for rid, at, score, decision, ms, inputs in zip(
+                        cols["request_id"],
+                        cols["created_at"],
+                        cols["score"],
+                        cols["decision"],
+                        cols["latency_ms"],
+                        cols["inputs"],
+                        strict=True,
+                    )
+                ]
+                done += self.log.append(records)
+                if progress is not None:
+                    progress("log", done, total)
+        except BaseException as exc:
+            if done:
+                exc.add_note(
+                    f"{done} of {total} predictions of this batch were logged "
+                    f"before the failure (request ids start with the batch id); "
+                    "the output file was not written"
+                )
+            raise
+
+    # -- arguments --------------------------------------------------------
+    @staticmethod
+    def _check_arguments(
+        src: Path,
+        dst: Path,
+        chunk_size: int,
+        engine: str,
+        threshold: float,
+        overwrite: bool,
+    ) -> None:
+        if engine not in ENGINES:
+            raise InvalidInput(
+                f"engine {engine!r} is not one of {list(ENGINES)}",
+                field="engine",
+                allowed=list(ENGINES),
+            )
+        if (
+            isinstance(chunk_size, bool)
+            or not isinstance(chunk_size, int)
+            or not 1 <= chunk_size <= 10_000_000
+        ):
+            raise InvalidInput(
+                f"chunk_size must be a whole number from 1 to 10000000, got "
+                f"{chunk_size!r}",
+                field="chunk_size",
+            )
+        if not isinstance(threshold, int | float) or not 0.0 < threshold < 1.0:
+            raise InvalidInput(
+                f"threshold must be between 0 and 1, got {threshold!r}",
+                field="threshold",
+            )
+        table_format(src, "input")
+        table_format(dst, "output")
+        if not dst.parent.is_dir():
+            raise InvalidInput(
+                f"output folder {str(dst.parent)!r} does not exist", field="output"
+            )
+        if dst.exists():
+            if src.exists() and dst.resolve() == src.resolve():
+                raise InvalidInput(
+                    "output is the input file; choose another output path",
+                    field="output",
+                )
+            if not overwrite:
+                raise InvalidInput(
+                    f"output {str(dst)!r} already exists; choose another path or "
+                    "pass overwrite (--overwrite)",
+                    field="output",
+                )
+
+
+# -- the "batch_score" job kind -------------------------------------------
+_PAYLOAD_KEYS = {
+    "model": str,
+    "input": str,
+    "output": str,
+    "deployment": str,
+    "chunk_size": int,
+    "engine": str,
+    "scheduler": str,
+    "id_column": str,
+    "threshold": float,
+    "log_columns": list,
+    "pii": list,
+    "overwrite": bool,
+}
+_REQUIRED = ("model", "input", "output")
+
+
+def _payload_arguments(payload: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(payload) - set(_PAYLOAD_KEYS))
+    if unknown:
+        raise InvalidInput(
+            f"batch_score payload has unknown key(s) {unknown}; allowed: "
+            f"{sorted(_PAYLOAD_KEYS)}",
+            field=unknown[0],
+        )
+    missing = [k for k in _REQUIRED if not payload.get(k)]
+    if missing:
+        raise InvalidInput(f"batch_score payload needs {missing}", field=missing[0])
+    args: dict[str, Any] = {}
+    for key, value in payload.items():
+        kind = _PAYLOAD_KEYS[key]
+        if value is None:
+            continue
+        ok = (
+            isinstance(value, int | float) and not isinstance(value, bool)
+            if kind is float
+            else isinstance(value, kind)
+            and not (kind is int and isinstance(value, bool))
+        )
+        if not ok:
+            raise InvalidInput(
+                f"batch_score payload {key!r} must be {kind.__name__}, got {value!r}",
+                field=key,
+            )
+        args[key] = value
+    return args
+
+
+def run_job(ctx: Context, payload: dict[str, Any], log: JobLogger) -> dict[str, Any]:
+    """Handler of ``batch_score`` jobs: the payload holds
+    :meth:`BatchScoringService.score_file`'s arguments (``model``, ``input``,
+    ``output`` required; paths as the worker sees them).
+
+    Example:
+        >>> client.enqueue_job("batch_score", {"model": "credit-risk@champion",
+        ...     "input": "/data/in.parquet", "output": "/data/out.parquet"})
+        ... # doctest: +SKIP
+    """
+    args = _payload_arguments(payload)
+    last = [time.monotonic()]
+
+    def progress(phase: str, done: int, total: int | None) -> None:
+        if time.monotonic() - last[0] >= 10.0:
+            last[0] = time.monotonic()
+            of = f" of ~{total}" if total else ""
+            log(f"{'scored' if phase == 'score' else 'logged'} {done}{of} rows")
+
+    log(f"scoring {args['input']} with {args['model']} into {args['output']}")
+    result = BatchScoringService(ctx).score_file(
+        args.pop("model"),
+        args.pop("input"),
+        args.pop("output"),
+        progress=progress,
+        check=log.check,
+        **args,
+    )
+    log(
+        f"scored {result.rows} rows with {result.model} in {result.seconds:.1f} s; "
+        f"predictions logged under deployment {result.deployment}"
+    )
+    return result.to_dict()

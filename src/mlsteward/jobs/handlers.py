@@ -1,0 +1,202 @@
+"""What runs a job: handlers found by kind in a literal table.
+
+A handler is a function ``fn(ctx, payload, log) -> dict``: ``ctx`` is the
+:class:`~mlsteward.context.Context` acting as the job's creator, ``payload``
+the job's JSON payload, and ``log`` a :class:`JobLogger` that writes the
+job's log (``log("scored 10000 rows")``) and lets the handler stop at a safe
+point when the job was cancelled (``log.check()``). The dict it returns is
+stored as the job's result.
+
+Built-in kinds are listed in :data:`HANDLERS` as ``"module:function"`` and
+imported on first use, so a worker that never runs a retraining never imports
+the retraining code; other packages add kinds through the ``mlsteward.jobs``
+entry-point group, and tests register functions directly with
+:func:`register_handler`.
+
+Example:
+    >>> from mlsteward.jobs.handlers import get_handler
+    >>> get_handler("noop")  # doctest: +SKIP
+    <function noop at ...>
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import re
+import threading
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any, Protocol
+
+from mlsteward.context import Context
+from mlsteward.errors import InvalidInput, MlstewardError
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "HANDLERS",
+    "Handler",
+    "HandlerUnavailable",
+    "JobLogger",
+    "available_kinds",
+    "check_kind",
+    "get_handler",
+    "register_handler",
+    "unregister_handler",
+]
+
+
+class JobLogger(Protocol):
+    """The ``log`` a handler receives."""
+
+    def __call__(self, message: str, level: str = "info") -> None:
+        """Write one line to the job's log (level debug, info, warning, error)."""
+
+    def check(self) -> None:
+        """Raise :class:`~mlsteward.jobs.models.JobInterrupted` if the job was
+        cancelled or its lease lost; call it between steps of long work."""
+
+
+Handler = Callable[[Context, dict[str, Any], JobLogger], dict[str, Any]]
+
+#: Built-in job kinds and the functions that run them. Monitor runs and
+#: retraining live in capabilities above the jobs layer; they are named here
+#: and imported only when such a job runs.
+HANDLERS: dict[str, str] = {
+    "batch_score": "mlsteward.jobs.batch:run_job",
+    "noop": "mlsteward.jobs.builtin:noop",
+    "sleep": "mlsteward.jobs.builtin:sleep",
+    "monitor_run": "mlsteward.monitoring.monitors:run_job",
+    "retrain": "mlsteward.retraining.service:run_job",
+}
+
+#: Entry-point group through which other packages add job kinds
+#: (value ``"module:function"``).
+ENTRY_POINT_GROUP = "mlsteward.jobs"
+
+_KIND = re.compile(r"^[a-z][a-z0-9_.-]{0,99}$")
+_registered: dict[str, Handler] = {}
+_lock = threading.Lock()
+
+
+class HandlerUnavailable(MlstewardError):
+    """The handler of a job kind cannot be imported in this worker.
+
+    The job is failed (and retried with back-off) rather than the worker
+    crashing: another worker, or this one after a reinstall, may have it.
+    """
+
+    code = "handler_unavailable"
+
+
+@functools.cache
+def _plugins() -> dict[str, str]:
+    found = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    # A plug-in may not take over a built-in kind.
+    return {name: target for name, target in found.items() if name not in HANDLERS}
+
+
+def available_kinds() -> list[str]:
+    """Every kind this process can run: built-in, plug-in and registered.
+
+    Example:
+        >>> "batch_score" in available_kinds()
+        True
+    """
+    return sorted({*HANDLERS, *_plugins(), *_registered})
+
+
+def check_kind(kind: object) -> str:
+    """Return ``kind`` if a handler is known for it, else raise InvalidInput.
+
+    Example:
+        >>> check_kind("noop")
+        'noop'
+    """
+    if not isinstance(kind, str) or not _KIND.match(kind):
+        raise InvalidInput(
+            f"job kind {kind!r} is not a valid kind: use lower-case letters, "
+            "digits, '_', '.' or '-', starting with a letter",
+            field="kind",
+        )
+    known = available_kinds()
+    if kind not in known:
+        raise InvalidInput(
+            f"no handler for job kind {kind!r}; known kinds: {known}. "
+            "Register one with mlsteward.jobs.register_handler or the "
+            f"{ENTRY_POINT_GROUP!r} entry-point group.",
+            field="kind",
+            allowed=known,
+        )
+    return kind
+
+
+def register_handler(kind: str, fn: Handler) -> None:
+    """Run jobs of ``kind`` with ``fn`` in this process.
+
+    A registered function takes precedence over the table and plug-ins, so a
+    test can stand in for a built-in kind; :func:`unregister_handler` undoes
+    it.
+
+    Example:
+        >>> def hello(ctx, payload, log):
+        ...     log("hello")
+        ...     return {"greeted": payload.get("name")}
+        >>> register_handler("hello", hello)
+        >>> unregister_handler("hello")
+    """
+    if not isinstance(kind, str) or not _KIND.match(kind):
+        raise InvalidInput(f"job kind {kind!r} is not a valid kind", field="kind")
+    if not callable(fn):
+        raise InvalidInput(
+            f"handler for {kind!r} must be callable as fn(ctx, payload, log)",
+            field="fn",
+        )
+    with _lock:
+        _registered[kind] = fn
+
+
+def unregister_handler(kind: str) -> None:
+    """Forget a handler registered with :func:`register_handler`."""
+    with _lock:
+        _registered.pop(kind, None)
+
+
+def get_handler(kind: str) -> Handler:
+    """The function that runs jobs of ``kind``, importing it on first use.
+
+    Raises:
+        HandlerUnavailable: no handler is known for ``kind`` here, or it
+            cannot be imported.
+    """
+    fn = _registered.get(kind)
+    if fn is not None:
+        return fn
+    target = HANDLERS.get(kind) or _plugins().get(kind)
+    if target is None:
+        # Queued by a process that knew the kind (a plug-in, a registered
+        # function): another worker, or this one after an install, may run it.
+        raise HandlerUnavailable(
+            f"no handler for job kind {kind!r} in this worker; it knows "
+            f"{available_kinds()}. Install the plug-in that provides it, or run "
+            "this kind on a worker that has it (`mlsteward worker --kinds ...`).",
+            field="kind",
+        )
+    module_name, _, attr = target.partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise HandlerUnavailable(
+            f"the handler of job kind {kind!r} is {target!r}, which cannot be "
+            f"imported in this worker: {type(exc).__name__}: {exc}. Install the "
+            "package that provides it, or run this kind on a worker that has it "
+            "(`mlsteward worker --kinds ...`).",
+            field="kind",
+            target=target,
+        ) from exc
+    if not callable(found):
+        raise HandlerUnavailable(
+            f"the handler of job kind {kind!r} ({target!r}) is not callable",
+            field="kind",
+        )
+    return found  # type: ignore[no-any-return]

@@ -1,0 +1,661 @@
+"""Job queue use cases: enqueue, claim, heartbeat, complete, fail, cancel.
+
+The queue is the ``jobs`` table. Claiming is one transaction that finds a due
+job and marks it ``running`` under a lease: on PostgreSQL the row is taken
+with ``SELECT ... FOR UPDATE SKIP LOCKED``, so concurrent workers pass over
+each other's rows instead of waiting; on SQLite every unit of work takes the
+database's write lock at ``BEGIN IMMEDIATE``, so the select and the update
+cannot interleave with another worker's. A job whose lease ran out (its
+worker was killed, or lost the database) is due again.
+
+Every state change writes its audit event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import json
+import math
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError as DBIntegrityError
+from sqlalchemy.orm import Session
+
+from mlsteward.context import Context
+from mlsteward.errors import Conflict, InvalidInput, NotFound
+from mlsteward.jobs.handlers import check_kind
+from mlsteward.jobs.models import TERMINAL, Job, JobLogEntry, JobState
+from mlsteward.jobs.tables import job_logs, jobs
+from mlsteward.store import audit, utcnow
+
+__all__ = ["LOG_LEVELS", "MAX_PAYLOAD_BYTES", "JobService"]
+
+#: Largest payload a job may carry, as JSON; big data goes in files or
+#: datasets and the payload names them.
+MAX_PAYLOAD_BYTES = 1_000_000
+#: Levels a job log line may have.
+LOG_LEVELS = ("debug", "info", "warning", "error")
+_MAX_LOG_CHARS = 20_000
+_MAX_ERROR_CHARS = 20_000
+
+
+def _row_to_job(row: Any) -> Job:
+    return Job(
+        id=row.id,
+        kind=row.kind,
+        payload=row.payload or {},
+        state=row.state,
+        attempts=row.attempts,
+        max_attempts=row.max_attempts,
+        run_after=row.run_after,
+        idempotency_key=row.idempotency_key,
+        claimed_by=row.claimed_by,
+        claimed_at=row.claimed_at,
+        heartbeat_at=row.heartbeat_at,
+        lease_expires_at=row.lease_expires_at,
+        result=row.result,
+        error=row.error,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        updated_at=row.updated_at,
+        finished_at=row.finished_at,
+    )
+
+
+def _json_object(value: Any, field: str) -> dict[str, Any]:
+    """A JSON round trip of ``value``, which must be an object of finite values."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidInput(
+            f"{field} must be a JSON object (a dict), got {type(value).__name__}",
+            field=field,
+        )
+    try:
+        text = json.dumps(dict(value), allow_nan=False, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(
+            f"{field} must hold only JSON values (str, number, bool, null, list, "
+            f"dict) and finite numbers: {exc}",
+            field=field,
+        ) from exc
+    if len(text.encode("utf-8")) > MAX_PAYLOAD_BYTES:
+        raise InvalidInput(
+            f"{field} is larger than {MAX_PAYLOAD_BYTES} bytes as JSON; put large "
+            "data in a file or a dataset and name it in the payload",
+            field=field,
+        )
+    out: dict[str, Any] = json.loads(text)
+    return out
+
+
+class JobService:
+    """The job queue of one metadata store.
+
+    Example:
+        >>> svc = JobService(ctx)  # doctest: +SKIP
+        >>> job = svc.enqueue("noop", {"echo": 1}, idempotency_key="demo-1")
+        >>> claimed = svc.claim("worker-a")  # doctest: +SKIP
+        >>> svc.complete(claimed, {"ok": True}).state  # doctest: +SKIP
+        'succeeded'
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    # -- creating and reading --------------------------------------------
+    def enqueue(
+        self,
+        kind: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+        max_attempts: int = 3,
+        run_after: dt.datetime | None = None,
+    ) -> Job:
+        """Queue a job, or return the job already queued under the same key.
+
+        Args:
+            kind: A known job kind (see :func:`~mlsteward.jobs.available_kinds`).
+            payload: JSON object handed to the handler.
+            idempotency_key: A trigger that may fire twice passes the same key
+                and gets the first job back, never a second one; the key is
+                unique for ever, so include what makes an episode distinct
+                (``"retrain:credit-risk:alert-42"``).
+            max_attempts: Attempts before the job is ``dead`` (1-100).
+            run_after: Not before this (time-zone aware) time; default now.
+
+        Raises:
+            InvalidInput: unknown kind, payload not a JSON object, bad limits.
+            Conflict: the key names an existing job of another kind.
+        """
+        check_kind(kind)
+        body = _json_object(payload, "payload")
+        if idempotency_key is not None and (
+            not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= 200
+        ):
+            raise InvalidInput(
+                "idempotency_key must be a string of 1-200 characters",
+                field="idempotency_key",
+            )
+        if (
+            isinstance(max_attempts, bool)
+            or not isinstance(max_attempts, int)
+            or not 1 <= max_attempts <= 100
+        ):
+            raise InvalidInput(
+                f"max_attempts must be a whole number from 1 to 100, got "
+                f"{max_attempts!r}",
+                field="max_attempts",
+            )
+        if run_after is not None and (
+            not isinstance(run_after, dt.datetime) or run_after.tzinfo is None
+        ):
+            raise InvalidInput(
+                "run_after must be a time-zone aware datetime (UTC is stored)",
+                field="run_after",
+            )
+        if idempotency_key is not None:
+            existing = self._by_key(idempotency_key)
+            if existing is not None:
+                return self._same_kind(existing, kind)
+        now = utcnow()
+        job_id = uuid.uuid4().hex
+        try:
+            with self.ctx.store.unit_of_work() as session:
+                session.execute(
+                    insert(jobs).values(
+                        id=job_id,
+                        kind=kind,
+                        payload=body,
+                        state=JobState.QUEUED.value,
+                        attempts=0,
+                        max_attempts=max_attempts,
+                        run_after=run_after or now,
+                        idempotency_key=idempotency_key,
+                        created_at=now,
+                        created_by=self.ctx.actor,
+                        updated_at=now,
+                    )
+                )
+                audit.record(
+                    session,
+                    actor=self.ctx.actor,
+                    action="job.enqueued",
+                    object_type="job",
+                    object_id=job_id,
+                    details={
+                        "kind": kind,
+                        "idempotency_key": idempotency_key,
+                        "max_attempts": max_attempts,
+                        "run_after": (run_after or now).isoformat(),
+                    },
+                )
+                return self._get(session, job_id)
+        except DBIntegrityError:
+            # Another enqueue with the same key committed between our look-up
+            # and our insert; the unique constraint kept it to one job.
+            if idempotency_key is None:
+                raise
+            existing = self._by_key(idempotency_key)
+            if existing is None:
+                raise
+            return self._same_kind(existing, kind)
+
+    def get(self, job_id: str) -> Job:
+        """One job by id."""
+        with self.ctx.store.read() as session:
+            return self._get(session, job_id)
+
+    def list(
+        self,
+        *,
+        state: str | None = None,
+        kind: str | None = None,
+        limit: int = 100,
+    ) -> list[Job]:
+        """The newest ``limit`` jobs, newest first, optionally filtered."""
+        allowed = [s.value for s in JobState]
+        if state is not None and state not in allowed:
+            raise InvalidInput(
+                f"state {state!r} is not a job state; expected one of {allowed}",
+                field="state",
+                allowed=allowed,
+            )
+        if not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise InvalidInput("limit must be from 1 to 10000", field="limit")
+        q = (
+            select(jobs)
+            .order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
+            .limit(limit)
+        )
+        if state is not None:
+            q = q.where(jobs.c.state == state)
+        if kind is not None:
+            q = q.where(jobs.c.kind == kind)
+        with self.ctx.store.read() as session:
+            return [_row_to_job(r) for r in session.execute(q)]
+
+    def logs(
+        self, job_id: str, *, limit: int | None = None
+    ) -> builtins.list[JobLogEntry]:
+        """A job's log lines, oldest first (the last ``limit`` if given)."""
+        q = select(job_logs).where(job_logs.c.job_id == job_id)
+        with self.ctx.store.read() as session:
+            self._get(session, job_id)
+            if limit is not None:
+                q = q.order_by(job_logs.c.id.desc()).limit(limit)
+                rows = list(session.execute(q))[::-1]
+            else:
+                rows = list(session.execute(q.order_by(job_logs.c.id)))
+        return [
+            JobLogEntry(r.id, r.job_id, r.attempt, r.at, r.level, r.message)
+            for r in rows
+        ]
+
+    def log(self, job: Job, message: str, level: str = "info") -> None:
+        """Append one line to ``job``'s log, tagged with its attempt."""
+        if level not in LOG_LEVELS:
+            raise InvalidInput(
+                f"log level {level!r} is not one of {list(LOG_LEVELS)}",
+                field="level",
+            )
+        text = str(message)
+        if len(text) > _MAX_LOG_CHARS:
+            text = text[:_MAX_LOG_CHARS] + " [truncated]"
+        with self.ctx.store.unit_of_work() as session:
+            session.execute(
+                insert(job_logs).values(
+                    job_id=job.id,
+                    attempt=job.attempts,
+                    at=utcnow(),
+                    level=level,
+                    message=text,
+                )
+            )
+
+    def wait(self, job_id: str, *, timeout: float = 60.0, poll: float = 0.1) -> Job:
+        """Poll until the job is final; return it.
+
+        Raises:
+            Conflict: it is not final after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.get(job_id)
+            if job.done:
+                return job
+            if time.monotonic() >= deadline:
+                raise Conflict(
+                    f"job {job_id} is still {job.state} after {timeout:g} s",
+                    field="job_id",
+                )
+            time.sleep(poll)
+
+    # -- state changes ----------------------------------------------------
+    def cancel(self, job_id: str, *, reason: str = "") -> Job:
+        """Cancel a job that has not finished.
+
+        A queued or failed job will not run again. A running job is marked
+        cancelled at once; its worker notices at its next heartbeat, the
+        handler is asked to stop at its next ``log.check()``, and whatever it
+        returns is discarded.
+
+        Raises:
+            Conflict: the job already finished.
+        """
+        with self.ctx.store.unit_of_work() as session:
+            row = self._locked(session, job_id)
+            if row.state in TERMINAL:
+                raise Conflict(
+                    f"job {job_id} is already {row.state}; only queued, failed or "
+                    "running jobs can be cancelled",
+                    field="state",
+                )
+            now = utcnow()
+            session.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(
+                    state=JobState.CANCELLED.value,
+                    error=f"cancelled by {self.ctx.actor}"
+                    + (f": {reason}" if reason else ""),
+                    lease_expires_at=None,
+                    updated_at=now,
+                    finished_at=now,
+                )
+            )
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action="job.cancelled",
+                object_type="job",
+                object_id=job_id,
+                details={
+                    "from": row.state,
+                    "reason": reason,
+                    "worker": row.claimed_by if row.state == "running" else None,
+                },
+            )
+            return self._get(session, job_id)
+
+    def claim(
+        self,
+        worker_id: str,
+        kinds: Sequence[str] | None = None,
+        lease_seconds: float | None = None,
+    ) -> Job | None:
+        """Take the next due job for ``worker_id`` and mark it running.
+
+        Due means ``queued`` or ``failed`` with ``run_after`` passed, or
+        ``running`` with its lease expired. A job whose lease expired on its
+        last allowed attempt is marked ``dead`` instead of being run again.
+
+        Args:
+            worker_id: Who claims; recorded as ``claimed_by``.
+            kinds: Only these kinds (default: any).
+            lease_seconds: How long the claim holds without a heartbeat
+                (default ``settings.jobs_lease_seconds``).
+
+        Returns:
+            The claimed job (``attempts`` already counts this attempt), or
+            None when nothing is due.
+        """
+        if not isinstance(worker_id, str) or not 1 <= len(worker_id) <= 200:
+            raise InvalidInput(
+                "worker_id must be a string of 1-200 characters", field="worker_id"
+            )
+        lease = self.resolve_lease(lease_seconds)
+        for _ in range(100):  # bounded: each pass settles one expired job
+            with self.ctx.store.unit_of_work() as session:
+                now = utcnow()
+                due = or_(
+                    and_(
+                        jobs.c.state.in_([JobState.QUEUED, JobState.FAILED]),
+                        jobs.c.run_after <= now,
+                    ),
+                    and_(
+                        jobs.c.state == JobState.RUNNING,
+                        jobs.c.lease_expires_at < now,
+                    ),
+                )
+                q = select(jobs).where(due)
+                if kinds is not None:
+                    q = q.where(jobs.c.kind.in_(list(kinds)))
+                q = (
+                    q.order_by(jobs.c.run_after, jobs.c.created_at, jobs.c.id)
+                    .limit(1)
+                    .with_for_update(skip_locked=True, key_share=True)
+                )
+                row = session.execute(q).first()
+                if row is None:
+                    return None
+                expired = row.state == JobState.RUNNING
+                if expired and row.attempts >= row.max_attempts:
+                    self._bury_expired(session, row, now)
+                    continue
+                attempt = row.attempts + 1
+                session.execute(
+                    update(jobs)
+                    .where(jobs.c.id == row.id)
+                    .values(
+                        state=JobState.RUNNING.value,
+                        attempts=attempt,
+                        claimed_by=worker_id,
+                        claimed_at=now,
+                        heartbeat_at=now,
+                        lease_expires_at=now + dt.timedelta(seconds=lease),
+                        updated_at=now,
+                    )
+                )
+                audit.record(
+                    session,
+                    actor=self.ctx.actor,
+                    action="job.claimed",
+                    object_type="job",
+                    object_id=row.id,
+                    details={
+                        "kind": row.kind,
+                        "worker": worker_id,
+                        "attempt": attempt,
+                        "lease_seconds": lease,
+                        "from": row.state,
+                        "lease_expired_for": row.claimed_by if expired else None,
+                    },
+                )
+                return self._get(session, row.id)
+        return None
+
+    def heartbeat(self, job: Job, lease_seconds: float | None = None) -> Job:
+        """Extend the lease of a job this worker holds.
+
+        Raises:
+            Conflict: the worker no longer holds it (cancelled, or its lease
+                expired and another worker took it over).
+        """
+        lease = self.resolve_lease(lease_seconds)
+        with self.ctx.store.unit_of_work() as session:
+            self._held(session, job)
+            now = utcnow()
+            session.execute(
+                update(jobs)
+                .where(jobs.c.id == job.id)
+                .values(
+                    heartbeat_at=now,
+                    lease_expires_at=now + dt.timedelta(seconds=lease),
+                )
+            )
+            return self._get(session, job.id)
+
+    def complete(self, job: Job, result: Mapping[str, Any] | None = None) -> Job:
+        """Record the result of the attempt ``job`` was claimed for.
+
+        Raises:
+            Conflict: the worker no longer holds the job; the result is not
+                recorded.
+            InvalidInput: the result is not a JSON object.
+        """
+        body = _json_object(result, "result")
+        with self.ctx.store.unit_of_work() as session:
+            self._held(session, job)
+            now = utcnow()
+            session.execute(
+                update(jobs)
+                .where(jobs.c.id == job.id)
+                .values(
+                    state=JobState.SUCCEEDED.value,
+                    result=body,
+                    error=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                    finished_at=now,
+                )
+            )
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action="job.succeeded",
+                object_type="job",
+                object_id=job.id,
+                details={
+                    "kind": job.kind,
+                    "worker": job.claimed_by,
+                    "attempt": job.attempts,
+                },
+            )
+            return self._get(session, job.id)
+
+    def fail(self, job: Job, error: str, *, retry: bool = True) -> Job:
+        """Record that the attempt ``job`` was claimed for failed.
+
+        With attempts left (and ``retry``), the job goes to ``failed`` and is
+        due again after a back-off of ``jobs_retry_base_seconds * 2**(n-1)``
+        after the n-th attempt, capped at ``jobs_retry_max_seconds``;
+        otherwise it is ``dead``.
+
+        Raises:
+            Conflict: the worker no longer holds the job.
+        """
+        text = str(error)
+        if len(text) > _MAX_ERROR_CHARS:
+            text = text[:_MAX_ERROR_CHARS] + " [truncated]"
+        with self.ctx.store.unit_of_work() as session:
+            row = self._held(session, job)
+            now = utcnow()
+            again = retry and row.attempts < row.max_attempts
+            if again:
+                delay = self.retry_delay(row.attempts)
+                values: dict[str, Any] = {
+                    "state": JobState.FAILED.value,
+                    "run_after": now + dt.timedelta(seconds=delay),
+                }
+            else:
+                values = {"state": JobState.DEAD.value, "finished_at": now}
+            session.execute(
+                update(jobs)
+                .where(jobs.c.id == job.id)
+                .values(error=text, lease_expires_at=None, updated_at=now, **values)
+            )
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action="job.failed" if again else "job.dead",
+                object_type="job",
+                object_id=job.id,
+                details={
+                    "kind": job.kind,
+                    "worker": job.claimed_by,
+                    "attempt": row.attempts,
+                    "max_attempts": row.max_attempts,
+                    "retry_at": values["run_after"].isoformat() if again else None,
+                    "error": text[:500],
+                },
+            )
+            return self._get(session, job.id)
+
+    def retry_delay(self, attempts: int) -> float:
+        """Seconds to wait after the ``attempts``-th failed attempt.
+
+        Example:
+            >>> JobService(ctx).retry_delay(3)  # base 10 s  # doctest: +SKIP
+            40.0
+        """
+        s = self.ctx.settings
+        exponent = min(max(attempts - 1, 0), 60)
+        return float(
+            min(s.jobs_retry_base_seconds * 2**exponent, s.jobs_retry_max_seconds)
+        )
+
+    # -- helpers ----------------------------------------------------------
+    def resolve_lease(self, lease_seconds: float | None) -> float:
+        """``lease_seconds``, or the configured lease, checked."""
+        lease = (
+            self.ctx.settings.jobs_lease_seconds
+            if lease_seconds is None
+            else lease_seconds
+        )
+        if (
+            isinstance(lease, bool)
+            or not isinstance(lease, int | float)
+            or not math.isfinite(lease)
+            or lease <= 0
+        ):
+            raise InvalidInput(
+                f"lease_seconds must be a positive number, got {lease!r}",
+                field="lease_seconds",
+            )
+        return float(lease)
+
+    def _by_key(self, key: str) -> Job | None:
+        with self.ctx.store.read() as session:
+            row = session.execute(
+                select(jobs).where(jobs.c.idempotency_key == key)
+            ).first()
+            return _row_to_job(row) if row is not None else None
+
+    @staticmethod
+    def _same_kind(existing: Job, kind: str) -> Job:
+        if existing.kind != kind:
+            raise Conflict(
+                f"idempotency key {existing.idempotency_key!r} already names job "
+                f"{existing.id} of kind {existing.kind!r}, not {kind!r}; use a key "
+                "that includes the kind",
+                field="idempotency_key",
+            )
+        return existing
+
+    def _get(self, session: Session, job_id: str) -> Job:
+        row = session.execute(select(jobs).where(jobs.c.id == job_id)).first()
+        if row is None:
+            raise NotFound(f"job {job_id!r} not found", field="job_id")
+        return _row_to_job(row)
+
+    def _locked(self, session: Session, job_id: str) -> Any:
+        # FOR NO KEY UPDATE: the id never changes, and a weaker lock lets
+        # job_logs inserts (whose foreign key takes KEY SHARE) pass.
+        row = session.execute(
+            select(jobs).where(jobs.c.id == job_id).with_for_update(key_share=True)
+        ).first()
+        if row is None:
+            raise NotFound(f"job {job_id!r} not found", field="job_id")
+        return row
+
+    def _held(self, session: Session, job: Job) -> Any:
+        """The job's row, locked, if ``job``'s worker still holds this attempt."""
+        row = self._locked(session, job.id)
+        if (
+            row.state == JobState.RUNNING
+            and row.claimed_by == job.claimed_by
+            and row.attempts == job.attempts
+        ):
+            return row
+        if row.state == JobState.RUNNING or row.attempts != job.attempts:
+            why = (
+                f"its lease expired and it was taken over (now attempt "
+                f"{row.attempts} by {row.claimed_by})"
+            )
+        else:
+            why = f"it is {row.state} now"
+        raise Conflict(
+            f"worker {job.claimed_by} no longer holds job {job.id} (attempt "
+            f"{job.attempts}): {why}",
+            field="job_id",
+            state=row.state,
+        )
+
+    def _bury_expired(self, session: Session, row: Any, now: dt.datetime) -> None:
+        error = (
+            f"worker {row.claimed_by} stopped renewing its lease during attempt "
+            f"{row.attempts} of {row.max_attempts} (killed or cut off); no "
+            "attempts left"
+        )
+        session.execute(
+            update(jobs)
+            .where(jobs.c.id == row.id)
+            .values(
+                state=JobState.DEAD.value,
+                error=error,
+                lease_expires_at=None,
+                updated_at=now,
+                finished_at=now,
+            )
+        )
+        audit.record(
+            session,
+            actor=self.ctx.actor,
+            action="job.dead",
+            object_type="job",
+            object_id=row.id,
+            details={
+                "kind": row.kind,
+                "worker": row.claimed_by,
+                "attempt": row.attempts,
+                "max_attempts": row.max_attempts,
+                "error": error,
+            },
+        )

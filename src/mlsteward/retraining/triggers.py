@@ -1,0 +1,172 @@
+"""What starts a retraining: monitor alerts, schedules, new labels.
+
+``on_alert`` is the retraining sink of monitor alerts (registered through the
+``mlsteward.retraining_triggers`` entry point). It queues a ``retrain`` job
+when the alert's monitor and kind of check are among the policy's triggers,
+enough labelled rows arrived since the last retraining, and the cool-down
+since the last retraining job has passed. The job's idempotency key is the
+model and the cool-down window, so a drift episode that raises many alerts
+(or one alert delivered twice) starts one retraining.
+
+``enqueue_due`` queues a retraining for every policy whose ``schedule`` is
+due. Run it from cron or a worker loop: ``mlsteward retrainings run-due``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import func, select
+
+from mlsteward.context import Context
+from mlsteward.errors import NotFound
+from mlsteward.retraining.policy import Policy, parse_duration
+from mlsteward.retraining.service import RetrainingService
+from mlsteward.retraining.tables import policies
+from mlsteward.store import utcnow
+
+__all__ = ["check_kind", "enqueue_due", "enqueue_retraining", "on_alert"]
+
+logger = logging.getLogger("mlsteward.retraining")
+
+_KINDS = {
+    "drift": "drift",
+    "score_drift": "drift",
+    "quality": "quality",
+    "performance": "performance",
+    "estimated": "estimated_performance",
+    "fairness": "fairness",
+}
+
+
+def check_kind(check: str) -> str:
+    """``drift.psi`` -> ``drift``; ``estimated.auc`` -> ``estimated_performance``."""
+    return _KINDS.get(check.split(".", 1)[0], check.split(".", 1)[0])
+
+
+def _last_retraining(ctx: Context, model: str) -> dt.datetime | None:
+    from mlsteward.jobs.service import JobService
+
+    jobs = [
+        j
+        for j in JobService(ctx).list(kind="retrain", limit=1000)
+        if j.payload.get("model") == model and j.state != "cancelled"
+    ]
+    times = [j.created_at for j in jobs]
+    return max(times) if times else None
+
+
+def _new_labels(ctx: Context, deployment: str, since: dt.datetime | None) -> int:
+    from mlsteward.monitoring.tables import outcomes
+    from mlsteward.serving.tables import predictions
+
+    q = (
+        select(func.count())
+        .select_from(outcomes)
+        .join(predictions, predictions.c.request_id == outcomes.c.request_id)
+        .where(predictions.c.deployment == deployment)
+    )
+    if since is not None:
+        q = q.where(outcomes.c.loaded_at >= since)
+    with ctx.store.read() as session:
+        return int(session.execute(q).scalar() or 0)
+
+
+def enqueue_retraining(
+    ctx: Context,
+    policy: Policy,
+    *,
+    deployment: str,
+    trigger: dict[str, Any],
+    now: dt.datetime | None = None,
+) -> Any:
+    """Queue one ``retrain`` job, unless the cool-down or the label count say
+    not yet; returns the job or ``None`` with the reason logged."""
+    from mlsteward.jobs.service import JobService
+
+    now = now or utcnow()
+    cooldown = parse_duration(policy.triggers.cooldown)
+    last = _last_retraining(ctx, policy.model)
+    if last is not None and (now - last).total_seconds() < cooldown:
+        logger.info(
+            "retraining of %s not queued: cool-down since %s",
+            policy.model,
+            last.isoformat(),
+        )
+        return None
+    if policy.triggers.min_new_labels:
+        n = _new_labels(ctx, deployment, last)
+        if n < policy.triggers.min_new_labels:
+            logger.info(
+                "retraining of %s not queued: %d new labels, policy needs %d",
+                policy.model,
+                n,
+                policy.triggers.min_new_labels,
+            )
+            return None
+    bucket = int(now.timestamp() // max(cooldown, 1.0))
+    return JobService(ctx).enqueue(
+        "retrain",
+        {"model": policy.model, "deployment": deployment, "trigger": trigger},
+        idempotency_key=f"retrain:{policy.model}:{bucket}",
+    )
+
+
+def on_alert(alert: Any, ctx: Context) -> None:
+    """Retraining sink of monitor alerts."""
+    from mlsteward.monitoring.monitors import MonitorService
+
+    monitor = MonitorService(ctx).get(alert.monitor)
+    try:
+        policy = RetrainingService(ctx).get_policy(monitor.model)
+    except NotFound:
+        logger.info(
+            "alert %s: model %s has no retraining policy", alert.id, monitor.model
+        )
+        return
+    triggers = policy.triggers
+    if triggers.monitors and monitor.name not in triggers.monitors:
+        return
+    if check_kind(alert.check) not in triggers.checks:
+        return
+    enqueue_retraining(
+        ctx,
+        policy,
+        deployment=monitor.deployment,
+        trigger={
+            "kind": "alert",
+            "alert": alert.id,
+            "monitor": monitor.name,
+            "check": alert.check,
+            "column": alert.column,
+            "severity": alert.severity,
+        },
+    )
+
+
+def enqueue_due(ctx: Context, *, now: dt.datetime | None = None) -> list[Any]:
+    """Queue a retraining for each policy whose schedule has come round."""
+    now = now or utcnow()
+    with ctx.store.read() as session:
+        docs = [r.document for r in session.execute(select(policies.c.document))]
+    queued = []
+    svc = RetrainingService(ctx)
+    for doc in docs:
+        policy = svc.get_policy(doc["model"])
+        if not policy.triggers.schedule:
+            continue
+        last = _last_retraining(ctx, policy.model)
+        every = parse_duration(policy.triggers.schedule)
+        if last is None or (now - last).total_seconds() >= every:
+            job = enqueue_retraining(
+                ctx,
+                policy,
+                deployment=policy.model,
+                trigger={"kind": "schedule", "every": policy.triggers.schedule},
+                now=now,
+            )
+            if job is not None:
+                queued.append(job)
+    return queued

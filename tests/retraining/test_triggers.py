@@ -1,0 +1,112 @@
+"""Alerts start one retraining per cool-down, through the job queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from mlsteward.datasets.bundled import german_credit_roles, load_german_credit
+from mlsteward.datasets.simulate import make_periods
+from mlsteward.jobs.service import JobService
+from mlsteward.jobs.worker import Worker
+from mlsteward.monitoring.alerts import retraining_triggers
+from mlsteward.retraining.service import RetrainingService
+from mlsteward.retraining.trainers import logistic_scorecard
+from mlsteward.retraining.triggers import check_kind, enqueue_due, on_alert
+
+
+@pytest.fixture
+def bank(sqlite_client):  # type: ignore[no-untyped-def]
+    history = make_periods(load_german_credit(), n_periods=3, seed=7)
+    roles = german_credit_roles()
+    features = [c for c, r in roles.items() if r == "feature"]
+    train = history.train
+    c = sqlite_client
+    c.register_dataset(
+        "german-credit-train", train.drop(columns="applied_at"), roles=roles
+    )
+    v1 = c.register_model(
+        "credit-risk",
+        logistic_scorecard(train, features=features, target="bad"),
+        train[features],
+    )
+    c.set_alias("credit-risk", "champion", v1.version)
+    for p in history.periods:
+        f = p.frame.reset_index(drop=True)
+        ids = [f"{p.label}-{i}" for i in range(len(f))]
+        c.score(
+            "credit-risk@champion",
+            f,
+            deployment="credit-risk",
+            request_ids=ids,
+            timestamps=[t.to_pydatetime() for t in f["applied_at"]],
+        )
+        c.load_outcomes(pd.DataFrame({"request_id": ids, "label": f["bad"]}))
+    c.create_monitor(
+        "credit-risk",
+        deployment="credit-risk",
+        model="credit-risk",
+        window="period:month",
+        alerting={"sinks": ["retrain"]},
+        reference="german-credit-train/1",
+    )
+    RetrainingService(c.ctx).set_policy(
+        {
+            "model": "credit-risk",
+            "triggers": {
+                "monitors": ["credit-risk"],
+                "checks": ["drift"],
+                "cooldown": "14d",
+                "min_new_labels": 100,
+            },
+            "data": {"reference": "german-credit-train", "window": "3650d"},
+            "gates": {
+                "auc_max_drop": 1.0,
+                "four_fifths_min": None,
+                "score_psi_max": None,
+            },
+            "promotion": {"mode": "auto"},
+        }
+    )
+    return c, history
+
+
+def test_the_policy_trigger_is_installed() -> None:
+    assert on_alert in retraining_triggers()
+    assert check_kind("drift.psi") == "drift"
+    assert check_kind("estimated.auc") == "estimated_performance"
+
+
+def test_drift_alerts_queue_one_retraining_and_the_worker_runs_it(bank) -> None:
+    client, history = bank
+    last = history.periods[-1]
+    run = client.run_monitor("credit-risk", window=(last.start, last.end), at=last.end)
+    drift_alerts = [a for a in run.alerts if check_kind(a.check) == "drift"]
+    assert drift_alerts, "the simulated shift should raise drift alerts"
+    jobs = JobService(client.ctx).list(kind="retrain")
+    assert len(jobs) == 1  # many alerts, one retraining
+    assert jobs[0].payload["trigger"]["kind"] == "alert"
+    # More alerts inside the cool-down queue nothing more.
+    for alert in run.alerts:
+        on_alert(alert, client.ctx)
+    assert len(JobService(client.ctx).list(kind="retrain")) == 1
+    done = Worker(client.ctx, "w1").run_once()
+    assert done is not None and done.state == "succeeded", done
+    assert done.result["decision"] == "promoted"
+    assert client.get_model_version("credit-risk@champion").version == 2
+
+
+def test_schedule_queues_when_due(bank) -> None:
+    client, _ = bank
+    svc = RetrainingService(client.ctx)
+    policy = svc.get_policy("credit-risk").to_dict()
+    policy["triggers"]["schedule"] = "30d"
+    policy["triggers"]["min_new_labels"] = 0
+    svc.set_policy(policy)
+    queued = enqueue_due(client.ctx)
+    assert len(queued) == 1 and queued[0].payload["trigger"]["kind"] == "schedule"
+    assert enqueue_due(client.ctx) == []  # not due again yet
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=31)
+    assert len(enqueue_due(client.ctx, now=later)) == 1
