@@ -73,7 +73,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("approval_requests", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_approval_requests_model_name"), ["model_name"],
+            batch_op.f("ix_approval_requests_model_name"),
+            ["model_name"],
             unique=False,
         )
 
