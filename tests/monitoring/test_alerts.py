@@ -177,7 +177,12 @@ def test_gives_up_after_max_attempts_but_can_retry(tmp_path, hook) -> None:
         c.close()
 
 
-def test_retraining_seam(sqlite_client) -> None:
+def test_retraining_seam(sqlite_client, monkeypatch) -> None:
+    # mlsteward's own policy trigger is installed as an entry point; take the
+    # entry points away to see the seam with no trigger at all.
+    import mlsteward.monitoring.alerts as alerts_module
+
+    monkeypatch.setattr(alerts_module, "entry_points", lambda group: [])
     m = _monitor(["retrain"])
     _raise(sqlite_client, m, [_row(status="warn")], T0)  # below min severity
     assert sqlite_client.list_alerts()[0].status == "sent"  # nothing to deliver

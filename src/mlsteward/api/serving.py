@@ -1,7 +1,164 @@
-"""Control-plane routes of serving (deployments, predictions)."""
+"""Control-plane routes of serving: deployments and the prediction log."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import datetime as dt
+import math
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from mlsteward.api.deps import Actor, Ctx
+from mlsteward.serving.deployments import DeploymentService
+from mlsteward.serving.log import PredictionLog
 
 router = APIRouter(tags=["serving"])
+
+
+class CreateBody(BaseModel):
+    name: str = Field(description="Deployment name, e.g. credit-risk.")
+    model: str = Field(
+        description="Model version: credit-risk/3 or credit-risk@champion."
+    )
+    threshold: float = Field(0.5, description="Scores at or above it are denied.")
+    unseen_policy: str = Field("reject", description="reject or unknown")
+    log_columns: list[str] = Field(default_factory=list)
+    pii_columns: list[str] = Field(default_factory=list)
+    sticky_field: str | None = None
+
+
+class CanaryBody(BaseModel):
+    model: str = Field(description="Version to send the share to.")
+    share: float = Field(description="Share of traffic, 0 to 1.")
+    sticky_field: str | None = None
+
+
+class ModelBody(BaseModel):
+    model: str = Field(description="A version of the deployment's model.")
+
+
+class PromoteBody(BaseModel):
+    model: str | None = Field(None, description="Default: the canary.")
+
+
+class UpdateBody(BaseModel):
+    threshold: float | None = None
+    unseen_policy: str | None = None
+    log_columns: list[str] | None = None
+    pii_columns: list[str] | None = None
+
+
+@router.get("/deployments")
+def list_deployments(ctx: Ctx) -> list[dict[str, Any]]:
+    return [d.to_dict() for d in DeploymentService(ctx).list()]
+
+
+@router.post("/deployments", status_code=201)
+def create_deployment(body: CreateBody, ctx: Actor) -> dict[str, Any]:
+    return (
+        DeploymentService(ctx)
+        .create(
+            body.name,
+            body.model,
+            threshold=body.threshold,
+            unseen_policy=body.unseen_policy,
+            log_columns=body.log_columns,
+            pii_columns=body.pii_columns,
+            sticky_field=body.sticky_field,
+        )
+        .to_dict()
+    )
+
+
+@router.get("/deployments/{name}")
+def get_deployment(name: str, ctx: Ctx) -> dict[str, Any]:
+    return DeploymentService(ctx).get(name, with_history=True).to_dict()
+
+
+@router.patch("/deployments/{name}")
+def update_deployment(name: str, body: UpdateBody, ctx: Actor) -> dict[str, Any]:
+    return (
+        DeploymentService(ctx)
+        .update(
+            name,
+            threshold=body.threshold,
+            unseen_policy=body.unseen_policy,
+            log_columns=body.log_columns,
+            pii_columns=body.pii_columns,
+        )
+        .to_dict()
+    )
+
+
+@router.put("/deployments/{name}/canary")
+def set_canary(name: str, body: CanaryBody, ctx: Actor) -> dict[str, Any]:
+    svc = DeploymentService(ctx)
+    if "sticky_field" in body.model_fields_set:
+        return svc.set_canary(
+            name, body.model, body.share, sticky_field=body.sticky_field
+        ).to_dict()
+    return svc.set_canary(name, body.model, body.share).to_dict()
+
+
+@router.delete("/deployments/{name}/canary")
+def clear_canary(name: str, ctx: Actor) -> dict[str, Any]:
+    return DeploymentService(ctx).clear_canary(name).to_dict()
+
+
+@router.post("/deployments/{name}/shadows")
+def add_shadow(name: str, body: ModelBody, ctx: Actor) -> dict[str, Any]:
+    return DeploymentService(ctx).add_shadow(name, body.model).to_dict()
+
+
+@router.delete("/deployments/{name}/shadows/{version}")
+def remove_shadow(name: str, version: int, ctx: Actor) -> dict[str, Any]:
+    return DeploymentService(ctx).remove_shadow(name, str(version)).to_dict()
+
+
+@router.post("/deployments/{name}/promote")
+def promote(name: str, ctx: Actor, body: PromoteBody | None = None) -> dict[str, Any]:
+    model = body.model if body is not None else None
+    return DeploymentService(ctx).promote(name, model).to_dict()
+
+
+@router.post("/deployments/{name}/rollback")
+def rollback(name: str, ctx: Actor) -> dict[str, Any]:
+    return DeploymentService(ctx).rollback(name).to_dict()
+
+
+@router.get("/predictions")
+def list_predictions(
+    ctx: Ctx,
+    deployment: str | None = None,
+    since: dt.datetime | None = Query(None, description="ISO 8601, with a zone"),
+    until: dt.datetime | None = Query(None, description="ISO 8601, with a zone"),
+    limit: int = Query(1000, ge=1, le=100_000),
+) -> list[dict[str, Any]]:
+    """Logged predictions: the newest ``limit``, oldest first."""
+    frame = PredictionLog(ctx).read(
+        deployment=deployment,
+        since=_utc(since),
+        until=_utc(until),
+        limit=limit,
+        newest=True,
+    )
+    return [
+        {str(k): _plain(v) for k, v in rec.items()} for rec in frame.to_dict("records")
+    ]
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.UTC)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

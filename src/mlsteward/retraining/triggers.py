@@ -118,7 +118,11 @@ def on_alert(alert: Any, ctx: Context) -> None:
     """Retraining sink of monitor alerts."""
     from mlsteward.monitoring.monitors import MonitorService
 
-    monitor = MonitorService(ctx).get(alert.monitor)
+    try:
+        monitor = MonitorService(ctx).get(alert.monitor)
+    except NotFound:  # the monitor was deleted since: nothing to retrain for
+        logger.info("alert %s: monitor %s no longer exists", alert.id, alert.monitor)
+        return
     try:
         policy = RetrainingService(ctx).get_policy(monitor.model)
     except NotFound:

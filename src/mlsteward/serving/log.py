@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql
 
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, InvalidInput
-from mlsteward.serving.tables import predictions
+from mlsteward.serving.tables import predictions, shadow_predictions
 
-__all__ = ["REDACTED", "PredictionLog", "PredictionRecord", "redact"]
+__all__ = [
+    "REDACTED",
+    "PredictionLog",
+    "PredictionRecord",
+    "journal_rows",
+    "redact",
+]
 
 REDACTED = "[redacted]"
 
@@ -65,6 +73,7 @@ class PredictionRecord:
             "inputs": {k: _json_value(v) for k, v in self.inputs.items()},
             "outputs": {k: _json_value(v) for k, v in self.outputs.items()},
             "latency_ms": self.latency_ms,
+            "flags": self.extra.get("flags"),
         }
 
 
@@ -97,7 +106,49 @@ class PredictionLog:
                 session.execute(predictions.insert(), rows[start : start + 1000])
         return len(rows)
 
-    def read(
+    def ingest(
+        self, records: Iterable[Mapping[str, Any]], conn: Connection | None = None
+    ) -> int:
+        """Write journal records (see :func:`journal_rows`), skipping request
+        ids already logged, so replaying a journal twice changes nothing.
+
+        Args:
+            records: Journal records: predictions and shadow outputs.
+            conn: A connection to write through (the server's log writer
+                keeps one); default a new unit of work.
+
+        Returns:
+            The number of records handed in.
+        """
+        records = list(records)
+        if not records:
+            return 0
+        if conn is not None:
+            with conn.begin():
+                self._insert_ignoring(conn, records)
+        else:
+            with self.ctx.store.unit_of_work() as session:
+                self._insert_ignoring(session.connection(), records)
+        return len(records)
+
+    def _insert_ignoring(
+        self, conn: Connection, records: list[Mapping[str, Any]]
+    ) -> None:
+        if conn.dialect.name == "sqlite":
+            _sqlite_insert(conn, records)
+            return
+        preds, shadows = journal_rows(records)
+        for table, rows, keys in (
+            (predictions, preds, ["request_id"]),
+            (shadow_predictions, shadows, ["request_id", "model_version"]),
+        ):
+            for start in range(0, len(rows), 500):
+                stmt = postgresql.insert(table).on_conflict_do_nothing(
+                    index_elements=keys
+                )
+                conn.execute(stmt, rows[start : start + 500])
+
+    def read_shadows(
         self,
         *,
         deployment: str | None = None,
@@ -105,9 +156,63 @@ class PredictionLog:
         until: dt.datetime | None = None,
         limit: int | None = None,
     ) -> pd.DataFrame:
-        """Predictions as a DataFrame, one row each, inputs flattened as
-        ``input.<column>`` and outputs as ``<output>`` columns."""
-        q = select(predictions).order_by(predictions.c.created_at, predictions.c.id)
+        """Shadow outputs as a DataFrame: ``request_id``, ``created_at``,
+        ``deployment``, ``model_version``, ``latency_ms`` and the outputs."""
+        t = shadow_predictions
+        q = select(t).order_by(t.c.created_at, t.c.id)
+        if deployment is not None:
+            q = q.where(t.c.deployment == deployment)
+        if since is not None:
+            q = q.where(t.c.created_at >= since)
+        if until is not None:
+            q = q.where(t.c.created_at < until)
+        if limit is not None:
+            q = q.limit(limit)
+        with self.ctx.store.read() as session:
+            rows = session.execute(q).all()
+        columns = [
+            "request_id",
+            "created_at",
+            "deployment",
+            "model_version",
+            "latency_ms",
+            "score",
+            "decision",
+        ]
+        frame = pd.DataFrame.from_records(
+            [
+                {
+                    "request_id": r.request_id,
+                    "created_at": r.created_at,
+                    "deployment": r.deployment,
+                    "model_version": r.model_version,
+                    "latency_ms": r.latency_ms,
+                    **r.outputs,
+                }
+                for r in rows
+            ]
+        )
+        return pd.DataFrame(columns=columns) if frame.empty else frame
+
+    def read(
+        self,
+        *,
+        deployment: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        limit: int | None = None,
+        newest: bool = False,
+    ) -> pd.DataFrame:
+        """Predictions as a DataFrame, oldest first, one row each, inputs
+        flattened as ``input.<column>`` and outputs as ``<output>`` columns.
+
+        ``limit`` keeps the oldest ``limit`` records, or the newest with
+        ``newest=True``.
+        """
+        order = (predictions.c.created_at, predictions.c.id)
+        q = select(predictions).order_by(
+            *(c.desc() for c in order) if newest else order
+        )
         if deployment is not None:
             q = q.where(predictions.c.deployment == deployment)
         if since is not None:
@@ -118,6 +223,8 @@ class PredictionLog:
             q = q.limit(limit)
         with self.ctx.store.read() as session:
             rows = session.execute(q).all()
+        if newest:
+            rows = rows[::-1]
         records = []
         for r in rows:
             rec: dict[str, Any] = {
@@ -127,6 +234,8 @@ class PredictionLog:
                 "model_version": r.model_version,
                 "route": r.route,
                 "latency_ms": r.latency_ms,
+                "model_name": r.model_name,
+                "flags": r.flags,
             }
             rec.update(r.outputs)
             rec.update({f"input.{k}": v for k, v in r.inputs.items()})
@@ -141,8 +250,132 @@ class PredictionLog:
                     "model_version",
                     "route",
                     "latency_ms",
+                    "model_name",
+                    "flags",
                     "score",
                     "decision",
                 ]
             )
         return frame
+
+
+_SQLITE_PREDICTION = (
+    "INSERT INTO predictions (request_id, created_at, deployment, model_name, "
+    "model_version, route, inputs, outputs, latency_ms, flags) VALUES {} "
+    "ON CONFLICT (request_id) DO NOTHING"
+)
+_SQLITE_SHADOW = (
+    "INSERT INTO shadow_predictions (request_id, created_at, deployment, "
+    "model_name, model_version, outputs, latency_ms) VALUES {} "
+    "ON CONFLICT (request_id, model_version) DO NOTHING"
+)
+_ROWS_PER_STATEMENT = 200
+
+
+def _many(cursor: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """Insert many rows with few statements.
+
+    ``executemany`` runs one statement per row and the sqlite3 module lets go
+    of the GIL around each; under load every one of those waits for the
+    request thread's switch interval, so a batch of a thousand rows slowed
+    both threads down. One statement per 200 rows keeps that to a handful.
+    """
+    width = len(rows[0])
+    one = "(" + ", ".join("?" * width) + ")"
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+        values = ", ".join([one] * len(chunk))
+        cursor.execute(sql.format(values), [v for row in chunk for v in row])
+
+
+def _sqlite_time(ts: float) -> str:
+    # The text SQLAlchemy's SQLite DateTime stores for a naive UTC time.
+    at = dt.datetime.fromtimestamp(float(ts), dt.UTC)
+    return at.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _sqlite_insert(conn: Connection, records: list[Mapping[str, Any]]) -> None:
+    """Insert journal records through the driver, in the caller's transaction.
+
+    The server writes thousands of records a second; SQLAlchemy's per-value
+    type processing cost more CPU than the requests themselves. The values
+    stored are the ones SQLAlchemy would store: JSON text, and UTC times in
+    its SQLite text format.
+    """
+    times: dict[float, str] = {}
+
+    def when(ts: float) -> str:
+        text = times.get(ts)
+        if text is None:
+            text = times[ts] = _sqlite_time(ts)
+        return text
+
+    def text(value: Any) -> str | None:
+        return None if value is None else orjson.dumps(value).decode()
+
+    preds = []
+    shadows = []
+    for r in records:
+        if r.get("t") == "s":
+            shadows.append(
+                (r["id"], when(r["ts"]), r["d"], r["m"], int(r["v"]),
+                 text(r["out"]), r.get("ms"))
+            )  # fmt: skip
+        else:
+            preds.append(
+                (r["id"], when(r["ts"]), r["d"], r["m"], int(r["v"]),
+                 r.get("r", "champion"), text(r["in"]), text(r["out"]),
+                 r.get("ms"), text(r.get("f")))
+            )  # fmt: skip
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if preds:
+            _many(cursor, _SQLITE_PREDICTION, preds)
+        if shadows:
+            _many(cursor, _SQLITE_SHADOW, shadows)
+    finally:
+        cursor.close()
+
+
+def journal_rows(
+    records: Iterable[Mapping[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Table rows of journal records.
+
+    A prediction record is ``{"t": "p", "id", "ts", "d", "m", "v", "r",
+    "in", "out", "ms", "f"}`` (request id, epoch seconds, deployment, model,
+    version, route, logged inputs, outputs, latency in ms, flags); a shadow
+    record is ``{"t": "s", "id", "ts", "d", "m", "v", "out", "ms"}``.
+    """
+    preds: list[dict[str, Any]] = []
+    shadows: list[dict[str, Any]] = []
+    for r in records:
+        at = dt.datetime.fromtimestamp(float(r["ts"]), dt.UTC)
+        if r.get("t") == "s":
+            shadows.append(
+                {
+                    "request_id": r["id"],
+                    "created_at": at,
+                    "deployment": r["d"],
+                    "model_name": r["m"],
+                    "model_version": int(r["v"]),
+                    "outputs": r["out"],
+                    "latency_ms": r.get("ms"),
+                }
+            )
+        else:
+            preds.append(
+                {
+                    "request_id": r["id"],
+                    "created_at": at,
+                    "deployment": r["d"],
+                    "model_name": r["m"],
+                    "model_version": int(r["v"]),
+                    "route": r.get("r", "champion"),
+                    "inputs": {k: _json_value(v) for k, v in r["in"].items()},
+                    "outputs": r["out"],
+                    "latency_ms": r.get("ms"),
+                    "flags": r.get("f"),
+                }
+            )
+    return preds, shadows

@@ -1,0 +1,463 @@
+"""The inference server: a lean ASGI app in front of the serving runtime.
+
+Routes:
+
+- ``POST /predict/{deployment}``: JSON records (one object or a list);
+  answers score, decision at the deployment's threshold, the version that
+  answered, the route and a request id per record. ``?explain=true`` is the
+  seam for reason codes (501 until the explainer is wired in).
+- The Open Inference Protocol v2 REST API: ``GET /v2``,
+  ``GET /v2/health/live``, ``GET /v2/health/ready``,
+  ``GET /v2/models/{name}[/versions/{v}]``,
+  ``GET /v2/models/{name}[/versions/{v}]/ready``,
+  ``POST /v2/models/{name}[/versions/{v}]/infer``; a v2 "model" is a
+  deployment.
+- ``GET /metrics``: Prometheus text format.
+
+No web framework on this path: routing is a split of the path, bodies are
+decoded by msgspec against a type compiled from the deployment's contract,
+answers are encoded by orjson. Domain errors become HTTP statuses here and
+only here: problem+json for ``/predict``, ``{"error": ...}`` for v2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from mlsteward.api import v2
+from mlsteward.config import Settings, get_settings
+from mlsteward.context import Context
+from mlsteward.errors import (
+    Forbidden,
+    InvalidInput,
+    MlstewardError,
+    NotFound,
+)
+from mlsteward.serving.runtime import LiveDeployment, Scored, ServingRuntime
+from mlsteward.serving.schema import MalformedRequest, RequestTooLarge
+
+__all__ = ["InferenceApp", "create_inference_app"]
+
+_log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+_JSON = b"application/json"
+_PROBLEM = b"application/problem+json"
+_AUTH_TTL = 10.0
+
+
+def _status(exc: MlstewardError) -> int:
+    if isinstance(exc, RequestTooLarge):
+        return 413
+    if isinstance(exc, MalformedRequest):
+        return 400
+    if isinstance(exc, InvalidInput):
+        return 422
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, Forbidden):
+        return 401 if exc.code == "unauthenticated" else 403
+    return 500
+
+
+class _Auth:
+    """Bearer tokens for inference, cached briefly: a token check costs a
+    database read, and the hot path cannot pay one per request. A revoked
+    token stops working within ``_AUTH_TTL`` seconds."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.required = bool(getattr(ctx.settings, "auth_required", False))
+        self._cache: dict[str, tuple[float, Any]] = {}
+
+    async def check(self, header: str | None, deployment: str) -> None:
+        if not self.required:
+            return
+        scheme, _, token = (header or "").partition(" ")
+        presented = token.strip() if scheme.lower() == "bearer" else ""
+        now = time.monotonic()
+        hit = self._cache.get(presented)
+        if hit is not None and hit[0] > now:
+            principal = hit[1]
+        else:
+            from mlsteward.governance.identity import IdentityService
+
+            principal = await asyncio.to_thread(
+                IdentityService(self.ctx).authenticate, presented or None
+            )
+            if len(self._cache) > 1024:
+                self._cache.clear()
+            self._cache[presented] = (now + _AUTH_TTL, principal)
+        if not principal.can_infer(deployment):
+            raise Forbidden(
+                f"{principal.user} may not call deployment {deployment!r}",
+                field="token",
+            )
+
+
+class InferenceApp:
+    """ASGI app serving deployments through a :class:`ServingRuntime`.
+
+    Args:
+        ctx: Stores and settings.
+        names: Deployments to serve (``None``: all of them).
+    """
+
+    def __init__(self, ctx: Context, names: list[str] | None = None) -> None:
+        self.ctx = ctx
+        self.runtime = ServingRuntime(ctx, names)
+        self.auth = _Auth(ctx)
+        self.max_body = ctx.settings.serving_max_body_bytes
+        self.max_rows = ctx.settings.serving_max_rows
+
+    # -- ASGI --------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def startup(self) -> None:
+        from mlsteward.serving.runtime import limit_threads
+
+        limit_threads()
+        await self.runtime.start()
+        # Everything loaded so far lives as long as the process: keep it out
+        # of the collector's full passes, which otherwise show up as
+        # p99 latency spikes of tens of milliseconds.
+        gc.collect()
+        gc.freeze()
+
+    async def shutdown(self) -> None:
+        await self.runtime.stop()
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    if isinstance(exc, MlstewardError):
+                        text = exc.message  # the user's error: no traceback
+                    else:
+                        _log.exception("serving failed to start")
+                        text = str(exc)
+                    await send({"type": "lifespan.startup.failed", "message": text})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        parts = [p for p in path.split("/") if p]
+        if parts[:1] == ["predict"] and len(parts) == 2:
+            if method != "POST":
+                return await _respond(send, 405, {"error": "use POST"}, allow="POST")
+            return await self._predict(scope, receive, send, parts[1])
+        if parts[:1] == ["v2"]:
+            return await self._v2(scope, receive, send, parts[1:], method)
+        if parts == ["metrics"] and method == "GET":
+            body = generate_latest(self.runtime.metrics.registry)
+            return await _send(send, 200, body, CONTENT_TYPE_LATEST.encode())
+        return await _respond(send, 404, {"error": f"no route {method} {path}"})
+
+    # -- /predict ----------------------------------------------------------
+    async def _predict(
+        self, scope: Scope, receive: Receive, send: Send, name: str
+    ) -> None:
+        m = self.runtime.metrics
+        headers = _headers(scope)
+        try:
+            await self.auth.check(headers.get("authorization"), name)
+            live = self.runtime.deployment(name)
+            body = await self._body(headers, receive)
+            started = time.perf_counter()
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            if query.get("explain", ["false"])[-1].lower() in ("1", "true", "yes"):
+                raise _NotImplemented(
+                    "explain=true: reason codes are not available on this server "
+                    "yet; call again without explain (nothing was scored or logged)"
+                )
+            batch = live.schema.decode(body)
+            if batch.n > self.max_rows:
+                raise RequestTooLarge(
+                    f"{batch.n} records in one request; the limit is "
+                    f"{self.max_rows} (MLSTEWARD_SERVING_MAX_ROWS)",
+                    field="records",
+                )
+            scored = await self.runtime.predict(
+                live, batch, key=headers.get("x-routing-key"), started=started
+            )
+        except Exception as exc:
+            return await self._problem(send, name, "predict", exc)
+        rows = _rows(scored)
+        out: Any = rows[0] if batch.single else {"predictions": rows}
+        m.requests.labels(name, "predict", "200").inc()
+        await _send(send, 200, orjson.dumps(out), _JSON)
+
+    async def _problem(
+        self, send: Send, name: str, endpoint: str, exc: Exception
+    ) -> None:
+        status, reason, message, field = self._classify(exc)
+        m = self.runtime.metrics
+        m.requests.labels(name, endpoint, str(status)).inc()
+        m.errors.labels(name, reason).inc()
+        body: dict[str, Any] = {
+            "type": f"https://mlsteward.dev/problems/{reason}",
+            "title": type(exc).__name__,
+            "status": status,
+            "detail": message,
+        }
+        if field is not None:
+            body["field"] = field
+        await _send(send, status, orjson.dumps(body), _PROBLEM)
+
+    def _classify(self, exc: Exception) -> tuple[int, str, str, str | None]:
+        if isinstance(exc, _NotImplemented):
+            return 501, "not_implemented", str(exc), "explain"
+        if isinstance(exc, MlstewardError):
+            status = _status(exc)
+            if status == 500:
+                _log.error("serving error: %s", exc.message)
+            reason = "unauthorized" if status in (401, 403) else exc.code
+            return status, reason, exc.message, exc.field
+        _log.exception("unexpected serving error")
+        return 500, "internal", f"internal error ({type(exc).__name__})", None
+
+    async def _body(self, headers: dict[str, str], receive: Receive) -> bytes:
+        declared = headers.get("content-length")
+        if (
+            declared is not None
+            and declared.isdigit()
+            and int(declared) > self.max_body
+        ):
+            raise RequestTooLarge(
+                f"the body is {declared} bytes; the limit is {self.max_body} "
+                "(MLSTEWARD_SERVING_MAX_BODY_BYTES); send fewer records per request",
+                field="body",
+            )
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                raise RequestTooLarge(
+                    f"the body is over the limit of {self.max_body} bytes "
+                    "(MLSTEWARD_SERVING_MAX_BODY_BYTES); send fewer records per "
+                    "request",
+                    field="body",
+                )
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    # -- Open Inference Protocol v2 ------------------------------------------
+    async def _v2(
+        self, scope: Scope, receive: Receive, send: Send, parts: list[str], method: str
+    ) -> None:
+        from mlsteward import __version__
+
+        rt = self.runtime
+        if not parts:
+            if method != "GET":
+                return await _respond(send, 405, {"error": "use GET"}, allow="GET")
+            meta = {"name": "mlsteward", "version": __version__, "extensions": []}
+            return await _respond(send, 200, meta)
+        if parts[0] == "health" and len(parts) == 2 and method == "GET":
+            if parts[1] == "live":
+                return await _respond(send, 200, {"live": True})
+            if parts[1] == "ready":
+                ready = rt.ready
+                return await _respond(
+                    send, 200 if ready else 503, {"live": True, "ready": ready}
+                )
+        if parts[0] != "models" or len(parts) < 2:
+            return await _respond(send, 404, {"error": f"no route {method} /v2/..."})
+        name, rest = parts[1], parts[2:]
+        version: str | None = None
+        if rest[:1] == ["versions"] and len(rest) >= 2:
+            version, rest = rest[1], rest[2:]
+        action = rest[0] if rest else None
+        if len(rest) > 1 or action not in (None, "ready", "infer"):
+            return await _respond(send, 404, {"error": f"no route {method} /v2/..."})
+        expected = "POST" if action == "infer" else "GET"
+        if method != expected:
+            return await _respond(
+                send, 405, {"error": f"use {expected}"}, allow=expected
+            )
+        try:
+            live = rt.deployment(name)
+            pinned = _version(version)
+            if pinned is not None:
+                live.pinned(pinned)
+            if action == "ready":
+                return await _respond(send, 200, {"name": name, "ready": True})
+            headers = _headers(scope)
+            await self.auth.check(headers.get("authorization"), name)
+            if action is None:
+                return await _respond(send, 200, _metadata(live, pinned))
+            await self._infer(receive, send, live, pinned, headers)
+        except Exception as exc:
+            status, reason, message, _ = self._classify(exc)
+            if status in (400, 422):
+                status = 400  # the protocol's status for a bad request
+            rt.metrics.requests.labels(name, "v2", str(status)).inc()
+            rt.metrics.errors.labels(name, reason).inc()
+            await _respond(send, status, {"error": message})
+
+    async def _infer(
+        self,
+        receive: Receive,
+        send: Send,
+        live: LiveDeployment,
+        pinned: int | None,
+        headers: dict[str, str],
+    ) -> None:
+        body = await self._body(headers, receive)
+        started = time.perf_counter()
+        request = v2.parse_infer_request(
+            body, headers.get("inference-header-content-length")
+        )
+        schema = live.schema
+        columns, extra = v2.columns_for(request, schema.specs)
+        batch = schema.from_columns(columns, extra)
+        if batch.n > self.max_rows:
+            raise RequestTooLarge(
+                f"{batch.n} rows in one request; the limit is {self.max_rows}",
+                field="inputs",
+            )
+        if pinned is None:
+            # One version answers a whole v2 request: the response has one
+            # model_version.
+            key = headers.get("x-routing-key") or (
+                batch.keys[0] if batch.keys else None
+            )
+            pinned = live.choose(key)[0]
+        scored = await self.runtime.predict(
+            live, batch, version=pinned, started=started
+        )
+        values = {
+            "score": scored.scores.tolist(),
+            "decision": scored.decisions,
+            "request_id": scored.request_ids,
+        }
+        flagged = sum(1 for f in scored.flags if f)
+        body_out = v2.response_body(
+            model_name=live.name,
+            model_version=str(pinned),
+            request_id=request.id or scored.request_ids[0],
+            outputs=request.outputs,
+            values=values,
+            parameters={"unseen_category_rows": flagged} if flagged else None,
+        )
+        self.runtime.metrics.requests.labels(live.name, "v2", "200").inc()
+        await _send(send, 200, body_out, _JSON)
+
+
+class _NotImplemented(Exception):
+    """A feature this server does not offer yet (501)."""
+
+
+def _version(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not text.isdigit():
+        raise NotFound(
+            f"model version {text!r} is not a version number", field="version"
+        )
+    return int(text)
+
+
+def _metadata(live: LiveDeployment, version: int | None) -> dict[str, Any]:
+    config = live.config
+    served = [config.champion_version]
+    if config.canary_version is not None:
+        served.append(config.canary_version)
+    model = live.models[version if version is not None else config.champion_version]
+    specs = {s.name: s for s in live.schema.specs}
+    inputs = [
+        {"name": n, "datatype": v2.datatype_of(specs[n]), "shape": [-1]}
+        for n in model.version.signature.feature_names
+    ]
+    return {
+        "name": live.name,
+        "versions": [str(v) for v in served],
+        "platform": f"mlsteward_{model.version.flavor}",
+        "inputs": inputs,
+        "outputs": [
+            {"name": k, "datatype": t, "shape": [-1]} for k, t in v2.OUTPUTS.items()
+        ],
+    }
+
+
+def _rows(scored: Scored) -> list[dict[str, Any]]:
+    scores = scored.scores.tolist()
+    rows = []
+    for i, rid in enumerate(scored.request_ids):
+        row: dict[str, Any] = {
+            "request_id": rid,
+            "score": scores[i],
+            "decision": scored.decisions[i],
+            "model": scored.model,
+            "version": scored.versions[i],
+            "route": scored.routes[i],
+        }
+        if scored.flags[i]:
+            row["flags"] = scored.flags[i]
+        rows.append(row)
+    return rows
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+async def _send(
+    send: Send, status: int, body: bytes, content_type: bytes, **extra: str
+) -> None:
+    headers = [
+        (b"content-type", content_type),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    headers.extend((k.encode(), v.encode()) for k, v in extra.items())
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _respond(send: Send, status: int, payload: Any, **extra: str) -> None:
+    await _send(send, status, orjson.dumps(payload), _JSON, **extra)
+
+
+def create_inference_app(
+    settings: Settings | None = None,
+    ctx: Context | None = None,
+    names: list[str] | None = None,
+) -> InferenceApp:
+    """The inference server for ``names`` (default: every deployment).
+
+    Example:
+        >>> app = create_inference_app(names=["credit-risk"])  # doctest: +SKIP
+        >>> uvicorn.run(app, port=8080)  # doctest: +SKIP
+    """
+    ctx = ctx or Context.from_settings(settings or get_settings())
+    return InferenceApp(ctx, names)

@@ -1,0 +1,465 @@
+"""The serving runtime: loaded deployments, routing, journaling, shadows.
+
+One runtime lives in each serving process. It loads the deployments it
+serves, answers scoring calls through their routes, journals every answered
+record before the answer goes out, copies the journal into the prediction
+log off the request path, and polls the store for deployment changes: a
+changed revision is loaded in the background and swapped in with one
+assignment, so requests in flight finish on the routes they started with and
+no request fails during a promotion, rollback or traffic change.
+
+Web framework free: the ASGI adapter lives in :mod:`mlsteward.api.inference`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import random
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from mlsteward.context import Context
+from mlsteward.errors import NotFound
+from mlsteward.registry.service import ModelRegistry
+from mlsteward.serving.batching import Batcher
+from mlsteward.serving.deployments import DeploymentService
+from mlsteward.serving.engine import LiveModel, known_categories
+from mlsteward.serving.journal import Journal
+from mlsteward.serving.log import PredictionLog
+from mlsteward.serving.metrics import ServingMetrics
+from mlsteward.serving.models import Deployment
+from mlsteward.serving.schema import Batch, RequestSchema
+from mlsteward.serving.writer import LogWriter, replay
+
+__all__ = ["LiveDeployment", "Scored", "ServingRuntime", "limit_threads"]
+
+_log = logging.getLogger(__name__)
+_SHADOW_BACKLOG = 10_000
+
+
+def limit_threads() -> None:
+    """One OpenMP/BLAS thread per serving process.
+
+    On a busy machine the default (a thread per core) lets one-row
+    predictions queue behind each other's thread pools (p99 of hundreds of
+    milliseconds); the server's concurrency comes from batching instead.
+    """
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # scikit-learn brings it; nothing to limit without
+        pass
+
+
+def route_share(deployment: str, key: str) -> float:
+    """Where a sticky key falls in [0, 1): the same key, the same route."""
+    digest = hashlib.blake2b(f"{deployment}\x00{key}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big") / 2**64
+
+
+@dataclass
+class Scored:
+    """What one scoring call answered, one entry per record."""
+
+    request_ids: list[str]
+    scores: np.ndarray
+    decisions: list[str]
+    versions: list[int]
+    routes: list[str]
+    flags: list[dict[str, Any] | None]
+    model: str
+
+
+class LiveDeployment:
+    """One revision of a deployment with its models loaded."""
+
+    def __init__(
+        self,
+        config: Deployment,
+        models: dict[int, LiveModel],
+        batchers: dict[int, Batcher],
+        schema: RequestSchema,
+    ) -> None:
+        self.config = config
+        self.models = models
+        self.batchers = batchers
+        self.schema = schema
+        self.name = config.name
+
+    def choose(self, key: str | None) -> tuple[int, str]:
+        """The version (and route name) that answers a record."""
+        c = self.config
+        if c.canary_version is not None and c.canary_share > 0.0:
+            u = route_share(c.name, key) if key is not None else random.random()
+            if u < c.canary_share:
+                return c.canary_version, "canary"
+        return c.champion_version, "champion"
+
+    def pinned(self, version: int) -> str:
+        """Route name of an explicitly requested version, or NotFound."""
+        c = self.config
+        if version == c.champion_version:
+            return "champion"
+        if version == c.canary_version:
+            return "canary"
+        serving = [f"{c.champion_version} (champion)"]
+        if c.canary_version is not None:
+            serving.append(f"{c.canary_version} (canary)")
+        raise NotFound(
+            f"version {version} of {c.model_name!r} does not answer deployment "
+            f"{c.name!r}; answering: {', '.join(serving)}",
+            field="version",
+        )
+
+
+class ServingRuntime:
+    """Deployments served by this process.
+
+    Args:
+        ctx: Stores and settings.
+        names: Deployments to serve; ``None`` serves all, including ones
+            created while running.
+        metrics: Where to count (a fresh registry by default).
+    """
+
+    def __init__(
+        self,
+        ctx: Context,
+        names: Sequence[str] | None = None,
+        *,
+        metrics: ServingMetrics | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.names = list(names) if names is not None else None
+        self.metrics = metrics or ServingMetrics()
+        s = ctx.settings
+        self.max_rows = s.serving_max_rows
+        self.max_body = s.serving_max_body_bytes
+        self.fsync = s.serving_log_fsync
+        self.journal_dir = Path(
+            s.serving_journal_dir or s.resolved_home() / "serving" / "journal"
+        )
+        self.live: dict[str, LiveDeployment] = {}
+        self.ready = False
+        self.replayed = 0
+        self._models: dict[tuple[str, int], tuple[LiveModel, Batcher]] = {}
+        self._load_lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="mlsteward-score")
+        self._journal = Journal(self.journal_dir, fsync=self.fsync)
+        self._log = PredictionLog(ctx)
+        self._writer: LogWriter | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._shadow_rows = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- lifecycle ---------------------------------------------------------
+    async def start(self) -> None:
+        """Replay what dead processes left in the journal, load the
+        deployments, start the log writer and the change poller."""
+        self.replayed = await asyncio.to_thread(
+            replay, self._log, self.journal_dir, durable=self.fsync
+        )
+        self._journal.open()
+        m = self.metrics
+
+        def written(n: int) -> None:
+            m.log_written.inc(n)
+            m.log_pending.dec(n)
+
+        self._writer = LogWriter(
+            self._log,
+            self._journal,
+            flush_seconds=self.ctx.settings.serving_log_flush_ms / 1000,
+            durable=self.fsync,
+            on_written=written,
+            on_error=m.log_errors.inc,
+        )
+        await asyncio.to_thread(self._writer.start)
+        await self.refresh(initial=True)
+        self.ready = True
+        self._poller = asyncio.get_running_loop().create_task(self._poll())
+
+    async def stop(self) -> None:
+        """Finish shadows, write the log, release the journal."""
+        if self._poller is not None:
+            self._poller.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.stop)
+        self._journal.close()
+        self._executor.shutdown(wait=False)
+
+    async def _poll(self) -> None:
+        interval = self.ctx.settings.serving_poll_seconds
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep serving the routes we have
+                _log.exception("refreshing deployments failed; will retry")
+
+    async def refresh(self, *, initial: bool = False) -> None:
+        """Load deployments whose revision changed; swap them in."""
+        svc = DeploymentService(self.ctx)
+        revisions = await asyncio.to_thread(svc.revisions, self.names)
+        if initial and self.names is not None:
+            for name in self.names:
+                if name not in revisions:
+                    svc.get(name)  # raises NotFound naming the known ones
+        for name, revision in revisions.items():
+            current = self.live.get(name)
+            if current is not None and current.config.revision == revision:
+                continue
+            try:
+                live = await asyncio.to_thread(self._build, name)
+            except Exception:
+                if initial and self.names is not None:
+                    raise  # `serve NAME` cannot serve what it was asked to
+                # One broken deployment must not hold up the others; it keeps
+                # its current routes (if any) and is retried next poll.
+                _log.exception("loading deployment %r failed; will retry", name)
+                continue
+            self.live[name] = live  # the atomic swap
+            self.metrics.revision.labels(name).set(live.config.revision)
+        for name in [n for n in self.live if n not in revisions]:
+            del self.live[name]
+        used = {(d.config.model_name, v) for d in self.live.values() for v in d.models}
+        for key in [k for k in self._models if k not in used]:
+            del self._models[key]
+
+    def _build(self, name: str) -> LiveDeployment:
+        config = DeploymentService(self.ctx).get(name)
+        loaded = {v: self._model(config.model_name, v) for v in config.versions()}
+        models = {v: m for v, (m, _) in loaded.items()}
+        batchers = {v: b for v, (_, b) in loaded.items()}
+        champion = models[config.champion_version]
+        schema = RequestSchema(
+            config.inputs,
+            log_columns=config.log_columns,
+            pii_columns=config.pii_columns,
+            sticky_field=config.sticky_field,
+            categories=known_categories(champion.loaded),
+            unseen_policy=config.unseen_policy,
+        )
+        return LiveDeployment(config, models, batchers, schema)
+
+    def _model(self, model: str, version: int) -> tuple[LiveModel, Batcher]:
+        with self._load_lock:
+            found = self._models.get((model, version))
+            if found is None:
+                live = LiveModel(ModelRegistry(self.ctx).load(f"{model}/{version}"))
+                batcher = Batcher(
+                    live.score,
+                    max_rows=self.ctx.settings.serving_max_batch_rows,
+                    max_wait=self.ctx.settings.serving_max_wait_ms / 1000,
+                    executor=self._executor,
+                    on_batch=self.metrics.batch_rows.observe,
+                )
+                found = self._models[(model, version)] = (live, batcher)
+            return found
+
+    # -- serving -----------------------------------------------------------
+    def deployment(self, name: str) -> LiveDeployment:
+        live = self.live.get(name)
+        if live is None:
+            raise NotFound(
+                f"deployment {name!r} is not served here; served: "
+                f"{sorted(self.live) or 'none'}",
+                field="deployment",
+            )
+        return live
+
+    async def predict(
+        self,
+        live: LiveDeployment,
+        batch: Batch,
+        *,
+        key: str | None = None,
+        version: int | None = None,
+        started: float | None = None,
+    ) -> Scored:
+        """Score validated records through the deployment's routes, journal
+        them, and return what to answer.
+
+        Args:
+            live: The deployment revision (taken once per request).
+            batch: Validated records.
+            key: Routing key for every record (the ``X-Routing-Key`` header);
+                default each record's sticky field, else random.
+            version: Answer with this version (champion or canary) only.
+            started: ``time.perf_counter()`` when the request arrived.
+        """
+        started = time.perf_counter() if started is None else started
+        n = batch.n
+        config = live.config
+        if version is not None:
+            route = live.pinned(version)
+            versions = [version] * n
+            routes = [route] * n
+        else:
+            chosen = [
+                live.choose(key if key is not None else batch.keys[i]) for i in range(n)
+            ]
+            versions = [v for v, _ in chosen]
+            routes = [r for _, r in chosen]
+        scores = np.empty(n, dtype=np.float64)
+        groups: dict[int, list[int]] = {}
+        for i, v in enumerate(versions):
+            groups.setdefault(v, []).append(i)
+        if len(groups) == 1:
+            (v,) = groups
+            scores[:] = await live.batchers[v].score(batch.columns, n)
+        else:
+            parts = await asyncio.gather(
+                *(
+                    live.batchers[v].score(
+                        {
+                            c: [vals[i] for i in idx]
+                            for c, vals in batch.columns.items()
+                        },
+                        len(idx),
+                    )
+                    for v, idx in groups.items()
+                )
+            )
+            for (_, idx), part in zip(groups.items(), parts, strict=True):
+                scores[idx] = part
+        threshold = config.threshold
+        decisions = ["deny" if s >= threshold else "approve" for s in scores.tolist()]
+        ids = [uuid.uuid4().hex for _ in range(n)]
+        latency = (time.perf_counter() - started) * 1000
+        await self._journal_answers(
+            live, batch, ids, scores, decisions, versions, routes, latency
+        )
+        m = self.metrics
+        for v, idx in groups.items():
+            m.latency.labels(config.name, str(v)).observe(latency / 1000)
+            for route in {routes[i] for i in idx}:
+                count = sum(1 for i in idx if routes[i] == route)
+                m.predictions.labels(config.name, str(v), route).inc(count)
+        if config.shadow_versions:
+            self._mirror(live, batch, ids)
+        return Scored(
+            ids, scores, decisions, versions, routes, batch.flags, config.model_name
+        )
+
+    async def _journal_answers(
+        self,
+        live: LiveDeployment,
+        batch: Batch,
+        ids: list[str],
+        scores: np.ndarray,
+        decisions: list[str],
+        versions: list[int],
+        routes: list[str],
+        latency: float,
+    ) -> None:
+        config = live.config
+        ts = time.time()
+        values = scores.tolist()
+        records = [
+            {
+                "t": "p",
+                "id": ids[i],
+                "ts": ts,
+                "d": config.name,
+                "m": config.model_name,
+                "v": versions[i],
+                "r": routes[i],
+                "in": batch.logged[i],
+                "out": {"score": values[i], "decision": decisions[i]},
+                "ms": latency,
+                "f": batch.flags[i],
+            }
+            for i in range(batch.n)
+        ]
+        await self._append(records)
+
+    async def _append(self, records: list[dict[str, Any]]) -> None:
+        lines = b"".join(
+            orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in records
+        )
+        segment, seq = self._journal.append(lines, len(records))
+        assert self._writer is not None
+        self._writer.put(segment, records)
+        self.metrics.log_pending.inc(len(records))
+        if self.fsync:
+            loop = asyncio.get_running_loop()
+            done: asyncio.Future[None] = loop.create_future()
+
+            def settle() -> None:
+                if not done.done():
+                    done.set_result(None)
+
+            def wake() -> None:
+                loop.call_soon_threadsafe(settle)
+
+            self._journal.when_synced(seq, wake)
+            await done
+
+    # -- shadows -----------------------------------------------------------
+    def _mirror(self, live: LiveDeployment, batch: Batch, ids: list[str]) -> None:
+        config = live.config
+        if self._shadow_rows + batch.n > _SHADOW_BACKLOG:
+            self.metrics.shadow_dropped.labels(config.name).inc(batch.n)
+            return
+        for version in config.shadow_versions:
+            self._shadow_rows += batch.n
+            task = asyncio.get_running_loop().create_task(
+                self._shadow(live, version, batch, ids)
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _shadow(
+        self, live: LiveDeployment, version: int, batch: Batch, ids: list[str]
+    ) -> None:
+        config = live.config
+        started = time.perf_counter()
+        try:
+            scores = await live.batchers[version].score(batch.columns, batch.n)
+            latency = (time.perf_counter() - started) * 1000
+            ts = time.time()
+            records = [
+                {
+                    "t": "s",
+                    "id": ids[i],
+                    "ts": ts,
+                    "d": config.name,
+                    "m": config.model_name,
+                    "v": version,
+                    "out": {
+                        "score": s,
+                        "decision": "deny" if s >= config.threshold else "approve",
+                    },
+                    "ms": latency,
+                }
+                for i, s in enumerate(scores.tolist())
+            ]
+            await self._append(records)
+            self.metrics.shadow_predictions.labels(config.name, str(version)).inc(
+                batch.n
+            )
+        except Exception:
+            _log.exception("shadow %s/%s failed", config.model_name, version)
+            self.metrics.shadow_errors.labels(config.name, str(version)).inc()
+        finally:
+            self._shadow_rows -= batch.n

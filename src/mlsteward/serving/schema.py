@@ -1,0 +1,489 @@
+"""The request contract of a deployment: validate records, build model input.
+
+Two validators give the same result. The fast one decodes and checks a JSON
+body in one compiled pass (msgspec, with a type built from the contract). When
+it refuses a body, the reference validator reads it again in plain Python and
+says exactly what is wrong: which record, which column, what was expected. It
+also accepts what the compiled one is strict about but the model's signature
+allows (``12.0`` for a whole-number column). So the hot path stays compiled
+and every error still teaches.
+
+Rules (the same as :func:`mlsteward.registry.signature.conform`, stricter
+only where JSON makes a guess unsafe):
+
+- every input column must be present; other fields are refused unless the
+  deployment logs them (``log_columns``);
+- numeric columns take JSON numbers (not strings, not booleans), finite;
+  whole-number columns take whole numbers; ``null`` only where training data
+  had missing values;
+- categorical columns take strings (booleans for boolean columns); a category
+  the champion never saw is refused or, with the ``unknown`` policy, scored
+  as unknown and flagged.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import msgspec
+
+from mlsteward.errors import InvalidInput
+
+__all__ = [
+    "REDACTED",
+    "UNKNOWN_CATEGORY",
+    "Batch",
+    "ColumnSpec",
+    "MalformedRequest",
+    "RequestSchema",
+    "RequestTooLarge",
+]
+
+REDACTED = "[redacted]"
+#: What an unseen category is replaced with under the ``unknown`` policy: a
+#: value no model was trained on, so every encoder treats it as unknown.
+UNKNOWN_CATEGORY = "__mlsteward_unknown__"
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+class MalformedRequest(InvalidInput):
+    """The body is not JSON, or not an object or a list of objects."""
+
+    code = "malformed_request"
+
+
+class RequestTooLarge(InvalidInput):
+    """The body or the number of records is over the server's limit."""
+
+    code = "request_too_large"
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One input column of the contract."""
+
+    name: str
+    kind: str
+    dtype: str
+    nullable: bool
+
+    @property
+    def whole(self) -> bool:
+        return self.kind == "numeric" and self.dtype.startswith(("int", "uint"))
+
+    @property
+    def boolean(self) -> bool:
+        return self.kind == "categorical" and self.dtype in ("bool", "boolean")
+
+    @property
+    def expected(self) -> str:
+        if self.kind == "numeric":
+            what = "a whole number" if self.whole else "a finite number"
+        elif self.boolean:
+            what = "true or false"
+        else:
+            what = "a string (a category)"
+        return what + (" or null" if self.nullable else "")
+
+
+@dataclass
+class Batch:
+    """Validated records, column by column.
+
+    Attributes:
+        n: Number of records.
+        columns: Input column name to its values, one per record (unseen
+            categories already mapped under the ``unknown`` policy).
+        logged: Per record, what the prediction log keeps: inputs as sent
+            plus log columns, pii values redacted.
+        flags: Per record, what the server noticed (``{"unseen": {...}}``)
+            or None.
+        keys: Per record, the value of the sticky field (as a string), if
+            the deployment has one and the record carries it.
+        single: The body was one object, not a list.
+    """
+
+    n: int
+    columns: dict[str, list[Any]]
+    logged: list[dict[str, Any]]
+    flags: list[dict[str, Any] | None]
+    keys: list[str | None] = field(default_factory=list)
+    #: The body was one object, not a list: answer with one object.
+    single: bool = False
+
+
+def _where(index: int | None, name: str) -> str:
+    return f"column {name!r}" if index is None else f"record {index}: column {name!r}"
+
+
+class RequestSchema:
+    """Validation compiled from a deployment's contract.
+
+    Args:
+        inputs: Signature inputs (``name``, ``kind``, ``dtype``, ``nullable``).
+        log_columns: Extra fields a record may carry; logged, not scored.
+        pii_columns: Fields whose values the log redacts.
+        sticky_field: Field whose value pins a record to a route.
+        categories: Known categories per categorical column (the champion's);
+            columns absent here are not checked for unseen values.
+        unseen_policy: ``reject`` or ``unknown``.
+
+    Example:
+        >>> schema = RequestSchema([{"name": "age", "kind": "numeric",
+        ...     "dtype": "int64", "nullable": False}])
+        >>> schema.decode(b'{"age": 30}').columns
+        {'age': [30]}
+    """
+
+    def __init__(
+        self,
+        inputs: Sequence[Mapping[str, Any]],
+        *,
+        log_columns: Sequence[str] = (),
+        pii_columns: Sequence[str] = (),
+        sticky_field: str | None = None,
+        categories: Mapping[str, frozenset[str]] | None = None,
+        unseen_policy: str = "reject",
+    ) -> None:
+        self.specs = [
+            ColumnSpec(
+                str(c["name"]),
+                str(c["kind"]),
+                str(c["dtype"]),
+                bool(c.get("nullable", True)),
+            )
+            for c in inputs
+        ]
+        self.names = [s.name for s in self.specs]
+        self.log_columns = list(log_columns)
+        self.pii = frozenset(pii_columns)
+        self.sticky_field = sticky_field
+        self.categories = dict(categories or {})
+        self.unseen_policy = unseen_policy
+        self._by_name = {s.name: s for s in self.specs}
+        self._allowed = frozenset([*self.names, *self.log_columns])
+        self._type = self._compile()
+
+    # -- compiled fast path ----------------------------------------------
+    def _compile(self) -> Any:
+        fields: list[tuple[Any, ...]] = []
+        rename: dict[str, str] = {}
+        for i, spec in enumerate(self.specs):
+            typ: Any
+            if spec.kind == "numeric":
+                typ = (
+                    Annotated[int, msgspec.Meta(ge=_INT64[0], le=_INT64[1])]
+                    if spec.whole
+                    else float
+                )
+            elif spec.boolean:
+                typ = bool
+            else:
+                typ = str
+            if spec.nullable:
+                typ = typ | None
+            fields.append((f"f{i}", typ))
+            rename[f"f{i}"] = spec.name
+        for j, name in enumerate(self.log_columns):
+            fields.append((f"l{j}", Any, msgspec.UNSET))
+            rename[f"l{j}"] = name
+        record = msgspec.defstruct(
+            "Record", fields, forbid_unknown_fields=True, rename=rename
+        )
+        return list[record] | record  # type: ignore[valid-type]
+
+    def decode(self, body: bytes) -> Batch:
+        """Validate a JSON body: one record (an object) or a list of them.
+
+        Raises:
+            MalformedRequest: Empty body, not JSON, or not objects.
+            InvalidInput: A record breaks the contract; ``field`` names the
+                column and the message says which record and what was
+                expected.
+        """
+        try:
+            decoded = msgspec.json.decode(body, type=self._type)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return self._decode_slowly(body)
+        records = decoded if isinstance(decoded, list) else [decoded]
+        if not records:
+            raise InvalidInput(
+                "the list of records is empty; send at least one record",
+                field="records",
+            )
+        n = len(records)
+        columns = {
+            spec.name: [getattr(r, f"f{i}") for r in records]
+            for i, spec in enumerate(self.specs)
+        }
+        extra: list[dict[str, Any]] = [{} for _ in range(n)]
+        for j, name in enumerate(self.log_columns):
+            attr = f"l{j}"
+            for k, r in enumerate(records):
+                value = getattr(r, attr)
+                if value is not msgspec.UNSET:
+                    extra[k][name] = value
+        batch = self._finish(n, columns, extra)
+        batch.single = not isinstance(decoded, list)
+        return batch
+
+    # -- reference path ---------------------------------------------------
+    def _decode_slowly(self, body: bytes) -> Batch:
+        if not body or not body.strip():
+            raise MalformedRequest(
+                "the request body is empty; send a JSON object (one record) or "
+                "a list of objects",
+                field="body",
+            )
+        try:
+            # The standard library accepts NaN and Infinity, so they can be
+            # named per column instead of failing the whole body.
+            data = json.loads(body)
+        except (ValueError, RecursionError) as exc:
+            raise MalformedRequest(
+                f"the request body is not valid JSON ({exc}); send a JSON object "
+                "(one record) or a list of objects",
+                field="body",
+            ) from exc
+        if isinstance(data, dict):
+            records: list[Any] = [data]
+            indexed = False
+        elif isinstance(data, list):
+            records, indexed = data, True
+        else:
+            raise MalformedRequest(
+                f"the request body is a JSON {_kind(data)}; send an "
+                "object (one record) or a list of objects",
+                field="body",
+            )
+        if not records:
+            raise InvalidInput(
+                "the list of records is empty; send at least one record",
+                field="records",
+            )
+        n = len(records)
+        columns: dict[str, list[Any]] = {name: [None] * n for name in self.names}
+        extra: list[dict[str, Any]] = [{} for _ in range(n)]
+        for k, record in enumerate(records):
+            at = k if indexed else None
+            if not isinstance(record, dict):
+                raise MalformedRequest(
+                    f"record {k} is a JSON {_kind(record)}; each record "
+                    "must be an object of column: value",
+                    field="records",
+                )
+            missing = [c for c in self.names if c not in record]
+            if missing:
+                raise InvalidInput(
+                    ("" if at is None else f"record {at}: ")
+                    + f"missing column(s) {_few(missing)}; the model expects "
+                    f"{_few(self.names)}",
+                    field=missing[0],
+                )
+            unknown = [c for c in record if c not in self._allowed]
+            if unknown:
+                raise InvalidInput(
+                    ("" if at is None else f"record {at}: ")
+                    + f"unexpected column(s) {_few(unknown)}; expected the "
+                    f"model's inputs {_few(self.names)}"
+                    + (
+                        f" and optionally {self.log_columns}"
+                        if self.log_columns
+                        else ""
+                    ),
+                    field=str(unknown[0]),
+                )
+            for spec in self.specs:
+                columns[spec.name][k] = self.check_value(spec, record[spec.name], at)
+            for name in self.log_columns:
+                if name in record:
+                    extra[k][name] = record[name]
+        batch = self._finish(n, columns, extra)
+        batch.single = not indexed
+        return batch
+
+    def check_value(self, spec: ColumnSpec, value: Any, index: int | None) -> Any:
+        """Return ``value`` as the model takes it, or raise naming the column."""
+        where = _where(index, spec.name)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            if spec.nullable:
+                return None
+            shown = "NaN" if value is not None else "null"
+            raise InvalidInput(
+                f"{where} is {shown}, but the model never saw a missing value "
+                f"there; expected {spec.expected}",
+                field=spec.name,
+            )
+        if spec.kind == "numeric":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InvalidInput(
+                    f"{where} must be a number; got {_kind(value)} "
+                    f"{_show(value)}; expected {spec.expected}",
+                    field=spec.name,
+                )
+            if isinstance(value, float) and math.isinf(value):
+                raise InvalidInput(
+                    f"{where} is infinite; expected {spec.expected}",
+                    field=spec.name,
+                )
+            if spec.whole:
+                if isinstance(value, float):
+                    if not value.is_integer():
+                        raise InvalidInput(
+                            f"{where} must be a whole number ({spec.dtype}); got "
+                            f"{value!r}",
+                            field=spec.name,
+                        )
+                    value = int(value)
+                if not _INT64[0] <= value <= _INT64[1]:
+                    raise InvalidInput(
+                        f"{where} is out of range for {spec.dtype}; got {value}",
+                        field=spec.name,
+                    )
+                return value
+            number = float(value)
+            if math.isinf(number):
+                raise InvalidInput(
+                    f"{where} is too large for a float64; got {_show(value)}",
+                    field=spec.name,
+                )
+            return number
+        if spec.boolean:
+            if not isinstance(value, bool):
+                raise InvalidInput(
+                    f"{where} must be true or false; got {_show(value)}",
+                    field=spec.name,
+                )
+            return value
+        if not isinstance(value, str):
+            raise InvalidInput(
+                f"{where} must be a string (a category); got "
+                f"{_kind(value)} {_show(value)}",
+                field=spec.name,
+            )
+        return value
+
+    # -- columns (Open Inference Protocol) --------------------------------
+    def from_columns(
+        self, columns: Mapping[str, Sequence[Any]], extra: Mapping[str, Sequence[Any]]
+    ) -> Batch:
+        """Validate column-wise input; every column must have the same length.
+
+        Args:
+            columns: Values of every input column.
+            extra: Values of log columns that were sent.
+        """
+        missing = [c for c in self.names if c not in columns]
+        if missing:
+            raise InvalidInput(
+                f"missing input(s) {_few(missing)}; the model expects "
+                f"{_few(self.names)}",
+                field=missing[0],
+            )
+        unknown = [c for c in [*columns, *extra] if c not in self._allowed]
+        if unknown:
+            raise InvalidInput(
+                f"unexpected input(s) {_few(unknown)}; expected {_few(self.names)}"
+                + (f" and optionally {self.log_columns}" if self.log_columns else ""),
+                field=unknown[0],
+            )
+        n = len(next(iter(columns.values()))) if columns else 0
+        for name, values in [*columns.items(), *extra.items()]:
+            if len(values) != n:
+                raise InvalidInput(
+                    f"input {name!r} has {len(values)} values, but "
+                    f"{self.names[0]!r} has {n}; every input needs one value per "
+                    "row",
+                    field=name,
+                )
+        if n == 0:
+            raise InvalidInput("the inputs hold no rows", field=self.names[0])
+        checked = {
+            spec.name: [
+                self.check_value(spec, v, i if n > 1 else None)
+                for i, v in enumerate(columns[spec.name])
+            ]
+            for spec in self.specs
+        }
+        rows: list[dict[str, Any]] = [
+            {name: values[i] for name, values in extra.items()} for i in range(n)
+        ]
+        return self._finish(n, checked, rows)
+
+    # -- shared -----------------------------------------------------------
+    def _finish(
+        self, n: int, columns: dict[str, list[Any]], extra: list[dict[str, Any]]
+    ) -> Batch:
+        names = self.names
+        logged = [
+            {**dict(zip(names, row, strict=True)), **extra[k]}
+            for k, row in enumerate(zip(*(columns[c] for c in names), strict=True))
+        ]
+        # Routing keys from the values as sent (before unseen categories are
+        # mapped and pii redacted).
+        keys: list[str | None] = [None] * n
+        sticky = self.sticky_field
+        if sticky is not None:
+            keys = [None if r.get(sticky) is None else str(r[sticky]) for r in logged]
+        flags: list[dict[str, Any] | None] = [None] * n
+        for name, known in self.categories.items():
+            values = columns.get(name)
+            if values is None:
+                continue
+            for k, value in enumerate(values):
+                if value is None or value in known:
+                    continue
+                if self.unseen_policy != "unknown":
+                    shown = sorted(known)
+                    raise InvalidInput(
+                        _where(k if n > 1 else None, name)
+                        + f" has category {value!r}, which the model never saw; "
+                        f"expected one of {shown[:30]}"
+                        + (" ..." if len(shown) > 30 else ""),
+                        field=name,
+                        allowed=shown,
+                    )
+                values[k] = UNKNOWN_CATEGORY
+                flag = flags[k] = flags[k] or {"unseen": {}}
+                flag["unseen"][name] = value
+        if self.pii:
+            for row in logged:
+                for name in self.pii:
+                    if name in row:
+                        row[name] = REDACTED
+        return Batch(n, columns, logged, flags, keys)
+
+
+def _few(names: Sequence[Any], limit: int = 8) -> str:
+    """A list for a message, cut short when long."""
+    shown = [str(n) for n in names[:limit]]
+    more = len(names) - len(shown)
+    return str(shown) if more <= 0 else f"{shown} and {more} more"
+
+
+def _kind(value: Any) -> str:
+    """The JSON name of a decoded value's type."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value) if isinstance(value, (str, int, float, bool)) else None
+    if text is None:
+        text = _kind(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,109 @@
+"""The inference ASGI app in process: tokens, explain seam, routes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+import pytest
+
+from mlsteward.api.inference import InferenceApp
+from mlsteward.config import Settings
+from mlsteward.context import Context
+
+
+async def call(
+    app: InferenceApp,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    path, _, query = path.partition("?")
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "query_string": query.encode(),
+        "headers": [
+            (k.lower().encode(), v.encode()) for k, v in (headers or {}).items()
+        ],
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    status = sent[0]["status"]
+    raw = sent[1]["body"]
+    return status, orjson.loads(raw) if raw.startswith((b"{", b"[")) else raw
+
+
+@pytest.fixture
+def secured(sqlite_client: Any, credit: Any, trained: Any) -> Any:
+    from tests.conftest import make_user_token
+
+    model, features = trained
+    sqlite_client.register_model("credit-risk", model, credit[features].head(50))
+    sqlite_client.create_deployment("credit-risk", "credit-risk/1")
+    sqlite_client.create_deployment("other", "credit-risk/1")
+    admin = make_user_token(sqlite_client.ctx, "root", "admin")
+    viewer = make_user_token(sqlite_client.ctx, "vera", "viewer")
+    settings = Settings(
+        home=sqlite_client.ctx.settings.home, actor="tester", auth_required=True
+    )
+    return Context.from_settings(settings), admin, viewer, features
+
+
+def test_tokens_guard_inference_but_not_health(secured: Any, credit: Any) -> None:
+    ctx, admin, viewer, features = secured
+    from mlsteward.governance.identity import IdentityService
+
+    scoped = IdentityService(ctx).create_token("vera", scope="deployment:other").secret
+    scoped_headers = {"Authorization": f"Bearer {scoped}"}
+    body = orjson.dumps(credit[features].iloc[0].to_dict())
+
+    async def scenario() -> None:
+        app = InferenceApp(ctx, ["credit-risk", "other"])
+        await app.startup()
+        try:
+            assert (await call(app, "GET", "/v2/health/ready"))[0] == 200
+            assert (await call(app, "GET", "/metrics"))[0] == 200
+            status, problem = await call(app, "POST", "/predict/credit-risk", body)
+            assert status == 401 and problem["field"] == "token"
+            status, _ = await call(
+                app, "POST", "/predict/credit-risk", body, {"Authorization": "Bearer x"}
+            )
+            assert status == 401
+            status, answer = await call(
+                app, "POST", "/predict/credit-risk", body, viewer
+            )
+            assert status == 200 and answer["version"] == 1
+            status, _ = await call(
+                app, "POST", "/predict/credit-risk", body, scoped_headers
+            )
+            assert status == 403
+            status, _ = await call(app, "POST", "/predict/other", body, scoped_headers)
+            assert status == 200
+            status, err = await call(app, "GET", "/v2/models/credit-risk")
+            assert status == 401 and "token" in err["error"]
+            status, meta = await call(
+                app, "GET", "/v2/models/credit-risk", headers=admin
+            )
+            assert status == 200 and meta["name"] == "credit-risk"
+            status, problem = await call(
+                app, "POST", "/predict/credit-risk?explain=true", body, admin
+            )
+            assert status == 501 and problem["field"] == "explain"
+            assert (await call(app, "GET", "/predict/credit-risk"))[0] == 405
+            assert (await call(app, "GET", "/nowhere"))[0] == 404
+            assert (await call(app, "POST", "/predict/nope", body, admin))[0] == 404
+        finally:
+            await app.shutdown()
+
+    asyncio.run(scenario())
