@@ -1,4 +1,4 @@
-"""The inference ASGI app in process: tokens, explain seam, routes."""
+"""The inference ASGI app in process: tokens, reason codes, routes."""
 
 from __future__ import annotations
 
@@ -96,10 +96,12 @@ def test_tokens_guard_inference_but_not_health(secured: Any, credit: Any) -> Non
                 app, "GET", "/v2/models/credit-risk", headers=admin
             )
             assert status == 200 and meta["name"] == "credit-risk"
+            # This version records no training data, so there is no reference
+            # population to explain against: refused, naming why.
             status, problem = await call(
                 app, "POST", "/predict/credit-risk?explain=true", body, admin
             )
-            assert status == 501 and problem["field"] == "explain"
+            assert status == 422 and problem["field"] == "reference"
             assert (await call(app, "GET", "/predict/credit-risk"))[0] == 405
             assert (await call(app, "GET", "/nowhere"))[0] == 404
             assert (await call(app, "POST", "/predict/nope", body, admin))[0] == 404
@@ -107,3 +109,49 @@ def test_tokens_guard_inference_but_not_health(secured: Any, credit: Any) -> Non
             await app.shutdown()
 
     asyncio.run(scenario())
+
+
+def test_explain_returns_and_logs_reason_codes(
+    sqlite_client: Any, credit: Any, trained: Any
+) -> None:
+    from mlsteward.datasets.bundled import german_credit_roles
+    from mlsteward.governance.explain_service import explainer_for
+
+    model, features = trained
+    dv = sqlite_client.register_dataset(
+        "gc", credit.iloc[:700], roles=german_credit_roles()
+    )
+    run = sqlite_client.start_run("train", inputs=[dv.ref])
+    sqlite_client.register_model("credit-risk", model, credit[features], run_id=run.id)
+    sqlite_client.create_deployment("credit-risk", "credit-risk/1")
+    ctx = Context.from_settings(
+        Settings(home=sqlite_client.ctx.settings.home, actor="t", auth_required=False)
+    )
+    rows = credit[features].iloc[700:703]
+    body = orjson.dumps(rows.to_dict(orient="records"))
+    expected = explainer_for(ctx, sqlite_client.load_model("credit-risk/1")).explain(
+        rows
+    )
+
+    async def scenario() -> list[dict[str, Any]]:
+        app = InferenceApp(ctx, ["credit-risk"])
+        await app.startup()
+        try:
+            status, answer = await call(
+                app, "POST", "/predict/credit-risk?explain=true", body
+            )
+            assert status == 200
+            return answer["predictions"]
+        finally:
+            await app.shutdown()
+
+    answers = asyncio.run(scenario())
+    for got, want in zip(answers, expected, strict=True):
+        assert [r["code"] for r in got["reasons"]] == [r.code for r in want]
+        assert got["reasons"][0]["contribution"] == pytest.approx(
+            want[0].contribution, abs=1e-9
+        )
+    logged = sqlite_client.predictions(deployment="credit-risk")
+    by_id = dict(zip(logged["request_id"], logged["reasons"], strict=True))
+    for got in answers:
+        assert by_id[got["request_id"]] == got["reasons"]

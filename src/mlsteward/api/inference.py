@@ -4,8 +4,8 @@ Routes:
 
 - ``POST /predict/{deployment}``: JSON records (one object or a list);
   answers score, decision at the deployment's threshold, the version that
-  answered, the route and a request id per record. ``?explain=true`` is the
-  seam for reason codes (501 until the explainer is wired in).
+  answered, the route and a request id per record. ``?explain=true`` adds
+  the principal reasons towards denial, also stored with the record.
 - The Open Inference Protocol v2 REST API: ``GET /v2``,
   ``GET /v2/health/live``, ``GET /v2/health/ready``,
   ``GET /v2/models/{name}[/versions/{v}]``,
@@ -191,11 +191,11 @@ class InferenceApp:
             body = await self._body(headers, receive)
             started = time.perf_counter()
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-            if query.get("explain", ["false"])[-1].lower() in ("1", "true", "yes"):
-                raise _NotImplemented(
-                    "explain=true: reason codes are not available on this server "
-                    "yet; call again without explain (nothing was scored or logged)"
-                )
+            explain = query.get("explain", ["false"])[-1].lower() in (
+                "1",
+                "true",
+                "yes",
+            )
             batch = live.schema.decode(body)
             if batch.n > self.max_rows:
                 raise RequestTooLarge(
@@ -204,7 +204,11 @@ class InferenceApp:
                     field="records",
                 )
             scored = await self.runtime.predict(
-                live, batch, key=headers.get("x-routing-key"), started=started
+                live,
+                batch,
+                key=headers.get("x-routing-key"),
+                started=started,
+                explain=explain,
             )
         except Exception as exc:
             return await self._problem(send, name, "predict", exc)
@@ -424,6 +428,8 @@ def _rows(scored: Scored) -> list[dict[str, Any]]:
         }
         if scored.flags[i]:
             row["flags"] = scored.flags[i]
+        if scored.reasons is not None:
+            row["reasons"] = scored.reasons[i]
         rows.append(row)
     return rows
 

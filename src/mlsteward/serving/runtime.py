@@ -83,6 +83,8 @@ class Scored:
     routes: list[str]
     flags: list[dict[str, Any] | None]
     model: str
+    #: Per record, its reason codes (``?explain=true``), else None.
+    reasons: list[list[dict[str, Any]] | None] | None = None
 
 
 class LiveDeployment:
@@ -145,6 +147,7 @@ class ServingRuntime:
         metrics: ServingMetrics | None = None,
     ) -> None:
         self.ctx = ctx
+        self._explainers: dict[tuple[str, int, str], Any] = {}
         self.names = list(names) if names is not None else None
         self.metrics = metrics or ServingMetrics()
         s = ctx.settings
@@ -295,6 +298,7 @@ class ServingRuntime:
         key: str | None = None,
         version: int | None = None,
         started: float | None = None,
+        explain: bool = False,
     ) -> Scored:
         """Score validated records through the deployment's routes, journal
         them, and return what to answer.
@@ -344,10 +348,17 @@ class ServingRuntime:
                 scores[idx] = part
         threshold = config.threshold
         decisions = ["deny" if s >= threshold else "approve" for s in scores.tolist()]
+        # Reasons are computed before anything is journaled: a request whose
+        # explanation fails is refused whole and leaves no record.
+        reasons = (
+            await asyncio.to_thread(self._explain, live, batch, groups)
+            if explain
+            else None
+        )
         ids = [uuid.uuid4().hex for _ in range(n)]
         latency = (time.perf_counter() - started) * 1000
         await self._journal_answers(
-            live, batch, ids, scores, decisions, versions, routes, latency
+            live, batch, ids, scores, decisions, versions, routes, latency, reasons
         )
         m = self.metrics
         for v, idx in groups.items():
@@ -358,8 +369,42 @@ class ServingRuntime:
         if config.shadow_versions:
             self._mirror(live, batch, ids)
         return Scored(
-            ids, scores, decisions, versions, routes, batch.flags, config.model_name
+            ids,
+            scores,
+            decisions,
+            versions,
+            routes,
+            batch.flags,
+            config.model_name,
+            reasons,
         )
+
+    def _explain(
+        self, live: LiveDeployment, batch: Batch, groups: dict[int, list[int]]
+    ) -> list[list[dict[str, Any]] | None]:
+        """Reason codes per record, by the version that answered it."""
+        import pandas as pd
+
+        out: list[list[dict[str, Any]] | None] = [None] * batch.n
+        for v, idx in groups.items():
+            frame = pd.DataFrame(
+                {c: [vals[i] for i in idx] for c, vals in batch.columns.items()}
+            )
+            rows = self._explainer(live, v).explain(frame)
+            for i, row in zip(idx, rows, strict=True):
+                out[i] = [r.to_dict() for r in row]
+        return out
+
+    def _explainer(self, live: LiveDeployment, version: int) -> Any:
+        model = live.models[version]
+        key = (live.name, version, model.version.artifact_sha256)
+        explainer = self._explainers.get(key)
+        if explainer is None:
+            from mlsteward.governance.explain_service import explainer_for
+
+            explainer = explainer_for(self.ctx, model.loaded)
+            self._explainers[key] = explainer
+        return explainer
 
     async def _journal_answers(
         self,
@@ -371,6 +416,7 @@ class ServingRuntime:
         versions: list[int],
         routes: list[str],
         latency: float,
+        reasons: list[list[dict[str, Any]] | None] | None = None,
     ) -> None:
         config = live.config
         ts = time.time()
@@ -385,7 +431,15 @@ class ServingRuntime:
                 "v": versions[i],
                 "r": routes[i],
                 "in": batch.logged[i],
-                "out": {"score": values[i], "decision": decisions[i]},
+                "out": (
+                    {"score": values[i], "decision": decisions[i]}
+                    if reasons is None
+                    else {
+                        "score": values[i],
+                        "decision": decisions[i],
+                        "reasons": reasons[i],
+                    }
+                ),
                 "ms": latency,
                 "f": batch.flags[i],
             }
