@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.serving.servers import HTTP, Server, wait_for
 
 from mlsteward.config import Settings
 from mlsteward.datasets.bundled import (
@@ -23,7 +24,6 @@ from mlsteward.datasets.bundled import (
 from mlsteward.datasets.simulate import make_periods
 from mlsteward.retraining.trainers import logistic_scorecard
 from mlsteward.sdk import Client
-from tests.serving.servers import HTTP, Server, wait_for
 
 pytestmark = pytest.mark.slow
 
