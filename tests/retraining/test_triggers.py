@@ -110,3 +110,46 @@ def test_schedule_queues_when_due(bank) -> None:
     assert enqueue_due(client.ctx) == []  # not due again yet
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=31)
     assert len(enqueue_due(client.ctx, now=later)) == 1
+
+
+def test_canary_mode_routes_traffic_and_rolls_back_on_a_live_breach(bank) -> None:
+    from types import SimpleNamespace
+
+    from mlsteward.governance.approvals import ApprovalService
+
+    client, _ = bank
+    client.create_deployment("credit-risk", "credit-risk@champion")
+    svc = RetrainingService(client.ctx)
+    policy = svc.get_policy("credit-risk").to_dict()
+    policy["promotion"] = {"mode": "canary", "canary_share": 0.25}
+    svc.set_policy(policy)
+    r = svc.retrain("credit-risk")
+    assert r.decision == "awaiting_approval"
+    challenger = int(r.challenger.split("/")[1])
+    dep = client.get_deployment("credit-risk")
+    assert (dep.canary_version, dep.canary_share) == (challenger, 0.25)
+
+    client.create_monitor(
+        "canary-watch",
+        deployment="credit-risk",
+        model="credit-risk",
+        window="last:250",
+        routes=["canary"],
+        reference="german-credit-train/1",
+        alerting={"sinks": [{"type": "retrain", "min_severity": "warning"}]},
+    )
+    alert = SimpleNamespace(
+        id="a-1",
+        monitor="canary-watch",
+        check="drift.psi",
+        column="credit_amount",
+        severity="critical",
+    )
+    on_alert(alert, client.ctx)
+    dep = client.get_deployment("credit-risk")
+    assert dep.canary_version is None and dep.champion_version == 1
+    assert client.get_model_version(r.challenger).state == "rejected"
+    request = ApprovalService(client.ctx).get(r.approval_id)
+    assert request.status == "stale" and "canary breached" in request.comment
+    # A breach closes the canary; it does not also queue a retraining.
+    assert JobService(client.ctx).list(kind="retrain") == []

@@ -13,6 +13,7 @@ Rules, each enforced here and tested:
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import uuid
 from dataclasses import dataclass
@@ -194,6 +195,44 @@ class ApprovalService:
                 "a rejection needs a comment saying why", field="comment"
             )
         return self._decide(request_id, "rejected", comment)
+
+    def withdraw(self, ref: str, reason: str) -> builtins.list[ApprovalRequest]:
+        """Close every pending request for ``ref`` as stale (the challenger was
+        taken out of the running, e.g. its canary breached a live check)."""
+        mv = self.registry.get(ref)
+        now = utcnow()
+        with self.ctx.store.unit_of_work() as session:
+            ids = (
+                session.execute(
+                    select(t.c.id).where(
+                        t.c.model_name == mv.name,
+                        t.c.version == mv.version,
+                        t.c.status == "pending",
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            for req_id in ids:
+                session.execute(
+                    update(t)
+                    .where(t.c.id == req_id)
+                    .values(
+                        status="stale",
+                        decided_at=now,
+                        decided_by=self.ctx.actor,
+                        comment=reason,
+                    )
+                )
+                audit.record(
+                    session,
+                    actor=self.ctx.actor,
+                    action="approval.stale",
+                    object_type="approval",
+                    object_id=req_id,
+                    details={"version": mv.ref, "reason": reason},
+                )
+        return [self.get(i) for i in ids]
 
     # -- helpers ----------------------------------------------------------
     def _champion_version(self, name: str) -> int | None:

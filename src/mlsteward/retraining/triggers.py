@@ -27,7 +27,13 @@ from mlsteward.retraining.service import RetrainingService
 from mlsteward.retraining.tables import policies
 from mlsteward.store import utcnow
 
-__all__ = ["check_kind", "enqueue_due", "enqueue_retraining", "on_alert"]
+__all__ = [
+    "check_kind",
+    "enqueue_due",
+    "enqueue_retraining",
+    "guard_canary",
+    "on_alert",
+]
 
 logger = logging.getLogger("mlsteward.retraining")
 
@@ -130,6 +136,8 @@ def on_alert(alert: Any, ctx: Context) -> None:
             "alert %s: model %s has no retraining policy", alert.id, monitor.model
         )
         return
+    if guard_canary(ctx, policy, monitor, alert):
+        return
     triggers = policy.triggers
     if triggers.monitors and monitor.name not in triggers.monitors:
         return
@@ -174,3 +182,37 @@ def enqueue_due(ctx: Context, *, now: dt.datetime | None = None) -> list[Any]:
             if job is not None:
                 queued.append(job)
     return queued
+
+
+def guard_canary(ctx: Context, policy: Policy, monitor: Any, alert: Any) -> bool:
+    """Automatic rollback of a canary: an alert of a monitor that watches the
+    canary route, of a kind the policy's ``canary_rollback_checks`` lists,
+    takes the canary out of traffic, rejects the challenger and closes its
+    approval request. Returns whether it did."""
+    if policy.promotion.mode != "canary" or "canary" not in monitor.routes:
+        return False
+    if check_kind(alert.check) not in {
+        check_kind(c) for c in policy.promotion.canary_rollback_checks
+    }:
+        return False
+    from mlsteward.governance.approvals import ApprovalService
+    from mlsteward.registry.service import ModelRegistry
+    from mlsteward.serving.deployments import DeploymentService
+
+    deployments = DeploymentService(ctx)
+    deployment = deployments.get(monitor.deployment)
+    version = deployment.canary_version
+    if version is None:
+        return False
+    ref = f"{deployment.model_name}/{version}"
+    reason = (
+        f"canary breached the live check {alert.check} on {alert.column} "
+        f"(alert {alert.id}); rolled back automatically"
+    )
+    deployments.clear_canary(deployment.name)
+    registry = ModelRegistry(ctx)
+    if registry.get(ref).state == "registered":
+        registry.transition(ref, "rejected", reason=reason)
+    ApprovalService(ctx).withdraw(ref, reason)
+    logger.warning("%s: %s", ref, reason)
+    return True
