@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from mlsteward.api.deps import Actor, Ctx
+from mlsteward.api.deps import Actor, Approver, Ctx
 from mlsteward.serving.deployments import DeploymentService
 from mlsteward.serving.log import PredictionLog
 
@@ -117,7 +117,11 @@ def remove_shadow(name: str, version: int, ctx: Actor) -> dict[str, Any]:
 
 
 @router.post("/deployments/{name}/promote")
-def promote(name: str, ctx: Actor, body: PromoteBody | None = None) -> dict[str, Any]:
+def promote(
+    name: str, ctx: Approver, body: PromoteBody | None = None
+) -> dict[str, Any]:
+    """Make the canary (or the given version) champion directly. This is the
+    approver's act; developers ask through a retraining's approval request."""
     model = body.model if body is not None else None
     return DeploymentService(ctx).promote(name, model).to_dict()
 
