@@ -12,12 +12,12 @@ from typing import Any
 __all__ = [
     "Conflict",
     "Forbidden",
-    "Unauthenticated",
     "IntegrityError",
     "InvalidInput",
     "MlstewardError",
     "NotFound",
     "PolicyViolation",
+    "Unauthenticated",
     "UnsafeArtifact",
 ]
 

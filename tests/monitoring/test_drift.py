@@ -17,7 +17,6 @@ from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 import mlsteward
 from mlsteward.datasets.profile import compute_profile, quantile_sketch
 from mlsteward.errors import InvalidInput
-from mlsteward.monitoring import drift as drift_mod
 from mlsteward.monitoring.drift import (
     DEFAULT_THRESHOLDS,
     METHODS,
@@ -28,7 +27,8 @@ from mlsteward.monitoring.drift import (
     drift_report,
     exact_reference,
 )
-from mlsteward.monitoring.sketch import ReferenceGrid, ks_from_counts
+from mlsteward.monitoring.drift_stats import status_of
+from mlsteward.monitoring.sketch import ReferenceGrid, ks_from_counts, ks_pvalue
 from mlsteward.monitoring.stats import psi_categorical, psi_numeric
 
 TOL = 1e-12
@@ -140,7 +140,37 @@ def test_ks_sketch_mode_equals_scipy_when_the_sketch_is_exact():
     r = row(res, "age", "ks")
     assert res.mode == "sketch" and r.error_bound == 0.0
     assert r.statistic == expected.statistic
-    assert r.p_value == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-300)
+    assert_ks_p(r.p_value, expected.pvalue)
+    # and where no asymptotics are involved, p bit for bit
+    cur2 = pd.DataFrame({"age": rng.integers(18, 80, 5_000)})  # en < 10,000
+    r2 = row(compute_drift(compute_profile(ref), cur2), "age", "ks")
+    assert r2.p_value == ks_2samp(ref.age, cur2.age).pvalue
+
+
+def assert_ks_p(got: float | None, expected: float) -> None:
+    """KS p-values: scipy's, or within 0.3 % where sketch.ks_pvalue uses the
+    asymptotic expansion (p below 1e-10: only both tiny)."""
+    assert got is not None
+    if expected > 1e-10:
+        assert got == pytest.approx(expected, rel=3e-3)
+    else:
+        assert got < 1e-9
+
+
+@pytest.mark.parametrize("en", [500, 10_000, 20_001, 100_000, 3_000_000])
+def test_ks_pvalue_matches_scipy_asymptotic(en: int):
+    # same effective size from two sample sizes: n*m/(n+m) = en for n = m = 2en
+    from scipy.stats import kstwo
+
+    # x = en * d**2; scipy's slow exact sum covers 2.2 <= x < 370
+    for x in (0.05, 0.5, 1.0, 2.0, 2.2, 3.0, 5.0, 10.0, 23.0, 60.0, 200.0, 369.0):
+        d = math.sqrt(x / en)
+        expected = float(kstwo.sf(d, en))
+        got = ks_pvalue(d, 2 * en, 2 * en)
+        if expected > 1e-10:
+            assert got == pytest.approx(expected, rel=3e-3), (en, d)
+        else:
+            assert got < 1e-9
 
 
 def test_chi2_and_jensen_shannon_on_numeric_bins_equal_scipy():
@@ -208,7 +238,7 @@ def test_p_values_are_holm_adjusted_across_rows():
 
 # -- the status rule and the verdict ---------------------------------------------------
 def test_status_needs_effect_and_significance():
-    s = drift_mod._status
+    s = status_of
     assert s(0.3, 1e-9, 0.1, 0.25, 0.05) == "drift"
     assert s(0.25, 1e-9, 0.1, 0.25, 0.05) == "watch"  # 0.25 itself is watch (credit)
     assert s(0.1, 1e-9, 0.1, 0.25, 0.05) == "watch"

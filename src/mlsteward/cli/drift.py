@@ -19,9 +19,8 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import typer
 from rich.progress import (
     BarColumn,
@@ -32,6 +31,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+
+if TYPE_CHECKING:  # pandas is imported on use: every CLI start pays otherwise
+    import pandas as pd
 
 from mlsteward.cli.common import (
     JSON_OPTION,
@@ -65,6 +67,8 @@ def _suffix(path: Path) -> str:
 
 
 def _read_table(path: Path, field: str) -> pd.DataFrame:
+    import pandas as pd
+
     ext = _suffix(path)
     try:
         if ext in _PARQUET:
@@ -172,6 +176,8 @@ def _chunks(
         wanted = set(columns) if columns else None
 
         def csv() -> Iterator[pd.DataFrame]:
+            import pandas as pd
+
             with handle:
                 try:
                     yield from pd.read_csv(

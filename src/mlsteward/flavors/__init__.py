@@ -38,6 +38,7 @@ __all__ = [
 FLAVORS: dict[str, str] = {
     "sklearn": "mlsteward.flavors.sklearn:SklearnFlavor",
     "lightgbm": "mlsteward.flavors.lightgbm:LightGBMFlavor",
+    "onnx": "mlsteward.flavors.onnx:OnnxFlavor",
 }
 
 #: Entry-point group through which other packages register flavors.
@@ -64,7 +65,7 @@ def available_flavors() -> dict[str, str]:
 
     Example:
         >>> sorted(available_flavors())[:2]
-        ['lightgbm', 'sklearn']
+        ['lightgbm', 'onnx']
     """
     return {**FLAVORS, **_plugins()}
 

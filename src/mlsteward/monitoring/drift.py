@@ -43,32 +43,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
-from scipy import stats as _st
 
 from mlsteward.datasets.profile import (
     CATEGORICAL,
     NUMERIC,
     compute_profile,
-    infer_kind,
-    to_float_array,
 )
 from mlsteward.errors import InvalidInput
 from mlsteward.monitoring import stats
-from mlsteward.monitoring.engines import (
-    ColumnPlan,
-    ColumnState,
-    run_dask,
-    run_local,
-)
-from mlsteward.monitoring.sketch import (
-    KS_EXACT_MAX_N,
-    ReferenceGrid,
-    ks_from_counts,
-    ks_pvalue,
-    wasserstein_from_sums,
-)
+from mlsteward.monitoring.drift_stats import evaluate, holm, status_of
+from mlsteward.monitoring.engines import make_plan, run_dask, run_local
+from mlsteward.monitoring.sketch import ReferenceGrid, exact_reference
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -468,7 +454,16 @@ def compute_drift(
     pending: list[dict[str, Any]] = []
     n_rows = 0
     for i, batch in enumerate(batches):
-        plans = [_plan(n, cols[n], chosen[n], mode, grids.get(n)) for n in batch]
+        plans = [
+            make_plan(
+                n,
+                cols[n],
+                ordered=[m for m in chosen[n] if TESTS[m] == "ks"],
+                wasserstein="wasserstein" in chosen[n],
+                exact=grids.get(n),
+            )
+            for n in batch
+        ]
         if engine == "dask":
             states, n_rows = run_dask(plans, source)
         else:
@@ -482,13 +477,13 @@ def compute_drift(
         for plan in plans:
             for method in chosen[plan.name]:
                 pending.append(
-                    _evaluate(plan, states[plan.name], method, mode, float(eps))
+                    evaluate(plan, states[plan.name], method, TESTS[method], float(eps))
                 )
-    adjusted = _holm([r["p_value"] for r in pending])
+    adjusted = holm([r["p_value"] for r in pending])
     rows: list[ColumnDrift] = []
     for r, p_adj in zip(pending, adjusted, strict=True):
         watch, drift = bands[(r["column"], r["method"])]
-        status = _status(r["effect"], p_adj, watch, drift, float(alpha))
+        status = status_of(r["effect"], p_adj, watch, drift, float(alpha))
         rows.append(
             ColumnDrift(
                 **r,
@@ -573,45 +568,6 @@ def _open_window(current: Any, engine: str) -> tuple[set[str], Any]:
     return {str(c) for c in first.columns}, itertools.chain([first], it)
 
 
-def exact_reference(
-    sample: pd.DataFrame, columns: Iterable[str] | None = None
-) -> dict[str, ReferenceGrid]:
-    """Prepare a reference sample once for exact KS/Wasserstein checks.
-
-    Sorting the reference is the costly part of exact mode; do it once and
-    pass the result as ``reference_sample=`` to every :func:`compute_drift`.
-
-    Args:
-        sample: The reference values.
-        columns: Columns to prepare (default: every numeric column).
-
-    Returns:
-        ``{column: ReferenceGrid}`` with every distinct value as a knot.
-
-    Example:
-        >>> g = exact_reference(pd.DataFrame({"x": [3.0, 1.0, None]}))
-        >>> g["x"].knots.tolist(), g["x"].n
-        ([1.0, 3.0], 2)
-    """
-    if not isinstance(sample, pd.DataFrame):
-        raise InvalidInput(
-            f"reference_sample must be a DataFrame, got {type(sample).__name__}",
-            field="reference_sample",
-        )
-    names = [str(c) for c in sample.columns] if columns is None else list(columns)
-    out: dict[str, ReferenceGrid] = {}
-    for name in names:
-        if name not in sample.columns:
-            raise InvalidInput(
-                f"reference_sample lacks column {name!r}", field="reference_sample"
-            )
-        series = sample[name]
-        if columns is None and infer_kind(series) != NUMERIC:
-            continue
-        out[name] = ReferenceGrid.from_values(to_float_array(series, field=name))
-    return out
-
-
 def _exact_grids(
     sample: Any,
     cols: Mapping[str, Any],
@@ -650,250 +606,6 @@ def _exact_grids(
             f"reference_sample lacks column(s) {missing}", field="reference_sample"
         )
     return grids
-
-
-def _plan(
-    name: str,
-    col: Mapping[str, Any],
-    methods: list[str],
-    mode: Mode,
-    exact: Any = None,
-) -> ColumnPlan:
-    kind = col["kind"]
-    if kind == CATEGORICAL:
-        if not isinstance(col.get("categories"), Mapping):
-            raise InvalidInput(
-                f"profile column {name!r} lacks its categories", field=name
-            )
-        return ColumnPlan(name=name, kind=kind, profile_col=col)
-    if "cuts" not in col or "counts" not in col:
-        raise InvalidInput(f"profile column {name!r} lacks cuts/counts", field=name)
-    cuts = np.asarray(col["cuts"], dtype=np.float64)
-    grid: ReferenceGrid | None = None
-    if any(TESTS[m] == "ks" for m in methods):
-        if mode == "exact":
-            if isinstance(exact, pd.DataFrame):
-                values = to_float_array(exact[name], field=name)
-                grid = ReferenceGrid.from_values(values)
-            else:
-                grid = exact
-            assert grid is not None
-            if grid.n != int(col.get("count", grid.n)):
-                raise InvalidInput(
-                    f"reference_sample column {name!r} has {grid.n} values but the "
-                    f"profile counted {col.get('count')}; they describe different "
-                    "data",
-                    field="reference_sample",
-                )
-        elif "sketch" in col:
-            grid = ReferenceGrid.from_sketch(col["sketch"], name)
-        else:
-            asked = [m for m in methods if TESTS[m] == "ks"]
-            raise InvalidInput(
-                f"method(s) {asked} for column {name!r} need the reference "
-                "distribution, but this profile has no quantile sketch (it predates "
-                "them); pass reference_sample=, re-profile the reference, or use "
-                "psi/chi2/jensen_shannon",
-                field="methods",
-            )
-    w1 = "wasserstein" in methods
-    return ColumnPlan(
-        name=name,
-        kind=kind,
-        profile_col=col,
-        cuts=cuts,
-        grid=grid,
-        w1_sums=w1 and mode == "sketch",
-        w1_values=w1 and mode == "exact",
-        ks_buffer=grid is not None and grid.exact and grid.n <= KS_EXACT_MAX_N,
-    )
-
-
-# -- statistics from the counts -------------------------------------------------------
-def _binned(plan: ColumnPlan, st: ColumnState) -> tuple[np.ndarray, np.ndarray]:
-    """Reference and window counts over the same bins (missing and unseen too)."""
-    col = plan.profile_col
-    ref_missing = float(col.get("missing", 0) or 0)
-    if plan.kind == NUMERIC:
-        ref = np.asarray(col["counts"], dtype=np.float64)
-        if ref.size != st.counts.size:
-            raise InvalidInput(
-                f"profile column {plan.name!r} has inconsistent cuts and counts",
-                field=plan.name,
-            )
-        return (
-            np.append(ref, ref_missing),
-            np.append(st.counts, st.missing).astype(np.float64),
-        )
-    ref = np.asarray(list(col["categories"].values()), dtype=np.float64)
-    return (
-        np.concatenate([ref, [0.0, ref_missing]]),
-        np.concatenate([st.counts, [st.unseen, st.missing]]).astype(np.float64),
-    )
-
-
-def _evaluate(
-    plan: ColumnPlan, st: ColumnState, method: str, mode: Mode, eps: float
-) -> dict[str, Any]:
-    col = plan.profile_col
-    n_ref = int(col.get("count", 0) or 0) + int(col.get("missing", 0) or 0)
-    row: dict[str, Any] = {
-        "column": plan.name,
-        "method": method,
-        "kind": plan.kind,
-        "test": TESTS[method],
-        "n_reference": n_ref,
-        "n_current": st.n,
-        "missing_reference": col.get("missing_rate"),
-        "missing_current": st.missing / st.n if st.n else None,
-        "unseen_current": st.unseen,
-        "error_bound": None,
-        "note": None,
-        "statistic": None,
-        "effect": None,
-        "p_value": None,
-    }
-    notes: list[str] = []
-    if st.unseen:
-        notes.append(f"{st.unseen} value(s) in categories the reference never saw")
-    if TESTS[method] == "chi2":
-        ref, cur = _binned(plan, st)
-        if ref.sum() <= 0:
-            raise InvalidInput(
-                f"the reference profile of column {plan.name!r} has no rows",
-                field=plan.name,
-            )
-        chi = stats.chi_square(ref, cur)
-        row["p_value"] = chi.pvalue
-        if method == "psi":
-            row["statistic"] = stats.psi(ref, cur, eps)
-        elif method == "jensen_shannon":
-            row["statistic"] = stats.jensen_shannon(ref, cur)
-        else:
-            row["statistic"] = chi.statistic
-        row["effect"] = (
-            math.sqrt(chi.statistic * (1.0 / ref.sum() + 1.0 / cur.sum()))
-            if method == "chi2"
-            else row["statistic"]
-        )
-    else:
-        _evaluate_ordered(plan, st, method, mode, row, notes)
-    if st.n and st.missing == st.n:
-        notes.append("every value in the window is missing")
-    row["note"] = "; ".join(notes) or None
-    return row
-
-
-def _evaluate_ordered(
-    plan: ColumnPlan,
-    st: ColumnState,
-    method: str,
-    mode: Mode,
-    row: dict[str, Any],
-    notes: list[str],
-) -> None:
-    grid = plan.grid
-    assert grid is not None and st.cle is not None and st.clt is not None
-    m = st.present
-    if grid.n == 0 or m == 0:
-        side = "reference" if grid.n == 0 else "window"
-        notes.append(
-            f"{method} not computed: the {side} has no non-missing value "
-            "(PSI/chi2 see the missing bin)"
-        )
-        return
-    d, bound = ks_from_counts(grid, st.cle, st.clt, m)
-    if st.buffer is not None and grid.exact and max(grid.n, m) <= KS_EXACT_MAX_N:
-        cur_vals = np.concatenate(st.buffer) if st.buffer else np.empty(0)
-        small = _st.ks_2samp(grid.values(), cur_vals, method="auto")
-        # scipy's exact path snaps D to the 1/lcm(n, m) lattice; report its D.
-        d, p = float(small.statistic), float(small.pvalue)
-    else:
-        p = ks_pvalue(d, grid.n, m)
-    row["p_value"] = p
-    if method == "ks":
-        row["statistic"] = row["effect"] = d
-        row["error_bound"] = bound
-        return
-    # Wasserstein-1 over finite values, normalised by the reference's
-    # population standard deviation (as stats.wasserstein_normalised).
-    n_inf = st.n_neginf + st.n_posinf
-    m_f = m - n_inf
-    if n_inf:
-        notes.append(f"{n_inf} infinite value(s) left out of the Wasserstein distance")
-    if m_f == 0:
-        notes.append("wasserstein not computed: no finite value in the window")
-        return
-    if mode == "exact":
-        assert st.values is not None
-        xs = np.concatenate(st.values)
-        xs = xs[np.isfinite(xs)]
-        weights = (grid.le - grid.lt).astype(np.float64)
-        w1 = float(_st.wasserstein_distance(grid.knots, xs, weights, None))
-        std = float(np.std(grid.values()))
-        bound = 0.0
-    else:
-        assert st.gap_sums is not None
-        w1, bound = wasserstein_from_sums(
-            grid,
-            st.cle - st.n_neginf,
-            st.clt - st.n_neginf,
-            m_f,
-            st.gap_sums,
-            st.below_sum,
-            st.above_sum,
-        )
-        sd1 = plan.profile_col.get("std")
-        std = float(sd1) * math.sqrt((grid.n - 1) / grid.n) if sd1 else 0.0
-    if std > 0:
-        row["statistic"] = row["effect"] = w1 / std
-        row["error_bound"] = bound / std
-    else:
-        notes.append("the reference is constant: Wasserstein left unnormalised")
-        row["statistic"] = row["effect"] = w1
-        row["error_bound"] = bound
-
-
-def _holm(pvalues: Sequence[float | None]) -> list[float | None]:
-    """Holm-adjusted p-values over the non-None entries (step-down, monotone).
-
-    Example:
-        >>> _holm([0.01, None, 0.04, 0.03])
-        [0.03, None, 0.06, 0.06]
-    """
-    idx = [i for i, p in enumerate(pvalues) if p is not None]
-    k = len(idx)
-    out: list[float | None] = [None] * len(pvalues)
-    running = 0.0
-    for rank, i in enumerate(sorted(idx, key=lambda j: pvalues[j])):  # type: ignore[arg-type,return-value]
-        p = pvalues[i]
-        assert p is not None
-        running = max(running, min(1.0, (k - rank) * p))
-        out[i] = running
-    return out
-
-
-def _status(
-    effect: float | None,
-    p_adjusted: float | None,
-    watch: float,
-    drift: float,
-    alpha: float,
-) -> DriftStatus:
-    """Effect above the band AND significant; effect alone when no test ran.
-
-    Bands follow the credit reading of PSI: above ``drift`` is drift, from
-    ``watch`` up to ``drift`` included is watch.
-    """
-    if effect is None:
-        return "stable"
-    if p_adjusted is not None and p_adjusted >= alpha:
-        return "stable"
-    if effect > drift:
-        return "drift"
-    if effect >= watch and effect > 0:
-        return "watch"
-    return "stable"
 
 
 # -- the notebook entry point ------------------------------------------------------

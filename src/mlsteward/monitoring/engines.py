@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlsteward.datasets.profile import category_counts, to_float_array
+from mlsteward.datasets.profile import CATEGORICAL, category_counts, to_float_array
 from mlsteward.errors import InvalidInput
 from mlsteward.monitoring.sketch import KS_EXACT_MAX_N, ReferenceGrid
 
@@ -37,6 +37,7 @@ __all__ = [
     "ColumnPlan",
     "ColumnState",
     "count_chunk",
+    "make_plan",
     "merge_states",
     "run_dask",
     "run_local",
@@ -81,6 +82,78 @@ class ColumnState:
     def present(self) -> int:
         """Non-missing values counted."""
         return self.n - self.missing
+
+
+def make_plan(
+    name: str,
+    col: Mapping[str, Any],
+    *,
+    ordered: list[str],
+    wasserstein: bool,
+    exact: Any = None,
+) -> ColumnPlan:
+    """What to count for one profile column.
+
+    Args:
+        name: The column.
+        col: Its profile entry.
+        ordered: The column's methods that need the reference distribution
+            (KS and Wasserstein); empty when only bins are needed.
+        wasserstein: Whether Wasserstein is among them.
+        exact: In exact mode, the reference values: a ``ReferenceGrid`` or a
+            DataFrame holding the column; None for sketch mode.
+
+    Raises:
+        InvalidInput: A malformed profile column, a reference sample that
+            does not match the profile, or ordered methods on a profile
+            without a sketch.
+    """
+    kind = col["kind"]
+    if kind == CATEGORICAL:
+        if not isinstance(col.get("categories"), Mapping):
+            raise InvalidInput(
+                f"profile column {name!r} lacks its categories", field=name
+            )
+        return ColumnPlan(name=name, kind=kind, profile_col=col)
+    if "cuts" not in col or "counts" not in col:
+        raise InvalidInput(f"profile column {name!r} lacks cuts/counts", field=name)
+    cuts = np.asarray(col["cuts"], dtype=np.float64)
+    grid: ReferenceGrid | None = None
+    if ordered:
+        if exact is not None:
+            if isinstance(exact, pd.DataFrame):
+                values = to_float_array(exact[name], field=name)
+                grid = ReferenceGrid.from_values(values)
+            else:
+                grid = exact
+            assert grid is not None
+            if grid.n != int(col.get("count", grid.n)):
+                raise InvalidInput(
+                    f"reference_sample column {name!r} has {grid.n} values but the "
+                    f"profile counted {col.get('count')}; they describe different "
+                    "data",
+                    field="reference_sample",
+                )
+        elif "sketch" in col:
+            grid = ReferenceGrid.from_sketch(col["sketch"], name)
+        else:
+            raise InvalidInput(
+                f"method(s) {ordered} for column {name!r} need the reference "
+                "distribution, but this profile has no quantile sketch (it predates "
+                "them); pass reference_sample=, re-profile the reference, or use "
+                "psi/chi2/jensen_shannon",
+                field="methods",
+            )
+    return ColumnPlan(
+        name=name,
+        kind=kind,
+        profile_col=col,
+        cuts=cuts,
+        grid=grid,
+        w1_sums=wasserstein and exact is None,
+        w1_values=wasserstein and exact is not None,
+        ks_buffer=grid is not None and grid.exact and grid.n <= KS_EXACT_MAX_N,
+    )
 
 
 def _empty_state(plan: ColumnPlan) -> ColumnState:

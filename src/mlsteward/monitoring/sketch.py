@@ -29,18 +29,23 @@ guaranteed bound on the remaining error the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats as _st
 
+from mlsteward.datasets.profile import NUMERIC, infer_kind, to_float_array
 from mlsteward.errors import InvalidInput
 
 __all__ = [
+    "KS_ASYMPTOTIC_EN",
     "KS_EXACT_MAX_N",
     "ReferenceGrid",
+    "exact_reference",
     "ks_from_counts",
     "ks_pvalue",
     "wasserstein_from_sums",
@@ -48,6 +53,9 @@ __all__ = [
 
 #: scipy's ``ks_2samp(method="auto")`` computes exact p-values up to this size.
 KS_EXACT_MAX_N = 10_000
+#: Above this effective size, small KS p-values use Smirnov's asymptotic
+#: expansion instead of scipy's O(n) exact sum (see :func:`ks_pvalue`).
+KS_ASYMPTOTIC_EN = 10_000
 
 
 @dataclass(frozen=True)
@@ -176,7 +184,15 @@ def ks_from_counts(
 
 
 def ks_pvalue(d: float, n: int, m: int) -> float:
-    """Two-sided p-value as ``ks_2samp(method="asymp")`` computes it.
+    """Two-sided p-value as ``ks_2samp(method="asymp")`` computes it, fast.
+
+    scipy evaluates ``kstwo.sf(d, round(n*m/(n+m)))``. Where that falls on
+    Smirnov's exact one-sided sum (``2.2 <= en * d**2 < 370``), scipy's time
+    grows with ``en`` (about 0.45 s per call at ``en`` = 500,000); there, for
+    ``en > KS_ASYMPTOTIC_EN``, this uses the sum's asymptotic expansion
+    ``2 * exp(-2 * en * d**2 - 2 * d / 3)`` instead: within 0.3 % of scipy's
+    value wherever it exceeds 1e-10 (closer as ``en`` grows), and of the
+    right order of magnitude below. Everywhere else it is scipy's value.
 
     Example:
         >>> ks_pvalue(0.02, 100_000, 100_000) < 1e-10
@@ -185,8 +201,12 @@ def ks_pvalue(d: float, n: int, m: int) -> float:
         1.0
     """
     big, small = sorted([float(n), float(m)], reverse=True)
-    en = big * small / (big + small)
-    p = float(_st.kstwo.sf(d, np.round(en)))
+    en = float(np.round(big * small / (big + small)))
+    x = en * d * d
+    if en > KS_ASYMPTOTIC_EN and 2.2 <= x < 370.0 and d < 0.5:
+        p = 2.0 * math.exp(-2.0 * x - 2.0 * d / 3.0)
+    else:
+        p = float(_st.kstwo.sf(d, en))
     return min(max(p, 0.0), 1.0)
 
 
@@ -250,3 +270,43 @@ def wasserstein_from_sums(
         total += float(est.sum())
         bound = float(err.sum())
     return max(total, 0.0), bound
+
+
+def exact_reference(
+    sample: pd.DataFrame, columns: Iterable[str] | None = None
+) -> dict[str, ReferenceGrid]:
+    """Prepare a reference sample once for exact KS/Wasserstein checks.
+
+    Sorting the reference is the costly part of exact mode; do it once and
+    pass the result as ``reference_sample=`` to every
+    :func:`~mlsteward.monitoring.drift.compute_drift`.
+
+    Args:
+        sample: The reference values.
+        columns: Columns to prepare (default: every numeric column).
+
+    Returns:
+        ``{column: ReferenceGrid}`` with every distinct value as a knot.
+
+    Example:
+        >>> g = exact_reference(pd.DataFrame({"x": [3.0, 1.0, None]}))
+        >>> g["x"].knots.tolist(), g["x"].n
+        ([1.0, 3.0], 2)
+    """
+    if not isinstance(sample, pd.DataFrame):
+        raise InvalidInput(
+            f"reference_sample must be a DataFrame, got {type(sample).__name__}",
+            field="reference_sample",
+        )
+    names = [str(c) for c in sample.columns] if columns is None else list(columns)
+    out: dict[str, ReferenceGrid] = {}
+    for name in names:
+        if name not in sample.columns:
+            raise InvalidInput(
+                f"reference_sample lacks column {name!r}", field="reference_sample"
+            )
+        series = sample[name]
+        if columns is None and infer_kind(series) != NUMERIC:
+            continue
+        out[name] = ReferenceGrid.from_values(to_float_array(series, field=name))
+    return out

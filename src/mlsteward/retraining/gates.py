@@ -104,7 +104,8 @@ def judge_gates(
                 gain,
                 gates.auc_min_gain,
                 f"challenger AUC {challenger['auc']:.4f} minus champion "
-                f"{champion['auc']:.4f} = {gain:+.4f} (must exceed {gates.auc_min_gain})",
+                f"{champion['auc']:.4f} = {gain:+.4f} "
+                f"(must exceed {gates.auc_min_gain})",
             )
         )
     if gates.ks_min is not None:

@@ -1,0 +1,941 @@
+"""The ONNX flavor: a checked protobuf graph scored by ONNX Runtime.
+
+An ONNX model is a protobuf description of a computation graph, not a pickle:
+loading it runs no Python code from the artifact. What it can still do is
+name operators from custom domains (which ONNX Runtime resolves to native
+code registered by a library) and point its tensors at external files (which
+ONNX Runtime would read from the local disk). So before ONNX Runtime sees the
+bytes, mlsteward checks that every operator comes from the standard domains
+(``ai.onnx`` and ``ai.onnx.ml``), that no tensor lives outside the artifact,
+and that the graph has the shape mlsteward scores: one input per column
+(float, double, int64 or string; shape ``[N, 1]`` or ``[N]``) and a float
+probability output of shape ``[N, 2]`` whose column 1 is the positive class.
+
+The session runs on the CPU provider with one intra-op and one inter-op
+thread and sequential execution: rows are scored one request at a time, and
+thread pools only add latency and contention on a busy serving machine.
+
+scikit-learn models become ONNX through :func:`convert_sklearn`, which scores
+a sample with both and refuses the conversion when they disagree (ONNX
+computes in float32, so agreement is to about ``1e-7``; the default tolerance
+is ``1e-5``).
+
+Example:
+    >>> from mlsteward.flavors.onnx import convert_sklearn
+    >>> onnx_bytes = convert_sklearn(pipeline, X_holdout)  # doctest: +SKIP
+    >>> client.register_model(  # doctest: +SKIP
+    ...     "credit-risk", onnx_bytes, X_train, flavor="onnx"
+    ... )
+
+Conversion needs ``skl2onnx`` and scikit-learn; loading and scoring need only
+``onnx``, ``onnxruntime`` and numpy (pandas only for :meth:`predict_proba`),
+which keeps a serving process small and quick to start.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
+
+from mlsteward.errors import InvalidInput, MlstewardError, UnsafeArtifact
+from mlsteward.flavors.base import Flavor, positive_class_proba, refuse_pickle
+
+if TYPE_CHECKING:
+    import onnx
+    import onnxruntime
+    import pandas as pd
+
+__all__ = [
+    "PARITY_ATOL",
+    "STANDARD_DOMAINS",
+    "TARGET_OPSET",
+    "OnnxFlavor",
+    "OnnxInput",
+    "OnnxModel",
+    "convert_sklearn",
+]
+
+#: Operator domains an artifact may use: ``""`` and ``"ai.onnx"`` (the same
+#: default domain) and ``"ai.onnx.ml"``. Anything else (``com.microsoft``,
+#: a vendor's custom ops) is native code outside the ONNX standard.
+STANDARD_DOMAINS: Final = frozenset({"", "ai.onnx", "ai.onnx.ml"})
+
+#: Opsets :func:`convert_sklearn` targets (skl2onnx emits the lowest version
+#: each operator needs, up to these). Pinned so that a converter upgrade
+#: cannot silently change the graphs mlsteward produces; checked with
+#: skl2onnx 1.20, onnx 1.23 and onnxruntime 1.32.
+TARGET_OPSET: Final[dict[str, int]] = {"": 21, "ai.onnx.ml": 3}
+
+#: Largest absolute difference in P(label 1) that :func:`convert_sklearn`
+#: accepts between the source model and its ONNX graph (float32 inside).
+PARITY_ATOL: Final = 1e-5
+
+_KINDS: Final = {1: "float32", 11: "float64", 7: "int64", 8: "string"}
+_NP_DTYPES: Final[dict[str, np.dtype[Any]]] = {
+    "float32": np.dtype(np.float32),
+    "float64": np.dtype(np.float64),
+    "int64": np.dtype(np.int64),
+    "string": np.dtype(object),
+}
+_EXTERNAL: Final = 1  # onnx.TensorProto.EXTERNAL
+
+
+def _onnx() -> Any:
+    try:
+        import onnx
+    except ImportError as exc:  # an optional extra
+        raise InvalidInput(
+            "The onnx flavor needs onnx and onnxruntime: "
+            "pip install 'mlsteward[onnx]'.",
+            field="flavor",
+        ) from exc
+    return onnx
+
+
+def _ort() -> Any:
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise InvalidInput(
+            "The onnx flavor needs onnxruntime: pip install 'mlsteward[onnx]'.",
+            field="flavor",
+        ) from exc
+    return onnxruntime
+
+
+@dataclass(frozen=True)
+class OnnxInput:
+    """One input column of an ONNX model.
+
+    Attributes:
+        name: Column name (the graph input's name).
+        dtype: ``"float32"``, ``"float64"``, ``"int64"`` or ``"string"``.
+        rank: 2 for shape ``[N, 1]`` (what skl2onnx writes), 1 for ``[N]``.
+    """
+
+    name: str
+    dtype: str
+    rank: int
+
+
+class OnnxModel:
+    """A loaded ONNX model: an ONNX Runtime session and how to feed it.
+
+    Made by :meth:`OnnxFlavor.load`; hand it to :meth:`OnnxFlavor.predict_proba`
+    (a DataFrame) or call :meth:`predict_columns` (one array per column, the
+    serving path). Scoring is thread-safe.
+
+    Attributes:
+        data: The artifact bytes the model was loaded from.
+        inputs: One :class:`OnnxInput` per graph input, in graph order.
+        output: Name of the probability output, shape ``[N, 2]``.
+        metadata: The graph's ``metadata_props`` (converter, parity, ...).
+    """
+
+    __slots__ = ("_run", "_specs", "data", "inputs", "metadata", "output", "session")
+
+    def __init__(
+        self,
+        session: onnxruntime.InferenceSession,
+        data: bytes,
+        inputs: tuple[OnnxInput, ...],
+        output: str,
+        metadata: dict[str, str],
+    ) -> None:
+        self.session = session
+        self.data = data
+        self.inputs = inputs
+        self.output = output
+        self.metadata = metadata
+        self._run = session.run
+        self._specs = tuple((i.name, i.dtype, i.rank) for i in inputs)
+
+    @property
+    def input_names(self) -> list[str]:
+        """Column names the model reads, in graph order."""
+        return [i.name for i in self.inputs]
+
+    def predict_columns(self, columns: Mapping[str, Any]) -> np.ndarray:
+        """P(label 1) for rows given column by column.
+
+        Args:
+            columns: ``{column: values}`` for every name in
+                :attr:`input_names` (extra keys are ignored). Values are 1-D
+                arrays or sequences of equal length; numbers for numeric
+                inputs (whole numbers for int64 ones; ``None``/NaN means
+                missing for float ones), strings for string inputs (``None``
+                becomes ``""``, which scores as an unseen category).
+
+        Returns:
+            1-D float64 array, one probability per row.
+
+        Raises:
+            InvalidInput: A column is missing, has the wrong length, or holds
+                values its input cannot take; the column is named.
+
+        Example:
+            >>> cols = {"age": [30], "purpose": ["car"]}
+            >>> model.predict_columns(cols)  # doctest: +SKIP
+            array([0.1034])
+        """
+        feed: dict[str, np.ndarray] = {}
+        n = -1
+        for name, dtype, rank in self._specs:
+            try:
+                values = columns[name]
+            except KeyError:
+                raise _missing_column(name, self.input_names) from None
+            array = _as_input(name, dtype, values)
+            if n != array.shape[0]:
+                if n >= 0:
+                    raise InvalidInput(
+                        f"column {name!r} has {array.shape[0]} values but "
+                        f"{self._specs[0][0]!r} has {n}; every column needs one "
+                        "value per row",
+                        field=name,
+                    )
+                n = array.shape[0]
+            feed[name] = array.reshape(-1, 1) if rank == 2 else array
+        if n <= 0:
+            return np.empty(0, dtype=np.float64)
+        try:
+            proba = self._run([self.output], feed)[0]
+        except Exception as exc:  # onnxruntime raises its own error types
+            raise InvalidInput(
+                f"The ONNX model could not score the input: {exc}", field="X"
+            ) from exc
+        return np.asarray(proba[:, 1], dtype=np.float64)
+
+    def __repr__(self) -> str:
+        return f"<OnnxModel inputs={len(self.inputs)} output={self.output!r}>"
+
+
+class OnnxFlavor(Flavor):
+    """ONNX binary classifiers, stored as the serialized ``ModelProto``.
+
+    :meth:`save` accepts an ``onnx.ModelProto``, its serialized bytes, or a
+    loaded :class:`OnnxModel`; :meth:`load` returns an :class:`OnnxModel`.
+    scikit-learn models are converted first with :func:`convert_sklearn`.
+
+    Example:
+        >>> flavor = OnnxFlavor()
+        >>> model = flavor.load(flavor.save(onnx_bytes))  # doctest: +SKIP
+        >>> flavor.predict_proba(model, frame)  # doctest: +SKIP
+        array([0.11, 0.72])
+        >>> flavor.predict_columns(model, {"age": [30], ...})  # doctest: +SKIP
+        array([0.11])
+    """
+
+    name = "onnx"
+    extension = ".onnx"
+
+    def can_save(self, model: object) -> bool:
+        """True for an ``onnx.ModelProto``, an :class:`OnnxModel`, or bytes
+        that parse as an ONNX model with a graph."""
+        if isinstance(model, OnnxModel):
+            return True
+        if isinstance(model, (bytes, bytearray, memoryview)):
+            try:
+                return bool(_parse(bytes(model)).graph.node)
+            except MlstewardError:
+                return False
+        cls = type(model)
+        return cls.__module__.startswith("onnx.") and cls.__name__ == "ModelProto"
+
+    def save(self, model: object) -> bytes:
+        """Check an ONNX model and return its bytes.
+
+        Raises:
+            InvalidInput: Not an ONNX model (a scikit-learn model gets told to
+                convert it first), or a graph mlsteward cannot score.
+            UnsafeArtifact: The graph uses custom operator domains or
+                external data.
+        """
+        if isinstance(model, OnnxModel):
+            return model.data
+        if isinstance(model, (bytes, bytearray, memoryview)):
+            raw = refuse_pickle(model, flavor=self.name)
+            proto = _parse(raw)
+        elif self.can_save(model):
+            proto = model  # type: ignore[assignment]
+            raw = proto.SerializeToString()
+        else:
+            raise _not_onnx(model)
+        _check_graph(proto)
+        return raw
+
+    def load(self, data: bytes) -> OnnxModel:
+        """Check ONNX bytes and open an ONNX Runtime session on them.
+
+        Raises:
+            UnsafeArtifact: A pickle, custom operator domains, model-local
+                functions or external data.
+            InvalidInput: Not an ONNX model, or not one with a column per
+                input and a ``[N, 2]`` probability output.
+        """
+        raw = refuse_pickle(data, flavor=self.name)
+        proto = _parse(raw)
+        inputs, output = _check_graph(proto)
+        ort = _ort()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3  # errors only; warnings become exceptions
+        try:
+            session = ort.InferenceSession(
+                raw, sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:
+            raise InvalidInput(
+                f"ONNX Runtime could not load the onnx artifact: {exc}",
+                field="data",
+            ) from exc
+        metadata = {p.key: p.value for p in proto.metadata_props}
+        return OnnxModel(session, raw, inputs, output, metadata)
+
+    def predict_proba(self, model: object, X: pd.DataFrame) -> np.ndarray:
+        """P(label 1) for each row of ``X``, as float64.
+
+        ``model`` may be an :class:`OnnxModel`, or anything :meth:`save`
+        accepts (it is then loaded first, which costs a session per call).
+
+        Raises:
+            InvalidInput: ``X`` is not a DataFrame, lacks a column, or holds
+                values a column's input cannot take.
+        """
+        import pandas as pd
+
+        loaded = self._loaded(model)
+        if not isinstance(X, pd.DataFrame):
+            raise InvalidInput(
+                f"X must be a pandas DataFrame, got {type(X).__name__}.", field="X"
+            )
+        missing = [i.name for i in loaded.inputs if i.name not in X.columns]
+        if missing:
+            raise _missing_column(missing[0], loaded.input_names)
+        columns = {i.name: _series_values(X[i.name]) for i in loaded.inputs}
+        proba = loaded.predict_columns(columns)
+        return positive_class_proba(proba, len(X), flavor=self.name)
+
+    def predict_columns(
+        self, model: OnnxModel, columns: Mapping[str, Any]
+    ) -> np.ndarray:
+        """P(label 1) for rows given as one array per column, without pandas.
+
+        The serving hot path: see :meth:`OnnxModel.predict_columns`.
+
+        Example:
+            >>> cols = {"age": np.array([30]), "purpose": np.array(["car"])}
+            >>> flavor.predict_columns(model, cols)  # doctest: +SKIP
+            array([0.11])
+        """
+        return self._loaded(model).predict_columns(columns)
+
+    def predict_proba_columns(
+        self, model: object, columns: Mapping[str, Any], n_rows: int
+    ) -> np.ndarray:
+        """The serving engine's columnar ability (``ColumnarFlavor``).
+
+        ``columns`` holds one 1-D array per input, typed as
+        :func:`mlsteward.registry.signature.conform` types them (float64 or
+        int64 numbers, object arrays of ``str`` or ``None``); the result
+        equals :meth:`predict_proba` on the conformed frame.
+        """
+        if n_rows == 0:
+            return np.empty(0, dtype=np.float64)
+        return self._loaded(model).predict_columns(columns)
+
+    def categories(self, model: object) -> dict[str, list[str]]:
+        """Categories the graph knows per string input (``CategoriesFlavor``).
+
+        Read from the ``ai.onnx.ml`` ``OneHotEncoder`` and ``LabelEncoder``
+        nodes that read a graph input directly (what skl2onnx writes for
+        one-hot and ordinal encoders); other inputs are absent.
+
+        Example:
+            >>> flavor.categories(model)["housing"]  # doctest: +SKIP
+            ['for free', 'own', 'rent']
+        """
+        loaded = self._loaded(model)
+        return _categories(_parse(loaded.data), loaded)
+
+    def _loaded(self, model: object) -> OnnxModel:
+        if isinstance(model, OnnxModel):
+            return model
+        return self.load(self.save(model))
+
+
+# --- reading and checking the graph -----------------------------------------
+
+
+def _parse(raw: bytes) -> onnx.ModelProto:
+    onnx = _onnx()
+    proto = onnx.ModelProto()
+    try:
+        proto.ParseFromString(raw)
+    except Exception as exc:  # google.protobuf.message.DecodeError and kin
+        raise InvalidInput(
+            f"The onnx artifact is not an ONNX model (protobuf ModelProto): {exc}",
+            field="data",
+        ) from exc
+    if proto.ir_version <= 0 or not proto.HasField("graph"):
+        raise InvalidInput(
+            "The onnx artifact is not an ONNX model: it has no IR version or "
+            "no graph. Save it with onnx.ModelProto.SerializeToString().",
+            field="data",
+        )
+    return proto
+
+
+def _check_graph(proto: onnx.ModelProto) -> tuple[tuple[OnnxInput, ...], str]:
+    """Refuse unsafe or unscorable graphs; return the inputs and output name."""
+    onnx = _onnx()
+    _check_safety(proto)
+    try:
+        onnx.checker.check_model(proto)
+    except Exception as exc:
+        raise InvalidInput(
+            f"The onnx artifact is not a valid ONNX model: {exc}", field="data"
+        ) from exc
+    return _inputs(proto.graph), _probability_output(proto.graph)
+
+
+def _check_safety(proto: onnx.ModelProto) -> None:
+    domains = {o.domain for o in proto.opset_import}
+    if proto.functions:
+        domains |= {f.domain for f in proto.functions}
+    for graph in _graphs(proto.graph):
+        domains |= {node.domain for node in graph.node}
+        if _has_external_data(graph):
+            raise UnsafeArtifact(
+                "The onnx artifact keeps tensors in external files; mlsteward "
+                "refuses it, because ONNX Runtime would read those files from "
+                "the serving machine's disk. Save the model with all tensors "
+                "inside it (onnx.save_model(..., save_as_external_data=False)).",
+                field="data",
+            )
+    custom = sorted(domains - STANDARD_DOMAINS)
+    if custom:
+        raise UnsafeArtifact(
+            f"The onnx artifact uses operator domains {custom}; mlsteward only "
+            f"loads the standard ones ({sorted(STANDARD_DOMAINS - {''})}), "
+            "because custom operators are native code outside the ONNX "
+            "standard. Convert the model with standard operators only.",
+            field="data",
+            domains=custom,
+        )
+    if proto.functions:
+        raise UnsafeArtifact(
+            "The onnx artifact defines model-local functions; mlsteward only "
+            "loads graphs of standard operators. Inline the functions "
+            "(onnx.inliner.inline_local_functions) and save it again.",
+            field="data",
+        )
+    if proto.training_info:
+        raise UnsafeArtifact(
+            "The onnx artifact carries training information; mlsteward only "
+            "loads inference graphs.",
+            field="data",
+        )
+
+
+def _graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
+    """The graph and every subgraph (If, Loop, Scan bodies), depth first."""
+    stack = [graph]
+    while stack:
+        current = stack.pop()
+        yield current
+        for node in current.node:
+            for attribute in node.attribute:
+                if attribute.HasField("g"):
+                    stack.append(attribute.g)
+                stack.extend(attribute.graphs)
+
+
+def _has_external_data(graph: onnx.GraphProto) -> bool:
+    tensors = list(graph.initializer)
+    tensors += [s.values for s in graph.sparse_initializer]
+    tensors += [s.indices for s in graph.sparse_initializer]
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                tensors.append(attribute.t)
+            tensors.extend(attribute.tensors)
+            if attribute.HasField("sparse_tensor"):
+                tensors += [attribute.sparse_tensor.values]
+                tensors += [attribute.sparse_tensor.indices]
+    return any(t.data_location == _EXTERNAL or t.external_data for t in tensors)
+
+
+def _inputs(graph: onnx.GraphProto) -> tuple[OnnxInput, ...]:
+    initializers = {t.name for t in graph.initializer}
+    found = []
+    for value in graph.input:
+        if value.name in initializers:  # IR < 4 lists initializers as inputs
+            continue
+        tensor = value.type.tensor_type
+        kind = (
+            _KINDS.get(tensor.elem_type) if value.type.HasField("tensor_type") else None
+        )
+        dims = list(tensor.shape.dim)
+        rank_ok = len(dims) == 1 or (
+            len(dims) == 2
+            and (not dims[1].HasField("dim_value") or dims[1].dim_value == 1)
+        )
+        if kind is None or not tensor.HasField("shape") or not rank_ok:
+            raise InvalidInput(
+                f"The ONNX model's input {value.name!r} is not one column: "
+                "mlsteward feeds one input per column, a float, double, int64 "
+                "or string tensor of shape [N, 1] or [N]. Convert with one "
+                "initial type per column (mlsteward.flavors.onnx.convert_sklearn "
+                "does).",
+                field=value.name,
+            )
+        found.append(OnnxInput(value.name, kind, len(dims)))
+    if not found:
+        raise InvalidInput("The ONNX model has no inputs.", field="data")
+    return tuple(found)
+
+
+def _probability_output(graph: onnx.GraphProto) -> str:
+    candidates = []
+    for value in graph.output:
+        if not value.type.HasField("tensor_type"):
+            continue
+        tensor = value.type.tensor_type
+        dims = list(tensor.shape.dim)
+        if (
+            tensor.elem_type in (1, 11)  # float, double
+            and len(dims) == 2
+            and dims[1].HasField("dim_value")
+            and dims[1].dim_value == 2
+        ):
+            candidates.append(value.name)
+    if "probabilities" in candidates:
+        return "probabilities"
+    if len(candidates) == 1:
+        return candidates[0]
+    outputs = [value.name for value in graph.output]
+    raise InvalidInput(
+        "The ONNX model has no single probability output: mlsteward expects a "
+        f"float tensor of shape [N, 2] (column 1 = label 1); outputs are "
+        f"{outputs}. A ZipMap output (a list of dicts) is not supported: "
+        "convert with zipmap=False.",
+        field="data",
+    )
+
+
+def _categories(proto: onnx.ModelProto, model: OnnxModel) -> dict[str, list[str]]:
+    strings = {i.name for i in model.inputs if i.dtype == "string"}
+    found: dict[str, list[str]] = {}
+    attribute = {"OneHotEncoder": "cats_strings", "LabelEncoder": "keys_strings"}
+    for node in proto.graph.node:
+        wanted = attribute.get(node.op_type)
+        if node.domain != "ai.onnx.ml" or wanted is None:
+            continue
+        if len(node.input) != 1 or node.input[0] not in strings:
+            continue
+        for attr in node.attribute:
+            if attr.name == wanted:
+                known = found.setdefault(node.input[0], [])
+                known += [v.decode() for v in attr.strings if v.decode() not in known]
+    return found
+
+
+# --- turning values into input tensors ----------------------------------------
+
+
+def _missing_column(name: str, expected: Sequence[str]) -> InvalidInput:
+    return InvalidInput(
+        f"missing input column {name!r}; the ONNX model reads {list(expected)}",
+        field=name,
+    )
+
+
+def _as_input(name: str, dtype: str, values: Any) -> np.ndarray:
+    """A 1-D array of the input's dtype, or an error naming the column."""
+    if dtype == "string":
+        return _as_strings(name, values)
+    target = _NP_DTYPES[dtype]
+    array = values if isinstance(values, np.ndarray) else _to_array(name, dtype, values)
+    if array.ndim != 1:
+        if array.ndim == 2 and array.shape[1] == 1:
+            array = array[:, 0]
+        else:
+            raise InvalidInput(
+                f"column {name!r} must be a flat list of values, got shape "
+                f"{array.shape}",
+                field=name,
+            )
+    kind = array.dtype.kind
+    if kind in "iub":
+        return array.astype(target, copy=False)
+    if kind != "f":
+        try:
+            array = array.astype(np.float64)
+        except (ValueError, TypeError) as exc:
+            raise _bad_values(name, dtype, values) from exc
+    if dtype == "int64":
+        if not (np.isfinite(array).all() and (array == np.round(array)).all()):
+            raise _bad_values(name, dtype, values)
+        return array.astype(np.int64)
+    with np.errstate(over="ignore"):  # too large for float32 -> inf, refused below
+        out = array.astype(target, copy=False)
+    if np.isinf(out).any():
+        raise InvalidInput(
+            f"column {name!r} contains infinity or a number too large for "
+            f"{dtype}; expected a finite number",
+            field=name,
+        )
+    return out
+
+
+def _to_array(name: str, dtype: str, values: Any) -> np.ndarray:
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        raise _bad_values(name, dtype, values)
+    try:
+        return np.asarray(values)
+    except (ValueError, TypeError) as exc:
+        raise _bad_values(name, dtype, values) from exc
+
+
+def _bad_values(name: str, dtype: str, values: Any) -> InvalidInput:
+    expected = {
+        "int64": "whole numbers (no missing values)",
+        "float32": "numbers (null for missing)",
+        "float64": "numbers (null for missing)",
+    }[dtype]
+    shown = (
+        list(values[:3]) if isinstance(values, (list, tuple, np.ndarray)) else values
+    )
+    return InvalidInput(
+        f"column {name!r} must hold {expected} for the ONNX model's {dtype} "
+        f"input; got {shown!r}",
+        field=name,
+    )
+
+
+def _as_strings(name: str, values: Any) -> np.ndarray:
+    # The usual cases first: a list from JSON, an object array from the engine.
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind == "U" and values.ndim == 1:
+            return values.astype(object)
+        if values.dtype == object and values.ndim == 1 and _only_str(values):
+            return values
+    elif isinstance(values, list) and _only_str(values):
+        return np.array(values, dtype=object)
+    if isinstance(values, str) or not hasattr(values, "__len__"):
+        raise InvalidInput(
+            f"column {name!r} must be a list of strings, got {type(values).__name__}",
+            field=name,
+        )
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        if type(value) is str:
+            out[i] = value
+        elif _is_missing(value):
+            out[i] = ""  # no category is "", so it scores as unseen
+        elif isinstance(value, (str, int, float, np.integer, np.floating, np.str_)):
+            out[i] = str(value)
+        else:
+            raise InvalidInput(
+                f"column {name!r} must hold strings for the ONNX model's string "
+                f"input; got {type(value).__name__} {value!r}",
+                field=name,
+            )
+    return out
+
+
+def _only_str(values: Any) -> bool:
+    return set(map(type, values)) <= {str}  # C loops; exact str, no subclasses
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def _series_values(series: pd.Series) -> Any:
+    """A column as numpy values: numbers as a numeric array, others as objects."""
+    import pandas as pd
+
+    dtype = series.dtype
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        if series.hasnans:
+            return series.to_numpy(dtype=np.float64, na_value=np.nan)
+        return series.to_numpy()
+    return series.to_numpy(dtype=object)
+
+
+def _not_onnx(model: object) -> InvalidInput:
+    cls = type(model)
+    what = f"{cls.__module__}.{cls.__qualname__}"
+    if cls.__module__.startswith("sklearn"):
+        from sklearn.exceptions import NotFittedError
+        from sklearn.utils.validation import check_is_fitted
+
+        try:
+            check_is_fitted(model)
+        except NotFittedError:
+            return InvalidInput(
+                f"The {cls.__name__} is not fitted, and the onnx flavor saves "
+                "ONNX models: fit it, then convert it with "
+                "mlsteward.flavors.onnx.convert_sklearn(model, sample).",
+                field="model",
+            )
+        except TypeError:
+            pass
+        return InvalidInput(
+            f"The onnx flavor saves ONNX models; this is a {what}. Convert it "
+            "first with mlsteward.flavors.onnx.convert_sklearn(model, sample), "
+            "or register it with flavor='sklearn'.",
+            field="model",
+        )
+    return InvalidInput(
+        f"The onnx flavor saves ONNX models (onnx.ModelProto or its serialized "
+        f"bytes); got a {what}.",
+        field="model",
+    )
+
+
+# --- conversion from scikit-learn ------------------------------------------------
+
+
+def convert_sklearn(
+    model: object,
+    sample: pd.DataFrame,
+    *,
+    atol: float = PARITY_ATOL,
+    target_opset: Mapping[str, int] | None = None,
+) -> bytes:
+    """Convert a fitted scikit-learn binary classifier to checked ONNX bytes.
+
+    The graph gets one input per feature column, typed from ``sample``'s
+    dtypes: integer columns ``int64``, float columns ``float`` (float32;
+    NaN = missing), string, object and category columns ``string``. A model
+    that does not start with a ``ColumnTransformer`` is wrapped in one that
+    passes the columns through, so that it too reads one input per column.
+    Probabilities come out as a ``[N, 2]`` tensor (no ZipMap).
+
+    Parity: ``sample`` is scored by the source model and by the ONNX graph in
+    ONNX Runtime; if P(label 1) differs anywhere by more than ``atol``, the
+    conversion is refused. Pass held-out rows that cover the categories.
+
+    Args:
+        model: A fitted scikit-learn classifier with two classes, e.g. a
+            ``Pipeline(ColumnTransformer, LogisticRegression)``.
+        sample: Feature rows (at least one) with the columns the model was
+            fitted on; extra columns are ignored when the model knows its
+            ``feature_names_in_``.
+        atol: Largest accepted absolute difference in P(label 1).
+        target_opset: Opsets to target; defaults to :data:`TARGET_OPSET`.
+
+    Returns:
+        Serialized ONNX ``ModelProto`` bytes, ready for
+        ``register_model(name, data, X, flavor="onnx")``. Its metadata records
+        the converter versions, the source model's class and the measured
+        parity (``mlsteward.parity_max_abs_diff``).
+
+    Raises:
+        InvalidInput: The model is not a fitted binary classifier, a column
+            has a type ONNX cannot take, skl2onnx cannot convert the model
+            (HistGradientBoosting fails with skl2onnx 1.20 and onnx 1.23), or
+            the converted graph disagrees with the model beyond ``atol``.
+
+    Example:
+        >>> data = convert_sklearn(pipeline, X_holdout)  # doctest: +SKIP
+        >>> meta = OnnxFlavor().load(data).metadata  # doctest: +SKIP
+        >>> meta["mlsteward.parity_max_abs_diff"]  # doctest: +SKIP
+        '1.1e-07'
+    """
+    import pandas as pd
+
+    if not isinstance(sample, pd.DataFrame) or len(sample) == 0:
+        raise InvalidInput(
+            "sample must be a non-empty pandas DataFrame of feature rows; it "
+            "types the ONNX inputs and checks parity",
+            field="sample",
+        )
+    if not (isinstance(atol, (int, float)) and 0 <= atol < 1):
+        raise InvalidInput(f"atol must be in [0, 1), got {atol!r}", field="atol")
+    _require_fitted_binary(model)
+    columns = _feature_columns(model, sample)
+    frame = sample[columns]
+    initial_types = [(name, _tensor_type(name, frame[name])) for name in columns]
+    wrapped = _with_column_inputs(model, frame)
+    proto = _run_converter(model, wrapped, initial_types, target_opset)
+    raw = proto.SerializeToString()
+    loaded = OnnxFlavor().load(raw)
+    expected = positive_class_proba(
+        np.asarray(model.predict_proba(frame))[:, 1],  # type: ignore[attr-defined]
+        len(frame),
+        flavor="sklearn",
+    )
+    got = OnnxFlavor().predict_proba(loaded, frame)
+    diff = np.abs(got - expected)
+    worst = int(np.argmax(diff))
+    if not diff[worst] <= atol:
+        raise InvalidInput(
+            f"The ONNX conversion of the {type(model).__name__} disagrees with "
+            f"it: P(label 1) differs by up to {diff[worst]:.3g} (row "
+            f"{frame.index[worst]!r}: {expected[worst]:.6g} vs "
+            f"{got[worst]:.6g}), above the tolerance {atol:g}. Keep the "
+            "scikit-learn flavor for this model, or report the converter bug.",
+            field="model",
+            max_abs_diff=float(diff[worst]),
+        )
+    _annotate(proto, model, float(diff.max()), len(frame))
+    return proto.SerializeToString()
+
+
+def _require_fitted_binary(model: object) -> None:
+    from sklearn.base import is_classifier
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    name = type(model).__name__
+    if not (is_classifier(model) and hasattr(model, "predict_proba")):
+        raise InvalidInput(
+            f"convert_sklearn converts scikit-learn classifiers with "
+            f"predict_proba; got a {type(model).__module__}.{name}.",
+            field="model",
+        )
+    try:
+        check_is_fitted(model)
+    except NotFittedError as exc:
+        raise InvalidInput(
+            f"The {name} is not fitted; fit it before converting.", field="model"
+        ) from exc
+    classes = getattr(model, "classes_", None)
+    if classes is None or len(classes) != 2:
+        raise InvalidInput(
+            f"mlsteward scores binary classifiers; this {name} has classes "
+            f"{classes!r}. The positive (bad) class is classes_[1].",
+            field="model",
+        )
+
+
+def _feature_columns(model: object, sample: pd.DataFrame) -> list[str]:
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        return [str(c) for c in sample.columns]
+    columns = [str(c) for c in names]
+    missing = [c for c in columns if c not in sample.columns]
+    if missing:
+        raise InvalidInput(
+            f"sample lacks column(s) {missing} the model was fitted on; it "
+            f"needs {columns}",
+            field=missing[0],
+        )
+    return columns
+
+
+def _tensor_type(name: str, column: pd.Series) -> Any:
+    import pandas as pd
+    from skl2onnx.common.data_types import (
+        FloatTensorType,
+        Int64TensorType,
+        StringTensorType,
+    )
+
+    dtype = column.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        raise InvalidInput(
+            f"column {name!r} is boolean; ONNX conversion takes numbers and "
+            "strings. Cast it to int or str before fitting.",
+            field=name,
+        )
+    if pd.api.types.is_integer_dtype(dtype) and isinstance(dtype, np.dtype):
+        return Int64TensorType([None, 1])
+    if pd.api.types.is_numeric_dtype(dtype):  # floats, nullable integers
+        return FloatTensorType([None, 1])
+    if (
+        pd.api.types.is_string_dtype(dtype)
+        or isinstance(dtype, pd.CategoricalDtype)
+        or dtype == np.dtype(object)
+    ):
+        return StringTensorType([None, 1])
+    raise InvalidInput(
+        f"column {name!r} has dtype {dtype}; ONNX conversion takes integer, "
+        "float, string and category columns",
+        field=name,
+    )
+
+
+def _with_column_inputs(model: object, frame: pd.DataFrame) -> object:
+    """The model, or a pipeline that first passes each column through."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(model, ColumnTransformer) or (
+        isinstance(model, Pipeline) and isinstance(model.steps[0][1], ColumnTransformer)
+    ):
+        return model
+    columns = ColumnTransformer([("columns", "passthrough", list(frame.columns))])
+    return Pipeline([("columns", columns.fit(frame)), ("model", model)])
+
+
+def _run_converter(
+    model: object,
+    wrapped: object,
+    initial_types: list[tuple[str, Any]],
+    target_opset: Mapping[str, int] | None,
+) -> onnx.ModelProto:
+    try:
+        from skl2onnx import convert_sklearn as skl2onnx_convert
+    except ImportError as exc:
+        raise InvalidInput(
+            "Converting to ONNX needs skl2onnx: pip install 'mlsteward[onnx]'.",
+            field="model",
+        ) from exc
+    options = {id(model): {"zipmap": False}, id(wrapped): {"zipmap": False}}
+    try:
+        with warnings.catch_warnings():
+            # skl2onnx casts SimpleImputer's NaN marker for int64 inputs, where
+            # no value can be NaN anyway.
+            warnings.filterwarnings("ignore", "invalid value encountered in cast")
+            return skl2onnx_convert(
+                wrapped,
+                initial_types=initial_types,
+                options=options,
+                target_opset=dict(target_opset or TARGET_OPSET),
+            )
+    except Exception as exc:
+        cause = exc.__cause__ or exc.__context__
+        lines = str(exc).splitlines() or [type(exc).__name__]
+        detail = lines[0][:300] + (f" (caused by: {cause})" if cause else "")
+        raise InvalidInput(
+            f"skl2onnx could not convert the {type(model).__name__}: {detail}. "
+            "Keep the scikit-learn flavor for this model.",
+            field="model",
+        ) from exc
+
+
+def _annotate(
+    proto: onnx.ModelProto, model: object, max_abs_diff: float, rows: int
+) -> None:
+    import onnx
+    import skl2onnx
+    import sklearn
+
+    cls = type(model)
+    proto.producer_name = "mlsteward"
+    props = {
+        "mlsteward.source_model": f"{cls.__module__}.{cls.__qualname__}",
+        "mlsteward.converter": (
+            f"skl2onnx {skl2onnx.__version__}; onnx {onnx.__version__}; "
+            f"scikit-learn {sklearn.__version__}"
+        ),
+        "mlsteward.parity_max_abs_diff": f"{max_abs_diff:.3g}",
+        "mlsteward.parity_rows": str(rows),
+    }
+    onnx.helper.set_model_props(proto, props)
