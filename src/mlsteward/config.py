@@ -42,6 +42,8 @@ class Settings(BaseSettings):
             repeat within it is folded into the first.
         alert_max_attempts: Delivery attempts before an alert is marked
             ``failed`` (it stays listed, and can be retried).
+        token: API token the SDK and CLI act with (``MLSTEWARD_TOKEN``);
+            never printed.
         auth_required: The HTTP API demands a bearer token on every endpoint
             but health and metrics (``MLSTEWARD_AUTH_REQUIRED``, default on).
             Turn it off only for a single-user machine.
@@ -93,6 +95,7 @@ class Settings(BaseSettings):
     alert_cooldown_seconds: int = 86400
     alert_max_attempts: int = 10
     auth_required: bool = True
+    token: str | None = Field(default=None, repr=False)
     serving_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     serving_max_rows: int = Field(default=1000, ge=1)
     serving_max_batch_rows: int = Field(default=256, ge=1)

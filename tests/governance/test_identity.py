@@ -66,3 +66,21 @@ def test_bootstrap_then_tokens(client) -> None:
     actions = [e.action for e in client.audit_log()]
     assert actions.count("user.created") == 2
     assert "token.revoked" in actions and "user.disabled" in actions
+
+
+def test_the_sdk_acts_as_its_token(sqlite_client, credit, trained) -> None:
+    from mlsteward.sdk import Client
+
+    svc = IdentityService(sqlite_client.ctx)
+    svc.create_user("root", "admin", bootstrap=True)
+    svc.create_user("dana", "developer")
+    token = svc.create_token("dana").secret
+    settings = sqlite_client.ctx.settings
+    dana = Client(settings, token=token)
+    model, features = trained
+    dana.register_model("credit-risk", model, credit[features])
+    assert dana.get_model_version("credit-risk/1").created_by == "dana"
+    with pytest.raises(Unauthenticated):
+        Client(settings, token=token + "x")
+    env_settings = settings.model_copy(update={"token": token})
+    assert Client(env_settings).ctx.actor == "dana"

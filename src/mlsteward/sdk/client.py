@@ -49,6 +49,8 @@ class Client(
         settings: Where to keep metadata and artifacts; read from the
             ``MLSTEWARD_*`` environment when omitted.
         actor: Who acts, for the audit trail (default: the settings' actor).
+        token: An API token (default ``MLSTEWARD_TOKEN``): the client then
+            acts as the token's user, and a wrong token is refused at once.
         **overrides: Shortcuts for settings fields (``home=...``,
             ``db_url=...``, ``artifacts_uri=...``).
 
@@ -64,11 +66,20 @@ class Client(
         settings: Settings | None = None,
         *,
         actor: str | None = None,
+        token: str | None = None,
         **overrides: Any,
     ) -> None:
         settings = settings or get_settings(**overrides)
         ctx = Context.from_settings(settings)
-        self.ctx = ctx.as_actor(actor) if actor else ctx
+        token = token or settings.token
+        if token:
+            # Act as the token's user, with its role, as the HTTP API would.
+            from mlsteward.governance.identity import IdentityService
+
+            ctx = ctx.as_principal(IdentityService(ctx).authenticate(token))
+        elif actor:
+            ctx = ctx.as_actor(actor)
+        self.ctx = ctx
         self._datasets = DatasetService(self.ctx)
         self._runs = RunService(self.ctx)
         self._registry = ModelRegistry(self.ctx)
