@@ -72,6 +72,8 @@ class Settings(BaseSettings):
             it every third of that).
         jobs_poll_seconds: How often an idle worker looks for due jobs
             (default 1 s).
+        jobs_schedule_seconds: How often a worker queues due monitors and
+            scheduled retrainings (default 30 s; ``mlsteward worker``).
         jobs_retry_base_seconds: Back-off after a job's first failed attempt;
             it doubles with each further attempt (default 10 s).
         jobs_retry_max_seconds: Longest back-off between attempts (default
@@ -106,6 +108,7 @@ class Settings(BaseSettings):
     serving_journal_dir: Path | None = None
     jobs_lease_seconds: float = Field(default=60.0, gt=0.0)
     jobs_poll_seconds: float = Field(default=1.0, gt=0.0)
+    jobs_schedule_seconds: float = Field(default=30.0, gt=0.0)
     jobs_retry_base_seconds: float = Field(default=10.0, ge=0.0)
     jobs_retry_max_seconds: float = Field(default=3600.0, ge=0.0)
 

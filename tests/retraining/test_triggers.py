@@ -153,3 +153,18 @@ def test_canary_mode_routes_traffic_and_rolls_back_on_a_live_breach(bank) -> Non
     assert request.status == "stale" and "canary breached" in request.comment
     # A breach closes the canary; it does not also queue a retraining.
     assert JobService(client.ctx).list(kind="retrain") == []
+
+
+def test_the_worker_scheduler_queues_due_monitors_once(bank) -> None:
+    from mlsteward.jobs.schedule import tick
+
+    client, _ = bank
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+    queued = tick(client.ctx, now=later)
+    runs = [j for j in queued if j.kind == "monitor_run"]
+    assert [j.payload["monitor"] for j in runs] == ["credit-risk"]
+    assert [j for j in tick(client.ctx, now=later) if j.kind == "monitor_run"] == []
+    done = Worker(client.ctx, "w1", kinds=["monitor_run"]).run_once()
+    assert done is not None and done.state == "succeeded", done
+    results = client.monitor_results("credit-risk")
+    assert len(results) > 0

@@ -84,6 +84,12 @@ def worker(
     lease_seconds: float | None = typer.Option(
         None, "--lease-seconds", help="Lease of each claimed job."
     ),
+    schedule: bool = typer.Option(
+        True,
+        "--schedule/--no-schedule",
+        help="Also queue due monitors and scheduled retrainings "
+        "(every MLSTEWARD_JOBS_SCHEDULE_SECONDS).",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Claim and run jobs from the metadata store until stopped.
@@ -100,6 +106,7 @@ def worker(
         kinds=_kinds(kinds),
         poll_interval=poll_interval,
         lease_seconds=lease_seconds,
+        schedule=schedule,
     )
     if once:
         job = w.run_once()

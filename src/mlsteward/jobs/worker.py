@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -134,6 +135,8 @@ class Worker:
             (default ``settings.jobs_poll_seconds``).
         lease_seconds: Lease of each claim (default
             ``settings.jobs_lease_seconds``).
+        schedule: In ``run_forever``, also queue due monitors and scheduled
+            retrainings every ``settings.jobs_schedule_seconds``.
 
     Example:
         >>> worker = Worker(ctx, "worker-1", kinds=["batch_score"])  # doctest: +SKIP
@@ -148,8 +151,10 @@ class Worker:
         kinds: Sequence[str] | None = None,
         poll_interval: float | None = None,
         lease_seconds: float | None = None,
+        schedule: bool = False,
     ) -> None:
         self.ctx = ctx
+        self.schedule = schedule
         self.worker_id = worker_id or default_worker_id()
         self.kinds = list(kinds) if kinds is not None else None
         self.poll_interval = poll_interval
@@ -177,9 +182,19 @@ class Worker:
         """Run jobs until ``stop_event`` is set; a job already started is
         finished first. Returns how many jobs ran."""
         poll = self.poll_interval or self.ctx.settings.jobs_poll_seconds
+        every = self.ctx.settings.jobs_schedule_seconds
+        next_tick = 0.0
         count = 0
         _log.info("worker %s started (kinds: %s)", self.worker_id, self.kinds or "any")
         while not stop_event.is_set():
+            if self.schedule and time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + every
+                try:
+                    from mlsteward.jobs.schedule import tick
+
+                    tick(self.ctx)
+                except Exception:
+                    _log.exception("worker %s could not schedule", self.worker_id)
             try:
                 job = self.run_once()
             except Exception:  # the database went away; try again later

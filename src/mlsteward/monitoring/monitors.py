@@ -361,13 +361,13 @@ class MonitorService:
         raised = [alerts.get(i) for i in dict.fromkeys(touched)]
         return MonitorRun(run_id, monitor.name, at, windows, rows, raised)
 
-    def run_due(self, *, now: dt.datetime | None = None) -> builtins.list[MonitorRun]:
-        """Run every enabled monitor whose next run time has come.
-
-        Each monitor is claimed by moving its next run time forward with a
-        conditional update, so two schedulers never run one monitor twice
-        for one due time. A failing monitor is logged and skipped.
-        """
+    def claim_due(
+        self, *, now: dt.datetime | None = None
+    ) -> builtins.list[tuple[str, dt.datetime]]:
+        """Claim every enabled monitor whose next run time has come: move its
+        next run time forward with a conditional update, so two schedulers
+        never claim one monitor twice for one due time. Returns ``(name, the
+        due time claimed)``."""
         now = as_utc(now, "now") if now is not None else utcnow()
         with self.ctx.store.read() as session:
             due = session.execute(
@@ -375,7 +375,7 @@ class MonitorService:
                     mt.c.enabled.is_(True), mt.c.next_run_at <= now
                 )
             ).all()
-        runs = []
+        claimed_names = []
         for row in due:
             following = parse_schedule(row.schedule).next_after(now)
             with self.ctx.store.unit_of_work() as session:
@@ -384,14 +384,25 @@ class MonitorService:
                     .where(mt.c.id == row.id, mt.c.next_run_at == row.next_run_at)
                     .values(next_run_at=following)
                 )
-                if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                    continue
+                if claimed.rowcount == 1:  # type: ignore[attr-defined]
+                    claimed_names.append((row.name, row.next_run_at))
+        return claimed_names
+
+    def run_due(self, *, now: dt.datetime | None = None) -> builtins.list[MonitorRun]:
+        """Run every enabled monitor whose next run time has come, here.
+
+        A failing monitor is logged and skipped. (Workers instead queue a
+        ``monitor_run`` job per due monitor: :func:`mlsteward.jobs.schedule`.)
+        """
+        now = as_utc(now, "now") if now is not None else utcnow()
+        runs = []
+        for name, _due in self.claim_due(now=now):
             try:
-                runs.append(self.run(row.name, at=now))
+                runs.append(self.run(name, at=now))
             except MlstewardError as exc:
-                logger.error("monitor %s failed: %s", row.name, exc.message)
+                logger.error("monitor %s failed: %s", name, exc.message)
             except Exception:  # a scheduler keeps going; the trace is logged
-                logger.exception("monitor %s failed", row.name)
+                logger.exception("monitor %s failed", name)
         return runs
 
     # -- results ----------------------------------------------------------
