@@ -168,3 +168,30 @@ def test_the_worker_scheduler_queues_due_monitors_once(bank) -> None:
     assert done is not None and done.state == "succeeded", done
     results = client.monitor_results("credit-risk")
     assert len(results) > 0
+
+
+def test_a_policy_file_keeps_its_monitors(bank, tmp_path) -> None:
+    from mlsteward.errors import InvalidInput
+
+    client, _ = bank
+    path = tmp_path / "policy.toml"
+    path.write_text(
+        'model = "credit-risk"\n[data]\nreference = "german-credit-train"\n'
+        '[[monitors]]\nname = "credit-risk-monthly"\nwindow = "period:month"\n'
+        'reference = "german-credit-train/1"\n'
+        'alerting = { sinks = ["log", "retrain"] }\n'
+    )
+    svc = RetrainingService(client.ctx)
+    svc.set_policy(path)
+    monitor = {m.name: m for m in client.list_monitors()}["credit-risk-monthly"]
+    assert monitor.deployment == "credit-risk" and monitor.model == "credit-risk"
+    svc.set_policy(path)  # setting it again replaces, not duplicates
+    assert [m.name for m in client.list_monitors()].count("credit-risk-monthly") == 1
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        'model = "credit-risk"\n[data]\nreference = "german-credit-train"\n'
+        '[[monitors]]\nname = "m"\nwindw = "period:month"\n'
+    )
+    with pytest.raises(InvalidInput) as info:
+        svc.set_policy(bad)
+    assert info.value.field == "monitors.0.windw"

@@ -32,6 +32,11 @@ that name the bad key and the allowed values. Example (TOML)::
     mode = "manual"                      # manual | shadow | canary | auto
     canary_share = 0.1
     threshold = 0.5
+
+    [[monitors]]                         # monitors the policy keeps in place
+    name = "credit-risk-monthly"
+    window = "period:month"
+    alerting = { sinks = ["log", "retrain"] }
 """
 
 from __future__ import annotations
@@ -139,6 +144,21 @@ class Promotion(_Strict):
     )
 
 
+class MonitorSpec(_Strict):
+    """A monitor the policy keeps in place (see ``mlsteward monitors create``)."""
+
+    name: str
+    deployment: str | None = None  # default: the model's name
+    schedule: str | int = "1d"
+    window: str | dict[str, Any] | None = None
+    reference: str = "champion"
+    checks: list[str] | dict[str, Any] | None = None
+    methods: dict[str, str | list[str]] | None = None
+    alerting: dict[str, Any] | list[Any] | None = None
+    routes: list[str] = Field(default_factory=lambda: ["champion"])
+    description: str = ""
+
+
 class Policy(_Strict):
     """A validated retraining policy."""
 
@@ -149,6 +169,7 @@ class Policy(_Strict):
     trainer: Trainer = Field(default_factory=Trainer)
     gates: Gates = Field(default_factory=Gates)
     promotion: Promotion = Field(default_factory=Promotion)
+    monitors: list[MonitorSpec] = Field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(self.model_dump_json())

@@ -135,7 +135,34 @@ class RetrainingService:
                 object_id=policy.model,
                 details={"revision": (rev or 0) + 1, "policy": doc},
             )
+        self._apply_monitors(policy)
         return policy
+
+    def _apply_monitors(self, policy: Policy) -> None:
+        """Create (or replace) the monitors the policy names; their results
+        and alerts are kept across a replacement."""
+        if not policy.monitors:
+            return
+        from mlsteward.monitoring.monitors import MonitorService
+
+        monitors = MonitorService(self.ctx)
+        existing = {m.name for m in monitors.list()}
+        for spec in policy.monitors:
+            if spec.name in existing:
+                monitors.delete(spec.name)
+            monitors.create(
+                spec.name,
+                deployment=spec.deployment or policy.model,
+                model=policy.model,
+                schedule=spec.schedule,
+                window=spec.window,
+                reference=spec.reference,
+                checks=spec.checks,
+                methods=spec.methods,
+                alerting=spec.alerting,
+                routes=spec.routes,
+                description=spec.description or f"kept by the policy of {policy.model}",
+            )
 
     def get_policy(self, model: str) -> Policy:
         with self.ctx.store.read() as session:
