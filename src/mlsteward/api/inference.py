@@ -174,6 +174,12 @@ class InferenceApp:
             return await self._predict(scope, receive, send, parts[1])
         if parts[:1] == ["v2"]:
             return await self._v2(scope, receive, send, parts[1:], method)
+        if parts == ["openapi.json"] and method == "GET":
+            from mlsteward.api.inference_openapi import inference_openapi
+
+            return await _respond(
+                send, 200, inference_openapi(sorted(self.runtime.live))
+            )
         if parts == ["metrics"] and method == "GET":
             body = generate_latest(self.runtime.metrics.registry)
             return await _send(send, 200, body, CONTENT_TYPE_LATEST.encode())
