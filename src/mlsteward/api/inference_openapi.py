@@ -82,7 +82,7 @@ def inference_openapi(deployments: list[str]) -> dict[str, Any]:
     deployment = {**name, "name": "deployment"}
     record = {"type": "object", "additionalProperties": True}
     any_object = {"type": "object"}
-    security = [{"bearer": []}]
+    security: list[dict[str, list[str]]] = [{"bearer": []}]
     return {
         "openapi": "3.1.0",
         "info": {"title": "mlsteward inference", "version": "1"},
