@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
@@ -30,6 +28,10 @@ from mlsteward.registry.tables import (
     runs,
 )
 from mlsteward.store import audit, utcnow
+
+if TYPE_CHECKING:  # pandas is imported on use: a serving process may not need it
+    import numpy as np
+    import pandas as pd
 
 __all__ = ["LoadedModel", "ModelRegistry"]
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from mlsteward.errors import InvalidInput
 from mlsteward.registry.models import Signature
+
+if TYPE_CHECKING:  # imported on use: a serving process may not need pandas
+    import pandas as pd
 
 __all__ = ["conform", "infer_signature"]
 
@@ -19,10 +19,13 @@ def infer_signature(X: pd.DataFrame) -> Signature:
     """The input columns of ``X`` with their kinds and dtypes.
 
     Example:
+        >>> import pandas as pd
         >>> sig = infer_signature(pd.DataFrame({"age": [30], "purpose": ["car"]}))
         >>> [(c["name"], c["kind"]) for c in sig.inputs]
         [('age', 'numeric'), ('purpose', 'categorical')]
     """
+    import pandas as pd
+
     inputs: list[dict[str, Any]] = []
     for name in X.columns:
         col = X[name]
@@ -51,6 +54,9 @@ def conform(signature: Signature, X: pd.DataFrame) -> pd.DataFrame:
     columns, infinity, and missing values in columns that had none in
     training are refused with the column named.
     """
+    import numpy as np
+    import pandas as pd
+
     missing = [c["name"] for c in signature.inputs if c["name"] not in X.columns]
     if missing:
         raise InvalidInput(

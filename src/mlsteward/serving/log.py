@@ -6,16 +6,18 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pandas as pd
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql
 
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, InvalidInput
 from mlsteward.serving.tables import predictions, shadow_predictions
+
+if TYPE_CHECKING:  # imported on use: the serving hot path never needs pandas
+    import pandas as pd
 
 __all__ = [
     "REDACTED",
@@ -42,7 +44,7 @@ def _json_value(v: Any) -> Any:
         v = v.item()
         if isinstance(v, float) and not math.isfinite(v):
             return None
-    if isinstance(v, (dt.datetime, pd.Timestamp)):
+    if isinstance(v, dt.datetime):  # pandas Timestamps are datetimes too
         return v.isoformat()
     if isinstance(v, (str, int, float, bool)):
         return v
@@ -158,6 +160,8 @@ class PredictionLog:
     ) -> pd.DataFrame:
         """Shadow outputs as a DataFrame: ``request_id``, ``created_at``,
         ``deployment``, ``model_version``, ``latency_ms`` and the outputs."""
+        import pandas as pd
+
         t = shadow_predictions
         q = select(t).order_by(t.c.created_at, t.c.id)
         if deployment is not None:
@@ -209,6 +213,8 @@ class PredictionLog:
         ``limit`` keeps the oldest ``limit`` records, or the newest with
         ``newest=True``.
         """
+        import pandas as pd
+
         order = (predictions.c.created_at, predictions.c.id)
         q = select(predictions).order_by(
             *(c.desc() for c in order) if newest else order
