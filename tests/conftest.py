@@ -147,3 +147,23 @@ def make_user_token(ctx: object, name: str, role: str) -> dict[str, str]:
 def admin_headers(sqlite_client) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """Bearer headers of an admin of ``sqlite_client``'s home."""
     return make_user_token(sqlite_client.ctx, "admin", "admin")
+
+
+@pytest.fixture(scope="session")
+def dask_client() -> Iterator[object]:
+    """A real dask.distributed LocalCluster of two worker processes, shared
+    by every test of the session that needs one."""
+    distributed = pytest.importorskip("dask.distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        host="127.0.0.1",
+    )
+    client = distributed.Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()

@@ -4,7 +4,6 @@ the artifact store itself."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,32 +18,13 @@ from mlsteward.jobs.dask_engine import cached_models
 pytestmark = pytest.mark.dask
 
 
-@pytest.fixture(scope="session")
-def dask_cluster() -> Iterator[Any]:
-    """A LocalCluster of two worker processes, shared by the session."""
-    distributed = pytest.importorskip("dask.distributed")
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        host="127.0.0.1",
-    )
-    client = distributed.Client(cluster)
-    try:
-        yield client
-    finally:
-        client.close()
-        cluster.close()
-
-
 def test_the_dask_engine_scores_like_the_local_one(
-    sqlite_model: Any, credit: pd.DataFrame, tmp_path: Path, dask_cluster: Any
+    sqlite_model: Any, credit: pd.DataFrame, tmp_path: Path, dask_client: Any
 ) -> None:
     client, _ = sqlite_model
     credit.to_parquet(tmp_path / "in.parquet", index=False)
     svc = BatchScoringService(client.ctx)
-    address = dask_cluster.scheduler.address
+    address = dask_client.scheduler.address
     result = svc.score_file(
         "credit-risk@champion",
         tmp_path / "in.parquet",
@@ -63,7 +43,7 @@ def test_the_dask_engine_scores_like_the_local_one(
 
     # The workers loaded the version themselves, by its verified sha256.
     sha = client.get_model_version("credit-risk/1").artifact_sha256
-    loaded = dask_cluster.run(cached_models)
+    loaded = dask_client.run(cached_models)
     assert any(sha in shas for shas in loaded.values())
     assert sha not in cached_models()  # not in this process
 

@@ -3,7 +3,6 @@ in-process engine."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -14,25 +13,6 @@ from mlsteward.datasets.profile import compute_profile
 from mlsteward.monitoring.drift import METHODS, compute_drift, exact_reference
 
 pytestmark = pytest.mark.dask
-
-
-@pytest.fixture(scope="session")
-def dask_client() -> Iterator[Any]:
-    """A LocalCluster of two worker processes, shared by the session."""
-    distributed = pytest.importorskip("dask.distributed")
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        host="127.0.0.1",
-    )
-    client = distributed.Client(cluster)
-    try:
-        yield client
-    finally:
-        client.close()
-        cluster.close()
 
 
 def _data(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
