@@ -6,15 +6,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tests.retraining.conftest import champion_with_history
 
-from mlsteward.datasets.bundled import german_credit_roles, load_german_credit
-from mlsteward.datasets.simulate import make_periods
 from mlsteward.errors import Conflict, Forbidden, InvalidInput, PolicyViolation
 from mlsteward.governance.approvals import ApprovalService
 from mlsteward.governance.identity import IdentityService
 from mlsteward.retraining.policy import load_policy
 from mlsteward.retraining.service import RetrainingService
-from mlsteward.retraining.trainers import logistic_scorecard
 
 RELAXED = {
     "auc_max_drop": 1.0,
@@ -27,34 +25,7 @@ RELAXED = {
 @pytest.fixture
 def home(client):  # type: ignore[no-untyped-def]
     """A champion, three scored and labelled months, and the users of a bank."""
-    history = make_periods(load_german_credit(), n_periods=3, seed=7)
-    roles = german_credit_roles()
-    features = [c for c, r in roles.items() if r == "feature"]
-    train = history.train
-    client.register_dataset(
-        "german-credit-train", train.drop(columns="applied_at"), roles=roles
-    )
-    model = logistic_scorecard(train, features=features, target="bad")
-    v1 = client.register_model("credit-risk", model, train[features])
-    client.set_alias("credit-risk", "champion", v1.version)
-    for p in history.periods:
-        frame = p.frame.reset_index(drop=True)
-        ids = [f"{p.label}-{i}" for i in range(len(frame))]
-        times = [t.to_pydatetime() for t in frame["applied_at"]]
-        client.score(
-            "credit-risk@champion",
-            frame,
-            deployment="credit-risk",
-            request_ids=ids,
-            timestamps=times,
-            log_columns=[
-                "personal_status_and_sex",
-                "age_in_years",
-                "foreign_worker",
-                "application_id",
-            ],
-        )
-        client.load_outcomes(pd.DataFrame({"request_id": ids, "label": frame["bad"]}))
+    champion_with_history(client, n_periods=3)
     idents = IdentityService(client.ctx)
     idents.create_user("root", "admin", bootstrap=True)
     for name, role in [("dana", "developer"), ("alex", "approver"), ("vera", "viewer")]:

@@ -7,15 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import make_user_token
+from tests.retraining.conftest import champion_with_history
 
 from mlsteward.api import create_app
-from mlsteward.datasets.bundled import german_credit_roles, load_german_credit
-from mlsteward.datasets.simulate import make_periods
-from mlsteward.retraining.trainers import logistic_scorecard
 
 POLICY = {
     "data": {"reference": "german-credit-train", "window": "3650d"},
@@ -26,32 +23,7 @@ POLICY = {
 
 @pytest.fixture
 def bank(sqlite_client):  # type: ignore[no-untyped-def]
-    history = make_periods(load_german_credit(), n_periods=2, seed=7)
-    roles = german_credit_roles()
-    features = [c for c, r in roles.items() if r == "feature"]
-    train = history.train
-    sqlite_client.register_dataset(
-        "german-credit-train", train.drop(columns="applied_at"), roles=roles
-    )
-    v1 = sqlite_client.register_model(
-        "credit-risk",
-        logistic_scorecard(train, features=features, target="bad"),
-        train[features],
-    )
-    sqlite_client.set_alias("credit-risk", "champion", v1.version)
-    for p in history.periods:
-        f = p.frame.reset_index(drop=True)
-        ids = [f"{p.label}-{i}" for i in range(len(f))]
-        sqlite_client.score(
-            "credit-risk@champion",
-            f,
-            deployment="credit-risk",
-            request_ids=ids,
-            timestamps=[t.to_pydatetime() for t in f["applied_at"]],
-        )
-        sqlite_client.load_outcomes(
-            pd.DataFrame({"request_id": ids, "label": f["bad"]})
-        )
+    champion_with_history(sqlite_client, n_periods=2)
     headers = {
         "root": make_user_token(sqlite_client.ctx, "root", "admin"),
         "dana": make_user_token(sqlite_client.ctx, "dana", "developer"),

@@ -4,46 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pandas as pd
 import pytest
+from tests.retraining.conftest import champion_with_history
 
-from mlsteward.datasets.bundled import german_credit_roles, load_german_credit
-from mlsteward.datasets.simulate import make_periods
 from mlsteward.jobs.service import JobService
 from mlsteward.jobs.worker import Worker
 from mlsteward.monitoring.alerts import retraining_triggers
 from mlsteward.retraining.service import RetrainingService
-from mlsteward.retraining.trainers import logistic_scorecard
 from mlsteward.retraining.triggers import check_kind, enqueue_due, on_alert
 
 
 @pytest.fixture
 def bank(sqlite_client):  # type: ignore[no-untyped-def]
-    history = make_periods(load_german_credit(), n_periods=3, seed=7)
-    roles = german_credit_roles()
-    features = [c for c, r in roles.items() if r == "feature"]
-    train = history.train
     c = sqlite_client
-    c.register_dataset(
-        "german-credit-train", train.drop(columns="applied_at"), roles=roles
-    )
-    v1 = c.register_model(
-        "credit-risk",
-        logistic_scorecard(train, features=features, target="bad"),
-        train[features],
-    )
-    c.set_alias("credit-risk", "champion", v1.version)
-    for p in history.periods:
-        f = p.frame.reset_index(drop=True)
-        ids = [f"{p.label}-{i}" for i in range(len(f))]
-        c.score(
-            "credit-risk@champion",
-            f,
-            deployment="credit-risk",
-            request_ids=ids,
-            timestamps=[t.to_pydatetime() for t in f["applied_at"]],
-        )
-        c.load_outcomes(pd.DataFrame({"request_id": ids, "label": f["bad"]}))
+    history = champion_with_history(c, n_periods=3)
     c.create_monitor(
         "credit-risk",
         deployment="credit-risk",
