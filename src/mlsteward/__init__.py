@@ -8,9 +8,8 @@ Example:
 from __future__ import annotations
 
 from importlib import metadata as _metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlsteward.config import Settings, get_settings
 from mlsteward.errors import (
     Conflict,
     Forbidden,
@@ -21,6 +20,9 @@ from mlsteward.errors import (
     PolicyViolation,
     UnsafeArtifact,
 )
+
+if TYPE_CHECKING:
+    from mlsteward.config import Settings, get_settings
 
 try:
     __version__ = _metadata.version("mlsteward")
@@ -46,7 +48,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The client pulls in pandas and SQLAlchemy; `import mlsteward` stays light.
+    # The client pulls in pandas and SQLAlchemy, the settings pydantic;
+    # `import mlsteward` stays light (the log shipper process imports only
+    # what it uses).
+    if name in ("Settings", "get_settings"):
+        from mlsteward import config
+
+        return getattr(config, name)
     if name == "Client":
         from mlsteward.sdk import Client
 

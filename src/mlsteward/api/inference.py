@@ -196,12 +196,8 @@ class InferenceApp:
             live = self.runtime.deployment(name)
             body = await self._body(headers, receive)
             started = time.perf_counter()
-            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-            explain = query.get("explain", ["false"])[-1].lower() in (
-                "1",
-                "true",
-                "yes",
-            )
+            raw_query = scope.get("query_string", b"")
+            explain = bool(raw_query) and _explain_asked(raw_query)
             batch = live.schema.decode(body)
             if batch.n > self.max_rows:
                 raise RequestTooLarge(
@@ -220,7 +216,7 @@ class InferenceApp:
             return await self._problem(send, name, "predict", exc)
         rows = _rows(scored)
         out: Any = rows[0] if batch.single else {"predictions": rows}
-        m.requests.labels(name, "predict", "200").inc()
+        m.ok(name, "predict").inc()
         await _send(send, 200, orjson.dumps(out), _JSON)
 
     async def _problem(
@@ -380,12 +376,18 @@ class InferenceApp:
             values=values,
             parameters={"unseen_category_rows": flagged} if flagged else None,
         )
-        self.runtime.metrics.requests.labels(live.name, "v2", "200").inc()
+        self.runtime.metrics.ok(live.name, "v2").inc()
         await _send(send, 200, body_out, _JSON)
 
 
 class _NotImplemented(Exception):
     """A feature this server does not offer yet (501)."""
+
+
+def _explain_asked(query: bytes) -> bool:
+    """Whether the query string asks for reason codes (``explain=true``)."""
+    values = parse_qs(query.decode("latin-1")).get("explain", ["false"])
+    return values[-1].lower() in ("1", "true", "yes")
 
 
 def _version(text: str | None) -> int | None:

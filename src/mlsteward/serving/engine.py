@@ -23,10 +23,12 @@ __all__ = ["ColumnarFlavor", "LiveModel", "known_categories"]
 class ColumnarFlavor(Protocol):
     """Optional flavor ability: score column arrays without a DataFrame.
 
-    ``columns`` maps each signature input to a 1-D array: numeric columns as
-    float64 (int64 for whole-number columns without missing values),
-    categorical ones as object arrays of ``str`` or ``None``, boolean ones as
-    bool. The result must equal ``predict_proba`` on the conformed frame.
+    ``columns`` maps each signature input to its validated values, one per
+    row, as :class:`mlsteward.serving.schema.RequestSchema` leaves them
+    (lists, usually): numbers (whole numbers for whole-number columns),
+    ``str`` for categorical columns, ``bool`` for boolean ones, ``None`` for
+    missing. The result must equal ``predict_proba`` on the frame
+    :func:`mlsteward.registry.signature.conform` would build from them.
     """
 
     def predict_proba_columns(
@@ -102,7 +104,7 @@ class LiveModel:
         flavor = self.loaded.flavor
         if self.columnar:
             scores = flavor.predict_proba_columns(  # type: ignore[attr-defined]
-                self.loaded.model, self.arrays(columns), n
+                self.loaded.model, columns, n
             )
         else:
             scores = flavor.predict_proba(self.loaded.model, self.frame(columns))

@@ -1,14 +1,18 @@
 """The local prediction journal: answered requests survive a killed process.
 
 Before an answer goes out, its prediction records are appended to a segment
-file with one ``os.write`` (JSON lines). The operating system keeps written
-bytes even when the process is killed with SIGKILL, so an answered request is
-never lost with the process. Surviving a machine crash needs the bytes on the
-disk: with ``fsync`` on, answers also wait for a group commit (one
-``fdatasync`` covers every record written while the previous one ran).
+file with one ``os.write``: one JSON line per request (see :func:`expand`).
+The operating system keeps written bytes even when the process is killed with
+SIGKILL, so an answered request is never lost with the process. Surviving a
+machine crash needs the bytes on the disk: with ``fsync`` on, answers also
+wait for a group commit (one ``fdatasync`` covers every record written while
+the previous one ran).
 
-A background thread copies records into the prediction log table in batches;
-a segment is deleted once it is sealed and all its records are committed.
+A child process (:mod:`mlsteward.serving.shipper`) reads the segments back
+(the page cache makes that cheap) and copies their records into the
+prediction log table in batches, so a backlog waits on disk, not in the
+server's memory; a segment is deleted once it is sealed and every byte of it
+is committed.
 Each segment is locked (``flock``) by the process writing it, so on start a
 server replays only segments whose writer is gone, and replay is idempotent
 (records already in the table are skipped).
@@ -28,7 +32,15 @@ from typing import Any
 
 import orjson
 
-__all__ = ["Journal", "Segment", "read_segment", "stale_segments"]
+__all__ = [
+    "Journal",
+    "Segment",
+    "expand",
+    "parse_lines",
+    "read_segment",
+    "request_line",
+    "stale_segments",
+]
 
 SUFFIX = ".jsonl"
 
@@ -39,9 +51,9 @@ class Segment:
 
     path: Path
     fd: int
-    appended: int = 0
-    committed: int = 0
+    #: Bytes written (always whole lines) and bytes committed to the table.
     size: int = 0
+    shipped: int = 0
     sealed: bool = False
     closed: bool = False
 
@@ -79,6 +91,10 @@ class Journal:
         self._sync_thread: threading.Thread | None = None
         self._waiters: list[tuple[int, Callable[[], None]]] = []
         self._stopping = False
+        #: Bytes written and not yet committed to the table (all segments).
+        self.unshipped_bytes = 0
+        #: Records written, as counted by the callers of :meth:`append`.
+        self.records = 0
 
     # -- lifecycle ---------------------------------------------------------
     def open(self) -> None:
@@ -123,8 +139,9 @@ class Journal:
             while view:
                 n = os.write(seg.fd, view)
                 view = view[n:]
-            seg.appended += count
             seg.size += len(lines)
+            self.records += count
+            self.unshipped_bytes += len(lines)
             self._written += 1
             seq = self._written
             if seg.size >= self.segment_bytes:
@@ -149,11 +166,26 @@ class Journal:
         if done:
             callback()
 
-    def committed(self, seg: Segment, count: int) -> None:
-        """Record that ``count`` of ``seg``'s records reached the table."""
+    @property
+    def prefix(self) -> str:
+        """File name prefix of this process's segments."""
+        return self._prefix
+
+    def offsets(self) -> dict[str, int]:
+        """Bytes committed to the table, per open segment's file name."""
         with self._lock:
-            seg.committed += count
-            self._maybe_release(seg)
+            return {s.path.name: s.shipped for s in self._segments if not s.closed}
+
+    def shipped_to(self, name: str, end: int) -> None:
+        """Record that segment ``name`` is committed up to byte ``end``;
+        delete it if it is sealed and committed to its end."""
+        with self._lock:
+            for seg in self._segments:
+                if seg.path.name == name and end > seg.shipped:
+                    self.unshipped_bytes -= end - seg.shipped
+                    seg.shipped = end
+                    self._maybe_release(seg)
+                    return
 
     # -- internals ---------------------------------------------------------
     def _rotate(self) -> None:
@@ -167,7 +199,7 @@ class Journal:
         self._current = seg
 
     def _maybe_release(self, seg: Segment) -> None:
-        if seg.sealed and not seg.closed and seg.committed >= seg.appended:
+        if seg.sealed and not seg.closed and seg.shipped >= seg.size:
             seg.path.unlink(missing_ok=True)
             os.close(seg.fd)
             seg.closed = True
@@ -223,15 +255,118 @@ def stale_segments(directory: Path) -> Iterator[tuple[Path, int]]:
 
 def read_segment(path: Path) -> list[dict[str, Any]]:
     """Records of a segment; a torn last line (never answered) is skipped."""
-    out: list[dict[str, Any]] = []
     with open(path, "rb") as fh:
-        for line in fh:
-            if not line.endswith(b"\n"):
-                break  # a write cut short: its answer never went out
-            try:
-                out.append(orjson.loads(line))
-            except orjson.JSONDecodeError:
-                continue
+        return parse_lines(fh.read())
+
+
+def parse_lines(data: bytes) -> list[dict[str, Any]]:
+    """Records of journal lines; a torn last line (never answered) and
+    undecodable lines are skipped."""
+    out: list[dict[str, Any]] = []
+    for line in data.split(b"\n")[:-1]:  # the last piece is empty or torn
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        out.extend(expand(entry))
+    return out
+
+
+def request_line(
+    *,
+    ids: list[str],
+    ts: float,
+    deployment: str,
+    model: str,
+    versions: int | list[int],
+    routes: str | list[str],
+    inputs: dict[str, list[Any]],
+    extra: list[dict[str, Any]] | None,
+    scores: list[float],
+    decisions: list[str],
+    latency_ms: float,
+    flags: list[dict[str, Any] | None] | None,
+    reasons: list[Any] | None = None,
+) -> bytes:
+    """One request's records as one journal line, column by column.
+
+    ``versions`` and ``routes`` are one value when every record shares it;
+    ``flags`` is None when no record was flagged. :func:`expand` turns the
+    line back into one record per answered row.
+    """
+    entry: dict[str, Any] = {
+        "t": "b",
+        "id": ids,
+        "ts": ts,
+        "d": deployment,
+        "m": model,
+        "v": versions,
+        "r": routes,
+        "in": inputs,
+        "s": scores,
+        "dec": decisions,
+        "ms": latency_ms,
+    }
+    if extra is not None:
+        entry["x"] = extra
+    if flags is not None:
+        entry["f"] = flags
+    if reasons is not None:
+        entry["rs"] = reasons
+    return orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def expand(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """One record per answered row of a journal line.
+
+    A request line (``"t": "b"``, from :func:`request_line`) becomes
+    prediction records ``{"t": "p", "id", "ts", "d", "m", "v", "r", "in",
+    "out", "ms", "f"}``; a record line (a prediction ``"p"`` or a shadow
+    output ``"s"``) is returned as it is.
+    """
+    if entry.get("t") != "b":
+        return [entry]
+    ids = entry["id"]
+    n = len(ids)
+    v, r = entry["v"], entry["r"]
+    versions = v if isinstance(v, list) else [v] * n
+    routes = r if isinstance(r, list) else [r] * n
+    columns: dict[str, list[Any]] = entry["in"]
+    names = list(columns)
+    rows = [
+        dict(zip(names, row, strict=True))
+        for row in zip(*columns.values(), strict=True)
+    ]
+    if not names:
+        rows = [{} for _ in range(n)]
+    extra = entry.get("x")
+    if extra is not None:
+        for row, more in zip(rows, extra, strict=True):
+            row.update(more)
+    scores, decisions = entry["s"], entry["dec"]
+    reasons = entry.get("rs")
+    flags = entry.get("f") or [None] * n
+    ts, d, m, ms = entry["ts"], entry["d"], entry["m"], entry["ms"]
+    out = []
+    for i in range(n):
+        answer: dict[str, Any] = {"score": scores[i], "decision": decisions[i]}
+        if reasons is not None:
+            answer["reasons"] = reasons[i]
+        out.append(
+            {
+                "t": "p",
+                "id": ids[i],
+                "ts": ts,
+                "d": d,
+                "m": m,
+                "v": versions[i],
+                "r": routes[i],
+                "in": rows[i],
+                "out": answer,
+                "ms": ms,
+                "f": flags[i],
+            }
+        )
     return out
 
 

@@ -8,12 +8,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql
 
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, InvalidInput
+from mlsteward.serving.logrows import sqlite_insert
 from mlsteward.serving.tables import predictions, shadow_predictions
 
 if TYPE_CHECKING:  # imported on use: the serving hot path never needs pandas
@@ -23,6 +23,7 @@ __all__ = [
     "REDACTED",
     "PredictionLog",
     "PredictionRecord",
+    "insert_journal_records",
     "journal_rows",
     "redact",
 ]
@@ -136,19 +137,7 @@ class PredictionLog:
     def _insert_ignoring(
         self, conn: Connection, records: list[Mapping[str, Any]]
     ) -> None:
-        if conn.dialect.name == "sqlite":
-            _sqlite_insert(conn, records)
-            return
-        preds, shadows = journal_rows(records)
-        for table, rows, keys in (
-            (predictions, preds, ["request_id"]),
-            (shadow_predictions, shadows, ["request_id", "model_version"]),
-        ):
-            for start in range(0, len(rows), 500):
-                stmt = postgresql.insert(table).on_conflict_do_nothing(
-                    index_elements=keys
-                )
-                conn.execute(stmt, rows[start : start + 500])
+        insert_journal_records(conn, records)
 
     def read_shadows(
         self,
@@ -265,80 +254,33 @@ class PredictionLog:
         return frame
 
 
-_SQLITE_PREDICTION = (
-    "INSERT INTO predictions (request_id, created_at, deployment, model_name, "
-    "model_version, route, inputs, outputs, latency_ms, flags) VALUES {} "
-    "ON CONFLICT (request_id) DO NOTHING"
-)
-_SQLITE_SHADOW = (
-    "INSERT INTO shadow_predictions (request_id, created_at, deployment, "
-    "model_name, model_version, outputs, latency_ms) VALUES {} "
-    "ON CONFLICT (request_id, model_version) DO NOTHING"
-)
-_ROWS_PER_STATEMENT = 200
+def insert_journal_records(
+    conn: Connection, records: Sequence[Mapping[str, Any]]
+) -> None:
+    """Insert journal records in the caller's transaction, skipping request
+    ids (and shadow outputs) already logged."""
+    if conn.dialect.name == "sqlite":
+        _sqlite_insert(conn, records)
+        return
+    preds, shadows = journal_rows(records)
+    for table, rows, keys in (
+        (predictions, preds, ["request_id"]),
+        (shadow_predictions, shadows, ["request_id", "model_version"]),
+    ):
+        for start in range(0, len(rows), 500):
+            stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
+            conn.execute(stmt, rows[start : start + 500])
 
 
-def _many(cursor: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
-    """Insert many rows with few statements.
-
-    ``executemany`` runs one statement per row and the sqlite3 module lets go
-    of the GIL around each; under load every one of those waits for the
-    request thread's switch interval, so a batch of a thousand rows slowed
-    both threads down. One statement per 200 rows keeps that to a handful.
-    """
-    width = len(rows[0])
-    one = "(" + ", ".join("?" * width) + ")"
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        chunk = rows[start : start + _ROWS_PER_STATEMENT]
-        values = ", ".join([one] * len(chunk))
-        cursor.execute(sql.format(values), [v for row in chunk for v in row])
-
-
-def _sqlite_time(ts: float) -> str:
-    # The text SQLAlchemy's SQLite DateTime stores for a naive UTC time.
-    at = dt.datetime.fromtimestamp(float(ts), dt.UTC)
-    return at.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _sqlite_insert(conn: Connection, records: list[Mapping[str, Any]]) -> None:
+def _sqlite_insert(conn: Connection, records: Sequence[Mapping[str, Any]]) -> None:
     """Insert journal records through the driver, in the caller's transaction.
 
     The server writes thousands of records a second; SQLAlchemy's per-value
-    type processing cost more CPU than the requests themselves. The values
-    stored are the ones SQLAlchemy would store: JSON text, and UTC times in
-    its SQLite text format.
+    type processing cost more CPU than the requests themselves.
     """
-    times: dict[float, str] = {}
-
-    def when(ts: float) -> str:
-        text = times.get(ts)
-        if text is None:
-            text = times[ts] = _sqlite_time(ts)
-        return text
-
-    def text(value: Any) -> str | None:
-        return None if value is None else orjson.dumps(value).decode()
-
-    preds = []
-    shadows = []
-    for r in records:
-        if r.get("t") == "s":
-            shadows.append(
-                (r["id"], when(r["ts"]), r["d"], r["m"], int(r["v"]),
-                 text(r["out"]), r.get("ms"))
-            )  # fmt: skip
-        else:
-            preds.append(
-                (r["id"], when(r["ts"]), r["d"], r["m"], int(r["v"]),
-                 r.get("r", "champion"), text(r["in"]), text(r["out"]),
-                 r.get("ms"), text(r.get("f")))
-            )  # fmt: skip
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        if preds:
-            _many(cursor, _SQLITE_PREDICTION, preds)
-        if shadows:
-            _many(cursor, _SQLITE_SHADOW, shadows)
+        sqlite_insert(cursor, records)
     finally:
         cursor.close()
 

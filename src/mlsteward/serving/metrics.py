@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = ["ServingMetrics"]
@@ -115,3 +117,26 @@ class ServingMetrics:
             ["deployment"],
             registry=r,
         )
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def answered(self, deployment: str, version: int, route: str) -> tuple[Any, Any]:
+        """The latency histogram and prediction counter of one route (looked
+        up once, then cached: the hot path pays no label resolution)."""
+        key = ("answered", deployment, str(version), route)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = (
+                self.latency.labels(deployment, str(version)),
+                self.predictions.labels(deployment, str(version), route),
+            )
+        return found  # type: ignore[no-any-return]
+
+    def ok(self, deployment: str, endpoint: str) -> Any:
+        """The counter of answered (200) requests of one endpoint, cached."""
+        key = ("ok", deployment, endpoint)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = self.requests.labels(
+                deployment, endpoint, "200"
+            )
+        return found

@@ -20,7 +20,7 @@ import os
 import random
 import threading
 import time
-import uuid
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,14 +36,20 @@ from mlsteward.registry.service import ModelRegistry
 from mlsteward.serving.batching import Batcher
 from mlsteward.serving.deployments import DeploymentService
 from mlsteward.serving.engine import LiveModel, known_categories
-from mlsteward.serving.journal import Journal
+from mlsteward.serving.journal import Journal, request_line
 from mlsteward.serving.log import PredictionLog
 from mlsteward.serving.metrics import ServingMetrics
 from mlsteward.serving.models import Deployment
 from mlsteward.serving.schema import Batch, RequestSchema
-from mlsteward.serving.writer import LogWriter, replay
+from mlsteward.serving.writer import LogShipper, replay
 
-__all__ = ["LiveDeployment", "Scored", "ServingRuntime", "limit_threads"]
+__all__ = [
+    "LiveDeployment",
+    "Scored",
+    "ServingRuntime",
+    "limit_threads",
+    "request_ids",
+]
 
 _log = logging.getLogger(__name__)
 _SHADOW_BACKLOG = 10_000
@@ -64,6 +70,27 @@ def limit_threads() -> None:
         threadpool_limits(1)
     except ImportError:  # scikit-learn brings it; nothing to limit without
         pass
+
+
+_RAND_B = (1 << 62) - 1
+
+
+def request_ids(n: int) -> list[str]:
+    """``n`` new request ids: 32 hex digits laid out as UUID version 7.
+
+    Time-ordered (48 bits of Unix milliseconds first), so the prediction
+    log's unique index grows at its end instead of at random places; the
+    rest is random, and the records of one request count up from one
+    random value, so one request costs one call to the system's random
+    source however many records it has.
+    """
+    rand = int.from_bytes(os.urandom(10), "big")
+    high = (time.time_ns() // 1_000_000) << 16 | 0x7000 | (rand >> 68)
+    low = rand & _RAND_B
+    head = f"{high:016x}"
+    if n == 1:
+        return [f"{head}{(2 << 62) | low:016x}"]
+    return [f"{head}{(2 << 62) | ((low + i) & _RAND_B):016x}" for i in range(n)]
 
 
 def route_share(deployment: str, key: str) -> float:
@@ -165,7 +192,7 @@ class ServingRuntime:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="mlsteward-score")
         self._journal = Journal(self.journal_dir, fsync=self.fsync)
         self._log = PredictionLog(ctx)
-        self._writer: LogWriter | None = None
+        self._writer: LogShipper | None = None
         self._poller: asyncio.Task[None] | None = None
         self._shadow_rows = 0
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -184,8 +211,8 @@ class ServingRuntime:
             m.log_written.inc(n)
             m.log_pending.dec(n)
 
-        self._writer = LogWriter(
-            self._log,
+        self._writer = LogShipper(
+            self.ctx.store,
             self._journal,
             flush_seconds=self.ctx.settings.serving_log_flush_ms / 1000,
             durable=self.fsync,
@@ -314,24 +341,32 @@ class ServingRuntime:
         started = time.perf_counter() if started is None else started
         n = batch.n
         config = live.config
+        # Version -> indices of the records it answers (None: all of them).
+        groups: dict[int, list[int] | None]
         if version is not None:
             route = live.pinned(version)
-            versions = [version] * n
-            routes = [route] * n
+            versions, routes, groups = [version] * n, [route] * n, {version: None}
+        elif config.canary_version is None or config.canary_share <= 0.0:
+            v = config.champion_version
+            versions, routes, groups = [v] * n, ["champion"] * n, {v: None}
         else:
+            keys = batch.keys
             chosen = [
-                live.choose(key if key is not None else batch.keys[i]) for i in range(n)
+                live.choose(key if key is not None else (keys[i] if keys else None))
+                for i in range(n)
             ]
             versions = [v for v, _ in chosen]
             routes = [r for _, r in chosen]
-        scores = np.empty(n, dtype=np.float64)
-        groups: dict[int, list[int]] = {}
-        for i, v in enumerate(versions):
-            groups.setdefault(v, []).append(i)
+            split: dict[int, list[int]] = {}
+            for i, v in enumerate(versions):
+                split.setdefault(v, []).append(i)
+            groups = {v: (None if len(idx) == n else idx) for v, idx in split.items()}
         if len(groups) == 1:
             (v,) = groups
-            scores[:] = await live.batchers[v].score(batch.columns, n)
+            scores = await live.batchers[v].score(batch.columns, n)
         else:
+            scores = np.empty(n, dtype=np.float64)
+            picked = [(v, idx) for v, idx in groups.items() if idx is not None]
             parts = await asyncio.gather(
                 *(
                     live.batchers[v].score(
@@ -341,13 +376,14 @@ class ServingRuntime:
                         },
                         len(idx),
                     )
-                    for v, idx in groups.items()
+                    for v, idx in picked
                 )
             )
-            for (_, idx), part in zip(groups.items(), parts, strict=True):
+            for (_, idx), part in zip(picked, parts, strict=True):
                 scores[idx] = part
         threshold = config.threshold
-        decisions = ["deny" if s >= threshold else "approve" for s in scores.tolist()]
+        values = scores.tolist()
+        decisions = ["deny" if s >= threshold else "approve" for s in values]
         # Reasons are computed before anything is journaled: a request whose
         # explanation fails is refused whole and leaves no record.
         reasons = (
@@ -355,22 +391,28 @@ class ServingRuntime:
             if explain
             else None
         )
-        ids = [uuid.uuid4().hex for _ in range(n)]
+        ids = request_ids(n)
         latency = (time.perf_counter() - started) * 1000
         await self._journal_answers(
-            live, batch, ids, scores, decisions, versions, routes, latency, reasons
+            live, batch, ids, values, decisions, versions, routes, latency, reasons
         )
         m = self.metrics
-        for v, idx in groups.items():
-            m.latency.labels(config.name, str(v)).observe(latency / 1000)
-            for route in {routes[i] for i in idx}:
-                count = sum(1 for i in idx if routes[i] == route)
-                m.predictions.labels(config.name, str(v), route).inc(count)
+        if len(groups) == 1 and routes[0] == routes[-1]:
+            hist, counter = m.answered(config.name, versions[0], routes[0])
+            hist.observe(latency / 1000)
+            counter.inc(n)
+        else:
+            for v in groups:
+                m.latency.labels(config.name, str(v)).observe(latency / 1000)
+            for (v, route), count in Counter(
+                zip(versions, routes, strict=True)
+            ).items():
+                m.answered(config.name, v, route)[1].inc(count)
         if config.shadow_versions:
             self._mirror(live, batch, ids)
         return Scored(
             ids,
-            scores,
+            np.asarray(scores, dtype=np.float64),
             decisions,
             versions,
             routes,
@@ -380,13 +422,17 @@ class ServingRuntime:
         )
 
     def _explain(
-        self, live: LiveDeployment, batch: Batch, groups: dict[int, list[int]]
+        self,
+        live: LiveDeployment,
+        batch: Batch,
+        groups: dict[int, list[int] | None],
     ) -> list[list[dict[str, Any]] | None]:
         """Reason codes per record, by the version that answered it."""
         import pandas as pd
 
         out: list[list[dict[str, Any]] | None] = [None] * batch.n
-        for v, idx in groups.items():
+        for v, picked in groups.items():
+            idx = list(range(batch.n)) if picked is None else picked
             frame = pd.DataFrame(
                 {c: [vals[i] for i in idx] for c, vals in batch.columns.items()}
             )
@@ -411,50 +457,35 @@ class ServingRuntime:
         live: LiveDeployment,
         batch: Batch,
         ids: list[str],
-        scores: np.ndarray,
+        scores: list[float],
         decisions: list[str],
         versions: list[int],
         routes: list[str],
         latency: float,
         reasons: list[list[dict[str, Any]] | None] | None = None,
     ) -> None:
+        """Write a request's records to the journal as one line."""
         config = live.config
-        ts = time.time()
-        values = scores.tolist()
-        records = [
-            {
-                "t": "p",
-                "id": ids[i],
-                "ts": ts,
-                "d": config.name,
-                "m": config.model_name,
-                "v": versions[i],
-                "r": routes[i],
-                "in": batch.logged[i],
-                "out": (
-                    {"score": values[i], "decision": decisions[i]}
-                    if reasons is None
-                    else {
-                        "score": values[i],
-                        "decision": decisions[i],
-                        "reasons": reasons[i],
-                    }
-                ),
-                "ms": latency,
-                "f": batch.flags[i],
-            }
-            for i in range(batch.n)
-        ]
-        await self._append(records)
-
-    async def _append(self, records: list[dict[str, Any]]) -> None:
-        lines = b"".join(
-            orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in records
+        line = request_line(
+            ids=ids,
+            ts=time.time(),
+            deployment=config.name,
+            model=config.model_name,
+            versions=versions[0] if len(set(versions)) == 1 else versions,
+            routes=routes[0] if len(set(routes)) == 1 else routes,
+            inputs=batch.sent,
+            extra=batch.extra,
+            scores=scores,
+            decisions=decisions,
+            latency_ms=latency,
+            flags=batch.flags if any(batch.flags) else None,
+            reasons=reasons,
         )
-        segment, seq = self._journal.append(lines, len(records))
-        assert self._writer is not None
-        self._writer.put(segment, records)
-        self.metrics.log_pending.inc(len(records))
+        await self._append(line, batch.n)
+
+    async def _append(self, lines: bytes, count: int) -> None:
+        _, seq = self._journal.append(lines, count)
+        self.metrics.log_pending.inc(count)
         if self.fsync:
             loop = asyncio.get_running_loop()
             done: asyncio.Future[None] = loop.create_future()
@@ -508,7 +539,12 @@ class ServingRuntime:
                 }
                 for i, s in enumerate(scores.tolist())
             ]
-            await self._append(records)
+            await self._append(
+                b"".join(
+                    orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in records
+                ),
+                len(records),
+            )
             self.metrics.shadow_predictions.labels(config.name, str(version)).inc(
                 batch.n
             )

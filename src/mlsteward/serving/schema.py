@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import msgspec
+from msgspec.structs import astuple
 
 from mlsteward.errors import InvalidInput
 
@@ -98,22 +99,41 @@ class Batch:
         n: Number of records.
         columns: Input column name to its values, one per record (unseen
             categories already mapped under the ``unknown`` policy).
-        logged: Per record, what the prediction log keeps: inputs as sent
-            plus log columns, pii values redacted.
+        sent: What the prediction log keeps of the input columns: the
+            values as sent (unseen categories unmapped), pii values
+            redacted. Shares lists with ``columns`` where they agree.
+        extra: Per record, the log columns it carried (pii redacted), or
+            None when no record carried any.
         flags: Per record, what the server noticed (``{"unseen": {...}}``)
             or None.
         keys: Per record, the value of the sticky field (as a string), if
-            the deployment has one and the record carries it.
+            the deployment has one and the record carries it; empty when the
+            deployment has no sticky field.
         single: The body was one object, not a list.
     """
 
     n: int
     columns: dict[str, list[Any]]
-    logged: list[dict[str, Any]]
+    sent: dict[str, list[Any]]
+    extra: list[dict[str, Any]] | None
     flags: list[dict[str, Any] | None]
     keys: list[str | None] = field(default_factory=list)
     #: The body was one object, not a list: answer with one object.
     single: bool = False
+
+    @property
+    def logged(self) -> list[dict[str, Any]]:
+        """Per record, what the prediction log keeps: inputs as sent plus
+        log columns, pii values redacted."""
+        names = list(self.sent)
+        rows = [
+            dict(zip(names, row, strict=True))
+            for row in zip(*self.sent.values(), strict=True)
+        ]
+        if self.extra is not None:
+            for row, more in zip(rows, self.extra, strict=True):
+                row.update(more)
+        return rows
 
 
 def _where(index: int | None, name: str) -> str:
@@ -209,26 +229,31 @@ class RequestSchema:
             decoded = msgspec.json.decode(body, type=self._type)
         except (msgspec.ValidationError, msgspec.DecodeError):
             return self._decode_slowly(body)
-        records = decoded if isinstance(decoded, list) else [decoded]
-        if not records:
-            raise InvalidInput(
-                "the list of records is empty; send at least one record",
-                field="records",
-            )
-        n = len(records)
-        columns = {
-            spec.name: [getattr(r, f"f{i}") for r in records]
-            for i, spec in enumerate(self.specs)
-        }
-        extra: list[dict[str, Any]] = [{} for _ in range(n)]
-        for j, name in enumerate(self.log_columns):
-            attr = f"l{j}"
-            for k, r in enumerate(records):
-                value = getattr(r, attr)
+        single = not isinstance(decoded, list)
+        if single:
+            values = [[v] for v in astuple(decoded)]
+            n = 1
+        else:
+            if not decoded:
+                raise InvalidInput(
+                    "the list of records is empty; send at least one record",
+                    field="records",
+                )
+            n = len(decoded)
+            # One C-level pass per record, then a transpose: no per-field
+            # attribute lookups in Python.
+            values = [list(col) for col in zip(*map(astuple, decoded), strict=True)]
+        width = len(self.names)
+        columns = dict(zip(self.names, values[:width], strict=True))
+        extra: list[dict[str, Any]] | None = None
+        for name, col in zip(self.log_columns, values[width:], strict=True):
+            for k, value in enumerate(col):
                 if value is not msgspec.UNSET:
+                    if extra is None:
+                        extra = [{} for _ in range(n)]
                     extra[k][name] = value
         batch = self._finish(n, columns, extra)
-        batch.single = not isinstance(decoded, list)
+        batch.single = single
         return batch
 
     # -- reference path ---------------------------------------------------
@@ -302,7 +327,7 @@ class RequestSchema:
             for name in self.log_columns:
                 if name in record:
                     extra[k][name] = record[name]
-        batch = self._finish(n, columns, extra)
+        batch = self._finish(n, columns, extra if any(extra) else None)
         batch.single = not indexed
         return batch
 
@@ -409,30 +434,37 @@ class RequestSchema:
             ]
             for spec in self.specs
         }
-        rows: list[dict[str, Any]] = [
-            {name: values[i] for name, values in extra.items()} for i in range(n)
-        ]
+        rows: list[dict[str, Any]] | None = (
+            [{name: values[i] for name, values in extra.items()} for i in range(n)]
+            if extra
+            else None
+        )
         return self._finish(n, checked, rows)
 
     # -- shared -----------------------------------------------------------
     def _finish(
-        self, n: int, columns: dict[str, list[Any]], extra: list[dict[str, Any]]
+        self,
+        n: int,
+        columns: dict[str, list[Any]],
+        extra: list[dict[str, Any]] | None,
     ) -> Batch:
-        names = self.names
-        logged = [
-            {**dict(zip(names, row, strict=True)), **extra[k]}
-            for k, row in enumerate(zip(*(columns[c] for c in names), strict=True))
-        ]
         # Routing keys from the values as sent (before unseen categories are
         # mapped and pii redacted).
-        keys: list[str | None] = [None] * n
+        keys: list[str | None] = []
         sticky = self.sticky_field
         if sticky is not None:
-            keys = [None if r.get(sticky) is None else str(r[sticky]) for r in logged]
+            if sticky in columns:
+                keys = [None if v is None else str(v) for v in columns[sticky]]
+            else:
+                keys = [
+                    None if row.get(sticky) is None else str(row[sticky])
+                    for row in (extra or [{}] * n)
+                ]
         flags: list[dict[str, Any] | None] = [None] * n
+        sent = columns  # shared until a value as sent differs from the scored one
         for name, known in self.categories.items():
             values = columns.get(name)
-            if values is None:
+            if values is None or known.issuperset(values):
                 continue
             for k, value in enumerate(values):
                 if value is None or value in known:
@@ -447,15 +479,25 @@ class RequestSchema:
                         field=name,
                         allowed=shown,
                     )
+                if sent is columns:
+                    sent = dict(columns)
+                if sent[name] is values:
+                    sent[name] = list(values)
                 values[k] = UNKNOWN_CATEGORY
                 flag = flags[k] = flags[k] or {"unseen": {}}
                 flag["unseen"][name] = value
         if self.pii:
-            for row in logged:
-                for name in self.pii:
-                    if name in row:
-                        row[name] = REDACTED
-        return Batch(n, columns, logged, flags, keys)
+            for name in self.pii:
+                if name in sent:
+                    if sent is columns:
+                        sent = dict(columns)
+                    sent[name] = [REDACTED] * n
+            if extra is not None:
+                extra = [
+                    {k: (REDACTED if k in self.pii else v) for k, v in row.items()}
+                    for row in extra
+                ]
+        return Batch(n, columns, sent, extra, flags, keys)
 
 
 def _few(names: Sequence[Any], limit: int = 8) -> str:

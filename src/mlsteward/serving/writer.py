@@ -1,20 +1,28 @@
 """Copy journaled prediction records into the prediction log table, in
-batches, off the request path; replay what a dead process left behind."""
+batches, off the request path (in the log shipper process); replay what a
+dead process left behind."""
 
 from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection
+from sqlalchemy.engine import make_url
 
-from mlsteward.serving.journal import Journal, Segment, read_segment, stale_segments
+from mlsteward.serving.journal import Journal, read_segment, stale_segments
 from mlsteward.serving.log import PredictionLog
+from mlsteward.serving.shipper import ENV_DB_URL, ENV_SQLITE
+from mlsteward.store import Store
 
-__all__ = ["LogWriter", "replay"]
+__all__ = ["LogShipper", "replay"]
 
 _log = logging.getLogger(__name__)
 
@@ -58,21 +66,23 @@ def replay(log: PredictionLog, journal_dir: Any, *, durable: bool = False) -> in
     return total
 
 
-class LogWriter:
-    """A thread that batches journal records into the table.
+class LogShipper:
+    """Runs the log shipper process (:mod:`mlsteward.serving.shipper`) for a
+    journal, follows its progress, and restarts it if it dies.
 
     Args:
-        log: The prediction log service.
-        journal: The journal the records were written to; told when they
-            are committed so it can delete finished segments.
-        flush_seconds: Longest a record waits before a batch is written.
-        durable: fsync mode (see :func:`_connect`).
+        store: The store the prediction log lives in.
+        journal: The journal to copy; told how far each segment is
+            committed so it can delete finished ones.
+        flush_seconds: Longest a record waits before it is copied.
+        durable: fsync mode (commits reach the disk before a segment goes).
         on_written: Called with the number of records of each committed batch.
+        on_error: Called after each failed write.
     """
 
     def __init__(
         self,
-        log: PredictionLog,
+        store: Store,
         journal: Journal,
         *,
         flush_seconds: float = 0.2,
@@ -80,92 +90,108 @@ class LogWriter:
         on_written: Callable[[int], None] | None = None,
         on_error: Callable[[], None] | None = None,
     ) -> None:
-        self.log = log
+        self.store = store
         self.journal = journal
         self.flush_seconds = flush_seconds
         self.durable = durable
         self.on_written = on_written
         self.on_error = on_error
-        self._items: list[tuple[Segment, list[dict[str, Any]]]] = []
-        self._pending = 0
-        self._cond = threading.Condition()
-        self._stopping = False
+        self.written = 0
+        self.restarts = 0
+        self._stopping = threading.Event()
+        self._proc: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
-        self._conn: Connection | None = None
 
     @property
     def pending(self) -> int:
-        """Records handed in and not yet committed."""
-        return self._pending
+        """Records journaled and not yet committed."""
+        return self.journal.records - self.written
 
     def start(self) -> None:
-        self._conn = _connect(self.log, self.durable)
+        with self.store.read():
+            pass  # applies pending migrations, like any first use
+        self._proc = self._spawn()
         self._thread = threading.Thread(
-            target=self._run, name="mlsteward-log-writer", daemon=True
+            target=self._follow, name="mlsteward-log-shipper", daemon=True
         )
         self._thread.start()
 
-    def put(self, segment: Segment, records: list[dict[str, Any]]) -> None:
-        """Queue records already written to ``segment`` (never blocks long)."""
-        with self._cond:
-            self._items.append((segment, records))
-            self._pending += len(records)
-            if self._pending >= 5000:
-                self._cond.notify()
-
     def stop(self, timeout: float = 10.0) -> None:
-        """Write what is queued, then stop. Records that cannot be written
-        stay in the journal, for the next start to replay."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify()
+        """Ship what is journaled, then stop the shipper. Records it could not
+        write stay in the journal, for the next start to replay."""
+        self._stopping.set()
+        proc = self._proc
+        if proc is not None and proc.stdin is not None:
+            try:
+                proc.stdin.write(b"stop\n")
+                proc.stdin.close()
+            except OSError:
+                pass  # already gone
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                _log.error("the log shipper did not finish in %s s; stopped", timeout)
+                proc.kill()
+                proc.wait()
         if self._thread is not None:
             self._thread.join(timeout)
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
-    def _run(self) -> None:
-        failures = 0
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        env = dict(os.environ)
+        url = make_url(self.store.url)
+        if url.get_backend_name() == "sqlite" and url.database not in (
+            None,
+            ":memory:",
+        ):
+            env[ENV_SQLITE] = str(Path(str(url.database)).resolve())
+            env.pop(ENV_DB_URL, None)
+        else:
+            env[ENV_DB_URL] = url.render_as_string(hide_password=False)
+            env.pop(ENV_SQLITE, None)
+        argv = [
+            sys.executable,
+            "-m",
+            "mlsteward.serving.shipper",
+            "--journal",
+            str(self.journal.directory),
+            "--prefix",
+            self.journal.prefix,
+            "--flush",
+            str(self.flush_seconds),
+            "--offsets",
+            orjson.dumps(self.journal.offsets()).decode(),
+        ]
+        if self.durable:
+            argv.append("--durable")
+        return subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+        )
+
+    def _follow(self) -> None:
+        """Apply the shipper's progress; restart it if it dies unasked."""
         while True:
-            with self._cond:
-                if not self._stopping:
-                    self._cond.wait(self.flush_seconds if failures == 0 else 1.0)
-                items, self._items = self._items, []
-                stopping = self._stopping
-            if items:
-                if self._write(items):
-                    failures = 0
-                else:
-                    failures += 1
-                    with self._cond:
-                        self._items[:0] = items
-                    if stopping and failures >= 3:
-                        return  # left in the journal for replay
-                    continue
-            if stopping and not self._items:
-                return
-
-    def _write(self, items: list[tuple[Segment, list[dict[str, Any]]]]) -> bool:
-        records = [r for _, batch in items for r in batch]
-        try:
-            if self._conn is None:
-                self._conn = _connect(self.log, self.durable)
-            self.log.ingest(records, self._conn)
-        except Exception:
-            _log.exception("prediction log write failed; records stay journaled")
-            if self.on_error is not None:
-                self.on_error()
-            if self._conn is not None:
+            proc = self._proc
+            assert proc is not None and proc.stdout is not None
+            for line in proc.stdout:
                 try:
-                    self._conn.close()
-                finally:
-                    self._conn = None
-            return False
-        for seg, batch in items:
-            self.journal.committed(seg, len(batch))
-        with self._cond:
-            self._pending -= len(records)
-        if self.on_written is not None:
-            self.on_written(len(records))
-        return True
+                    message = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue
+                if "seg" in message:
+                    self.journal.shipped_to(message["seg"], int(message["end"]))
+                    n = int(message["n"])
+                    self.written += n
+                    if self.on_written is not None:
+                        self.on_written(n)
+                elif "error" in message:
+                    _log.error("prediction log write failed: %s", message["error"])
+                    if self.on_error is not None:
+                        self.on_error()
+            code = proc.wait()
+            if self._stopping.is_set():
+                return
+            _log.error("the log shipper exited (%s); restarting it", code)
+            if self._stopping.wait(1.0):
+                return
+            self.restarts += 1
+            self._proc = self._spawn()
