@@ -91,8 +91,8 @@ def test_ship_once_commits_whole_lines_once(tmp_path: Path, client: Any) -> None
     log = PredictionLog(client.ctx)
     reports: list[dict[str, Any]] = []
 
-    def write(records: list[dict[str, Any]]) -> None:
-        log.ingest(records)
+    def write(entries: list[dict[str, Any]]) -> None:
+        log.ingest([r for e in entries for r in expand(e)])
 
     shipper = Shipper(directory, "p1", write, reports.append)
     assert shipper.ship_once() == 3
@@ -117,10 +117,10 @@ def test_a_failed_write_is_reported_and_retried(tmp_path: Path, client: Any) -> 
     reports: list[dict[str, Any]] = []
     broken = True
 
-    def write(records: list[dict[str, Any]]) -> None:
+    def write(entries: list[dict[str, Any]]) -> None:
         if broken:
             raise OSError("disk full")
-        log.ingest(records)
+        log.ingest([r for e in entries for r in expand(e)])
 
     shipper = Shipper(directory, "p1", write, reports.append)
     assert shipper.ship_once() is None

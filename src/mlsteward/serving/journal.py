@@ -35,7 +35,9 @@ import orjson
 __all__ = [
     "Journal",
     "Segment",
+    "entry_records",
     "expand",
+    "parse_entries",
     "parse_lines",
     "read_segment",
     "request_line",
@@ -263,13 +265,27 @@ def parse_lines(data: bytes) -> list[dict[str, Any]]:
     """Records of journal lines; a torn last line (never answered) and
     undecodable lines are skipped."""
     out: list[dict[str, Any]] = []
-    for line in data.split(b"\n")[:-1]:  # the last piece is empty or torn
-        try:
-            entry = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
+    for entry in parse_entries(data):
         out.extend(expand(entry))
     return out
+
+
+def parse_entries(data: bytes) -> list[dict[str, Any]]:
+    """Journal lines as written (request lines not expanded); a torn last
+    line and undecodable lines are skipped."""
+    out: list[dict[str, Any]] = []
+    loads = orjson.loads
+    for line in data.split(b"\n")[:-1]:  # the last piece is empty or torn
+        try:
+            out.append(loads(line))
+        except orjson.JSONDecodeError:
+            continue
+    return out
+
+
+def entry_records(entry: dict[str, Any]) -> int:
+    """How many records a journal line holds."""
+    return len(entry["id"]) if entry.get("t") == "b" else 1
 
 
 def request_line(

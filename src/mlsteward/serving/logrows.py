@@ -8,13 +8,14 @@ and UTC times in SQLAlchemy's SQLite text format.
 
 from __future__ import annotations
 
-import datetime as dt
+import math
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
 
-__all__ = ["sqlite_insert"]
+__all__ = ["sqlite_insert", "sqlite_insert_entries"]
 
 _SQLITE_PREDICTION = (
     "INSERT INTO predictions (request_id, created_at, deployment, model_name, "
@@ -44,10 +45,23 @@ def _many(cursor: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
         cursor.execute(sql.format(values), [v for row in chunk for v in row])
 
 
+_SECONDS: dict[int, str] = {}
+
+
 def _sqlite_time(ts: float) -> str:
-    # The text SQLAlchemy's SQLite DateTime stores for a naive UTC time.
-    at = dt.datetime.fromtimestamp(float(ts), dt.UTC)
-    return at.strftime("%Y-%m-%d %H:%M:%S.%f")
+    """The text SQLAlchemy's SQLite DateTime stores for a naive UTC time
+    (``2026-11-26 17:30:01.123456``), of epoch seconds, to the microsecond.
+    The seconds part is formatted once per second: this runs per request."""
+    frac, whole = math.modf(float(ts))  # as datetime.fromtimestamp rounds
+    secs, micros = int(whole), round(frac * 1_000_000)
+    if micros >= 1_000_000:
+        secs, micros = secs + 1, micros - 1_000_000
+    head = _SECONDS.get(secs)
+    if head is None:
+        if len(_SECONDS) > 4096:
+            _SECONDS.clear()
+        head = _SECONDS[secs] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(secs))
+    return f"{head}.{micros:06d}"
 
 
 def _text(value: Any) -> str | None:
@@ -58,25 +72,81 @@ def sqlite_insert(cursor: Any, records: Iterable[Mapping[str, Any]]) -> int:
     """Insert journal records (see :func:`mlsteward.serving.journal.expand`)
     through a sqlite3 cursor, in the caller's transaction, skipping request
     ids already logged. Returns the number of records handed in."""
-    times: dict[float, str] = {}
-    preds = []
-    shadows = []
+    preds: list[tuple[Any, ...]] = []
+    shadows: list[tuple[Any, ...]] = []
     for r in records:
-        ts = r["ts"]
-        when = times.get(ts)
-        if when is None:
-            when = times[ts] = _sqlite_time(ts)
-        if r.get("t") == "s":
-            shadows.append(
-                (r["id"], when, r["d"], r["m"], int(r["v"]), _text(r["out"]),
-                 r.get("ms"))
-            )  # fmt: skip
+        _record_row(r, _sqlite_time(r["ts"]), preds, shadows)
+    return _insert(cursor, preds, shadows)
+
+
+def sqlite_insert_entries(cursor: Any, entries: Iterable[Mapping[str, Any]]) -> int:
+    """Insert journal lines as written (request lines unexpanded: their
+    rows are built straight from the columns), like :func:`sqlite_insert`."""
+    preds: list[tuple[Any, ...]] = []
+    shadows: list[tuple[Any, ...]] = []
+    dumps = orjson.dumps
+    for e in entries:
+        when = _sqlite_time(e["ts"])
+        if e.get("t") != "b":
+            _record_row(e, when, preds, shadows)
+            continue
+        ids = e["id"]
+        n = len(ids)
+        columns = e["in"]
+        names = list(columns)
+        if n == 1:
+            rows = [dict(zip(names, [c[0] for c in columns.values()], strict=True))]
         else:
+            rows = [
+                dict(zip(names, row, strict=True))
+                for row in zip(*columns.values(), strict=True)
+            ]
+        extra = e.get("x")
+        if extra is not None:
+            for row, more in zip(rows, extra, strict=True):
+                row.update(more)
+        v, r = e["v"], e["r"]
+        versions = v if isinstance(v, list) else [v] * n
+        routes = r if isinstance(r, list) else [r] * n
+        scores, decisions = e["s"], e["dec"]
+        reasons = e.get("rs")
+        flags = e.get("f")
+        d, m, ms = e["d"], e["m"], e["ms"]
+        for i in range(n):
+            answer: dict[str, Any] = {"score": scores[i], "decision": decisions[i]}
+            if reasons is not None:
+                answer["reasons"] = reasons[i]
+            flag = None if flags is None or flags[i] is None else flags[i]
             preds.append(
-                (r["id"], when, r["d"], r["m"], int(r["v"]),
-                 r.get("r", "champion"), _text(r["in"]), _text(r["out"]),
-                 r.get("ms"), _text(r.get("f")))
+                (ids[i], when, d, m, int(versions[i]), routes[i],
+                 dumps(rows[i]).decode(), dumps(answer).decode(), ms,
+                 None if flag is None else dumps(flag).decode())
             )  # fmt: skip
+    return _insert(cursor, preds, shadows)
+
+
+def _record_row(
+    r: Mapping[str, Any],
+    when: str,
+    preds: list[tuple[Any, ...]],
+    shadows: list[tuple[Any, ...]],
+) -> None:
+    if r.get("t") == "s":
+        shadows.append(
+            (r["id"], when, r["d"], r["m"], int(r["v"]), _text(r["out"]),
+             r.get("ms"))
+        )  # fmt: skip
+    else:
+        preds.append(
+            (r["id"], when, r["d"], r["m"], int(r["v"]),
+             r.get("r", "champion"), _text(r["in"]), _text(r["out"]),
+             r.get("ms"), _text(r.get("f")))
+        )  # fmt: skip
+
+
+def _insert(
+    cursor: Any, preds: list[tuple[Any, ...]], shadows: list[tuple[Any, ...]]
+) -> int:
     if preds:
         _many(cursor, _SQLITE_PREDICTION, preds)
     if shadows:

@@ -211,8 +211,11 @@ class RequestSchema:
         for j, name in enumerate(self.log_columns):
             fields.append((f"l{j}", Any, msgspec.UNSET))
             rename[f"l{j}"] = name
+        # gc=False: records hold scalars (and log columns' JSON values, which
+        # cannot refer back to a record), so the collector need not track
+        # the thousands a second the server decodes.
         record = msgspec.defstruct(
-            "Record", fields, forbid_unknown_fields=True, rename=rename
+            "Record", fields, forbid_unknown_fields=True, rename=rename, gc=False
         )
         return list[record] | record  # type: ignore[valid-type]
 
