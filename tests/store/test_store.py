@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import pathlib
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -111,3 +112,10 @@ def test_bad_url_is_a_clear_error() -> None:
         Store("not a url").engine  # noqa: B018
     with pytest.raises(InvalidInput, match="not supported"):
         Store("mysql://x@localhost/db").engine  # noqa: B018
+
+
+def test_head_revision_constant_is_the_newest_migration(tmp_path: pathlib.Path) -> None:
+    from mlsteward.store.engine import HEAD_REVISION
+
+    store = Store(f"sqlite:///{tmp_path / 'head.db'}")
+    assert store.head_revision() == HEAD_REVISION
