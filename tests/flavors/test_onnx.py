@@ -414,7 +414,7 @@ def test_scoring_needs_neither_pandas_nor_scikit_learn(
     credit_onnx: tuple[Any, list[str], bytes, pd.DataFrame], tmp_path: Path
 ) -> None:
     """A serving process stays small: load + predict_columns import no pandas,
-    scikit-learn or skl2onnx."""
+    scikit-learn, skl2onnx or even the onnx package (only ONNX Runtime)."""
     _, features, data, held_out = credit_onnx
     (tmp_path / "model.onnx").write_bytes(data)
     first = held_out.iloc[0]
@@ -429,7 +429,8 @@ import sys, pathlib
 from mlsteward.flavors import get_flavor
 model = get_flavor("onnx").load(pathlib.Path({path!r}).read_bytes())
 print(float(model.predict_columns({row!r})[0]))
-heavy = [m for m in ("pandas", "sklearn", "skl2onnx", "skops") if m in sys.modules]
+heavy = [m for m in ("pandas", "sklearn", "skl2onnx", "skops", "onnx")
+         if m in sys.modules]
 assert not heavy, heavy
 """
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), *sys.path])}
@@ -581,3 +582,23 @@ def test_one_input_for_all_columns_is_refused_with_the_fix() -> None:
     with pytest.raises(InvalidInput, match="one input per column") as info:
         FLAVOR.load(data.SerializeToString())
     assert info.value.field == "x"
+
+
+def test_the_wire_reader_uses_onnx_field_numbers() -> None:
+    from mlsteward.flavors.onnx_graph import FIELDS
+
+    for message, fields in FIELDS.items():
+        cls: Any = onnx
+        for part in message.split("."):
+            cls = getattr(cls, part)
+        numbers = {name: cls.DESCRIPTOR.fields_by_name[name].number for name in fields}
+        assert numbers == fields, message
+
+
+@pytest.mark.parametrize("cut", [1, 7, 50, -3])
+def test_a_truncated_model_is_invalid_input_not_a_crash(
+    credit_onnx: tuple[Any, list[str], bytes, pd.DataFrame], cut: int
+) -> None:
+    data = credit_onnx[2]
+    with pytest.raises(InvalidInput):
+        FLAVOR.load(data[:cut])

@@ -35,7 +35,7 @@ which keeps a serving process small and quick to start.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -43,9 +43,17 @@ import numpy as np
 
 from mlsteward.errors import InvalidInput, MlstewardError, UnsafeArtifact
 from mlsteward.flavors.base import Flavor, positive_class_proba, refuse_pickle
+from mlsteward.flavors.onnx_graph import (
+    FIELDS,
+    Malformed,
+    Message,
+    is_external,
+    read_model,
+    subgraphs,
+    tensors_of,
+)
 
 if TYPE_CHECKING:
-    import onnx
     import onnxruntime
     import pandas as pd
 
@@ -86,7 +94,9 @@ _FLOAT_LIMITS: Final[dict[str, float]] = {
     "float32": float(np.finfo(np.float32).max),
     "float64": float(np.finfo(np.float64).max) * (1 - 1e-16),
 }
-_EXTERNAL: Final = 1  # onnx.TensorProto.EXTERNAL
+_MODEL: Final = FIELDS["ModelProto"]
+_GRAPH: Final = FIELDS["GraphProto"]
+_NODE: Final = FIELDS["NodeProto"]
 
 
 def _onnx() -> Any:
@@ -289,9 +299,10 @@ class OnnxFlavor(Flavor):
             return True
         if isinstance(model, (bytes, bytearray, memoryview)):
             try:
-                return bool(_parse(bytes(model)).graph.node)
+                _, graph = _read(bytes(model))
             except MlstewardError:
                 return False
+            return graph.has(_GRAPH["node"])
         cls = type(model)
         return cls.__module__.startswith("onnx.") and cls.__name__ == "ModelProto"
 
@@ -308,13 +319,12 @@ class OnnxFlavor(Flavor):
             return model.data
         if isinstance(model, (bytes, bytearray, memoryview)):
             raw = refuse_pickle(model, flavor=self.name)
-            proto = _parse(raw)
         elif self.can_save(model):
-            proto = model  # type: ignore[assignment]
-            raw = proto.SerializeToString()
+            raw = model.SerializeToString()  # type: ignore[attr-defined]
         else:
             raise _not_onnx(model)
-        _check_graph(proto)
+        _check_graph(*_read(raw))
+        _check_model(raw)  # the onnx package's full checker, at registration
         return raw
 
     def load(self, data: bytes) -> OnnxModel:
@@ -327,8 +337,13 @@ class OnnxFlavor(Flavor):
                 input and a ``[N, 2]`` probability output.
         """
         raw = refuse_pickle(data, flavor=self.name)
-        proto = _parse(raw)
-        inputs, output = _check_graph(proto)
+        # The structural and safety checks read the bytes directly: a
+        # serving process never imports the onnx package (28 MB resident).
+        # The full checker ran at registration, on these very bytes (their
+        # checksum is verified before load), and ONNX Runtime validates the
+        # graph again as it opens the session.
+        model, graph = _read(raw)
+        inputs, output = _check_graph(model, graph)
         ort = _ort()
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
@@ -344,7 +359,11 @@ class OnnxFlavor(Flavor):
                 f"ONNX Runtime could not load the onnx artifact: {exc}",
                 field="data",
             ) from exc
-        metadata = {p.key: p.value for p in proto.metadata_props}
+        entry = FIELDS["StringStringEntryProto"]
+        metadata = {
+            p.string(entry["key"]): p.string(entry["value"])
+            for p in model.messages(_MODEL["metadata_props"])
+        }
         return OnnxModel(session, raw, inputs, output, metadata)
 
     def predict_proba(self, model: object, X: pd.DataFrame) -> np.ndarray:
@@ -411,7 +430,7 @@ class OnnxFlavor(Flavor):
             ['for free', 'own', 'rent']
         """
         loaded = self._loaded(model)
-        return _categories(_parse(loaded.data), loaded)
+        return _categories(loaded)
 
     def _loaded(self, model: object) -> OnnxModel:
         if isinstance(model, OnnxModel):
@@ -422,45 +441,58 @@ class OnnxFlavor(Flavor):
 # --- reading and checking the graph -----------------------------------------
 
 
-def _parse(raw: bytes) -> onnx.ModelProto:
-    onnx = _onnx()
-    proto = onnx.ModelProto()
+def _read(raw: bytes) -> tuple[Message, Message]:
+    """The model and its main graph, read from the wire format."""
     try:
-        proto.ParseFromString(raw)
-    except Exception as exc:  # google.protobuf.message.DecodeError and kin
+        return read_model(raw)
+    except Malformed as exc:
+        if "no graph" in str(exc):
+            raise InvalidInput(
+                "The onnx artifact is not an ONNX model: it has no IR version or "
+                "no graph. Save it with onnx.ModelProto.SerializeToString().",
+                field="data",
+            ) from exc
         raise InvalidInput(
             f"The onnx artifact is not an ONNX model (protobuf ModelProto): {exc}",
             field="data",
         ) from exc
-    if proto.ir_version <= 0 or not proto.HasField("graph"):
-        raise InvalidInput(
-            "The onnx artifact is not an ONNX model: it has no IR version or "
-            "no graph. Save it with onnx.ModelProto.SerializeToString().",
-            field="data",
-        )
-    return proto
 
 
-def _check_graph(proto: onnx.ModelProto) -> tuple[tuple[OnnxInput, ...], str]:
-    """Refuse unsafe or unscorable graphs; return the inputs and output name."""
+def _check_model(raw: bytes) -> None:
+    """The onnx package's checker (registration only: it imports onnx)."""
     onnx = _onnx()
-    _check_safety(proto)
+    proto = onnx.ModelProto()
     try:
+        proto.ParseFromString(raw)
         onnx.checker.check_model(proto)
     except Exception as exc:
         raise InvalidInput(
             f"The onnx artifact is not a valid ONNX model: {exc}", field="data"
         ) from exc
-    return _inputs(proto.graph), _probability_output(proto.graph)
 
 
-def _check_safety(proto: onnx.ModelProto) -> None:
-    domains = {o.domain for o in proto.opset_import}
-    if proto.functions:
-        domains |= {f.domain for f in proto.functions}
-    for graph in _graphs(proto.graph):
-        domains |= {node.domain for node in graph.node}
-        if _has_external_data(graph):
+def _check_graph(model: Message, graph: Message) -> tuple[tuple[OnnxInput, ...], str]:
+    """Refuse unsafe or unscorable graphs; return the inputs and output name."""
+    try:
+        _check_safety(model, graph)
+        return _inputs(graph), _probability_output(graph)
+    except Malformed as exc:
+        raise InvalidInput(
+            f"The onnx artifact is not an ONNX model (protobuf ModelProto): {exc}",
+            field="data",
+        ) from exc
+
+
+def _check_safety(model: Message, graph: Message) -> None:
+    domain = FIELDS["OperatorSetIdProto"]["domain"]
+    domains = {o.string(domain) for o in model.messages(_MODEL["opset_import"])}
+    functions = model.messages(_MODEL["functions"])
+    domains |= {f.string(FIELDS["FunctionProto"]["domain"]) for f in functions}
+    for current in subgraphs(graph):
+        domains |= {
+            node.string(_NODE["domain"]) for node in current.messages(_GRAPH["node"])
+        }
+        if any(is_external(t) for t in tensors_of(current)):
             raise UnsafeArtifact(
                 "The onnx artifact keeps tensors in external files; mlsteward "
                 "refuses it, because ONNX Runtime would read those files from "
@@ -478,14 +510,14 @@ def _check_safety(proto: onnx.ModelProto) -> None:
             field="data",
             domains=custom,
         )
-    if proto.functions:
+    if functions:
         raise UnsafeArtifact(
             "The onnx artifact defines model-local functions; mlsteward only "
             "loads graphs of standard operators. Inline the functions "
             "(onnx.inliner.inline_local_functions) and save it again.",
             field="data",
         )
-    if proto.training_info:
+    if model.has(_MODEL["training_info"]):
         raise UnsafeArtifact(
             "The onnx artifact carries training information; mlsteward only "
             "loads inference graphs.",
@@ -493,106 +525,104 @@ def _check_safety(proto: onnx.ModelProto) -> None:
         )
 
 
-def _graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
-    """The graph and every subgraph (If, Loop, Scan bodies), depth first."""
-    stack = [graph]
-    while stack:
-        current = stack.pop()
-        yield current
-        for node in current.node:
-            for attribute in node.attribute:
-                if attribute.HasField("g"):
-                    stack.append(attribute.g)
-                stack.extend(attribute.graphs)
+def _tensor_type(value: Message) -> tuple[int | None, list[Message] | None]:
+    """Element type and shape dimensions of a tensor-typed value (None for
+    a value of another type, or a tensor without a shape)."""
+    value_f = FIELDS["ValueInfoProto"]
+    type_ = value.message(value_f["type"])
+    tensor = (
+        None if type_ is None else type_.message(FIELDS["TypeProto"]["tensor_type"])
+    )
+    if tensor is None:
+        return None, None
+    tensor_f = FIELDS["TypeProto.Tensor"]
+    shape = tensor.message(tensor_f["shape"])
+    dims = None if shape is None else shape.messages(FIELDS["TensorShapeProto"]["dim"])
+    return tensor.scalar(tensor_f["elem_type"]), dims
 
 
-def _has_external_data(graph: onnx.GraphProto) -> bool:
-    tensors = list(graph.initializer)
-    tensors += [s.values for s in graph.sparse_initializer]
-    tensors += [s.indices for s in graph.sparse_initializer]
-    for node in graph.node:
-        for attribute in node.attribute:
-            if attribute.HasField("t"):
-                tensors.append(attribute.t)
-            tensors.extend(attribute.tensors)
-            if attribute.HasField("sparse_tensor"):
-                tensors += [attribute.sparse_tensor.values]
-                tensors += [attribute.sparse_tensor.indices]
-    return any(t.data_location == _EXTERNAL or t.external_data for t in tensors)
-
-
-def _inputs(graph: onnx.GraphProto) -> tuple[OnnxInput, ...]:
-    initializers = {t.name for t in graph.initializer}
+def _inputs(graph: Message) -> tuple[OnnxInput, ...]:
+    name = FIELDS["ValueInfoProto"]["name"]
+    dim_value = FIELDS["TensorShapeProto.Dimension"]["dim_value"]
+    initializers = {
+        t.string(FIELDS["TensorProto"]["name"])
+        for t in graph.messages(_GRAPH["initializer"])
+    }
     found = []
-    for value in graph.input:
-        if value.name in initializers:  # IR < 4 lists initializers as inputs
+    for value in graph.messages(_GRAPH["input"]):
+        input_name = value.string(name)
+        if input_name in initializers:  # IR < 4 lists initializers as inputs
             continue
-        tensor = value.type.tensor_type
-        kind = (
-            _KINDS.get(tensor.elem_type) if value.type.HasField("tensor_type") else None
+        elem_type, dims = _tensor_type(value)
+        kind = None if elem_type is None else _KINDS.get(elem_type)
+        rank_ok = dims is not None and (
+            len(dims) == 1
+            or (
+                len(dims) == 2
+                and (not dims[1].has(dim_value) or dims[1].scalar(dim_value) == 1)
+            )
         )
-        dims = list(tensor.shape.dim)
-        rank_ok = len(dims) == 1 or (
-            len(dims) == 2
-            and (not dims[1].HasField("dim_value") or dims[1].dim_value == 1)
-        )
-        if kind is None or not tensor.HasField("shape") or not rank_ok:
+        if kind is None or dims is None or not rank_ok:
             raise InvalidInput(
-                f"The ONNX model's input {value.name!r} is not one column: "
+                f"The ONNX model's input {input_name!r} is not one column: "
                 "mlsteward feeds one input per column, a float, double, int64 "
                 "or string tensor of shape [N, 1] or [N]. Convert with one "
                 "initial type per column (mlsteward.flavors.onnx.convert_sklearn "
                 "does).",
-                field=value.name,
+                field=input_name,
             )
-        found.append(OnnxInput(value.name, kind, len(dims)))
+        found.append(OnnxInput(input_name, kind, len(dims)))
     if not found:
         raise InvalidInput("The ONNX model has no inputs.", field="data")
     return tuple(found)
 
 
-def _probability_output(graph: onnx.GraphProto) -> str:
+def _probability_output(graph: Message) -> str:
+    name = FIELDS["ValueInfoProto"]["name"]
+    dim_value = FIELDS["TensorShapeProto.Dimension"]["dim_value"]
     candidates = []
-    for value in graph.output:
-        if not value.type.HasField("tensor_type"):
-            continue
-        tensor = value.type.tensor_type
-        dims = list(tensor.shape.dim)
+    outputs = graph.messages(_GRAPH["output"])
+    for value in outputs:
+        elem_type, dims = _tensor_type(value)
         if (
-            tensor.elem_type in (1, 11)  # float, double
+            elem_type in (1, 11)  # float, double
+            and dims is not None
             and len(dims) == 2
-            and dims[1].HasField("dim_value")
-            and dims[1].dim_value == 2
+            and dims[1].has(dim_value)
+            and dims[1].scalar(dim_value) == 2
         ):
-            candidates.append(value.name)
+            candidates.append(value.string(name))
     if "probabilities" in candidates:
         return "probabilities"
     if len(candidates) == 1:
         return candidates[0]
-    outputs = [value.name for value in graph.output]
+    names = [value.string(name) for value in outputs]
     raise InvalidInput(
         "The ONNX model has no single probability output: mlsteward expects a "
         f"float tensor of shape [N, 2] (column 1 = label 1); outputs are "
-        f"{outputs}. A ZipMap output (a list of dicts) is not supported: "
+        f"{names}. A ZipMap output (a list of dicts) is not supported: "
         "convert with zipmap=False.",
         field="data",
     )
 
 
-def _categories(proto: onnx.ModelProto, model: OnnxModel) -> dict[str, list[str]]:
+def _categories(model: OnnxModel) -> dict[str, list[str]]:
+    _, graph = _read(model.data)
     strings = {i.name for i in model.inputs if i.dtype == "string"}
+    attr_f = FIELDS["AttributeProto"]
     found: dict[str, list[str]] = {}
-    attribute = {"OneHotEncoder": "cats_strings", "LabelEncoder": "keys_strings"}
-    for node in proto.graph.node:
-        wanted = attribute.get(node.op_type)
-        if node.domain != "ai.onnx.ml" or wanted is None:
+    wanted_of = {"OneHotEncoder": "cats_strings", "LabelEncoder": "keys_strings"}
+    for node in graph.messages(_GRAPH["node"]):
+        wanted = wanted_of.get(node.string(_NODE["op_type"]))
+        if node.string(_NODE["domain"]) != "ai.onnx.ml" or wanted is None:
             continue
-        if len(node.input) != 1 or node.input[0] not in strings:
+        inputs = node.strings(_NODE["input"])
+        if len(inputs) != 1 or inputs[0] not in strings:
             continue
-        for attr in node.attribute:
-            if attr.name == wanted:
-                known = found.setdefault(node.input[0], [])
-                known += [v.decode() for v in attr.strings if v.decode() not in known]
+        for attr in node.messages(_NODE["attribute"]):
+            if attr.string(attr_f["name"]) == wanted:
+                known = found.setdefault(inputs[0], [])
+                known += [v for v in attr.strings(attr_f["strings"]) if v not in known]
     return found
 
 
