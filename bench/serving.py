@@ -41,6 +41,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -357,6 +358,37 @@ def measure(
         f" RSS {rss:.0f} MB",
         flush=True,
     )
+    return result
+
+
+def paired_logging_cost(
+    logged: Server, unlogged: Server, seconds: float, rounds: int = 3
+) -> dict[str, Any]:
+    """The prediction log's price, measured fairly: both servers run at
+    once (one idles while the other is loaded) and their c=8 runs alternate,
+    so a busy moment on the machine hits both alike; the cost compares
+    the medians."""
+    print(f"[logging cost] {rounds} alternating rounds (load average {loadavg():.2f})")
+    procs = []
+    try:
+        for server in (logged, unlogged):
+            proc, _ = start(server)
+            procs.append(proc)
+            wrk(server, server.body_one, 8, 1, "pair-warmup")
+        runs: dict[str, list[float]] = {logged.name: [], unlogged.name: []}
+        for i in range(rounds):
+            order = (logged, unlogged) if i % 2 == 0 else (unlogged, logged)
+            for server in order:
+                report = wrk(server, server.body_one, 8, seconds, f"pair{i}")
+                runs[server.name].append(report["rps"])
+    finally:
+        for proc in procs:
+            stop(proc)
+    on = statistics.median(runs[logged.name])
+    off = statistics.median(runs[unlogged.name])
+    result = {"rps_c8_on": runs[logged.name], "rps_c8_off": runs[unlogged.name]}
+    result["cost"] = 1 - on / off
+    print(f"[logging cost] median {on:,.0f} vs {off:,.0f} req/s: {result['cost']:.1%}")
     return result
 
 
@@ -683,7 +715,11 @@ def evaluate(results: dict[str, Any]) -> dict[str, Any]:
     if raw and mlflow:
         out["raw_vs_mlflow_c8"] = raw["rps_c8"] / mlflow["rps_c8"]
     if ms and nolog:
-        out["logging_cost"] = 1 - ms["rps_c8"] / nolog["rps_c8"]
+        out["logging_cost_separate_runs"] = 1 - ms["rps_c8"] / nolog["rps_c8"]
+        out["logging_cost"] = out["logging_cost_separate_runs"]
+    paired = results.get("logging-cost")
+    if paired:
+        out["logging_cost"] = paired["cost"]
     if ms and fsync:
         out["fsync_cost"] = 1 - fsync["rps_c8"] / ms["rps_c8"]
     if ms:
@@ -762,12 +798,23 @@ def summary(report: dict[str, Any]) -> str:
         ("RSS, MLflow / mlsteward", "vs_mlflow_rss", "{:.1f}x"),
         ("cold start, MLflow / mlsteward", "vs_mlflow_cold_start", "{:.1f}x"),
         ("raw ONNX limit vs MLflow at c=8", "raw_vs_mlflow_c8", "{:.0f}x"),
-        ("logging cost at c=8", "logging_cost", "{:.1%}"),
+        ("logging cost at c=8 (paired runs, the target's figure)", "logging_cost",
+         "{:.1%}"),
+        ("logging cost at c=8 (the table's separate runs)",
+         "logging_cost_separate_runs", "{:.1%}"),
         ("fsync cost at c=8 (vs logging on)", "fsync_cost", "{:.1%}"),
-    ]
+    ]  # fmt: skip
     for label, key, fmt in ratios:
         if key in ev:
             lines.append(f"- {label}: {fmt.format(ev[key])}")
+    paired = report["results"].get("logging-cost")
+    if paired:
+        on = ", ".join(f"{v:,.0f}" for v in paired["rps_c8_on"])
+        off = ", ".join(f"{v:,.0f}" for v in paired["rps_c8_off"])
+        lines.append(
+            f"- paired c=8 runs (req/s), both servers up, runs alternating: "
+            f"logging on {on}; off {off}"
+        )
     for name, r in report["results"].items():
         if "rss_mb_after" in r:
             phases = ", ".join(f"{k} {v:.0f}" for k, v in r["rss_mb_after"].items())
@@ -879,6 +926,13 @@ def main() -> int:
                 bench, "mlsteward-nolog", off, no_log_patch=off is None
             )
             results[server.name] = measure(server, bench.expected, args.seconds, short)
+            results["logging-cost"] = paired_logging_cost(
+                mlsteward_server(bench, "mlsteward-pair-on"),
+                mlsteward_server(
+                    bench, "mlsteward-pair-off", off, no_log_patch=off is None
+                ),
+                args.seconds,
+            )
             fsync = {"MLSTEWARD_SERVING_LOG_FSYNC": "true"}
             server = mlsteward_server(bench, "mlsteward-fsync", fsync)
             results[server.name] = measure(server, bench.expected, args.seconds, short)

@@ -209,7 +209,6 @@ class ServingRuntime:
 
         def written(n: int) -> None:
             m.log_written.inc(n)
-            m.log_pending.dec(n)
 
         self._writer = LogShipper(
             self.ctx.store,
@@ -220,6 +219,8 @@ class ServingRuntime:
             on_error=m.log_errors.inc,
         )
         await asyncio.to_thread(self._writer.start)
+        writer = self._writer
+        m.log_pending.set_function(lambda: writer.pending)  # read when scraped
         await self.refresh(initial=True)
         self.ready = True
         self._poller = asyncio.get_running_loop().create_task(self._poll())
@@ -485,7 +486,6 @@ class ServingRuntime:
 
     async def _append(self, lines: bytes, count: int) -> None:
         _, seq = self._journal.append(lines, count)
-        self.metrics.log_pending.inc(count)
         if self.fsync:
             loop = asyncio.get_running_loop()
             done: asyncio.Future[None] = loop.create_future()

@@ -31,7 +31,9 @@ Protocol, all over pipes:
   ``{"error": text}`` after a failed write (retried after a second).
 
 It imports neither pandas nor SQLAlchemy for SQLite, so it costs the
-serving process tree little memory.
+serving process tree little memory, and it runs at a lower CPU priority
+(``nice`` 10) than its server: under saturation, answers come first and the
+log catches up from the journal as soon as the load eases.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ __all__ = ["Shipper", "main"]
 
 ENV_SQLITE = "MLSTEWARD_SHIPPER_SQLITE"
 ENV_DB_URL = "MLSTEWARD_SHIPPER_DB_URL"
+#: How much lower the shipper's CPU priority is than its server's.
+NICENESS = 10
 
 
 class _SQLiteSink:
@@ -210,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     if not sqlite_path and not url:
         print(f"set {ENV_SQLITE} or {ENV_DB_URL}", file=sys.stderr)
         return 2
+    # Answering requests comes first: on a saturated machine the shipper
+    # takes the CPU its server leaves over, and the log catches up from the
+    # journal (on disk, not in memory) as soon as the load eases.
+    os.nice(NICENESS)
     # What the shipper holds has no reference cycles: reference counting
     # frees it all. Without this, the collector's passes over each batch of
     # parsed lines doubled the cost of a record.
