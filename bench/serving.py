@@ -926,6 +926,16 @@ def main() -> int:
                 bench, "mlsteward-nolog", off, no_log_patch=off is None
             )
             results[server.name] = measure(server, bench.expected, args.seconds, short)
+            notes.append(
+                "The logging target is judged on paired runs: a logged and an "
+                "unlogged server up at once, three alternating 5 s runs at c=8 "
+                "each, medians compared. The separate runs of the table differ "
+                "more from run to run on a shared machine (6-24% on the same "
+                "code in one afternoon). mlsteward's RSS is its whole process "
+                "tree: the server and its log shipper process (nice 10), whose "
+                "backlog after the 1000-row batches is the 'still pending' "
+                "figure below."
+            )
             results["logging-cost"] = paired_logging_cost(
                 mlsteward_server(bench, "mlsteward-pair-on"),
                 mlsteward_server(
@@ -953,9 +963,11 @@ def main() -> int:
     loads = [x for r in results.values() for x in r.get("loadavg_1min", [])]
     if loads and max(loads) > (os.cpu_count() or 1) / 2:
         notes.append(
-            f"The machine was busy with other work during the run (1-minute load "
-            f"average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores), "
-            "which lowers every server's figures; compare within the run."
+            f"The 1-minute load average at each server's start was "
+            f"{min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores; it "
+            "includes the benchmark's own previous phases and any other work on "
+            "the machine, which lowers every server's figures alike; compare "
+            "within the run."
         )
     stamp = report["date"].replace(":", "").replace("-", "")
     for path in (OUT / "serving.json", OUT / f"serving-{stamp}.json"):
