@@ -36,21 +36,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from mlsteward.errors import InvalidInput, MlstewardError, UnsafeArtifact
+from mlsteward.errors import InvalidInput, MlstewardError
 from mlsteward.flavors.base import Flavor, positive_class_proba, refuse_pickle
 from mlsteward.flavors.onnx_graph import (
     FIELDS,
-    Malformed,
-    Message,
-    is_external,
-    read_model,
-    subgraphs,
-    tensors_of,
+    STANDARD_DOMAINS,
+    OnnxInput,
+    categories,
+    check_graph,
+    read,
 )
 
 if TYPE_CHECKING:
@@ -67,11 +65,6 @@ __all__ = [
     "convert_sklearn",
 ]
 
-#: Operator domains an artifact may use: ``""`` and ``"ai.onnx"`` (the same
-#: default domain) and ``"ai.onnx.ml"``. Anything else (``com.microsoft``,
-#: a vendor's custom ops) is native code outside the ONNX standard.
-STANDARD_DOMAINS: Final = frozenset({"", "ai.onnx", "ai.onnx.ml"})
-
 #: Opsets :func:`convert_sklearn` targets (skl2onnx emits the lowest version
 #: each operator needs, up to these). Pinned so that a converter upgrade
 #: cannot silently change the graphs mlsteward produces; checked with
@@ -82,7 +75,6 @@ TARGET_OPSET: Final[dict[str, int]] = {"": 21, "ai.onnx.ml": 3}
 #: accepts between the source model and its ONNX graph (float32 inside).
 PARITY_ATOL: Final = 1e-5
 
-_KINDS: Final = {1: "float32", 11: "float64", 7: "int64", 8: "string"}
 _NP_DTYPES: Final[dict[str, np.dtype[Any]]] = {
     "float32": np.dtype(np.float32),
     "float64": np.dtype(np.float64),
@@ -96,7 +88,6 @@ _FLOAT_LIMITS: Final[dict[str, float]] = {
 }
 _MODEL: Final = FIELDS["ModelProto"]
 _GRAPH: Final = FIELDS["GraphProto"]
-_NODE: Final = FIELDS["NodeProto"]
 
 
 def _onnx() -> Any:
@@ -120,21 +111,6 @@ def _ort() -> Any:
             field="flavor",
         ) from exc
     return onnxruntime
-
-
-@dataclass(frozen=True)
-class OnnxInput:
-    """One input column of an ONNX model.
-
-    Attributes:
-        name: Column name (the graph input's name).
-        dtype: ``"float32"``, ``"float64"``, ``"int64"`` or ``"string"``.
-        rank: 2 for shape ``[N, 1]`` (what skl2onnx writes), 1 for ``[N]``.
-    """
-
-    name: str
-    dtype: str
-    rank: int
 
 
 class OnnxModel:
@@ -299,7 +275,7 @@ class OnnxFlavor(Flavor):
             return True
         if isinstance(model, (bytes, bytearray, memoryview)):
             try:
-                _, graph = _read(bytes(model))
+                _, graph = read(bytes(model))
             except MlstewardError:
                 return False
             return graph.has(_GRAPH["node"])
@@ -323,7 +299,7 @@ class OnnxFlavor(Flavor):
             raw = model.SerializeToString()  # type: ignore[attr-defined]
         else:
             raise _not_onnx(model)
-        _check_graph(*_read(raw))
+        check_graph(*read(raw))
         _check_model(raw)  # the onnx package's full checker, at registration
         return raw
 
@@ -342,8 +318,8 @@ class OnnxFlavor(Flavor):
         # The full checker ran at registration, on these very bytes (their
         # checksum is verified before load), and ONNX Runtime validates the
         # graph again as it opens the session.
-        model, graph = _read(raw)
-        inputs, output = _check_graph(model, graph)
+        model, graph = read(raw)
+        inputs, output = check_graph(model, graph)
         ort = _ort()
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
@@ -430,7 +406,8 @@ class OnnxFlavor(Flavor):
             ['for free', 'own', 'rent']
         """
         loaded = self._loaded(model)
-        return _categories(loaded)
+        strings = {i.name for i in loaded.inputs if i.dtype == "string"}
+        return categories(loaded.data, strings)
 
     def _loaded(self, model: object) -> OnnxModel:
         if isinstance(model, OnnxModel):
@@ -439,23 +416,6 @@ class OnnxFlavor(Flavor):
 
 
 # --- reading and checking the graph -----------------------------------------
-
-
-def _read(raw: bytes) -> tuple[Message, Message]:
-    """The model and its main graph, read from the wire format."""
-    try:
-        return read_model(raw)
-    except Malformed as exc:
-        if "no graph" in str(exc):
-            raise InvalidInput(
-                "The onnx artifact is not an ONNX model: it has no IR version or "
-                "no graph. Save it with onnx.ModelProto.SerializeToString().",
-                field="data",
-            ) from exc
-        raise InvalidInput(
-            f"The onnx artifact is not an ONNX model (protobuf ModelProto): {exc}",
-            field="data",
-        ) from exc
 
 
 def _check_model(raw: bytes) -> None:
@@ -469,161 +429,6 @@ def _check_model(raw: bytes) -> None:
         raise InvalidInput(
             f"The onnx artifact is not a valid ONNX model: {exc}", field="data"
         ) from exc
-
-
-def _check_graph(model: Message, graph: Message) -> tuple[tuple[OnnxInput, ...], str]:
-    """Refuse unsafe or unscorable graphs; return the inputs and output name."""
-    try:
-        _check_safety(model, graph)
-        return _inputs(graph), _probability_output(graph)
-    except Malformed as exc:
-        raise InvalidInput(
-            f"The onnx artifact is not an ONNX model (protobuf ModelProto): {exc}",
-            field="data",
-        ) from exc
-
-
-def _check_safety(model: Message, graph: Message) -> None:
-    domain = FIELDS["OperatorSetIdProto"]["domain"]
-    domains = {o.string(domain) for o in model.messages(_MODEL["opset_import"])}
-    functions = model.messages(_MODEL["functions"])
-    domains |= {f.string(FIELDS["FunctionProto"]["domain"]) for f in functions}
-    for current in subgraphs(graph):
-        domains |= {
-            node.string(_NODE["domain"]) for node in current.messages(_GRAPH["node"])
-        }
-        if any(is_external(t) for t in tensors_of(current)):
-            raise UnsafeArtifact(
-                "The onnx artifact keeps tensors in external files; mlsteward "
-                "refuses it, because ONNX Runtime would read those files from "
-                "the serving machine's disk. Save the model with all tensors "
-                "inside it (onnx.save_model(..., save_as_external_data=False)).",
-                field="data",
-            )
-    custom = sorted(domains - STANDARD_DOMAINS)
-    if custom:
-        raise UnsafeArtifact(
-            f"The onnx artifact uses operator domains {custom}; mlsteward only "
-            f"loads the standard ones ({sorted(STANDARD_DOMAINS - {''})}), "
-            "because custom operators are native code outside the ONNX "
-            "standard. Convert the model with standard operators only.",
-            field="data",
-            domains=custom,
-        )
-    if functions:
-        raise UnsafeArtifact(
-            "The onnx artifact defines model-local functions; mlsteward only "
-            "loads graphs of standard operators. Inline the functions "
-            "(onnx.inliner.inline_local_functions) and save it again.",
-            field="data",
-        )
-    if model.has(_MODEL["training_info"]):
-        raise UnsafeArtifact(
-            "The onnx artifact carries training information; mlsteward only "
-            "loads inference graphs.",
-            field="data",
-        )
-
-
-def _tensor_type(value: Message) -> tuple[int | None, list[Message] | None]:
-    """Element type and shape dimensions of a tensor-typed value (None for
-    a value of another type, or a tensor without a shape)."""
-    value_f = FIELDS["ValueInfoProto"]
-    type_ = value.message(value_f["type"])
-    tensor = (
-        None if type_ is None else type_.message(FIELDS["TypeProto"]["tensor_type"])
-    )
-    if tensor is None:
-        return None, None
-    tensor_f = FIELDS["TypeProto.Tensor"]
-    shape = tensor.message(tensor_f["shape"])
-    dims = None if shape is None else shape.messages(FIELDS["TensorShapeProto"]["dim"])
-    return tensor.scalar(tensor_f["elem_type"]), dims
-
-
-def _inputs(graph: Message) -> tuple[OnnxInput, ...]:
-    name = FIELDS["ValueInfoProto"]["name"]
-    dim_value = FIELDS["TensorShapeProto.Dimension"]["dim_value"]
-    initializers = {
-        t.string(FIELDS["TensorProto"]["name"])
-        for t in graph.messages(_GRAPH["initializer"])
-    }
-    found = []
-    for value in graph.messages(_GRAPH["input"]):
-        input_name = value.string(name)
-        if input_name in initializers:  # IR < 4 lists initializers as inputs
-            continue
-        elem_type, dims = _tensor_type(value)
-        kind = None if elem_type is None else _KINDS.get(elem_type)
-        rank_ok = dims is not None and (
-            len(dims) == 1
-            or (
-                len(dims) == 2
-                and (not dims[1].has(dim_value) or dims[1].scalar(dim_value) == 1)
-            )
-        )
-        if kind is None or dims is None or not rank_ok:
-            raise InvalidInput(
-                f"The ONNX model's input {input_name!r} is not one column: "
-                "mlsteward feeds one input per column, a float, double, int64 "
-                "or string tensor of shape [N, 1] or [N]. Convert with one "
-                "initial type per column (mlsteward.flavors.onnx.convert_sklearn "
-                "does).",
-                field=input_name,
-            )
-        found.append(OnnxInput(input_name, kind, len(dims)))
-    if not found:
-        raise InvalidInput("The ONNX model has no inputs.", field="data")
-    return tuple(found)
-
-
-def _probability_output(graph: Message) -> str:
-    name = FIELDS["ValueInfoProto"]["name"]
-    dim_value = FIELDS["TensorShapeProto.Dimension"]["dim_value"]
-    candidates = []
-    outputs = graph.messages(_GRAPH["output"])
-    for value in outputs:
-        elem_type, dims = _tensor_type(value)
-        if (
-            elem_type in (1, 11)  # float, double
-            and dims is not None
-            and len(dims) == 2
-            and dims[1].has(dim_value)
-            and dims[1].scalar(dim_value) == 2
-        ):
-            candidates.append(value.string(name))
-    if "probabilities" in candidates:
-        return "probabilities"
-    if len(candidates) == 1:
-        return candidates[0]
-    names = [value.string(name) for value in outputs]
-    raise InvalidInput(
-        "The ONNX model has no single probability output: mlsteward expects a "
-        f"float tensor of shape [N, 2] (column 1 = label 1); outputs are "
-        f"{names}. A ZipMap output (a list of dicts) is not supported: "
-        "convert with zipmap=False.",
-        field="data",
-    )
-
-
-def _categories(model: OnnxModel) -> dict[str, list[str]]:
-    _, graph = _read(model.data)
-    strings = {i.name for i in model.inputs if i.dtype == "string"}
-    attr_f = FIELDS["AttributeProto"]
-    found: dict[str, list[str]] = {}
-    wanted_of = {"OneHotEncoder": "cats_strings", "LabelEncoder": "keys_strings"}
-    for node in graph.messages(_GRAPH["node"]):
-        wanted = wanted_of.get(node.string(_NODE["op_type"]))
-        if node.string(_NODE["domain"]) != "ai.onnx.ml" or wanted is None:
-            continue
-        inputs = node.strings(_NODE["input"])
-        if len(inputs) != 1 or inputs[0] not in strings:
-            continue
-        for attr in node.messages(_NODE["attribute"]):
-            if attr.string(attr_f["name"]) == wanted:
-                known = found.setdefault(inputs[0], [])
-                known += [v for v in attr.strings(attr_f["strings"]) if v not in known]
-    return found
 
 
 # --- turning values into input tensors ----------------------------------------

@@ -10,15 +10,38 @@ and outputs with their types and shapes, metadata, and the categories of
 encoder nodes. Field numbers are ONNX's (``onnx.proto``); a test holds each
 to the installed ``onnx`` package's descriptors.
 
-Nothing here imports ``onnx`` or ``onnxruntime``: pure standard library.
+Nothing here imports ``onnx`` or ``onnxruntime``: the standard library and
+mlsteward's errors only. The checks that refuse a model live here too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["Malformed", "Message", "read_model", "subgraphs", "tensors_of"]
+from mlsteward.errors import InvalidInput, UnsafeArtifact
+
+__all__ = [
+    "FIELDS",
+    "STANDARD_DOMAINS",
+    "Malformed",
+    "Message",
+    "OnnxInput",
+    "categories",
+    "check_graph",
+    "read",
+    "read_model",
+    "subgraphs",
+    "tensors_of",
+]
+
+#: Operator domains an artifact may use: ``""`` and ``"ai.onnx"`` (the same
+#: default domain) and ``"ai.onnx.ml"``. Anything else (``com.microsoft``,
+#: a vendor's custom ops) is native code outside the ONNX standard.
+STANDARD_DOMAINS: Final = frozenset({"", "ai.onnx", "ai.onnx.ml"})
+
+_KINDS: Final = {1: "float32", 11: "float64", 7: "int64", 8: "string"}
 
 
 class Malformed(ValueError):
@@ -66,6 +89,24 @@ FIELDS: Final[dict[str, dict[str, int]]] = {
 }
 
 _EXTERNAL: Final = 1  # TensorProto.DataLocation.EXTERNAL
+_MODEL: Final = FIELDS["ModelProto"]
+_GRAPH: Final = FIELDS["GraphProto"]
+_NODE: Final = FIELDS["NodeProto"]
+
+
+@dataclass(frozen=True)
+class OnnxInput:
+    """One input column of an ONNX model.
+
+    Attributes:
+        name: Column name (the graph input's name).
+        dtype: ``"float32"``, ``"float64"``, ``"int64"`` or ``"string"``.
+        rank: 2 for shape ``[N, 1]`` (what skl2onnx writes), 1 for ``[N]``.
+    """
+
+    name: str
+    dtype: str
+    rank: int
 
 
 def _varint(buf: Any, i: int) -> tuple[int, int]:
@@ -211,3 +252,183 @@ def is_external(tensor: Message) -> bool:
     return tensor.scalar(f["data_location"]) == _EXTERNAL or tensor.has(
         f["external_data"]
     )
+
+
+# --- the checks ------------------------------------------------------------
+
+
+def read(raw: bytes) -> tuple[Message, Message]:
+    """The model and its main graph, read from the wire format.
+
+    Raises:
+        InvalidInput: Not an ONNX model.
+    """
+    try:
+        return read_model(raw)
+    except Malformed as exc:
+        if "no graph" in str(exc):
+            raise InvalidInput(
+                "The onnx artifact is not an ONNX model: it has no IR version or "
+                "no graph. Save it with onnx.ModelProto.SerializeToString().",
+                field="data",
+            ) from exc
+        raise InvalidInput(
+            f"The onnx artifact is not an ONNX model (protobuf ModelProto): {exc}",
+            field="data",
+        ) from exc
+
+
+def check_graph(model: Message, graph: Message) -> tuple[tuple[OnnxInput, ...], str]:
+    """Refuse unsafe or unscorable graphs; return the inputs and output name."""
+    try:
+        _check_safety(model, graph)
+        return _inputs(graph), _probability_output(graph)
+    except Malformed as exc:
+        raise InvalidInput(
+            f"The onnx artifact is not an ONNX model (protobuf ModelProto): {exc}",
+            field="data",
+        ) from exc
+
+
+def _check_safety(model: Message, graph: Message) -> None:
+    domain = FIELDS["OperatorSetIdProto"]["domain"]
+    domains = {o.string(domain) for o in model.messages(_MODEL["opset_import"])}
+    functions = model.messages(_MODEL["functions"])
+    domains |= {f.string(FIELDS["FunctionProto"]["domain"]) for f in functions}
+    for current in subgraphs(graph):
+        domains |= {
+            node.string(_NODE["domain"]) for node in current.messages(_GRAPH["node"])
+        }
+        if any(is_external(t) for t in tensors_of(current)):
+            raise UnsafeArtifact(
+                "The onnx artifact keeps tensors in external files; mlsteward "
+                "refuses it, because ONNX Runtime would read those files from "
+                "the serving machine's disk. Save the model with all tensors "
+                "inside it (onnx.save_model(..., save_as_external_data=False)).",
+                field="data",
+            )
+    custom = sorted(domains - STANDARD_DOMAINS)
+    if custom:
+        raise UnsafeArtifact(
+            f"The onnx artifact uses operator domains {custom}; mlsteward only "
+            f"loads the standard ones ({sorted(STANDARD_DOMAINS - {''})}), "
+            "because custom operators are native code outside the ONNX "
+            "standard. Convert the model with standard operators only.",
+            field="data",
+            domains=custom,
+        )
+    if functions:
+        raise UnsafeArtifact(
+            "The onnx artifact defines model-local functions; mlsteward only "
+            "loads graphs of standard operators. Inline the functions "
+            "(onnx.inliner.inline_local_functions) and save it again.",
+            field="data",
+        )
+    if model.has(_MODEL["training_info"]):
+        raise UnsafeArtifact(
+            "The onnx artifact carries training information; mlsteward only "
+            "loads inference graphs.",
+            field="data",
+        )
+
+
+def _tensor_type(value: Message) -> tuple[int | None, list[Message] | None]:
+    """Element type and shape dimensions of a tensor-typed value (None for
+    a value of another type, or a tensor without a shape)."""
+    value_f = FIELDS["ValueInfoProto"]
+    type_ = value.message(value_f["type"])
+    tensor = (
+        None if type_ is None else type_.message(FIELDS["TypeProto"]["tensor_type"])
+    )
+    if tensor is None:
+        return None, None
+    tensor_f = FIELDS["TypeProto.Tensor"]
+    shape = tensor.message(tensor_f["shape"])
+    dims = None if shape is None else shape.messages(FIELDS["TensorShapeProto"]["dim"])
+    return tensor.scalar(tensor_f["elem_type"]), dims
+
+
+def _inputs(graph: Message) -> tuple[OnnxInput, ...]:
+    name = FIELDS["ValueInfoProto"]["name"]
+    dim_value = FIELDS["TensorShapeProto.Dimension"]["dim_value"]
+    initializers = {
+        t.string(FIELDS["TensorProto"]["name"])
+        for t in graph.messages(_GRAPH["initializer"])
+    }
+    found = []
+    for value in graph.messages(_GRAPH["input"]):
+        input_name = value.string(name)
+        if input_name in initializers:  # IR < 4 lists initializers as inputs
+            continue
+        elem_type, dims = _tensor_type(value)
+        kind = None if elem_type is None else _KINDS.get(elem_type)
+        rank_ok = dims is not None and (
+            len(dims) == 1
+            or (
+                len(dims) == 2
+                and (not dims[1].has(dim_value) or dims[1].scalar(dim_value) == 1)
+            )
+        )
+        if kind is None or dims is None or not rank_ok:
+            raise InvalidInput(
+                f"The ONNX model's input {input_name!r} is not one column: "
+                "mlsteward feeds one input per column, a float, double, int64 "
+                "or string tensor of shape [N, 1] or [N]. Convert with one "
+                "initial type per column (mlsteward.flavors.onnx.convert_sklearn "
+                "does).",
+                field=input_name,
+            )
+        found.append(OnnxInput(input_name, kind, len(dims)))
+    if not found:
+        raise InvalidInput("The ONNX model has no inputs.", field="data")
+    return tuple(found)
+
+
+def _probability_output(graph: Message) -> str:
+    name = FIELDS["ValueInfoProto"]["name"]
+    dim_value = FIELDS["TensorShapeProto.Dimension"]["dim_value"]
+    candidates = []
+    outputs = graph.messages(_GRAPH["output"])
+    for value in outputs:
+        elem_type, dims = _tensor_type(value)
+        if (
+            elem_type in (1, 11)  # float, double
+            and dims is not None
+            and len(dims) == 2
+            and dims[1].has(dim_value)
+            and dims[1].scalar(dim_value) == 2
+        ):
+            candidates.append(value.string(name))
+    if "probabilities" in candidates:
+        return "probabilities"
+    if len(candidates) == 1:
+        return candidates[0]
+    names = [value.string(name) for value in outputs]
+    raise InvalidInput(
+        "The ONNX model has no single probability output: mlsteward expects a "
+        f"float tensor of shape [N, 2] (column 1 = label 1); outputs are "
+        f"{names}. A ZipMap output (a list of dicts) is not supported: "
+        "convert with zipmap=False.",
+        field="data",
+    )
+
+
+def categories(data: bytes, strings: set[str]) -> dict[str, list[str]]:
+    """Categories of the encoder nodes that read one of the ``strings``
+    inputs directly (skl2onnx's one-hot and ordinal encoders)."""
+    _, graph = read(data)
+    attr_f = FIELDS["AttributeProto"]
+    found: dict[str, list[str]] = {}
+    wanted_of = {"OneHotEncoder": "cats_strings", "LabelEncoder": "keys_strings"}
+    for node in graph.messages(_GRAPH["node"]):
+        wanted = wanted_of.get(node.string(_NODE["op_type"]))
+        if node.string(_NODE["domain"]) != "ai.onnx.ml" or wanted is None:
+            continue
+        inputs = node.strings(_NODE["input"])
+        if len(inputs) != 1 or inputs[0] not in strings:
+            continue
+        for attr in node.messages(_NODE["attribute"]):
+            if attr.string(attr_f["name"]) == wanted:
+                known = found.setdefault(inputs[0], [])
+                known += [v for v in attr.strings(attr_f["strings"]) if v not in known]
+    return found
