@@ -128,7 +128,7 @@ def test_max_wait_gathers_requests_that_arrive_a_little_later() -> None:
     async def main() -> list[np.ndarray]:
         return await asyncio.gather(late(0.0), late(0.005))
 
-    batcher = Batcher(model, max_wait=0.05)
+    batcher = Batcher(model, max_wait=0.25)
     results = _run(main())
     assert [r.tolist() for r in results] == [[0.0], [0.005]]
     assert [rows for rows, _ in model.calls] == [2]

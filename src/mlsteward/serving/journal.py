@@ -137,10 +137,11 @@ class Journal:
         with self._lock:
             seg = self._current
             assert seg is not None, "journal is not open"
-            view = memoryview(lines)
-            while view:
-                n = os.write(seg.fd, view)
-                view = view[n:]
+            written = os.write(seg.fd, lines)
+            if written < len(lines):  # a short write (a signal, a full disk)
+                view = memoryview(lines)[written:]
+                while view:
+                    view = view[os.write(seg.fd, view) :]
             seg.size += len(lines)
             self.records += count
             self.unshipped_bytes += len(lines)

@@ -482,23 +482,29 @@ class ServingRuntime:
             flags=batch.flags if any(batch.flags) else None,
             reasons=reasons,
         )
-        await self._append(line, batch.n)
+        _, seq = self._journal.append(line, batch.n)
+        if self.fsync:
+            await self._synced(seq)
 
     async def _append(self, lines: bytes, count: int) -> None:
         _, seq = self._journal.append(lines, count)
         if self.fsync:
-            loop = asyncio.get_running_loop()
-            done: asyncio.Future[None] = loop.create_future()
+            await self._synced(seq)
 
-            def settle() -> None:
-                if not done.done():
-                    done.set_result(None)
+    def _synced(self, seq: int) -> asyncio.Future[None]:
+        """A future that settles once journal write ``seq`` is on disk."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
 
-            def wake() -> None:
-                loop.call_soon_threadsafe(settle)
+        def settle() -> None:
+            if not done.done():
+                done.set_result(None)
 
-            self._journal.when_synced(seq, wake)
-            await done
+        def wake() -> None:
+            loop.call_soon_threadsafe(settle)
+
+        self._journal.when_synced(seq, wake)
+        return done
 
     # -- shadows -----------------------------------------------------------
     def _mirror(self, live: LiveDeployment, batch: Batch, ids: list[str]) -> None:
