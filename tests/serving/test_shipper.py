@@ -81,6 +81,20 @@ def test_request_ids_are_time_ordered_unique_uuid7_hex() -> None:
     assert first[0][:12] <= later[0][:12]  # milliseconds first
 
 
+def test_a_forked_child_draws_other_request_ids() -> None:
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its ids down the pipe, then leave at once
+        os.write(write, request_ids(1)[0].encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    assert len(child) == 32
+    assert child[16:] != request_ids(1)[0][16:]  # the random half differs
+
+
 def test_ship_once_commits_whole_lines_once(tmp_path: Path, client: Any) -> None:
     directory = tmp_path / "journal"
     directory.mkdir()
