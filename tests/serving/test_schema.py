@@ -222,3 +222,22 @@ def test_any_mutation_is_accepted_or_refused_by_name(
         return
     # Accepted: the slow reference path agrees with the compiled one.
     assert schema._decode_slowly(body).columns == batch.columns
+
+
+def test_a_record_logged_as_sent_keeps_its_body(
+    loaded: Any, schema: RequestSchema, rows: list[dict[str, Any]]
+) -> None:
+    plain = RequestSchema(
+        loaded.version.signature.inputs,
+        log_columns=["age_in_years", "application_id"],
+        categories=known_categories(loaded),
+        unseen_policy="unknown",
+    )
+    body = orjson.dumps(rows[0])
+    assert plain.decode(body).raw == body  # logged exactly as sent
+    # Not when the log must differ from the body, or the body spans lines.
+    assert schema.decode(body).raw is None  # pii to redact
+    assert plain.decode(orjson.dumps({**rows[0], "purpose": "x"})).raw is None
+    assert plain.decode(orjson.dumps([rows[0]])).raw is None  # a list
+    pretty = json.dumps(rows[0], indent=1).encode()
+    assert plain.decode(pretty).raw is None

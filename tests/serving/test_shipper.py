@@ -71,6 +71,15 @@ def test_request_lines_expand_to_one_record_per_row() -> None:
     assert expand(shadow) == [shadow]
 
 
+def test_a_record_sent_as_one_object_is_journaled_as_received() -> None:
+    body = b'{"age": 30, "housing": "own", "application_id": "A-1"}'
+    line, ids = _line(1, record=body)
+    assert b'"in1":' + body in line  # embedded, not encoded again
+    (record,) = parse_lines(line)
+    assert record["id"] == ids[0]
+    assert record["in"] == {"age": 30, "housing": "own", "application_id": "A-1"}
+
+
 def test_request_ids_are_time_ordered_unique_uuid7_hex() -> None:
     first = request_ids(3)
     later = request_ids(1)
@@ -161,12 +170,12 @@ def test_the_shipper_process_copies_the_journal_and_stops_clean(
     shipper.start()
     ids: list[str] = []
     try:
-        for _ in range(20):
-            line, new = _line(2)
-            journal.append(line, 2)
+        for i in range(20):
+            line, new = _line(2) if i % 2 else _line(1, record=b'{"age": %d}' % i)
+            journal.append(line, len(new))
             ids += new
         wait_for(lambda: shipper.pending == 0, what="the journal copied")
-        assert sum(written) == 40
+        assert sum(written) == 30
         # It runs below its server's CPU priority: answers come first.
         assert shipper._proc is not None
         mine = os.getpriority(os.PRIO_PROCESS, 0)
@@ -179,6 +188,8 @@ def test_the_shipper_process_copies_the_journal_and_stops_clean(
     assert not list(journal.directory.glob("*.jsonl"))  # all of it committed
     logged = PredictionLog(client.ctx).read()
     assert sorted(logged["request_id"]) == sorted(ids)
+    as_sent = logged[logged["input.housing"].isna()]  # the one-object lines
+    assert sorted(as_sent["input.age"]) == list(range(0, 20, 2))
 
 
 def test_a_killed_shipper_is_restarted_and_loses_nothing(

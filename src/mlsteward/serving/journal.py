@@ -1,9 +1,15 @@
 """The local prediction journal: answered requests survive a killed process.
 
-Before an answer goes out, its prediction records are appended to a segment
-file with one ``os.write``: one JSON line per request (see :func:`expand`).
-The operating system keeps written bytes even when the process is killed with
-SIGKILL, so an answered request is never lost with the process. Surviving a
+Before an answer goes out, its prediction records are copied into a segment
+file mapped into memory (``mmap``, shared): one JSON line per request (see
+:func:`expand`), no system call per request. The copied bytes are the file's
+page cache: the operating system keeps them, and writes them to disk, even
+when the process is killed with SIGKILL, so an answered request is never lost
+with the process. Each segment's blocks are reserved when it is created
+(``posix_fallocate``), so a full disk fails the request that starts a
+segment instead of faulting a write into the mapping. Bytes past the last
+line are zeros; a reader stops at the first zero byte (a line being copied,
+or never finished by a killed process, whose answer never went out). Surviving a
 machine crash needs the bytes on the disk: with ``fsync`` on, answers also
 wait for a group commit (one ``fdatasync`` covers every record written while
 the previous one ran).
@@ -21,11 +27,12 @@ server replays only segments whose writer is gone, and replay is idempotent
 from __future__ import annotations
 
 import fcntl
+import mmap
 import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +48,7 @@ __all__ = [
     "parse_lines",
     "read_segment",
     "request_line",
+    "request_rows",
     "stale_segments",
 ]
 
@@ -53,6 +61,9 @@ class Segment:
 
     path: Path
     fd: int
+    #: The file mapped for writing (None once sealed) and its reserved size.
+    mm: mmap.mmap | None = None
+    capacity: int = 0
     #: Bytes written (always whole lines) and bytes committed to the table.
     size: int = 0
     shipped: int = 0
@@ -61,7 +72,7 @@ class Segment:
 
 
 def _open_locked(path: Path) -> int:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     return fd
 
@@ -72,11 +83,12 @@ class Journal:
     Args:
         directory: Where segments live (local file system: ``flock``).
         fsync: Make :meth:`append` callers wait for an ``fdatasync``.
-        segment_bytes: Seal a segment and start another past this size.
+        segment_bytes: Size of a segment (a request's line larger than
+            that gets a segment of its own size).
     """
 
     def __init__(
-        self, directory: Path, *, fsync: bool = False, segment_bytes: int = 8 << 20
+        self, directory: Path, *, fsync: bool = False, segment_bytes: int = 4 << 20
     ) -> None:
         self.directory = directory
         self.fsync = fsync
@@ -118,8 +130,7 @@ class Journal:
             self._sync_thread.join(timeout=5)
         with self._lock:
             for seg in list(self._segments):
-                seg.sealed = True
-                self._maybe_release(seg)
+                self._seal(seg)
                 if not seg.closed:
                     os.close(seg.fd)
                     seg.closed = True
@@ -134,21 +145,21 @@ class Journal:
             The segment written to, and the write's sequence number (pass it
             to :meth:`when_synced` in fsync mode).
         """
+        size = len(lines)
         with self._lock:
             seg = self._current
             assert seg is not None, "journal is not open"
-            written = os.write(seg.fd, lines)
-            if written < len(lines):  # a short write (a signal, a full disk)
-                view = memoryview(lines)[written:]
-                while view:
-                    view = view[os.write(seg.fd, view) :]
-            seg.size += len(lines)
+            if seg.size + size > seg.capacity:
+                self._rotate(size)
+                seg = self._current
+                assert seg is not None
+            assert seg.mm is not None
+            seg.mm[seg.size : seg.size + size] = lines  # a copy, no system call
+            seg.size += size
             self.records += count
-            self.unshipped_bytes += len(lines)
+            self.unshipped_bytes += size
             self._written += 1
             seq = self._written
-            if seg.size >= self.segment_bytes:
-                self._rotate()
         if self.fsync:
             with self._sync_cond:
                 self._sync_cond.notify()
@@ -191,15 +202,34 @@ class Journal:
                     return
 
     # -- internals ---------------------------------------------------------
-    def _rotate(self) -> None:
+    def _rotate(self, at_least: int = 0) -> None:
         if self._current is not None:
-            self._current.sealed = True
-            self._maybe_release(self._current)
+            self._seal(self._current)
         self._counter += 1
         path = self.directory / f"{self._prefix}-{self._counter:06d}{SUFFIX}"
-        seg = Segment(path, _open_locked(path))
+        fd = _open_locked(path)
+        capacity = max(self.segment_bytes, at_least)
+        try:
+            os.posix_fallocate(fd, 0, capacity)  # ENOSPC here, not SIGBUS later
+            mm = mmap.mmap(fd, capacity, mmap.MAP_SHARED, mmap.PROT_WRITE)
+        except BaseException:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            raise
+        seg = Segment(path, fd, mm, capacity)
         self._segments.append(seg)
         self._current = seg
+
+    def _seal(self, seg: Segment) -> None:
+        """No more lines go to ``seg``: unmap it and cut off its unused
+        tail; delete it if it is committed to its end."""
+        seg.sealed = True
+        if seg.mm is not None:
+            seg.mm.close()
+            seg.mm = None
+            if not seg.closed:
+                os.ftruncate(seg.fd, seg.size)
+        self._maybe_release(seg)
 
     def _maybe_release(self, seg: Segment) -> None:
         if seg.sealed and not seg.closed and seg.shipped >= seg.size:
@@ -276,6 +306,9 @@ def parse_entries(data: bytes) -> list[dict[str, Any]]:
     line and undecodable lines are skipped."""
     out: list[dict[str, Any]] = []
     loads = orjson.loads
+    end = data.find(b"\0")
+    if end >= 0:  # the unwritten tail of a mapped segment, or a torn line
+        data = data[:end]
     for line in data.split(b"\n")[:-1]:  # the last piece is empty or torn
         try:
             out.append(loads(line))
@@ -299,6 +332,7 @@ def request_line(
     routes: str | list[str],
     inputs: dict[str, list[Any]],
     extra: list[dict[str, Any]] | None,
+    record: bytes | None = None,
     scores: list[float],
     decisions: list[str],
     latency_ms: float,
@@ -308,8 +342,11 @@ def request_line(
     """One request's records as one journal line, column by column.
 
     ``versions`` and ``routes`` are one value when every record shares it;
-    ``flags`` is None when no record was flagged. :func:`expand` turns the
-    line back into one record per answered row.
+    ``flags`` is None when no record was flagged. ``record``, for a request
+    of one record that is logged exactly as sent (no pii, nothing mapped),
+    is its JSON object as received (no newline in it): it is written as
+    ``"in1"`` without being encoded again, and ``inputs`` is not written.
+    :func:`expand` turns the line back into one record per answered row.
     """
     entry: dict[str, Any] = {
         "t": "b",
@@ -319,11 +356,14 @@ def request_line(
         "m": model,
         "v": versions,
         "r": routes,
-        "in": inputs,
+        "in": inputs if record is None else None,
         "s": scores,
         "dec": decisions,
         "ms": latency_ms,
     }
+    if record is not None:  # one record, logged exactly as it was sent
+        del entry["in"]
+        entry["in1"] = orjson.Fragment(record)
     if extra is not None:
         entry["x"] = extra
     if flags is not None:
@@ -331,6 +371,20 @@ def request_line(
     if reasons is not None:
         entry["rs"] = reasons
     return orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def request_rows(entry: Mapping[str, Any], n: int) -> list[dict[str, Any]]:
+    """The logged inputs of a request line, one dict per record."""
+    if "in1" in entry:
+        return [entry["in1"]]
+    columns: dict[str, list[Any]] = entry["in"]
+    if not columns:
+        return [{} for _ in range(n)]
+    names = list(columns)
+    return [
+        dict(zip(names, row, strict=True))
+        for row in zip(*columns.values(), strict=True)
+    ]
 
 
 def expand(entry: dict[str, Any]) -> list[dict[str, Any]]:
@@ -348,14 +402,7 @@ def expand(entry: dict[str, Any]) -> list[dict[str, Any]]:
     v, r = entry["v"], entry["r"]
     versions = v if isinstance(v, list) else [v] * n
     routes = r if isinstance(r, list) else [r] * n
-    columns: dict[str, list[Any]] = entry["in"]
-    names = list(columns)
-    rows = [
-        dict(zip(names, row, strict=True))
-        for row in zip(*columns.values(), strict=True)
-    ]
-    if not names:
-        rows = [{} for _ in range(n)]
+    rows = request_rows(entry, n)
     extra = entry.get("x")
     if extra is not None:
         for row, more in zip(rows, extra, strict=True):

@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from mlsteward.serving.journal import request_rows
+
 __all__ = ["sqlite_insert", "sqlite_insert_entries"]
 
 _SQLITE_PREDICTION = (
@@ -92,15 +94,7 @@ def sqlite_insert_entries(cursor: Any, entries: Iterable[Mapping[str, Any]]) -> 
             continue
         ids = e["id"]
         n = len(ids)
-        columns = e["in"]
-        names = list(columns)
-        if n == 1:
-            rows = [dict(zip(names, [c[0] for c in columns.values()], strict=True))]
-        else:
-            rows = [
-                dict(zip(names, row, strict=True))
-                for row in zip(*columns.values(), strict=True)
-            ]
+        rows = request_rows(e, n)
         extra = e.get("x")
         if extra is not None:
             for row, more in zip(rows, extra, strict=True):

@@ -120,6 +120,9 @@ class Batch:
     keys: list[str | None] = field(default_factory=list)
     #: The body was one object, not a list: answer with one object.
     single: bool = False
+    #: For one record logged exactly as sent (no pii columns, no unseen
+    #: category mapped), the body itself, so the log need not encode it again.
+    raw: bytes | None = None
 
     @property
     def logged(self) -> list[dict[str, Any]]:
@@ -257,6 +260,8 @@ class RequestSchema:
                     extra[k][name] = value
         batch = self._finish(n, columns, extra)
         batch.single = single
+        if single and not self.pii and batch.sent is columns and b"\n" not in body:
+            batch.raw = body
         return batch
 
     # -- reference path ---------------------------------------------------

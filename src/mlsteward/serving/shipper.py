@@ -155,10 +155,11 @@ class Shipper:
                     continue
                 with open(path, "rb") as fh:
                     fh.seek(start)
-                    data = fh.read(min(size - start, budget))
+                    data = _written(fh.read(min(size - start, budget)))
                     cut = data.rfind(b"\n") + 1
-                    if cut == 0 and size - start > budget:
-                        data += fh.readline()  # one line longer than a batch
+                    if cut == 0 and len(data) == budget:
+                        fh.seek(start)  # one line longer than a batch
+                        data = _written(fh.read(size - start))
                         cut = data.rfind(b"\n") + 1
             except FileNotFoundError:
                 continue
@@ -181,6 +182,13 @@ class Shipper:
             self.offsets[name] = end
             self.report({"seg": name, "end": end, "n": n})
         return sum(n for _, _, n in chunks)
+
+
+def _written(data: bytes) -> bytes:
+    """``data`` up to its first zero byte: past it, the serving process has
+    not copied its lines yet (segments are mapped files, zero-filled)."""
+    end = data.find(b"\0")
+    return data if end < 0 else data[:end]
 
 
 def _watch_stdin(stop: threading.Event) -> None:
