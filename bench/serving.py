@@ -362,7 +362,7 @@ def measure(
 
 
 def paired_logging_cost(
-    logged: Server, unlogged: Server, seconds: float, rounds: int = 3
+    logged: Server, unlogged: Server, seconds: float, rounds: int = 5
 ) -> dict[str, Any]:
     """The prediction log's price, measured fairly: both servers run at
     once (one idles while the other is loaded) and their c=8 runs alternate,
@@ -928,7 +928,7 @@ def main() -> int:
             results[server.name] = measure(server, bench.expected, args.seconds, short)
             notes.append(
                 "The logging target is judged on paired runs: a logged and an "
-                "unlogged server up at once, three alternating 5 s runs at c=8 "
+                "unlogged server up at once, five alternating 5 s runs at c=8 "
                 "each, medians compared. The separate runs of the table differ "
                 "more from run to run on a shared machine (6-24% on the same "
                 "code in one afternoon). mlsteward's RSS is its whole process "
