@@ -131,6 +131,33 @@ def test_ship_once_commits_whole_lines_once(tmp_path: Path, client: Any) -> None
     assert shipper.ship_once() == 0
 
 
+def test_a_batch_stays_within_its_budget_across_segments(tmp_path: Path) -> None:
+    directory = tmp_path / "journal"
+    directory.mkdir()
+    lines = [_line(1)[0] for _ in range(12)]
+    width = len(lines[0])
+    for k in range(3):  # three sealed segments of four lines each
+        (directory / f"p1-{k:06d}.jsonl").write_bytes(
+            b"".join(lines[4 * k : 4 * k + 4])
+        )
+    batches: list[int] = []
+    shipper = Shipper(
+        directory,
+        "p1",
+        lambda entries: batches.append(len(entries)),
+        lambda message: None,
+        batch_bytes=int(width * 2.5),
+    )
+    while shipper.ship_once():
+        pass
+    assert sum(batches) == 12
+    assert max(batches) <= 2  # never a whole segment because a budget ran low
+    # A single line longer than the whole budget still goes, alone.
+    big, _ = _line(50)
+    (directory / "p1-000009.jsonl").write_bytes(big)
+    assert shipper.ship_once() == 50
+
+
 def test_a_failed_write_is_reported_and_retried(tmp_path: Path, client: Any) -> None:
     directory = tmp_path / "journal"
     directory.mkdir()

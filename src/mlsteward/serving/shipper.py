@@ -157,13 +157,15 @@ class Shipper:
                     fh.seek(start)
                     data = _written(fh.read(min(size - start, budget)))
                     cut = data.rfind(b"\n") + 1
-                    if cut == 0 and len(data) == budget:
-                        fh.seek(start)  # one line longer than a batch
-                        data = _written(fh.read(size - start))
+                    if cut == 0 and not chunks and len(data) == budget:
+                        fh.seek(start)  # one line longer than a whole batch
+                        data = _written(fh.readline())
                         cut = data.rfind(b"\n") + 1
             except FileNotFoundError:
                 continue
             if cut == 0:
+                if chunks:
+                    break  # the batch is full; the next one starts here
                 continue  # a line still being written
             batch = parse_entries(data[:cut])
             entries.extend(batch)
