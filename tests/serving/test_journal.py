@@ -65,3 +65,27 @@ def test_live_segments_are_skipped_dead_ones_replayed_once(
     log.ingest([_record(1)])
     assert len(log.read()) == 2
     live.close()
+
+
+def test_without_fallocate_segments_are_zero_filled(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A file system that cannot fallocate (ZFS, some network mounts) still
+    gets segments whose blocks exist before anything is mapped."""
+    import errno
+    import os
+
+    def unsupported(fd: int, offset: int, size: int) -> None:
+        raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+
+    monkeypatch.setattr(os, "posix_fallocate", unsupported)
+    journal = Journal(tmp_path / "journal", segment_bytes=3 << 20)
+    journal.open()
+    line = _lines([_record(1)])
+    journal.append(line, 1)
+    (segment,) = list((tmp_path / "journal").glob("*.jsonl"))
+    assert segment.stat().st_size == 3 << 20
+    assert segment.stat().st_blocks * 512 >= 3 << 20  # allocated, not sparse
+    assert [r["id"] for r in read_segment(segment)] == ["req-1"]
+    journal.close()
+    assert segment.read_bytes() == line  # sealed: cut to what was written

@@ -26,6 +26,7 @@ server replays only segments whose writer is gone, and replay is idempotent
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import mmap
 import os
@@ -75,6 +76,20 @@ def _open_locked(path: Path) -> int:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     return fd
+
+
+def _reserve(fd: int, size: int) -> None:
+    """Give the file ``size`` bytes of allocated, zero-filled blocks."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+            raise
+    # A file system without fallocate: write the zeros (a few ms a segment).
+    block = bytes(1 << 20)
+    for start in range(0, size, len(block)):
+        os.pwrite(fd, block[: min(len(block), size - start)], start)
 
 
 class Journal:
@@ -210,7 +225,7 @@ class Journal:
         fd = _open_locked(path)
         capacity = max(self.segment_bytes, at_least)
         try:
-            os.posix_fallocate(fd, 0, capacity)  # ENOSPC here, not SIGBUS later
+            _reserve(fd, capacity)  # ENOSPC here, not SIGBUS later
             mm = mmap.mmap(fd, capacity, mmap.MAP_SHARED, mmap.PROT_WRITE)
         except BaseException:
             os.close(fd)
