@@ -241,3 +241,35 @@ def test_a_record_logged_as_sent_keeps_its_body(
     assert plain.decode(orjson.dumps([rows[0]])).raw is None  # a list
     pretty = json.dumps(rows[0], indent=1).encode()
     assert plain.decode(pretty).raw is None
+
+
+def test_nul_characters_are_refused_by_name_wherever_they_hide(
+    schema: RequestSchema, rows: list[dict[str, Any]]
+) -> None:
+    """PostgreSQL's JSON cannot store U+0000; a record the log cannot store
+    would hold up every record after it, so it is refused up front."""
+    cases = [
+        ({**rows[0], "purpose": "car\x00"}, "purpose"),
+        ({**rows[0], "application_id": {"nested": ["ok", "x\x00"]}}, "application_id"),
+    ]
+    for record, field in cases:
+        with pytest.raises(InvalidInput, match="NUL character") as info:
+            schema.decode(orjson.dumps(record))
+        assert info.value.field == field
+        with pytest.raises(InvalidInput, match="NUL character") as info:
+            schema.decode(orjson.dumps([rows[1], record]))
+        assert info.value.field == field
+        assert "record 1" in info.value.message
+    # The six characters backslash-u-0-0-0-0 are text, not a NUL: accepted.
+    literal = {**rows[0], "application_id": "\\u0000"}
+    assert schema.decode(orjson.dumps(literal)).n == 1
+    # Column-wise input (the v2 protocol) is held to the same rule.
+    columns = {name: [value] for name, value in rows[0].items() if name in schema.names}
+    columns["purpose"] = ["car\x00"]
+    with pytest.raises(InvalidInput, match="NUL character") as info:
+        schema.from_columns(columns, {})
+    assert info.value.field == "purpose"
+    columns["purpose"] = [rows[0]["purpose"]]
+    with pytest.raises(InvalidInput, match="NUL character") as info:
+        schema.from_columns(columns, {"application_id": ["a\x00"]})
+    assert info.value.field == "application_id"

@@ -231,6 +231,8 @@ class RequestSchema:
                 column and the message says which record and what was
                 expected.
         """
+        if b"\\u0000" in body:  # a NUL character: the slow path names the field
+            return self._decode_slowly(body)
         try:
             decoded = msgspec.json.decode(body, type=self._type)
         except (msgspec.ValidationError, msgspec.DecodeError):
@@ -334,6 +336,7 @@ class RequestSchema:
                 columns[spec.name][k] = self.check_value(spec, record[spec.name], at)
             for name in self.log_columns:
                 if name in record:
+                    _refuse_nul(record[name], at, name)
                     extra[k][name] = record[name]
         batch = self._finish(n, columns, extra if any(extra) else None)
         batch.single = not indexed
@@ -398,6 +401,7 @@ class RequestSchema:
                 f"{_kind(value)} {_show(value)}",
                 field=spec.name,
             )
+        _refuse_nul(value, index, spec.name)
         return value
 
     # -- columns (Open Inference Protocol) --------------------------------
@@ -442,6 +446,9 @@ class RequestSchema:
             ]
             for spec in self.specs
         }
+        for name, values in extra.items():
+            for i, value in enumerate(values):
+                _refuse_nul(value, i if n > 1 else None, name)
         rows: list[dict[str, Any]] | None = (
             [{name: values[i] for name, values in extra.items()} for i in range(n)]
             if extra
@@ -506,6 +513,27 @@ class RequestSchema:
                     for row in extra
                 ]
         return Batch(n, columns, sent, extra, flags, keys)
+
+
+def _refuse_nul(value: Any, index: int | None, name: str) -> None:
+    """Refuse a NUL character anywhere in a logged value: PostgreSQL's JSON
+    cannot store one, and one record the log cannot store would hold up
+    every record after it."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise InvalidInput(
+                    f"{_where(index, name)} contains a NUL character (\\u0000), "
+                    "which the prediction log cannot store; remove it",
+                    field=name,
+                )
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def _few(names: Sequence[Any], limit: int = 8) -> str:
