@@ -1,7 +1,8 @@
-"""Journal records as prediction log rows, written through a DB-API cursor.
+"""Journal records as prediction log rows, written through a DB-API cursor
+(the standard library's sqlite3, or psycopg for PostgreSQL).
 
 No SQLAlchemy here: the log shipper imports this module, and a process that
-only copies journal lines into SQLite should not pay for an ORM's imports.
+only copies journal lines into a table should not pay for an ORM's imports.
 The values stored are the ones the SQLAlchemy table types store: JSON text,
 and UTC times in SQLAlchemy's SQLite text format.
 """
@@ -10,14 +11,19 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
 
 from mlsteward.serving.journal import request_rows
 
-__all__ = ["sqlite_insert", "sqlite_insert_entries"]
+__all__ = [
+    "entry_rows",
+    "postgres_insert_entries",
+    "sqlite_insert",
+    "sqlite_insert_entries",
+]
 
 _SQLITE_PREDICTION = (
     "INSERT INTO predictions (request_id, created_at, deployment, model_name, "
@@ -30,6 +36,18 @@ _SQLITE_SHADOW = (
     "ON CONFLICT (request_id, model_version) DO NOTHING"
 )
 _ROWS_PER_STATEMENT = 200
+_PG_PREDICTION = (
+    "INSERT INTO predictions (request_id, created_at, deployment, model_name, "
+    "model_version, route, inputs, outputs, latency_ms, flags) VALUES (%s, "
+    "to_timestamp(%s), %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s::jsonb) "
+    "ON CONFLICT (request_id) DO NOTHING"
+)
+_PG_SHADOW = (
+    "INSERT INTO shadow_predictions (request_id, created_at, deployment, "
+    "model_name, model_version, outputs, latency_ms) VALUES (%s, "
+    "to_timestamp(%s), %s, %s, %s, %s::jsonb, %s) "
+    "ON CONFLICT (request_id, model_version) DO NOTHING"
+)
 
 
 def _many(cursor: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
@@ -84,11 +102,32 @@ def sqlite_insert(cursor: Any, records: Iterable[Mapping[str, Any]]) -> int:
 def sqlite_insert_entries(cursor: Any, entries: Iterable[Mapping[str, Any]]) -> int:
     """Insert journal lines as written (request lines unexpanded: their
     rows are built straight from the columns), like :func:`sqlite_insert`."""
+    return _insert(cursor, *entry_rows(entries, _sqlite_time))
+
+
+def postgres_insert_entries(cursor: Any, entries: Iterable[Mapping[str, Any]]) -> int:
+    """Insert journal lines through a psycopg cursor, in the caller's
+    transaction, skipping request ids already logged."""
+    preds, shadows = entry_rows(entries, float)
+    if preds:
+        cursor.executemany(_PG_PREDICTION, preds)
+    if shadows:
+        cursor.executemany(_PG_SHADOW, shadows)
+    return len(preds) + len(shadows)
+
+
+def entry_rows(
+    entries: Iterable[Mapping[str, Any]], when_of: Callable[[float], Any]
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Prediction and shadow rows of journal lines: request id, time (as
+    ``when_of`` renders epoch seconds), deployment, model, version, then
+    route, inputs, outputs, latency and flags (JSON text) for predictions,
+    outputs and latency for shadows."""
     preds: list[tuple[Any, ...]] = []
     shadows: list[tuple[Any, ...]] = []
     dumps = orjson.dumps
     for e in entries:
-        when = _sqlite_time(e["ts"])
+        when = when_of(e["ts"])
         if e.get("t") != "b":
             _record_row(e, when, preds, shadows)
             continue
@@ -116,12 +155,12 @@ def sqlite_insert_entries(cursor: Any, entries: Iterable[Mapping[str, Any]]) -> 
                  dumps(rows[i]).decode(), dumps(answer).decode(), ms,
                  None if flag is None else dumps(flag).decode())
             )  # fmt: skip
-    return _insert(cursor, preds, shadows)
+    return preds, shadows
 
 
 def _record_row(
     r: Mapping[str, Any],
-    when: str,
+    when: Any,
     preds: list[tuple[Any, ...]],
     shadows: list[tuple[Any, ...]],
 ) -> None:

@@ -21,8 +21,9 @@ Protocol, all over pipes:
 - ``python -m mlsteward.serving.shipper --journal DIR --prefix P
   [--flush SECONDS] [--durable] [--offsets JSON]``, with the database in the
   environment: ``MLSTEWARD_SHIPPER_SQLITE`` (a file path; the embedded
-  default, written through the standard library's ``sqlite3``) or
-  ``MLSTEWARD_SHIPPER_DB_URL`` (a SQLAlchemy URL, e.g. PostgreSQL).
+  default, written through the standard library's ``sqlite3``),
+  ``MLSTEWARD_SHIPPER_POSTGRES`` (a libpq connection URI, written through
+  psycopg) or ``MLSTEWARD_SHIPPER_DB_URL`` (any other SQLAlchemy URL).
 - stdin: the line ``stop`` asks it to ship everything written, then exit 0.
   End of input without ``stop`` means the serving process is gone (killed):
   the shipper exits at once and the next start replays the journal.
@@ -30,7 +31,7 @@ Protocol, all over pipes:
   ``{"seg": file name, "end": bytes committed from its start, "n": records}``;
   ``{"error": text}`` after a failed write (retried after a second).
 
-It imports neither pandas nor SQLAlchemy for SQLite, so it costs the
+It imports neither pandas nor SQLAlchemy, so it costs the
 serving process tree little memory, and it runs at a lower CPU priority
 (``nice`` 10) than its server: under saturation, answers come first and the
 log catches up from the journal as soon as the load eases.
@@ -51,12 +52,13 @@ from typing import Any, BinaryIO
 import orjson
 
 from mlsteward.serving.journal import SUFFIX, entry_records, expand, parse_entries
-from mlsteward.serving.logrows import sqlite_insert_entries
+from mlsteward.serving.logrows import postgres_insert_entries, sqlite_insert_entries
 
 __all__ = ["Shipper", "main"]
 
 ENV_SQLITE = "MLSTEWARD_SHIPPER_SQLITE"
 ENV_DB_URL = "MLSTEWARD_SHIPPER_DB_URL"
+ENV_POSTGRES = "MLSTEWARD_SHIPPER_POSTGRES"
 #: How much lower the shipper's CPU priority is than its server's.
 NICENESS = 10
 
@@ -86,6 +88,38 @@ class _SQLiteSink:
 
     def close(self) -> None:
         self.conn.close()
+
+
+class _PostgresSink:
+    """Writes through psycopg, without SQLAlchemy (half the memory)."""
+
+    def __init__(self, conninfo: str, durable: bool) -> None:
+        self.conninfo = conninfo
+        self.conn: Any = None
+        self._connect()
+
+    def _connect(self) -> None:
+        import psycopg
+
+        self.conn = psycopg.connect(self.conninfo)
+
+    def write(self, entries: list[dict[str, Any]]) -> None:
+        if self.conn is None or self.conn.closed:
+            self._connect()
+        try:
+            with self.conn.cursor() as cursor:
+                postgres_insert_entries(cursor, entries)
+            self.conn.commit()
+        except BaseException:
+            try:
+                self.conn.rollback()
+            except Exception:  # a broken connection: start afresh next time
+                self.conn.close()
+            raise
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
 
 
 class _SQLAlchemySink:
@@ -220,9 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--offsets", default="{}")
     args = parser.parse_args(argv)
     sqlite_path = os.environ.get(ENV_SQLITE)
+    postgres = os.environ.get(ENV_POSTGRES)
     url = os.environ.get(ENV_DB_URL)
-    if not sqlite_path and not url:
-        print(f"set {ENV_SQLITE} or {ENV_DB_URL}", file=sys.stderr)
+    if not sqlite_path and not postgres and not url:
+        print(f"set {ENV_SQLITE}, {ENV_POSTGRES} or {ENV_DB_URL}", file=sys.stderr)
         return 2
     # Answering requests comes first: on a saturated machine the shipper
     # takes the CPU its server leaves over, and the log catches up from the
@@ -234,11 +269,13 @@ def main(argv: list[str] | None = None) -> int:
     gc.disable()
     stop = threading.Event()
     threading.Thread(target=_watch_stdin, args=(stop,), daemon=True).start()
-    sink: _SQLiteSink | _SQLAlchemySink = (
-        _SQLiteSink(sqlite_path, args.durable)
-        if sqlite_path
-        else _SQLAlchemySink(str(url), args.durable)
-    )
+    sink: _SQLiteSink | _PostgresSink | _SQLAlchemySink
+    if sqlite_path:
+        sink = _SQLiteSink(sqlite_path, args.durable)
+    elif postgres:
+        sink = _PostgresSink(postgres, args.durable)
+    else:
+        sink = _SQLAlchemySink(str(url), args.durable)
     shipper = Shipper(
         args.journal,
         args.prefix,

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from mlsteward.serving.journal import Journal, read_segment, stale_segments
 from mlsteward.serving.log import PredictionLog
-from mlsteward.serving.shipper import ENV_DB_URL, ENV_SQLITE
+from mlsteward.serving.shipper import ENV_DB_URL, ENV_POSTGRES, ENV_SQLITE
 from mlsteward.store import Store
 
 __all__ = ["LogShipper", "replay"]
@@ -139,15 +139,16 @@ class LogShipper:
     def _spawn(self) -> subprocess.Popen[bytes]:
         env = dict(os.environ)
         url = make_url(self.store.url)
-        if url.get_backend_name() == "sqlite" and url.database not in (
-            None,
-            ":memory:",
-        ):
+        for name in (ENV_SQLITE, ENV_POSTGRES, ENV_DB_URL):
+            env.pop(name, None)
+        backend, driver = url.get_backend_name(), url.get_driver_name()
+        if backend == "sqlite" and url.database not in (None, ":memory:"):
             env[ENV_SQLITE] = str(Path(str(url.database)).resolve())
-            env.pop(ENV_DB_URL, None)
+        elif backend == "postgresql" and driver == "psycopg":
+            plain = url.set(drivername="postgresql")
+            env[ENV_POSTGRES] = plain.render_as_string(hide_password=False)
         else:
             env[ENV_DB_URL] = url.render_as_string(hide_password=False)
-            env.pop(ENV_SQLITE, None)
         argv = [
             sys.executable,
             "-m",
