@@ -49,7 +49,7 @@ __all__ = [
     "parse_lines",
     "read_segment",
     "request_line",
-    "request_rows",
+    "request_records",
     "stale_segments",
 ]
 
@@ -388,18 +388,47 @@ def request_line(
     return orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE)
 
 
-def request_rows(entry: Mapping[str, Any], n: int) -> list[dict[str, Any]]:
+def _inputs(entry: Mapping[str, Any], n: int) -> list[dict[str, Any]]:
     """The logged inputs of a request line, one dict per record."""
     if "in1" in entry:
-        return [entry["in1"]]
-    columns: dict[str, list[Any]] = entry["in"]
-    if not columns:
-        return [{} for _ in range(n)]
-    names = list(columns)
-    return [
-        dict(zip(names, row, strict=True))
-        for row in zip(*columns.values(), strict=True)
-    ]
+        rows = [entry["in1"]]
+    elif not entry["in"]:
+        rows = [{} for _ in range(n)]
+    else:
+        names = list(entry["in"])
+        rows = [
+            dict(zip(names, row, strict=True))
+            for row in zip(*entry["in"].values(), strict=True)
+        ]
+    extra = entry.get("x")
+    if extra is not None:
+        for row, more in zip(rows, extra, strict=True):
+            row.update(more)
+    return rows
+
+
+def request_records(
+    entry: Mapping[str, Any],
+) -> list[tuple[str, int, str, dict[str, Any], dict[str, Any], Any]]:
+    """Per answered row of a request line (``"t": "b"``, from
+    :func:`request_line`): request id, version, route, logged inputs, the
+    answer (score, decision, reasons if asked) and flags."""
+    ids = entry["id"]
+    n = len(ids)
+    v, r = entry["v"], entry["r"]
+    versions = v if isinstance(v, list) else [v] * n
+    routes = r if isinstance(r, list) else [r] * n
+    rows = _inputs(entry, n)
+    scores, decisions = entry["s"], entry["dec"]
+    reasons = entry.get("rs")
+    flags = entry.get("f") or [None] * n
+    out = []
+    for i in range(n):
+        answer: dict[str, Any] = {"score": scores[i], "decision": decisions[i]}
+        if reasons is not None:
+            answer["reasons"] = reasons[i]
+        out.append((ids[i], int(versions[i]), routes[i], rows[i], answer, flags[i]))
+    return out
 
 
 def expand(entry: dict[str, Any]) -> list[dict[str, Any]]:
@@ -412,41 +441,23 @@ def expand(entry: dict[str, Any]) -> list[dict[str, Any]]:
     """
     if entry.get("t") != "b":
         return [entry]
-    ids = entry["id"]
-    n = len(ids)
-    v, r = entry["v"], entry["r"]
-    versions = v if isinstance(v, list) else [v] * n
-    routes = r if isinstance(r, list) else [r] * n
-    rows = request_rows(entry, n)
-    extra = entry.get("x")
-    if extra is not None:
-        for row, more in zip(rows, extra, strict=True):
-            row.update(more)
-    scores, decisions = entry["s"], entry["dec"]
-    reasons = entry.get("rs")
-    flags = entry.get("f") or [None] * n
     ts, d, m, ms = entry["ts"], entry["d"], entry["m"], entry["ms"]
-    out = []
-    for i in range(n):
-        answer: dict[str, Any] = {"score": scores[i], "decision": decisions[i]}
-        if reasons is not None:
-            answer["reasons"] = reasons[i]
-        out.append(
-            {
-                "t": "p",
-                "id": ids[i],
-                "ts": ts,
-                "d": d,
-                "m": m,
-                "v": versions[i],
-                "r": routes[i],
-                "in": rows[i],
-                "out": answer,
-                "ms": ms,
-                "f": flags[i],
-            }
-        )
-    return out
+    return [
+        {
+            "t": "p",
+            "id": rid,
+            "ts": ts,
+            "d": d,
+            "m": m,
+            "v": version,
+            "r": route,
+            "in": inputs,
+            "out": answer,
+            "ms": ms,
+            "f": flag,
+        }
+        for rid, version, route, inputs, answer, flag in request_records(entry)
+    ]
 
 
 def now() -> float:

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from mlsteward.serving.journal import request_rows
+from mlsteward.serving.journal import request_records
 
 __all__ = [
     "entry_rows",
@@ -131,28 +131,11 @@ def entry_rows(
         if e.get("t") != "b":
             _record_row(e, when, preds, shadows)
             continue
-        ids = e["id"]
-        n = len(ids)
-        rows = request_rows(e, n)
-        extra = e.get("x")
-        if extra is not None:
-            for row, more in zip(rows, extra, strict=True):
-                row.update(more)
-        v, r = e["v"], e["r"]
-        versions = v if isinstance(v, list) else [v] * n
-        routes = r if isinstance(r, list) else [r] * n
-        scores, decisions = e["s"], e["dec"]
-        reasons = e.get("rs")
-        flags = e.get("f")
         d, m, ms = e["d"], e["m"], e["ms"]
-        for i in range(n):
-            answer: dict[str, Any] = {"score": scores[i], "decision": decisions[i]}
-            if reasons is not None:
-                answer["reasons"] = reasons[i]
-            flag = None if flags is None or flags[i] is None else flags[i]
+        for rid, version, route, inputs, answer, flag in request_records(e):
             preds.append(
-                (ids[i], when, d, m, int(versions[i]), routes[i],
-                 dumps(rows[i]).decode(), dumps(answer).decode(), ms,
+                (rid, when, d, m, version, route, dumps(inputs).decode(),
+                 dumps(answer).decode(), ms,
                  None if flag is None else dumps(flag).decode())
             )  # fmt: skip
     return preds, shadows
