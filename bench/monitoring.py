@@ -213,7 +213,7 @@ def _mlsteward(
 ) -> dict[str, Any]:
     import tracemalloc
 
-    from mlsteward.monitoring.drift import compute_drift, exact_reference
+    from mlsteward.monitoring.drift.compute import compute_drift, exact_reference
 
     out: dict[str, Any] = {}
     sample = None

@@ -413,7 +413,7 @@ def prepare() -> Bench:
 
     from mlsteward.datasets import load_german_credit
     from mlsteward.datasets.bundled import german_credit_roles
-    from mlsteward.flavors.onnx import convert_sklearn
+    from mlsteward.flavors.onnx.flavor import convert_sklearn
     from mlsteward.retraining.trainers import logistic_scorecard
 
     credit = load_german_credit()

@@ -135,7 +135,7 @@ def trained(credit: object) -> tuple[object, list[str]]:
 
 def make_user_token(ctx: object, name: str, role: str) -> dict[str, str]:
     """Create a user (the first one is bootstrapped) and return auth headers."""
-    from mlsteward.governance.identity import IdentityService
+    from mlsteward.identity.service import IdentityService
 
     svc = IdentityService(ctx)  # type: ignore[arg-type]
     svc.create_user(name, role, bootstrap=not svc.list_users() and role == "admin")

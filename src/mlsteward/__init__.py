@@ -60,7 +60,7 @@ def __getattr__(name: str) -> Any:
 
         return Client
     if name == "drift_report":
-        from mlsteward.monitoring.drift import drift_report
+        from mlsteward.monitoring.drift.compute import drift_report
 
         return drift_report
     if name == "datasets":

@@ -40,10 +40,10 @@ from mlsteward.datasets.bundled import (
     load_german_credit,
 )
 from mlsteward.datasets.simulate import make_periods
-from mlsteward.governance.approvals import ApprovalService
-from mlsteward.governance.identity import IdentityService
+from mlsteward.identity.service import IdentityService
 from mlsteward.metrics import auc as auc_of
-from mlsteward.monitoring.stats import psi_band
+from mlsteward.monitoring.drift.stats import psi_band
+from mlsteward.retraining.approvals import ApprovalService
 from mlsteward.retraining.service import Retraining, RetrainingService
 from mlsteward.retraining.trainers import logistic_scorecard
 from mlsteward.sdk import Client

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import make_user_token
 
 from mlsteward.api import create_app
-from mlsteward.governance.identity import ROLES
+from mlsteward.identity.service import ROLES
 
 OPEN = {"/api/v1/health", "/metrics"}
 

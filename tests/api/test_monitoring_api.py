@@ -38,7 +38,7 @@ def setup(client, credit, trained) -> tuple[TestClient, list[str], list[int]]:
         timestamps=[start + dt.timedelta(hours=3 * i) for i in range(len(month))],
         log_columns=list(GERMAN_CREDIT_PROTECTED),
     )
-    from mlsteward.governance.identity import IdentityService
+    from mlsteward.identity.service import IdentityService
 
     users = IdentityService(client.ctx)
     users.create_user("admin", "admin", bootstrap=True)

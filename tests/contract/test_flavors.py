@@ -119,7 +119,7 @@ def to_onnx(model: object, X: pd.DataFrame) -> object:
     """The fitted model as an ``onnx.ModelProto`` (parity-checked on ``X``)."""
     import onnx
 
-    from mlsteward.flavors.onnx import convert_sklearn
+    from mlsteward.flavors.onnx.flavor import convert_sklearn
 
     return onnx.load_from_string(convert_sklearn(model, X))
 

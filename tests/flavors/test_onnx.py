@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 
 from mlsteward.errors import InvalidInput, UnsafeArtifact
 from mlsteward.flavors import flavor_for, get_flavor
-from mlsteward.flavors.onnx import (
+from mlsteward.flavors.onnx.flavor import (
     OnnxFlavor,
     OnnxModel,
     convert_sklearn,
@@ -585,7 +585,7 @@ def test_one_input_for_all_columns_is_refused_with_the_fix() -> None:
 
 
 def test_the_wire_reader_uses_onnx_field_numbers() -> None:
-    from mlsteward.flavors.onnx_graph import FIELDS
+    from mlsteward.flavors.onnx.graph import FIELDS
 
     for message, fields in FIELDS.items():
         cls: Any = onnx

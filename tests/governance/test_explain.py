@@ -10,7 +10,7 @@ import pytest
 from mlsteward.datasets.bundled import GERMAN_CREDIT_PROTECTED, german_credit_roles
 from mlsteward.datasets.profile import compute_profile
 from mlsteward.errors import InvalidInput
-from mlsteward.governance.explain import Explainer, attribute, explain, reason_code
+from mlsteward.explain.explainer import Explainer, attribute, explain, reason_code
 from mlsteward.registry.signature import infer_signature
 from mlsteward.retraining.trainers import gradient_boosting, logistic_scorecard
 
@@ -132,7 +132,7 @@ def test_a_row_with_nothing_against_it_has_no_reasons(linear, split) -> None:
 def test_explainer_for_a_registered_version_uses_its_training_profile(
     sqlite_client, split, linear
 ) -> None:
-    from mlsteward.governance.explain_service import explainer_for
+    from mlsteward.explain.service import explainer_for
 
     train, test = split
     dv = sqlite_client.register_dataset("gc-train", train, roles=german_credit_roles())

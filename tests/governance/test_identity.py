@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from mlsteward.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
-from mlsteward.governance.identity import IdentityService
-from mlsteward.governance.tables import tokens
+from mlsteward.identity.service import IdentityService
+from mlsteward.identity.tables import tokens
 
 
 def test_bootstrap_then_tokens(client) -> None:

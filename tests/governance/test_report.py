@@ -14,14 +14,14 @@ from sklearn.metrics import roc_auc_score
 
 from mlsteward.config import Settings
 from mlsteward.datasets.bundled import german_credit_roles
-from mlsteward.governance import report_pdf
-from mlsteward.governance.report import (
+from mlsteward.governance.report import pdf as report_pdf
+from mlsteward.governance.report.build import (
     GUIDANCE,
     build_report,
     collect_report,
     write_report,
 )
-from mlsteward.monitoring.stats import column_psi
+from mlsteward.monitoring.drift.stats import column_psi
 from mlsteward.registry.service import ModelRegistry
 from mlsteward.retraining.trainers import logistic_scorecard
 from mlsteward.store import audit, utcnow

@@ -17,7 +17,7 @@ from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 import mlsteward
 from mlsteward.datasets.profile import compute_profile, quantile_sketch
 from mlsteward.errors import InvalidInput
-from mlsteward.monitoring.drift import (
+from mlsteward.monitoring.drift.compute import (
     DEFAULT_THRESHOLDS,
     METHODS,
     ColumnDrift,
@@ -27,9 +27,9 @@ from mlsteward.monitoring.drift import (
     drift_report,
     exact_reference,
 )
-from mlsteward.monitoring.drift_stats import status_of
-from mlsteward.monitoring.sketch import ReferenceGrid, ks_from_counts, ks_pvalue
-from mlsteward.monitoring.stats import psi_categorical, psi_numeric
+from mlsteward.monitoring.drift.rows import status_of
+from mlsteward.monitoring.drift.sketch import ReferenceGrid, ks_from_counts, ks_pvalue
+from mlsteward.monitoring.drift.stats import psi_categorical, psi_numeric
 
 TOL = 1e-12
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from mlsteward.datasets.profile import compute_profile
-from mlsteward.monitoring.drift import METHODS, compute_drift, exact_reference
+from mlsteward.monitoring.drift.compute import METHODS, compute_drift, exact_reference
 
 pytestmark = pytest.mark.dask
 

@@ -15,8 +15,8 @@ from sklearn.metrics import roc_auc_score
 
 from mlsteward.errors import Conflict, InvalidInput, NotFound
 from mlsteward.monitoring.cbpe import CANNOT_SEE, estimate_auc
-from mlsteward.monitoring.drift import compute_drift, default_methods
-from mlsteward.monitoring.stats import column_psi
+from mlsteward.monitoring.drift.compute import compute_drift, default_methods
+from mlsteward.monitoring.drift.stats import column_psi
 
 from .conftest import FEATURES
 

@@ -13,7 +13,7 @@ from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
 from mlsteward.datasets.profile import compute_profile
 from mlsteward.errors import InvalidInput
-from mlsteward.monitoring.stats import (
+from mlsteward.monitoring.drift.stats import (
     StatResult,
     chi_square,
     column_psi,

@@ -9,8 +9,8 @@ import pytest
 from tests.retraining.conftest import champion_with_history
 
 from mlsteward.errors import Conflict, Forbidden, InvalidInput, PolicyViolation
-from mlsteward.governance.approvals import ApprovalService
-from mlsteward.governance.identity import IdentityService
+from mlsteward.identity.service import IdentityService
+from mlsteward.retraining.approvals import ApprovalService
 from mlsteward.retraining.policy import load_policy
 from mlsteward.retraining.service import RetrainingService
 

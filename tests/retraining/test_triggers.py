@@ -89,7 +89,7 @@ def test_schedule_queues_when_due(bank) -> None:
 def test_canary_mode_routes_traffic_and_rolls_back_on_a_live_breach(bank) -> None:
     from types import SimpleNamespace
 
-    from mlsteward.governance.approvals import ApprovalService
+    from mlsteward.retraining.approvals import ApprovalService
 
     client, _ = bank
     client.create_deployment("credit-risk", "credit-risk@champion")

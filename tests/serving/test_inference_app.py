@@ -62,7 +62,7 @@ def secured(sqlite_client: Any, credit: Any, trained: Any) -> Any:
 
 def test_tokens_guard_inference_but_not_health(secured: Any, credit: Any) -> None:
     ctx, admin, viewer, features = secured
-    from mlsteward.governance.identity import IdentityService
+    from mlsteward.identity.service import IdentityService
 
     scoped = IdentityService(ctx).create_token("vera", scope="deployment:other").secret
     scoped_headers = {"Authorization": f"Bearer {scoped}"}
@@ -115,7 +115,7 @@ def test_explain_returns_and_logs_reason_codes(
     sqlite_client: Any, credit: Any, trained: Any
 ) -> None:
     from mlsteward.datasets.bundled import german_credit_roles
-    from mlsteward.governance.explain_service import explainer_for
+    from mlsteward.explain.service import explainer_for
 
     model, features = trained
     dv = sqlite_client.register_dataset(

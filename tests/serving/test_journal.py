@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 
-from mlsteward.serving.journal import Journal, read_segment, stale_segments
-from mlsteward.serving.log import PredictionLog
-from mlsteward.serving.writer import replay
+from mlsteward.serving.log.journal import Journal, read_segment, stale_segments
+from mlsteward.serving.log.service import PredictionLog
+from mlsteward.serving.log.writer import replay
 
 
 def _record(i: int) -> dict[str, Any]:

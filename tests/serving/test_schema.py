@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from mlsteward.errors import InvalidInput
 from mlsteward.registry.signature import conform, infer_signature
-from mlsteward.serving.engine import LiveModel, known_categories
+from mlsteward.serving.live_model import LiveModel, known_categories
 from mlsteward.serving.schema import (
     REDACTED,
     UNKNOWN_CATEGORY,

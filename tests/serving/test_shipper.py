@@ -14,11 +14,11 @@ from typing import Any
 
 from tests.serving.servers import wait_for
 
-from mlsteward.serving.journal import Journal, expand, parse_lines, request_line
-from mlsteward.serving.log import PredictionLog
+from mlsteward.serving.log.journal import Journal, expand, parse_lines, request_line
+from mlsteward.serving.log.service import PredictionLog
+from mlsteward.serving.log.shipper import ENV_SQLITE, Shipper
+from mlsteward.serving.log.writer import LogShipper
 from mlsteward.serving.runtime import request_ids
-from mlsteward.serving.shipper import ENV_SQLITE, Shipper
-from mlsteward.serving.writer import LogShipper
 
 
 def _line(n: int = 1, **over: Any) -> tuple[bytes, list[str]]:
@@ -249,7 +249,7 @@ def test_the_shipper_exits_when_its_server_is_gone(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "mlsteward.serving.shipper",
+            "mlsteward.serving.log.shipper",
             "--journal",
             str(tmp_path / "journal"),
             "--prefix",

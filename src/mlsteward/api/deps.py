@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from mlsteward.context import Context
-from mlsteward.governance.identity import IdentityService, Principal
+from mlsteward.identity.service import IdentityService, Principal
 
 __all__ = ["Actor", "Admin", "Approver", "Ctx", "get_context", "get_principal"]
 

@@ -92,7 +92,7 @@ class _Auth:
         if hit is not None and hit[0] > now:
             principal = hit[1]
         else:
-            from mlsteward.governance.identity import IdentityService
+            from mlsteward.identity.service import IdentityService
 
             principal = await asyncio.to_thread(
                 IdentityService(self.ctx).authenticate, presented or None
@@ -135,7 +135,7 @@ class InferenceApp:
 
         limit_threads()
         await self.runtime.start()
-        # Everything loaded so far lives as long as the process: keep it out
+        # Everything loaded so far lives as the process: keep it out
         # of the collector's full passes, which otherwise show up as
         # p99 latency spikes of tens of milliseconds.
         gc.collect()

@@ -60,7 +60,7 @@ def get_version(name: str, version: str, ctx: Ctx) -> dict[str, Any]:
 )
 def report(name: str, version: Version, ctx: Ctx) -> HTMLResponse:
     """The model documentation of a version, as one self-contained HTML page."""
-    from mlsteward.governance.report import build_report
+    from mlsteward.governance.report.build import build_report
 
     return HTMLResponse(build_report(ctx, f"{name}/{version}"))
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from mlsteward.api.deps import Actor, Admin, Approver, Ctx
-from mlsteward.governance.approvals import ApprovalService
+from mlsteward.retraining.approvals import ApprovalService
 from mlsteward.retraining.service import RetrainingService
 
 router = APIRouter(tags=["retraining"])

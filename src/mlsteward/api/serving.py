@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from mlsteward.api.deps import Actor, Approver, Ctx
 from mlsteward.serving.deployments import DeploymentService
-from mlsteward.serving.log import PredictionLog
+from mlsteward.serving.log.service import PredictionLog
 
 router = APIRouter(tags=["serving"])
 

@@ -67,7 +67,7 @@ def demo(
         f"champion at start: [bold]{report.champion_start}[/] "
         f"(cross-validated AUC {report.baseline_auc:.3f})"
     )
-    from mlsteward.monitoring.stats import psi_band
+    from mlsteward.monitoring.drift.stats import psi_band
 
     colour = {"stable": "green", "watch": "yellow", "act": "red"}
 

@@ -272,7 +272,7 @@ def drift(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Drift of CURRENT against REFERENCE: per-column table and verdict."""
-    from mlsteward.monitoring.drift import compute_drift
+    from mlsteward.monitoring.drift.compute import compute_drift
 
     if mode not in (None, "exact", "sketch"):
         raise InvalidInput(

@@ -33,7 +33,7 @@ def _ctx():  # type: ignore[no-untyped-def]
     """The local context, acting as the user of ``MLSTEWARD_TOKEN`` if set."""
     from mlsteward.config import get_settings
     from mlsteward.context import Context
-    from mlsteward.governance.identity import IdentityService
+    from mlsteward.identity.service import IdentityService
 
     ctx = Context.from_settings(get_settings())
     token = os.environ.get("MLSTEWARD_TOKEN")
@@ -43,7 +43,7 @@ def _ctx():  # type: ignore[no-untyped-def]
 
 
 def _require_admin(ctx, what: str) -> None:  # type: ignore[no-untyped-def]
-    from mlsteward.governance.identity import IdentityService
+    from mlsteward.identity.service import IdentityService
 
     if not IdentityService(ctx).list_users():
         return  # bootstrap: nobody exists yet
@@ -78,7 +78,7 @@ def users_create(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a user. The first user must be an admin and needs no token."""
-    from mlsteward.governance.identity import IdentityService
+    from mlsteward.identity.service import IdentityService
 
     ctx = _ctx()
     svc = IdentityService(ctx)
@@ -104,7 +104,7 @@ def users_create(
 @handle_errors
 def users_list(as_json: bool = JSON_OPTION) -> None:
     """List users."""
-    from mlsteward.governance.identity import IdentityService
+    from mlsteward.identity.service import IdentityService
 
     users = IdentityService(_ctx()).list_users()
     if as_json:
@@ -126,7 +126,7 @@ def users_list(as_json: bool = JSON_OPTION) -> None:
 @handle_errors
 def users_set_role(name: str, role: str, as_json: bool = JSON_OPTION) -> None:
     """Change a user's role (admin only)."""
-    from mlsteward.governance.identity import IdentityService
+    from mlsteward.identity.service import IdentityService
 
     ctx = _ctx()
     _require_admin(ctx, "change roles")
@@ -140,7 +140,7 @@ def users_set_role(name: str, role: str, as_json: bool = JSON_OPTION) -> None:
 @handle_errors
 def users_disable(name: str) -> None:
     """Disable a user; their tokens stop working (admin only)."""
-    from mlsteward.governance.identity import IdentityService
+    from mlsteward.identity.service import IdentityService
 
     ctx = _ctx()
     _require_admin(ctx, "disable users")
@@ -158,7 +158,7 @@ def tokens_create(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a token for a user; it is printed once and never again."""
-    from mlsteward.governance.identity import IdentityService
+    from mlsteward.identity.service import IdentityService
 
     ctx = _ctx()
     principal = ctx.principal
@@ -182,7 +182,7 @@ def tokens_list(
     user: str | None = typer.Option(None), as_json: bool = JSON_OPTION
 ) -> None:
     """List tokens (never their secrets)."""
-    from mlsteward.governance.identity import IdentityService
+    from mlsteward.identity.service import IdentityService
 
     toks = IdentityService(_ctx()).list_tokens(user)
     if as_json:
@@ -205,7 +205,7 @@ def tokens_list(
 @handle_errors
 def tokens_revoke(token_id: str) -> None:
     """Revoke a token (admin, or the token's own user)."""
-    from mlsteward.governance.identity import IdentityService
+    from mlsteward.identity.service import IdentityService
 
     ctx = _ctx()
     svc = IdentityService(ctx)

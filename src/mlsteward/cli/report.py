@@ -29,7 +29,7 @@ def report(
     protected group, stability, explanations, gates, approvals, monitoring,
     comments, changes since its parent, limitations; sections mapped to SR 11-7
     and EU AI Act Annex IV."""
-    from mlsteward.governance.report import write_report
+    from mlsteward.governance.report.build import write_report
 
     result = write_report(client().ctx, ref, output, pdf=pdf)
     if as_json:

@@ -144,7 +144,7 @@ def approvals_list(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List approval requests with their evidence."""
-    from mlsteward.governance.approvals import ApprovalService
+    from mlsteward.retraining.approvals import ApprovalService
 
     rows = ApprovalService(_ctx()).list(status=status, model=model)
     if as_json:
@@ -172,7 +172,7 @@ def approvals_approve(
     request_id: str, comment: str = typer.Option("", "-m"), as_json: bool = JSON_OPTION
 ) -> None:
     """Approve a request (approver role; not your own): promotes the version."""
-    from mlsteward.governance.approvals import ApprovalService
+    from mlsteward.retraining.approvals import ApprovalService
 
     a = ApprovalService(_ctx()).approve(request_id, comment)
     emit_json(a.to_dict()) if as_json else console.print(
@@ -186,7 +186,7 @@ def approvals_reject(
     request_id: str, comment: str = typer.Option(..., "-m"), as_json: bool = JSON_OPTION
 ) -> None:
     """Reject a request with a comment saying why."""
-    from mlsteward.governance.approvals import ApprovalService
+    from mlsteward.retraining.approvals import ApprovalService
 
     a = ApprovalService(_ctx()).reject(request_id, comment)
     emit_json(a.to_dict()) if as_json else console.print(f"rejected {a.ref}")

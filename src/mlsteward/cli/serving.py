@@ -263,7 +263,7 @@ def list_predictions(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Logged predictions: the newest ``--limit``, shown oldest first."""
-    from mlsteward.serving.log import PredictionLog
+    from mlsteward.serving.log.service import PredictionLog
 
     frame = PredictionLog(client().ctx).read(
         deployment=deployment,

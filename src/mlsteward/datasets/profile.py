@@ -4,7 +4,7 @@ A profile is a plain, JSON-safe ``dict`` (no NaN, no infinity: undefined
 values are ``None``) so it can be stored next to the dataset version and read
 back years later without this code.
 
-Conventions (they matter for PSI, see :mod:`mlsteward.monitoring.stats`):
+Conventions (they matter for PSI, see :mod:`mlsteward.monitoring.drift.stats`):
 
 * **Kinds.** Numeric dtypes are ``"numeric"``; bool, string, object,
   categorical (and anything else) are ``"categorical"``. The ``columns``

@@ -38,7 +38,7 @@ __all__ = [
 FLAVORS: dict[str, str] = {
     "sklearn": "mlsteward.flavors.sklearn:SklearnFlavor",
     "lightgbm": "mlsteward.flavors.lightgbm:LightGBMFlavor",
-    "onnx": "mlsteward.flavors.onnx:OnnxFlavor",
+    "onnx": "mlsteward.flavors.onnx.flavor:OnnxFlavor",
 }
 
 #: Entry-point group through which other packages register flavors.

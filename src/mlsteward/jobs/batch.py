@@ -41,7 +41,7 @@ from mlsteward.jobs.handlers import JobLogger
 from mlsteward.names import check_name
 from mlsteward.registry.models import ModelVersion
 from mlsteward.registry.service import ModelRegistry
-from mlsteward.serving.log import PredictionLog, PredictionRecord, redact
+from mlsteward.serving.log.service import PredictionLog, PredictionRecord, redact
 from mlsteward.serving.tables import predictions
 from mlsteward.store import utcnow
 

@@ -66,7 +66,7 @@ HANDLERS: dict[str, str] = {
     "batch_score": "mlsteward.jobs.batch:run_job",
     "noop": "mlsteward.jobs.builtin:noop",
     "sleep": "mlsteward.jobs.builtin:sleep",
-    "monitor_run": "mlsteward.monitoring.monitors:run_job",
+    "monitor_run": "mlsteward.monitoring.jobs:run_job",
     "retrain": "mlsteward.retraining.service:run_job",
 }
 

@@ -1,45 +1,57 @@
-"""The worker's scheduler: due monitors and due retrainings become jobs.
+"""The worker's scheduler: what is due becomes jobs.
 
 Every ``mlsteward worker`` ticks it (``MLSTEWARD_JOBS_SCHEDULE_SECONDS``,
-default 30 s). A due monitor is claimed with a conditional update, then
-queued as a ``monitor_run`` job keyed by the monitor and its due time, so
-several workers ticking at once queue it once. Retraining policies with a
-``schedule`` are queued by :func:`mlsteward.retraining.triggers.enqueue_due`.
+default 30 s). Due monitors (monitoring sits below jobs) are claimed with a
+conditional update and queued as ``monitor_run`` jobs keyed by the monitor and
+its due time, so several workers ticking at once queue each run once. What
+capabilities above the jobs layer make due (scheduled retrainings) is listed
+in the literal table :data:`SOURCES`: each source is a function
+``fn(ctx, now=...) -> list[Job]``, named here and imported only when the
+scheduler ticks, so the jobs layer never imports the capabilities above it.
+A source that fails is logged and does not stop the monitors or the others.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import logging
 from typing import Any
 
 from mlsteward.context import Context
 from mlsteward.store import utcnow
 
-__all__ = ["tick"]
+__all__ = ["SOURCES", "tick"]
 
 _log = logging.getLogger("mlsteward.jobs")
 
+#: What can fall due, by name: ``"module:function"``.
+SOURCES: dict[str, str] = {
+    "monitors": "mlsteward.monitoring.jobs:enqueue_due",
+    "retraining": "mlsteward.retraining.triggers:enqueue_due",
+}
+
 
 def tick(ctx: Context, *, now: dt.datetime | None = None) -> list[Any]:
-    """Queue what is due now; return the jobs queued."""
+    """Queue the due monitors and what every source makes due; return the jobs."""
     from mlsteward.jobs.service import JobService
     from mlsteward.monitoring.monitors import MonitorService
-    from mlsteward.retraining.triggers import enqueue_due
 
     now = now or utcnow()
     jobs = JobService(ctx)
-    queued = []
-    for name, due in MonitorService(ctx).claim_due(now=now):
-        queued.append(
-            jobs.enqueue(
-                "monitor_run",
-                {"monitor": name},
-                idempotency_key=f"monitor:{name}:{due.isoformat()}",
-            )
+    queued: list[Any] = [
+        jobs.enqueue(
+            "monitor_run",
+            {"monitor": name},
+            idempotency_key=f"monitor:{name}:{due.isoformat()}",
         )
-    try:
-        queued += enqueue_due(ctx, now=now)
-    except Exception:  # a broken policy must not stop monitors being scheduled
-        _log.exception("could not queue scheduled retrainings")
+        for name, due in MonitorService(ctx).claim_due(now=now)
+    ]
+    for name, target in SOURCES.items():
+        module_name, _, attr = target.partition(":")
+        try:
+            source = getattr(importlib.import_module(module_name), attr)
+            queued += source(ctx, now=now)
+        except Exception:  # one broken source must not stop the others
+            _log.exception("could not queue what is due from %s", name)
     return queued

@@ -569,22 +569,3 @@ class MonitorService:
             ).all()
         latest = {r.window_start: r.value for r in rows if r.value is not None}
         return sorted(latest.items())[-12:]
-
-
-def run_job(ctx: Context, payload: dict[str, Any], log: Any) -> dict[str, Any]:
-    """Job handler ``monitor_run``: payload ``{"monitor": NAME}`` (optionally
-    ``"start"``/``"end"`` as ISO times)."""
-    name = payload.get("monitor")
-    if not isinstance(name, str):
-        raise InvalidInput("monitor_run jobs need {'monitor': NAME}", field="monitor")
-    window = None
-    if payload.get("start") and payload.get("end"):
-        window = (payload["start"], payload["end"])
-    log(f"running monitor {name}")
-    run = MonitorService(ctx).run(name, window=window)
-    log(f"{len(run.results)} results, {len(run.alerts)} alerts")
-    return {
-        "run_id": run.run_id,
-        "results": len(run.results),
-        "alerts": [a.id for a in run.alerts],
-    }

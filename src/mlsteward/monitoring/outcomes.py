@@ -193,7 +193,7 @@ class OutcomeService:
     ) -> pd.DataFrame:
         """Predictions of a window joined to their outcomes (``label`` is NaN
         where none has arrived yet)."""
-        from mlsteward.serving.log import PredictionLog
+        from mlsteward.serving.log.service import PredictionLog
 
         preds = PredictionLog(self.ctx).read(
             deployment=deployment, since=since, until=until

@@ -5,7 +5,7 @@ they have arrived), the resolved reference and the monitor's checks, and
 returns :class:`~mlsteward.monitoring.checks.CheckResult` rows. It reads and
 writes nothing; :mod:`mlsteward.monitoring.monitors` does that.
 
-Drift rows (from :func:`mlsteward.monitoring.drift.compute_drift`, with the
+Drift rows (from :func:`mlsteward.monitoring.drift.compute.compute_drift`, with the
 methods recorded when the monitor was created):
 
 * ``drift.<method>`` per column, the method's statistic as the value and
@@ -76,7 +76,7 @@ def _drift(
     scores: np.ndarray,
     ref: Reference,
 ) -> list[CheckResult]:
-    from mlsteward.monitoring.drift import compute_drift
+    from mlsteward.monitoring.drift.compute import compute_drift
 
     methods: dict[str, list[str]] = options["methods"]
     present = [c for c in options["columns"] if c in current.columns]

@@ -287,7 +287,7 @@ def fix_columns(
         InvalidInput: A named column is not profiled, or a drift method does
             not suit its column's kind.
     """
-    from mlsteward.monitoring.drift import KIND_METHODS, default_methods
+    from mlsteward.monitoring.drift.compute import KIND_METHODS, default_methods
     from mlsteward.monitoring.fairness import AGE_BANDS
 
     cols = profile["columns"]

@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 from mlsteward.datasets.profile import compute_profile
+from mlsteward.monitoring.drift.stats import column_psi
 from mlsteward.monitoring.fairness import group_values
-from mlsteward.monitoring.stats import column_psi
 
 __all__ = ["GateResult", "approval_ratio", "judge_gates"]
 

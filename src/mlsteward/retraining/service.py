@@ -389,7 +389,7 @@ class RetrainingService:
             route_challenger(
                 self.ctx, challenger.ref, mode=mode, share=policy.promotion.canary_share
             )
-            from mlsteward.governance.approvals import ApprovalService
+            from mlsteward.retraining.approvals import ApprovalService
 
             approval_id = (
                 ApprovalService(self.ctx)

@@ -195,8 +195,8 @@ def guard_canary(ctx: Context, policy: Policy, monitor: Any, alert: Any) -> bool
         check_kind(c) for c in policy.promotion.canary_rollback_checks
     }:
         return False
-    from mlsteward.governance.approvals import ApprovalService
     from mlsteward.registry.service import ModelRegistry
+    from mlsteward.retraining.approvals import ApprovalService
     from mlsteward.serving.deployments import DeploymentService
 
     deployments = DeploymentService(ctx)

@@ -33,7 +33,7 @@ from mlsteward.sdk.jobs import JobsMixin
 from mlsteward.sdk.monitoring import MonitoringMixin
 from mlsteward.sdk.retraining import RetrainingMixin
 from mlsteward.sdk.serving import ServingMixin
-from mlsteward.serving.log import PredictionLog
+from mlsteward.serving.log.service import PredictionLog
 from mlsteward.serving.scoring import ScoringService
 from mlsteward.store.audit import AuditEvent, ChainProblem, list_events, verify_chain
 
@@ -74,7 +74,7 @@ class Client(
         token = token or settings.token
         if token:
             # Act as the token's user, with its role, as the HTTP API would.
-            from mlsteward.governance.identity import IdentityService
+            from mlsteward.identity.service import IdentityService
 
             ctx = ctx.as_principal(IdentityService(ctx).authenticate(token))
         elif actor:

@@ -18,7 +18,7 @@ class GovernanceMixin:
     ) -> Any:
         """Write the model documentation of ``ref`` (HTML, and PDF if asked and
         a converter is installed); returns where it went."""
-        from mlsteward.governance.report import write_report
+        from mlsteward.governance.report.build import write_report
 
         return write_report(self.ctx, ref, path, pdf=pdf)
 
@@ -27,7 +27,7 @@ class GovernanceMixin:
     ) -> list[list[dict[str, Any]]]:
         """Reason codes per row: the inputs that pushed the score towards
         denial, largest first, against the training population."""
-        from mlsteward.governance.explain_service import explainer_for
+        from mlsteward.explain.service import explainer_for
 
         loaded = self.load_model(ref)  # type: ignore[attr-defined]
         explainer = explainer_for(self.ctx, loaded, top_k=top_k)
@@ -44,13 +44,13 @@ class GovernanceMixin:
         return AuditService(self.ctx).comment(object_type, object_id, text)
 
     def create_user(self, name: str, role: str) -> Any:
-        from mlsteward.governance.identity import IdentityService
+        from mlsteward.identity.service import IdentityService
 
         svc = IdentityService(self.ctx)
         return svc.create_user(name, role, bootstrap=not svc.list_users())
 
     def create_token(self, user: str, *, scope: str = "user") -> str:
         """A new token for ``user``; the secret is returned once, never stored."""
-        from mlsteward.governance.identity import IdentityService
+        from mlsteward.identity.service import IdentityService
 
         return IdentityService(self.ctx).create_token(user, scope=scope).secret

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from mlsteward.context import Context
-from mlsteward.governance.approvals import ApprovalRequest, ApprovalService
+from mlsteward.retraining.approvals import ApprovalRequest, ApprovalService
 from mlsteward.retraining.policy import Policy
 from mlsteward.retraining.service import Retraining, RetrainingService
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from mlsteward.context import Context
 from mlsteward.serving.deployments import DeploymentService
-from mlsteward.serving.log import PredictionLog
+from mlsteward.serving.log.service import PredictionLog
 from mlsteward.serving.models import Deployment
 
 

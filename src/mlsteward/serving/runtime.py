@@ -35,13 +35,13 @@ from mlsteward.errors import NotFound
 from mlsteward.registry.service import ModelRegistry
 from mlsteward.serving.batching import Batcher
 from mlsteward.serving.deployments import DeploymentService
-from mlsteward.serving.engine import LiveModel, known_categories
-from mlsteward.serving.journal import Journal, request_line
-from mlsteward.serving.log import PredictionLog
-from mlsteward.serving.metrics import ServingMetrics
+from mlsteward.serving.live_model import LiveModel, known_categories
+from mlsteward.serving.log.journal import Journal, request_line
+from mlsteward.serving.log.service import PredictionLog
+from mlsteward.serving.log.writer import LogShipper, replay
 from mlsteward.serving.models import Deployment
+from mlsteward.serving.prometheus import ServingMetrics
 from mlsteward.serving.schema import Batch, RequestSchema
-from mlsteward.serving.writer import LogShipper, replay
 
 __all__ = [
     "LiveDeployment",
@@ -451,7 +451,7 @@ class ServingRuntime:
         key = (live.name, version, model.version.artifact_sha256)
         explainer = self._explainers.get(key)
         if explainer is None:
-            from mlsteward.governance.explain_service import explainer_for
+            from mlsteward.explain.service import explainer_for
 
             explainer = explainer_for(self.ctx, model.loaded)
             self._explainers[key] = explainer

@@ -13,7 +13,7 @@ import pandas as pd
 from mlsteward.context import Context
 from mlsteward.errors import InvalidInput
 from mlsteward.registry.service import ModelRegistry
-from mlsteward.serving.log import PredictionLog, PredictionRecord, redact
+from mlsteward.serving.log.service import PredictionLog, PredictionRecord, redact
 from mlsteward.store import utcnow
 
 __all__ = ["ScoringService"]

@@ -31,6 +31,7 @@ TABLE_MODULES = (
     "mlsteward.registry.tables",
     "mlsteward.serving.tables",
     "mlsteward.monitoring.tables",
+    "mlsteward.identity.tables",
     "mlsteward.governance.tables",
     "mlsteward.jobs.tables",
     "mlsteward.retraining.tables",

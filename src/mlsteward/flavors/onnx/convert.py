@@ -1,6 +1,6 @@
 """Converting scikit-learn pipelines to ONNX, with a parity check.
 
-Split from :mod:`mlsteward.flavors.onnx` (the flavor: saving, safe loading,
+Split from :mod:`mlsteward.flavors.onnx.flavor` (the flavor: saving, safe loading,
 scoring); :func:`convert_sklearn` is re-exported there.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 
 from mlsteward.errors import InvalidInput
 from mlsteward.flavors.base import positive_class_proba
-from mlsteward.flavors.onnx import PARITY_ATOL, TARGET_OPSET, OnnxFlavor
+from mlsteward.flavors.onnx.flavor import PARITY_ATOL, TARGET_OPSET, OnnxFlavor
 
 if TYPE_CHECKING:
     import onnx

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from mlsteward.serving.journal import request_records
+from mlsteward.serving.log.journal import request_records
 
 __all__ = [
     "entry_rows",
@@ -89,7 +89,7 @@ def _text(value: Any) -> str | None:
 
 
 def sqlite_insert(cursor: Any, records: Iterable[Mapping[str, Any]]) -> int:
-    """Insert journal records (see :func:`mlsteward.serving.journal.expand`)
+    """Insert journal records (see :func:`mlsteward.serving.log.journal.expand`)
     through a sqlite3 cursor, in the caller's transaction, skipping request
     ids already logged. Returns the number of records handed in."""
     preds: list[tuple[Any, ...]] = []

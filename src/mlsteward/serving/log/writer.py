@@ -17,9 +17,9 @@ import orjson
 from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 
-from mlsteward.serving.journal import Journal, read_segment, stale_segments
-from mlsteward.serving.log import PredictionLog
-from mlsteward.serving.shipper import ENV_DB_URL, ENV_POSTGRES, ENV_SQLITE
+from mlsteward.serving.log.journal import Journal, read_segment, stale_segments
+from mlsteward.serving.log.service import PredictionLog
+from mlsteward.serving.log.shipper import ENV_DB_URL, ENV_POSTGRES, ENV_SQLITE
 from mlsteward.store import Store
 
 __all__ = ["LogShipper", "replay"]
@@ -67,7 +67,7 @@ def replay(log: PredictionLog, journal_dir: Any, *, durable: bool = False) -> in
 
 
 class LogShipper:
-    """Runs the log shipper process (:mod:`mlsteward.serving.shipper`) for a
+    """Runs the log shipper process (:mod:`mlsteward.serving.log.shipper`) for a
     journal, follows its progress, and restarts it if it dies.
 
     Args:
@@ -152,7 +152,7 @@ class LogShipper:
         argv = [
             sys.executable,
             "-m",
-            "mlsteward.serving.shipper",
+            "mlsteward.serving.log.shipper",
             "--journal",
             str(self.journal.directory),
             "--prefix",

@@ -14,7 +14,7 @@ machine crash needs the bytes on the disk: with ``fsync`` on, answers also
 wait for a group commit (one ``fdatasync`` covers every record written while
 the previous one ran).
 
-A child process (:mod:`mlsteward.serving.shipper`) reads the segments back
+A child process (:mod:`mlsteward.serving.log.shipper`) reads the segments back
 (the page cache makes that cheap) and copies their records into the
 prediction log table in batches, so a backlog waits on disk, not in the
 server's memory; a segment is deleted once it is sealed and every byte of it

@@ -1,7 +1,7 @@
 """Drift report rows from a window's counts; Holm; the status rule.
 
-The counting is in :mod:`mlsteward.monitoring.engines`; the API and the
-reasoning are in :mod:`mlsteward.monitoring.drift` and
+The counting is in :mod:`mlsteward.monitoring.drift.engines`; the API and the
+reasoning are in :mod:`mlsteward.monitoring.drift.compute` and
 ``docs/monitoring-drift.md``.
 """
 
@@ -16,9 +16,9 @@ from scipy import stats as _st
 
 from mlsteward.datasets.profile import NUMERIC
 from mlsteward.errors import InvalidInput
-from mlsteward.monitoring import stats
-from mlsteward.monitoring.engines import ColumnPlan, ColumnState
-from mlsteward.monitoring.sketch import (
+from mlsteward.monitoring.drift import stats
+from mlsteward.monitoring.drift.engines import ColumnPlan, ColumnState
+from mlsteward.monitoring.drift.sketch import (
     KS_EXACT_MAX_N,
     ks_from_counts,
     ks_pvalue,
@@ -65,7 +65,7 @@ def evaluate(
         eps: PSI's floor.
 
     Returns:
-        The fields of :class:`~mlsteward.monitoring.drift.ColumnDrift` but
+        The fields of :class:`~mlsteward.monitoring.drift.compute.ColumnDrift` but
         ``p_adjusted``, ``status``, ``threshold`` and ``watch_threshold``.
     """
     col = plan.profile_col

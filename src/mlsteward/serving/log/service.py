@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, InvalidInput
-from mlsteward.serving.logrows import sqlite_insert
+from mlsteward.serving.log.rows import sqlite_insert
 from mlsteward.serving.tables import predictions, shadow_predictions
 
 if TYPE_CHECKING:  # imported on use: the serving hot path never needs pandas

@@ -71,7 +71,7 @@ import numpy as np
 import pandas as pd
 
 from mlsteward.errors import InvalidInput
-from mlsteward.governance.explain_models import (
+from mlsteward.explain.models import (
     auto_method,
     lightgbm_contributions,
     linear_structure,
@@ -79,7 +79,7 @@ from mlsteward.governance.explain_models import (
     resolve_model,
     transform,
 )
-from mlsteward.governance.explain_reference import (
+from mlsteward.explain.reference import (
     FeatureReference,
     mean_transformed,
     reference_from_frame,

@@ -1,6 +1,6 @@
 """How each kind of model is taken apart for reason codes.
 
-Resolving what the caller handed to :class:`~mlsteward.governance.explain.Explainer`
+Resolving what the caller handed to :class:`~mlsteward.explain.explainer.Explainer`
 (a ``LoadedModel`` or ``(flavor, model, signature)``), choosing the method,
 tracing a scikit-learn pipeline's derived columns back to its inputs, and
 LightGBM's own contributions. Pure: numpy, pandas, scikit-learn, LightGBM.

@@ -279,7 +279,7 @@ def exact_reference(
 
     Sorting the reference is the costly part of exact mode; do it once and
     pass the result as ``reference_sample=`` to every
-    :func:`~mlsteward.monitoring.drift.compute_drift`.
+    :func:`~mlsteward.monitoring.drift.compute.compute_drift`.
 
     Args:
         sample: The reference values.

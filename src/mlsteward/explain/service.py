@@ -1,4 +1,4 @@
-"""Build the :class:`~mlsteward.governance.explain.Explainer` of a registered
+"""Build the :class:`~mlsteward.explain.explainer.Explainer` of a registered
 model version against its own training data.
 
 Serving calls :func:`explainer_for` once per loaded version (at load time,
@@ -12,7 +12,7 @@ from typing import Any
 
 from mlsteward.context import Context
 from mlsteward.datasets.service import DatasetService
-from mlsteward.governance.explain import Explainer
+from mlsteward.explain.explainer import Explainer
 from mlsteward.registry.models import ModelVersion
 from mlsteward.registry.runs import RunService
 from mlsteward.registry.service import LoadedModel

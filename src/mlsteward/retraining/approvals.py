@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, Forbidden, InvalidInput, NotFound
-from mlsteward.governance.identity import IdentityService, role_at_least
+from mlsteward.identity.service import IdentityService, role_at_least
 from mlsteward.registry.service import ModelRegistry
 from mlsteward.retraining.tables import approval_requests as t
 from mlsteward.store import audit, utcnow

@@ -18,7 +18,7 @@ its end.
 
 Protocol, all over pipes:
 
-- ``python -m mlsteward.serving.shipper --journal DIR --prefix P
+- ``python -m mlsteward.serving.log.shipper --journal DIR --prefix P
   [--flush SECONDS] [--durable] [--offsets JSON]``, with the database in the
   environment: ``MLSTEWARD_SHIPPER_SQLITE`` (a file path; the embedded
   default, written through the standard library's ``sqlite3``),
@@ -34,7 +34,7 @@ Protocol, all over pipes:
 It imports neither pandas nor SQLAlchemy, so it costs the
 serving process tree little memory, and it runs at a lower CPU priority
 (``nice`` 10) than its server: under saturation, answers come first and the
-log catches up from the journal as soon as the load eases.
+log catches up from the journal as the load eases.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from mlsteward.serving.journal import SUFFIX, entry_records, expand, parse_entries
-from mlsteward.serving.logrows import postgres_insert_entries, sqlite_insert_entries
+from mlsteward.serving.log.journal import SUFFIX, entry_records, expand, parse_entries
+from mlsteward.serving.log.rows import postgres_insert_entries, sqlite_insert_entries
 
 __all__ = ["Shipper", "main"]
 
@@ -128,7 +128,7 @@ class _SQLAlchemySink:
     def __init__(self, url: str, durable: bool) -> None:
         from sqlalchemy import create_engine
 
-        from mlsteward.serving.log import insert_journal_records
+        from mlsteward.serving.log.service import insert_journal_records
 
         self._insert = insert_journal_records
         self.engine = create_engine(url, pool_size=1, pool_pre_ping=True)
@@ -149,7 +149,7 @@ class Shipper:
         directory: The journal directory.
         prefix: File name prefix of the serving process's segments.
         write: Commits a list of journal lines, as written (one
-            transaction; see :func:`mlsteward.serving.journal.expand`).
+            transaction; see :func:`mlsteward.serving.log.journal.expand`).
         report: Called with each progress or error message.
         offsets: Bytes already committed per segment file name.
         batch_bytes: Most journal bytes per transaction.
@@ -246,7 +246,7 @@ def _reporter(out: BinaryIO) -> Callable[[dict[str, Any]], None]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mlsteward.serving.shipper")
+    parser = argparse.ArgumentParser(prog="python -m mlsteward.serving.log.shipper")
     parser.add_argument("--journal", required=True, type=Path)
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--flush", type=float, default=0.2)
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # Answering requests comes first: on a saturated machine the shipper
     # takes the CPU its server leaves over, and the log catches up from the
-    # journal (on disk, not in memory) as soon as the load eases.
+    # journal (on disk, not in memory) as the load eases.
     os.nice(NICENESS)
     # What the shipper holds has no reference cycles: reference counting
     # frees it all. Without this, the collector's passes over each batch of

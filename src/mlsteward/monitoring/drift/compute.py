@@ -21,8 +21,8 @@ full write-up, with the reasoning behind each default, is
 * **Verdict.** The worst column status: one drifted column is a drifted
   dataset; no share-of-columns rule hides it.
 * **Streaming.** The window is counted chunk by chunk
-  (:mod:`mlsteward.monitoring.engines`) against the reference's bins,
-  categories and quantile sketch (:mod:`mlsteward.monitoring.sketch`).
+  (:mod:`mlsteward.monitoring.drift.engines`) against the reference's bins,
+  categories and quantile sketch (:mod:`mlsteward.monitoring.drift.sketch`).
 
 Example:
     >>> import numpy as np, pandas as pd
@@ -51,10 +51,10 @@ from mlsteward.datasets.profile import (
     compute_profile,
 )
 from mlsteward.errors import InvalidInput
-from mlsteward.monitoring import stats
-from mlsteward.monitoring.drift_stats import evaluate, holm, status_of
-from mlsteward.monitoring.engines import make_plan, run_dask, run_local
-from mlsteward.monitoring.sketch import ReferenceGrid, exact_reference
+from mlsteward.monitoring.drift import stats
+from mlsteward.monitoring.drift.engines import make_plan, run_dask, run_local
+from mlsteward.monitoring.drift.rows import evaluate, holm, status_of
+from mlsteward.monitoring.drift.sketch import ReferenceGrid, exact_reference
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -359,7 +359,7 @@ def compute_drift(
             reused). Given, KS and Wasserstein are exact (``mode="exact"``);
             otherwise they use the profile's sketch.
         engine: ``"local"`` (in process, streaming) or ``"dask"``.
-        eps: PSI's floor for empty bins (see :mod:`~mlsteward.monitoring.stats`).
+        eps: PSI's floor for empty bins (see :mod:`~mlsteward.monitoring.drift.stats`).
         on_chunk: Called with the row count of each chunk counted (local
             engine), e.g. to drive a progress bar.
 

@@ -33,7 +33,7 @@ from mlsteward.errors import (
     NotFound,
     Unauthenticated,
 )
-from mlsteward.governance.tables import tokens, users
+from mlsteward.identity.tables import tokens, users
 from mlsteward.names import check_name
 from mlsteward.store import audit, utcnow
 

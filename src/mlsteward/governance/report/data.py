@@ -21,10 +21,10 @@ from mlsteward.datasets.models import DatasetVersion
 from mlsteward.datasets.profile import compute_profile, quantile_cuts
 from mlsteward.datasets.service import DatasetService
 from mlsteward.errors import MlstewardError
-from mlsteward.governance.explain import Explainer
-from mlsteward.governance.report_records import jsonable
+from mlsteward.explain.explainer import Explainer
+from mlsteward.governance.report.records import jsonable
+from mlsteward.monitoring.drift.stats import column_psi, psi_band
 from mlsteward.monitoring.fairness import AGE_BANDS, band_labels, group_values
-from mlsteward.monitoring.stats import column_psi, psi_band
 from mlsteward.registry.evaluation import EvaluationService, binary_labels
 from mlsteward.registry.models import Evaluation, ModelVersion
 from mlsteward.registry.runs import RunService

@@ -19,7 +19,7 @@ from the audit trail. The HTML loads nothing (charts are inline SVG drawn in
 Python, styles inline) so it opens offline and archives as one file; Jinja2
 autoescaping is on, so descriptions, comments and names are shown, never
 run. PDF is written where a converter is installed
-(:mod:`mlsteward.governance.report_pdf`).
+(:mod:`mlsteward.governance.report.pdf`).
 
 Example:
     >>> html = build_report(ctx, "credit-risk/3")  # doctest: +SKIP
@@ -37,11 +37,11 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from mlsteward.context import Context
-from mlsteward.governance import report_data as data_
-from mlsteward.governance import report_records as records
-from mlsteward.governance.report_pdf import PdfResult, html_to_pdf
-from mlsteward.governance.report_svg import bar_chart, calibration_chart
-from mlsteward.monitoring.stats import PSI_ACT, PSI_WATCH
+from mlsteward.governance.report import data as data_
+from mlsteward.governance.report import records
+from mlsteward.governance.report.pdf import PdfResult, html_to_pdf
+from mlsteward.governance.report.svg import bar_chart, calibration_chart
+from mlsteward.monitoring.drift.stats import PSI_ACT, PSI_WATCH
 
 __all__ = [
     "GUIDANCE",
@@ -306,7 +306,7 @@ def _limitations(r: dict[str, Any]) -> list[str]:
 
 def _environment() -> Environment:
     env = Environment(
-        loader=PackageLoader("mlsteward.dashboard", "templates"),
+        loader=PackageLoader("mlsteward.governance.report", "templates"),
         autoescape=select_autoescape(["html", "j2", "html.j2"], default=True),
         undefined=StrictUndefined,
         trim_blocks=True,

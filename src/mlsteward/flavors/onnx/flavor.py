@@ -21,7 +21,7 @@ computes in float32, so agreement is to about ``1e-7``; the default tolerance
 is ``1e-5``).
 
 Example:
-    >>> from mlsteward.flavors.onnx import convert_sklearn
+    >>> from mlsteward.flavors.onnx.flavor import convert_sklearn
     >>> onnx_bytes = convert_sklearn(pipeline, X_holdout)  # doctest: +SKIP
     >>> client.register_model(  # doctest: +SKIP
     ...     "credit-risk", onnx_bytes, X_train, flavor="onnx"
@@ -42,7 +42,7 @@ import numpy as np
 
 from mlsteward.errors import InvalidInput, MlstewardError
 from mlsteward.flavors.base import Flavor, positive_class_proba, refuse_pickle
-from mlsteward.flavors.onnx_graph import (
+from mlsteward.flavors.onnx.graph import (
     FIELDS,
     STANDARD_DOMAINS,
     OnnxInput,
@@ -598,7 +598,7 @@ def convert_sklearn(
     target_opset: Mapping[str, int] | None = None,
 ) -> bytes:
     """Convert a fitted scikit-learn classifier to ONNX bytes, checking that
-    both score ``sample`` alike; see :mod:`mlsteward.flavors.onnx_convert`."""
-    from mlsteward.flavors.onnx_convert import convert_sklearn as convert
+    both score ``sample`` alike; see :mod:`mlsteward.flavors.onnx.convert`."""
+    from mlsteward.flavors.onnx.convert import convert_sklearn as convert
 
     return convert(model, sample, atol=atol, target_opset=target_opset)

@@ -31,7 +31,7 @@ import pandas as pd
 
 from mlsteward.datasets.profile import CATEGORICAL, category_counts, to_float_array
 from mlsteward.errors import InvalidInput
-from mlsteward.monitoring.sketch import KS_EXACT_MAX_N, ReferenceGrid
+from mlsteward.monitoring.drift.sketch import KS_EXACT_MAX_N, ReferenceGrid
 
 __all__ = [
     "ColumnPlan",

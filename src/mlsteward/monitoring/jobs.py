@@ -1,0 +1,34 @@
+"""Monitoring as background work: the ``monitor_run`` job handler.
+
+The jobs layer names it in its ``HANDLERS`` table and imports it only when a
+worker runs such a job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlsteward.context import Context
+from mlsteward.errors import InvalidInput
+from mlsteward.monitoring.monitors import MonitorService
+
+__all__ = ["run_job"]
+
+
+def run_job(ctx: Context, payload: dict[str, Any], log: Any) -> dict[str, Any]:
+    """Job handler ``monitor_run``: payload ``{"monitor": NAME}`` (optionally
+    ``"start"``/``"end"`` as ISO times)."""
+    name = payload.get("monitor")
+    if not isinstance(name, str):
+        raise InvalidInput("monitor_run jobs need {'monitor': NAME}", field="monitor")
+    window = None
+    if payload.get("start") and payload.get("end"):
+        window = (payload["start"], payload["end"])
+    log(f"running monitor {name}")
+    run = MonitorService(ctx).run(name, window=window)
+    log(f"{len(run.results)} results, {len(run.alerts)} alerts")
+    return {
+        "run_id": run.run_id,
+        "results": len(run.results),
+        "alerts": [a.id for a in run.alerts],
+    }
