@@ -13,7 +13,6 @@ the challenger in every mode.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,7 @@ from mlsteward.context import Context
 from mlsteward.datasets.service import DatasetService
 from mlsteward.errors import InvalidInput, NotFound, PolicyViolation
 from mlsteward.monitoring.outcomes import OutcomeService
-from mlsteward.registry.evaluation import EvaluationService
-from mlsteward.registry.runs import RunService
 from mlsteward.registry.service import ModelRegistry
-from mlsteward.retraining.gates import judge_gates
 from mlsteward.retraining.policy import (
     Policy,
     load_policy,
@@ -36,7 +32,6 @@ from mlsteward.retraining.policy import (
     parse_policy,
 )
 from mlsteward.retraining.tables import policies, retrainings
-from mlsteward.retraining.trainers import resolve_trainer
 from mlsteward.store import audit, utcnow
 
 __all__ = ["Retraining", "RetrainingService", "run_job"]
@@ -250,167 +245,28 @@ class RetrainingService:
         trigger: dict[str, Any] | None = None,
         deployment: str | None = None,
         now: dt.datetime | None = None,
+        key: str | None = None,
     ) -> Retraining:
-        """Train a challenger by the model's policy and decide on it."""
+        """Train a challenger by the model's policy and decide on it.
+
+        The retraining runs as recorded steps (:mod:`mlsteward.retraining.steps`):
+        called again with the same ``key`` (a job's retry passes its job id),
+        it resumes after the last step recorded and repeats none.
+
+        Example:
+            >>> RetrainingService(ctx).retrain("credit-risk").decision  # doctest: +SKIP
+            'awaiting_approval'
+        """
+        from mlsteward.retraining.steps import Retrain
+
+        if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 32):
+            raise InvalidInput("key must be a string of 1-32 characters", field="key")
         policy = self.get_policy(model)
-        champion = self.registry.get(f"{model}@champion")
-        features = champion.signature.feature_names
-        train, holdout, period = self.training_frames(
-            policy, deployment=deployment, now=now
+        steps = Retrain(
+            self, policy, key=key, trigger=trigger, deployment=deployment, now=now
         )
-        missing = [c for c in [*features, policy.target] if c not in train.columns]
-        if missing:
-            raise InvalidInput(
-                f"training data lacks columns {missing}", field="data.reference"
-            )
-        ds = DatasetService(self.ctx)
-        roles = {policy.target: "target"}
-        ref_dv = ds.get(policy.data.reference)
-        roles.update(
-            {c.name: c.role for c in ref_dv.columns if c.name in train.columns}
-        )
-        train_dv = ds.register(
-            f"{model}-retrain",
-            train,
-            roles=roles,
-            description=f"reference plus labelled log before {period}",
-        )
-        hold_dv = ds.register(
-            f"{model}-holdout-{period}",
-            holdout,
-            roles={k: v for k, v in roles.items() if k in holdout.columns},
-            description=f"out-of-time holdout: {period}",
-        )
-        runs = RunService(self.ctx)
-        run = runs.start(
-            f"retrain-{model}-{period}",
-            params={"trainer": policy.trainer.name, **policy.trainer.params},
-            inputs=[train_dv.ref],
-        )
-        try:
-            trainer = resolve_trainer(policy.trainer.name)
-            fitted = trainer(
-                train,
-                features=features,
-                target=policy.target,
-                params=policy.trainer.params or None,
-            )
-            challenger = self.registry.register(
-                model,
-                fitted,
-                train[features],
-                run_id=run.id,
-                parent_version=champion.version,
-                description=f"challenger trained by policy on data before {period}",
-            )
-            runs.end(run.id)
-        except Exception:
-            runs.end(run.id, "failed")
-            raise
-        self.registry.set_alias(model, "challenger", challenger.version)
-        evals = EvaluationService(self.ctx)
-        thr = policy.promotion.threshold
-        ev_champ = evals.evaluate(
-            champion.ref, hold_dv.ref, target=policy.target, threshold=thr
-        )
-        ev_chall = evals.evaluate(
-            challenger.ref, hold_dv.ref, target=policy.target, threshold=thr
-        )
-        loaded = self.registry.load(challenger.ref)
-        protected = [c.name for c in ref_dv.columns if c.role == "protected"]
-        gates = judge_gates(
-            policy.gates,
-            champion=ev_champ.metrics,
-            challenger=ev_chall.metrics,
-            holdout=holdout,
-            challenger_scores=loaded.predict_proba(holdout),
-            training_scores=loaded.predict_proba(train),
-            protected=protected,
-            threshold=thr,
-        )
-        comparison = {
-            "holdout": hold_dv.ref,
-            "champion": {"ref": champion.ref, **_summary(ev_champ.metrics)},
-            "challenger": {"ref": challenger.ref, **_summary(ev_chall.metrics)},
-        }
-        gate_dicts = [g.to_dict() for g in gates]
-        passed = all(g.passed for g in gates)
-        mode = policy.promotion.mode
-        retraining_id = uuid.uuid4().hex
-        if not passed:
-            failed = [g.name for g in gates if not g.passed]
-            decision, reason = "rejected", f"gates failed: {', '.join(failed)}"
-        elif mode == "auto":
-            decision, reason = "promoted", "every gate passed; policy mode auto"
-        else:
-            decision = "awaiting_approval"
-            reason = f"every gate passed; policy mode {mode} asks an approver"
-        with self.ctx.store.unit_of_work() as session:
-            session.execute(
-                retrainings.insert().values(
-                    id=retraining_id,
-                    model_name=model,
-                    trigger=trigger or {},
-                    status="finished",
-                    champion=champion.ref,
-                    challenger=challenger.ref,
-                    holdout=hold_dv.ref,
-                    gates=gate_dicts,
-                    comparison=comparison,
-                    decision=decision,
-                    reason=reason,
-                    created_at=utcnow(),
-                    created_by=self.ctx.actor,
-                    finished_at=utcnow(),
-                )
-            )
-            audit.record(
-                session,
-                actor=self.ctx.actor,
-                action="retraining.finished",
-                object_type="retraining",
-                object_id=retraining_id,
-                details={
-                    "champion": champion.ref,
-                    "challenger": challenger.ref,
-                    "decision": decision,
-                    "gates": gate_dicts,
-                },
-            )
-        approval_id = None
-        from mlsteward.retraining.promotion import promote, route_challenger, withdraw
-
-        if decision == "rejected":
-            self.registry.transition(challenger.ref, "rejected", reason=reason)
-            withdraw(self.ctx, challenger.ref)
-        elif decision == "promoted":
-            promote(self.ctx, challenger.ref, reason=reason)
-        else:
-            route_challenger(
-                self.ctx, challenger.ref, mode=mode, share=policy.promotion.canary_share
-            )
-            from mlsteward.retraining.approvals import ApprovalService
-
-            approval_id = (
-                ApprovalService(self.ctx)
-                .request(
-                    challenger.ref,
-                    retraining_id=retraining_id,
-                    evidence={
-                        "gates": gate_dicts,
-                        "comparison": comparison,
-                        "mode": mode,
-                        "lineage": {
-                            "run": run.id,
-                            "training_data": train_dv.ref,
-                            "holdout": hold_dv.ref,
-                            "parent": champion.ref,
-                        },
-                    },
-                )
-                .id
-            )
-        return _row_like(self.get(retraining_id), approval_id)
+        approval_id = steps.run()
+        return _row_like(self.get(steps.id), approval_id)
 
 
 def _row_like(r: Retraining, approval_id: str | None) -> Retraining:
@@ -429,6 +285,7 @@ def run_job(ctx: Context, payload: dict[str, Any], log: Any) -> dict[str, Any]:
         payload["model"],
         trigger=payload.get("trigger"),
         deployment=payload.get("deployment"),
+        key=getattr(getattr(log, "job", None), "id", None),
     )
     log(f"decision: {result.decision} ({result.reason})")
     return result.to_dict()

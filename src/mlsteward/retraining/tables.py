@@ -33,6 +33,9 @@ retrainings = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("created_by", String(200), nullable=False),
     Column("finished_at", UTCDateTime(), nullable=True),
+    # What each recorded step made (see mlsteward.retraining.steps): a retry
+    # of the job resumes after the last recorded step.
+    Column("steps", JSONType, nullable=True),
 )
 
 approval_requests = Table(

@@ -20,7 +20,7 @@ __all__ = ["HEAD_REVISION", "TABLE_MODULES", "Store", "load_all_tables"]
 
 #: The newest migration. A test checks it against the migration scripts; the
 #: store compares it with the database's revision without importing Alembic.
-HEAD_REVISION: Final = "0007"
+HEAD_REVISION: Final = "0008"
 
 # Every capability's tables, by module name. Alembic's autogenerate and the
 # schema test read the full metadata through this table; the store itself
