@@ -51,7 +51,6 @@ LONG_FUNCTIONS: set[str] = {
     "registry/service.py:register",
     "retraining/approvals.py:_decide",
     "retraining/gates.py:judge_gates",
-    "retraining/service.py:retrain",
     "serving/runtime.py:predict",
 }
 
