@@ -35,8 +35,6 @@ LONG_FUNCTIONS: set[str] = {
     "flavors/onnx/convert.py:convert_sklearn",
     "governance/report/records.py:monitoring_history",
     "jobs/batch.py:score_file",
-    "jobs/service.py:enqueue",
-    "jobs/service.py:claim",
     "monitoring/alerts.py:raise_alerts",
     "monitoring/drift/compute.py:compute_drift",
     "monitoring/fairness.py:fairness_checks",

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-import json
 import math
 import time
 import uuid
@@ -31,13 +30,11 @@ from mlsteward.errors import Conflict, InvalidInput, NotFound
 from mlsteward.jobs.handlers import check_kind
 from mlsteward.jobs.models import TERMINAL, Job, JobLogEntry, JobState
 from mlsteward.jobs.tables import job_logs, jobs
+from mlsteward.jobs.validate import MAX_PAYLOAD_BYTES, check_enqueue, json_object
 from mlsteward.store import audit, utcnow
 
 __all__ = ["LOG_LEVELS", "MAX_PAYLOAD_BYTES", "JobService"]
 
-#: Largest payload a job may carry, as JSON; big data goes in files or
-#: datasets and the payload names them.
-MAX_PAYLOAD_BYTES = 1_000_000
 #: Levels a job log line may have.
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _MAX_LOG_CHARS = 20_000
@@ -65,33 +62,6 @@ def _row_to_job(row: Any) -> Job:
         updated_at=row.updated_at,
         finished_at=row.finished_at,
     )
-
-
-def _json_object(value: Any, field: str) -> dict[str, Any]:
-    """A JSON round trip of ``value``, which must be an object of finite values."""
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise InvalidInput(
-            f"{field} must be a JSON object (a dict), got {type(value).__name__}",
-            field=field,
-        )
-    try:
-        text = json.dumps(dict(value), allow_nan=False, sort_keys=True)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(
-            f"{field} must hold only JSON values (str, number, bool, null, list, "
-            f"dict) and finite numbers: {exc}",
-            field=field,
-        ) from exc
-    if len(text.encode("utf-8")) > MAX_PAYLOAD_BYTES:
-        raise InvalidInput(
-            f"{field} is larger than {MAX_PAYLOAD_BYTES} bytes as JSON; put large "
-            "data in a file or a dataset and name it in the payload",
-            field=field,
-        )
-    out: dict[str, Any] = json.loads(text)
-    return out
 
 
 class JobService:
@@ -135,31 +105,8 @@ class JobService:
             Conflict: the key names an existing job of another kind.
         """
         check_kind(kind)
-        body = _json_object(payload, "payload")
-        if idempotency_key is not None and (
-            not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= 200
-        ):
-            raise InvalidInput(
-                "idempotency_key must be a string of 1-200 characters",
-                field="idempotency_key",
-            )
-        if (
-            isinstance(max_attempts, bool)
-            or not isinstance(max_attempts, int)
-            or not 1 <= max_attempts <= 100
-        ):
-            raise InvalidInput(
-                f"max_attempts must be a whole number from 1 to 100, got "
-                f"{max_attempts!r}",
-                field="max_attempts",
-            )
-        if run_after is not None and (
-            not isinstance(run_after, dt.datetime) or run_after.tzinfo is None
-        ):
-            raise InvalidInput(
-                "run_after must be a time-zone aware datetime (UTC is stored)",
-                field="run_after",
-            )
+        body = json_object(payload, "payload")
+        check_enqueue(idempotency_key, max_attempts, run_after)
         if idempotency_key is not None:
             existing = self._by_key(idempotency_key)
             if existing is not None:
@@ -374,62 +321,50 @@ class JobService:
         for _ in range(100):  # bounded: each pass settles one expired job
             with self.ctx.store.unit_of_work() as session:
                 now = utcnow()
-                due = or_(
-                    and_(
-                        jobs.c.state.in_([JobState.QUEUED, JobState.FAILED]),
-                        jobs.c.run_after <= now,
-                    ),
-                    and_(
-                        jobs.c.state == JobState.RUNNING,
-                        jobs.c.lease_expires_at < now,
-                    ),
-                )
-                q = select(jobs).where(due)
-                if kinds is not None:
-                    q = q.where(jobs.c.kind.in_(list(kinds)))
-                q = (
-                    q.order_by(jobs.c.run_after, jobs.c.created_at, jobs.c.id)
-                    .limit(1)
-                    .with_for_update(skip_locked=True, key_share=True)
-                )
-                row = session.execute(q).first()
+                row = session.execute(_next_due(kinds, now)).first()
                 if row is None:
                     return None
                 expired = row.state == JobState.RUNNING
                 if expired and row.attempts >= row.max_attempts:
                     self._bury_expired(session, row, now)
                     continue
-                attempt = row.attempts + 1
-                session.execute(
-                    update(jobs)
-                    .where(jobs.c.id == row.id)
-                    .values(
-                        state=JobState.RUNNING.value,
-                        attempts=attempt,
-                        claimed_by=worker_id,
-                        claimed_at=now,
-                        heartbeat_at=now,
-                        lease_expires_at=now + dt.timedelta(seconds=lease),
-                        updated_at=now,
-                    )
-                )
-                audit.record(
-                    session,
-                    actor=self.ctx.actor,
-                    action="job.claimed",
-                    object_type="job",
-                    object_id=row.id,
-                    details={
-                        "kind": row.kind,
-                        "worker": worker_id,
-                        "attempt": attempt,
-                        "lease_seconds": lease,
-                        "from": row.state,
-                        "lease_expired_for": row.claimed_by if expired else None,
-                    },
-                )
+                self._start_attempt(session, row, worker_id, lease, now)
                 return self._get(session, row.id)
         return None
+
+    def _start_attempt(
+        self, session: Session, row: Any, worker_id: str, lease: float, now: Any
+    ) -> None:
+        expired = row.state == JobState.RUNNING
+        attempt = row.attempts + 1
+        session.execute(
+            update(jobs)
+            .where(jobs.c.id == row.id)
+            .values(
+                state=JobState.RUNNING.value,
+                attempts=attempt,
+                claimed_by=worker_id,
+                claimed_at=now,
+                heartbeat_at=now,
+                lease_expires_at=now + dt.timedelta(seconds=lease),
+                updated_at=now,
+            )
+        )
+        audit.record(
+            session,
+            actor=self.ctx.actor,
+            action="job.claimed",
+            object_type="job",
+            object_id=row.id,
+            details={
+                "kind": row.kind,
+                "worker": worker_id,
+                "attempt": attempt,
+                "lease_seconds": lease,
+                "from": row.state,
+                "lease_expired_for": row.claimed_by if expired else None,
+            },
+        )
 
     def heartbeat(self, job: Job, lease_seconds: float | None = None) -> Job:
         """Extend the lease of a job this worker holds.
@@ -460,7 +395,7 @@ class JobService:
                 recorded.
             InvalidInput: the result is not a JSON object.
         """
-        body = _json_object(result, "result")
+        body = json_object(result, "result")
         with self.ctx.store.unit_of_work() as session:
             self._held(session, job)
             now = utcnow()
@@ -659,3 +594,23 @@ class JobService:
                 "error": error,
             },
         )
+
+
+def _next_due(kinds: Sequence[str] | None, now: dt.datetime) -> Any:
+    """The next due job, locked: queued or failed with ``run_after`` passed, or
+    running with its lease expired; other workers' locked rows are skipped."""
+    due = or_(
+        and_(
+            jobs.c.state.in_([JobState.QUEUED, JobState.FAILED]),
+            jobs.c.run_after <= now,
+        ),
+        and_(jobs.c.state == JobState.RUNNING, jobs.c.lease_expires_at < now),
+    )
+    q = select(jobs).where(due)
+    if kinds is not None:
+        q = q.where(jobs.c.kind.in_(list(kinds)))
+    return (
+        q.order_by(jobs.c.run_after, jobs.c.created_at, jobs.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True, key_share=True)
+    )
