@@ -37,7 +37,6 @@ LONG_FUNCTIONS: set[str] = {
     "jobs/batch.py:score_file",
     "monitoring/alerts.py:raise_alerts",
     "monitoring/drift/compute.py:compute_drift",
-    "monitoring/fairness.py:fairness_checks",
     "monitoring/monitors.py:create",
     "monitoring/monitors.py:run",
     "monitoring/outcomes.py:load",

@@ -120,6 +120,99 @@ def _judge(
     return value, best, worst
 
 
+def _group_table(
+    groups: pd.Series,
+    cuts: Sequence[float] | None,
+    approved: np.ndarray,
+    labels: np.ndarray,
+    min_group_size: int,
+) -> tuple[list[dict[str, Any]], dict[str, float], dict[str, float]]:
+    """Per group: size, approval rate and TPR; the judged rates and TPRs."""
+    table: list[dict[str, Any]] = []
+    rates: dict[str, float] = {}
+    tprs: dict[str, float] = {}
+    order = {g: i for i, g in enumerate(band_labels(list(cuts)))} if cuts else {}
+    for g in sorted(groups.unique(), key=lambda g: (order.get(g, len(order)), str(g))):
+        mask = (groups == g).to_numpy()
+        size = int(mask.sum())
+        good = mask & (labels == 0)
+        n_good = int(good.sum())
+        rate = float(approved[mask].mean())
+        tpr = float(approved[good].mean()) if n_good else None
+        table.append(
+            {
+                "group": str(g),
+                "n": size,
+                "approval_rate": rate,
+                "n_good": n_good,
+                "tpr": tpr,
+                "judged": size >= min_group_size,
+            }
+        )
+        if size >= min_group_size:
+            rates[str(g)] = rate
+        if n_good >= min_group_size and tpr is not None:
+            tprs[str(g)] = tpr
+    return table, rates, tprs
+
+
+def _judged(
+    col: str,
+    table: list[dict[str, Any]],
+    rates: dict[str, float],
+    tprs: dict[str, float],
+    common: dict[str, Any],
+    approval_ratio: Threshold,
+    tpr_difference: Threshold,
+    *,
+    unlabelled: bool,
+) -> list[CheckResult]:
+    """The four-fifths ratio and the TPR difference of one protected column."""
+    out: list[CheckResult] = []
+    ratio, best, worst = _judge(rates, approval_ratio, "ratio")
+    for row in table:
+        row["ratio_to_highest"] = (
+            row["approval_rate"] / rates[best]
+            if best is not None and rates[best] > 0
+            else None
+        )
+    out.append(
+        CheckResult(
+            "fairness.approval_ratio",
+            col,
+            ratio,
+            approval_ratio.status(ratio) if ratio is not None else "no_data",
+            {
+                **common,
+                "highest": best,
+                "lowest": worst,
+                "rule": "lowest group approval rate / highest (four-fifths rule)",
+                "threshold": approval_ratio.to_dict(),
+            },
+        )
+    )
+    diff, best_t, worst_t = _judge(tprs, tpr_difference, "difference")
+    out.append(
+        CheckResult(
+            "fairness.tpr_difference",
+            col,
+            diff,
+            tpr_difference.status(diff)
+            if diff is not None
+            else ("pending" if unlabelled else "no_data"),
+            {
+                **common,
+                "highest": best_t,
+                "lowest": worst_t,
+                "rule": "approval rate among good outcomes (label 0): "
+                "highest group minus lowest (equal opportunity)",
+                "threshold": tpr_difference.to_dict(),
+            },
+        )
+    )
+    return out
+
+
 def fairness_checks(
     window: pd.DataFrame,
     protected: Sequence[str],
@@ -172,79 +265,21 @@ def fairness_checks(
                 )
             continue
         cuts = bands.get(col)
-        groups = group_values(window[key], cuts)
-        table: list[dict[str, Any]] = []
-        rates: dict[str, float] = {}
-        tprs: dict[str, float] = {}
-        order = {g: i for i, g in enumerate(band_labels(list(cuts)))} if cuts else {}
-        for g in sorted(
-            groups.unique(), key=lambda g: (order.get(g, len(order)), str(g))
-        ):
-            mask = (groups == g).to_numpy()
-            size = int(mask.sum())
-            good = mask & (labels == 0)
-            n_good = int(good.sum())
-            rate = float(approved[mask].mean())
-            tpr = float(approved[good].mean()) if n_good else None
-            table.append(
-                {
-                    "group": str(g),
-                    "n": size,
-                    "approval_rate": rate,
-                    "n_good": n_good,
-                    "tpr": tpr,
-                    "judged": size >= min_group_size,
-                }
-            )
-            if size >= min_group_size:
-                rates[str(g)] = rate
-            if n_good >= min_group_size and tpr is not None:
-                tprs[str(g)] = tpr
-        ratio, best, worst = _judge(rates, approval_ratio, "ratio")
-        for row in table:
-            row["ratio_to_highest"] = (
-                row["approval_rate"] / rates[best]
-                if best is not None and rates[best] > 0
-                else None
-            )
-        common = {
-            "groups": table,
-            "bands": list(cuts) if cuts is not None else None,
-            "min_group_size": min_group_size,
-        }
-        out.append(
-            CheckResult(
-                "fairness.approval_ratio",
-                col,
-                ratio,
-                approval_ratio.status(ratio) if ratio is not None else "no_data",
-                {
-                    **common,
-                    "highest": best,
-                    "lowest": worst,
-                    "rule": "lowest group approval rate / highest (four-fifths rule)",
-                    "threshold": approval_ratio.to_dict(),
-                },
-            )
+        table, rates, tprs = _group_table(
+            group_values(window[key], cuts), cuts, approved, labels, min_group_size
         )
-        diff, best_t, worst_t = _judge(tprs, tpr_difference, "difference")
-        unlabelled = bool(np.isnan(labels).any())
-        out.append(
-            CheckResult(
-                "fairness.tpr_difference",
-                col,
-                diff,
-                tpr_difference.status(diff)
-                if diff is not None
-                else ("pending" if unlabelled else "no_data"),
-                {
-                    **common,
-                    "highest": best_t,
-                    "lowest": worst_t,
-                    "rule": "approval rate among good outcomes (label 0): "
-                    "highest group minus lowest (equal opportunity)",
-                    "threshold": tpr_difference.to_dict(),
-                },
-            )
+        out += _judged(
+            col,
+            table,
+            rates,
+            tprs,
+            {
+                "groups": table,
+                "bands": list(cuts) if cuts is not None else None,
+                "min_group_size": min_group_size,
+            },
+            approval_ratio,
+            tpr_difference,
+            unlabelled=bool(np.isnan(labels).any()),
         )
     return out
