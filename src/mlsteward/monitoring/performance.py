@@ -87,6 +87,85 @@ def bad_rate_by_band(
     return rows
 
 
+def _unjudged(
+    n: int, n_lab: int, min_labelled_share: float, y: np.ndarray
+) -> tuple[str | None, Any]:
+    """Why the window's performance cannot be judged (None: it can)."""
+    if n == 0:
+        return "the window has no predictions", "no_data"
+    if n_lab / n < min_labelled_share:
+        return (
+            f"labels have not matured: {n_lab} of {n} predictions "
+            f"({n_lab / n:.1%}) have an outcome, {min_labelled_share:.0%} needed",
+            "pending",
+        )
+    if y.sum() == 0 or y.sum() == y.size:
+        return "the labelled rows hold only one outcome", "no_data"
+    return None, "pending"
+
+
+def _auc(
+    ev: dict[str, Any],
+    common: dict[str, Any],
+    baseline_auc: float | None,
+    baseline_source: str | None,
+    auc_drop: Threshold | None,
+) -> CheckResult:
+    """Realised AUC, judged by its drop below the baseline where one is set."""
+    details = dict(common)
+    status: Any = "ok"
+    if baseline_auc is not None:
+        drop = baseline_auc - ev["auc"]
+        details.update(
+            baseline_auc=baseline_auc, baseline_source=baseline_source, drop=drop
+        )
+        if auc_drop is not None:
+            status = auc_drop.status(drop)
+            details["threshold"] = {"auc_drop": auc_drop.to_dict()}
+    return CheckResult("performance.auc", "*", ev["auc"], status, details)
+
+
+def _bands(
+    y: np.ndarray,
+    s: np.ndarray,
+    ev: dict[str, Any],
+    calibration: Threshold | None,
+    band_cuts: Sequence[float] | None,
+    n_bands: int,
+) -> list[CheckResult]:
+    """Calibration by score band and the bad rate by (reference) score band."""
+    out: list[CheckResult] = []
+    table = metrics.calibration_by_band(y, s, n_bands=n_bands)
+    gap = float(sum(r["n"] * abs(r["gap"]) for r in table) / len(y))
+    out.append(
+        CheckResult(
+            "performance.calibration",
+            "*",
+            gap,
+            calibration.status(gap) if calibration is not None else "ok",
+            {"bands": table, "mean_absolute_gap": gap},
+        )
+    )
+    cuts = (
+        list(band_cuts)
+        if band_cuts is not None
+        else [r["lower"] for r in metrics.calibration_by_band(y, s, n_bands)[1:]]
+    )
+    out.append(
+        CheckResult(
+            "performance.bad_rate_by_band",
+            "*",
+            ev["bad_rate"],
+            "ok",
+            {
+                "bands": bad_rate_by_band(y, s, cuts),
+                "bands_from": "reference" if band_cuts is not None else "window",
+            },
+        )
+    )
+    return out
+
+
 def performance_checks(
     window: pd.DataFrame,
     *,
@@ -138,17 +217,7 @@ def performance_checks(
     ]
     y = labelled["label"].to_numpy(dtype=np.float64) if n_lab else np.empty(0)
     s = labelled["score"].to_numpy(dtype=np.float64) if n_lab else np.empty(0)
-    reason = None
-    status: Any = "pending"
-    if n == 0:
-        reason, status = "the window has no predictions", "no_data"
-    elif share is not None and share < min_labelled_share:
-        reason = (
-            f"labels have not matured: {n_lab} of {n} predictions "
-            f"({share:.1%}) have an outcome, {min_labelled_share:.0%} needed"
-        )
-    elif y.sum() == 0 or y.sum() == y.size:
-        reason, status = "the labelled rows hold only one outcome", "no_data"
+    reason, status = _unjudged(n, n_lab, min_labelled_share, y)
     if reason is not None:
         for name in (*METRICS, "calibration", "bad_rate_by_band"):
             out.append(
@@ -159,45 +228,8 @@ def performance_checks(
         return out
     ev = metrics.evaluate(y, s)
     common = {"n_labelled": n_lab, "n_bad": ev["n_bad"], "bad_rate": ev["bad_rate"]}
-    auc_details = dict(common)
-    auc_status: Any = "ok"
-    if baseline_auc is not None:
-        drop = baseline_auc - ev["auc"]
-        auc_details.update(
-            baseline_auc=baseline_auc, baseline_source=baseline_source, drop=drop
-        )
-        if auc_drop is not None:
-            auc_status = auc_drop.status(drop)
-            auc_details["threshold"] = {"auc_drop": auc_drop.to_dict()}
-    out.append(CheckResult("performance.auc", "*", ev["auc"], auc_status, auc_details))
+    out.append(_auc(ev, common, baseline_auc, baseline_source, auc_drop))
     for name in ("gini", "ks", "brier"):
         out.append(CheckResult(f"performance.{name}", "*", ev[name], "ok", common))
-    table = metrics.calibration_by_band(y, s, n_bands=n_bands)
-    gap = float(sum(r["n"] * abs(r["gap"]) for r in table) / n_lab)
-    out.append(
-        CheckResult(
-            "performance.calibration",
-            "*",
-            gap,
-            calibration.status(gap) if calibration is not None else "ok",
-            {"bands": table, "mean_absolute_gap": gap},
-        )
-    )
-    cuts = (
-        list(band_cuts)
-        if band_cuts is not None
-        else [r["lower"] for r in metrics.calibration_by_band(y, s, n_bands)[1:]]
-    )
-    out.append(
-        CheckResult(
-            "performance.bad_rate_by_band",
-            "*",
-            ev["bad_rate"],
-            "ok",
-            {
-                "bands": bad_rate_by_band(y, s, cuts),
-                "bands_from": "reference" if band_cuts is not None else "window",
-            },
-        )
-    )
+    out += _bands(y, s, ev, calibration, band_cuts, n_bands)
     return out
