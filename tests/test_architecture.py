@@ -40,7 +40,6 @@ LONG_FUNCTIONS: set[str] = {
     "monitoring/monitors.py:create",
     "monitoring/monitors.py:run",
     "monitoring/outcomes.py:load",
-    "monitoring/quality.py:quality_checks",
     "monitoring/runner.py:compute_window",
     "monitoring/spec.py:fix_columns",
     "registry/evaluation.py:evaluate",

@@ -68,6 +68,90 @@ def _numeric(values: pd.Series) -> tuple[np.ndarray, int, Any]:
     )
 
 
+def _missing_rate(
+    col: str, values: pd.Series, ref: Mapping[str, Any], level: Threshold
+) -> CheckResult:
+    """The change of the missing rate against the reference's."""
+    ref_missing = float(ref.get("missing_rate") or 0.0)
+    cur_missing = float(values.isna().mean()) if len(values) else None
+    change = cur_missing - ref_missing if cur_missing is not None else None
+    return CheckResult(
+        "quality.missing_rate",
+        col,
+        change,
+        level.status(change),
+        {
+            "current": cur_missing,
+            "reference": ref_missing,
+            "threshold": level.to_dict(),
+        },
+    )
+
+
+def _out_of_range(
+    col: str,
+    values: pd.Series,
+    ref: Mapping[str, Any],
+    levels: Mapping[str, Threshold],
+    type_errors: dict[str, dict[str, Any]],
+) -> CheckResult:
+    """The share of numbers outside the reference's range; values that are
+    not numbers are noted in ``type_errors`` for the schema check."""
+    x, n_bad, example = _numeric(values)
+    if n_bad:
+        type_errors[col] = {
+            "share": n_bad / len(values),
+            "example": str(example),
+            "expected": "numbers",
+        }
+    x = x[~np.isnan(x)]
+    lo, hi = ref.get("min"), ref.get("max")
+    if x.size and lo is not None and hi is not None:
+        below, above = int((x < lo).sum()), int((x > hi).sum())
+        share: float | None = (below + above) / x.size
+    else:
+        below = above = 0
+        share = None
+    return CheckResult(
+        "quality.out_of_range",
+        col,
+        share,
+        levels["out_of_range"].status(share),
+        {
+            "reference_min": lo,
+            "reference_max": hi,
+            "current_min": float(x.min()) if x.size else None,
+            "current_max": float(x.max()) if x.size else None,
+            "n_below": below,
+            "n_above": above,
+            "threshold": levels["out_of_range"].to_dict(),
+        },
+    )
+
+
+def _unseen(
+    col: str, values: pd.Series, ref: Mapping[str, Any], level: Threshold
+) -> CheckResult:
+    """The share of present values that are categories the reference lacks."""
+    present = int(values.notna().sum())
+    known = set(ref.get("categories") or {})
+    keys = values.dropna().map(category_key)
+    unseen = keys[~keys.isin(known)]
+    share = len(unseen) / present if present else None
+    top = unseen.value_counts().head(_EXAMPLES)
+    return CheckResult(
+        "quality.unseen_categories",
+        col,
+        share,
+        level.status(share),
+        {
+            "n_unseen": len(unseen),
+            "examples": {str(k): int(v) for k, v in top.items()},
+            "threshold": level.to_dict(),
+        },
+    )
+
+
 def quality_checks(
     reference: Mapping[str, Mapping[str, Any]],
     current: pd.DataFrame,
@@ -100,75 +184,11 @@ def quality_checks(
             absent.append(col)
             continue
         values = current[col]
-        ref_missing = float(ref.get("missing_rate") or 0.0)
-        cur_missing = float(values.isna().mean()) if n else None
-        change = cur_missing - ref_missing if cur_missing is not None else None
-        out.append(
-            CheckResult(
-                "quality.missing_rate",
-                col,
-                change,
-                levels["missing_rate"].status(change),
-                {
-                    "current": cur_missing,
-                    "reference": ref_missing,
-                    "threshold": levels["missing_rate"].to_dict(),
-                },
-            )
-        )
-        present = int(values.notna().sum())
+        out.append(_missing_rate(col, values, ref, levels["missing_rate"]))
         if ref.get("kind") == NUMERIC:
-            x, n_bad, example = _numeric(values)
-            if n_bad:
-                type_errors[col] = {
-                    "share": n_bad / n,
-                    "example": str(example),
-                    "expected": "numbers",
-                }
-            x = x[~np.isnan(x)]
-            lo, hi = ref.get("min"), ref.get("max")
-            if x.size and lo is not None and hi is not None:
-                below, above = int((x < lo).sum()), int((x > hi).sum())
-                share: float | None = (below + above) / x.size
-            else:
-                below = above = 0
-                share = None
-            out.append(
-                CheckResult(
-                    "quality.out_of_range",
-                    col,
-                    share,
-                    levels["out_of_range"].status(share),
-                    {
-                        "reference_min": lo,
-                        "reference_max": hi,
-                        "current_min": float(x.min()) if x.size else None,
-                        "current_max": float(x.max()) if x.size else None,
-                        "n_below": below,
-                        "n_above": above,
-                        "threshold": levels["out_of_range"].to_dict(),
-                    },
-                )
-            )
+            out.append(_out_of_range(col, values, ref, levels, type_errors))
         elif ref.get("kind") == CATEGORICAL:
-            known = set(ref.get("categories") or {})
-            keys = values.dropna().map(category_key)
-            unseen = keys[~keys.isin(known)]
-            share = len(unseen) / present if present else None
-            top = unseen.value_counts().head(_EXAMPLES)
-            out.append(
-                CheckResult(
-                    "quality.unseen_categories",
-                    col,
-                    share,
-                    levels["unseen_categories"].status(share),
-                    {
-                        "n_unseen": len(unseen),
-                        "examples": {str(k): int(v) for k, v in top.items()},
-                        "threshold": levels["unseen_categories"].to_dict(),
-                    },
-                )
-            )
+            out.append(_unseen(col, values, ref, levels["unseen_categories"]))
     extra = sorted(
         c[len("input.") :] if c.startswith("input.") else c
         for c in current.columns
