@@ -45,7 +45,6 @@ LONG_FUNCTIONS: set[str] = {
     "registry/evaluation.py:evaluate",
     "registry/service.py:register",
     "retraining/approvals.py:_decide",
-    "retraining/gates.py:judge_gates",
     "serving/runtime.py:predict",
 }
 

@@ -70,18 +70,10 @@ def approval_ratio(
     return (1.0 if hi == 0 else min(rates.values()) / hi), rates
 
 
-def judge_gates(
-    gates: Any,
-    *,
-    champion: dict[str, Any],
-    challenger: dict[str, Any],
-    holdout: pd.DataFrame,
-    challenger_scores: np.ndarray,
-    training_scores: np.ndarray,
-    protected: list[str],
-    threshold: float,
+def _auc_gates(
+    gates: Any, champion: dict[str, Any], challenger: dict[str, Any]
 ) -> list[GateResult]:
-    """Judge every configured gate (``None`` limits are skipped)."""
+    """The AUC may fall at most so far; it may have to rise by some margin."""
     out: list[GateResult] = []
     if gates.auc_max_drop is not None:
         floor = champion["auc"] - gates.auc_max_drop
@@ -108,6 +100,65 @@ def judge_gates(
                 f"(must exceed {gates.auc_min_gain})",
             )
         )
+    return out
+
+
+def _four_fifths(
+    gates: Any,
+    holdout: pd.DataFrame,
+    challenger_scores: np.ndarray,
+    protected: list[str],
+    threshold: float,
+) -> list[GateResult]:
+    """The four-fifths rule per protected column of the holdout."""
+    out: list[GateResult] = []
+    if gates.four_fifths_min is None:
+        return out
+    for col in protected:
+        if col not in holdout.columns:
+            continue
+        ratio, rates = approval_ratio(
+            group_values(holdout[col]), challenger_scores, threshold
+        )
+        rates_txt = ", ".join(f"{g}: {r:.1%}" for g, r in sorted(rates.items()))
+        if ratio is None:
+            out.append(
+                GateResult(
+                    f"four_fifths_min:{col}",
+                    True,
+                    None,
+                    gates.four_fifths_min,
+                    f"fewer than two groups of {MIN_GROUP}+ rows ({rates_txt}); "
+                    "not judged",
+                )
+            )
+            continue
+        out.append(
+            GateResult(
+                f"four_fifths_min:{col}",
+                ratio >= gates.four_fifths_min,
+                ratio,
+                gates.four_fifths_min,
+                f"approval rates {rates_txt}",
+            )
+        )
+    return out
+
+
+def judge_gates(
+    gates: Any,
+    *,
+    champion: dict[str, Any],
+    challenger: dict[str, Any],
+    holdout: pd.DataFrame,
+    challenger_scores: np.ndarray,
+    training_scores: np.ndarray,
+    protected: list[str],
+    threshold: float,
+) -> list[GateResult]:
+    """Judge every configured gate (``None`` limits are skipped)."""
+    out: list[GateResult] = []
+    out += _auc_gates(gates, champion, challenger)
     if gates.ks_min is not None:
         out.append(
             GateResult(
@@ -118,35 +169,7 @@ def judge_gates(
                 f"challenger KS {challenger['ks']:.4f} >= {gates.ks_min}",
             )
         )
-    if gates.four_fifths_min is not None:
-        for col in protected:
-            if col not in holdout.columns:
-                continue
-            ratio, rates = approval_ratio(
-                group_values(holdout[col]), challenger_scores, threshold
-            )
-            rates_txt = ", ".join(f"{g}: {r:.1%}" for g, r in sorted(rates.items()))
-            if ratio is None:
-                out.append(
-                    GateResult(
-                        f"four_fifths_min:{col}",
-                        True,
-                        None,
-                        gates.four_fifths_min,
-                        f"fewer than two groups of {MIN_GROUP}+ rows ({rates_txt}); "
-                        "not judged",
-                    )
-                )
-                continue
-            out.append(
-                GateResult(
-                    f"four_fifths_min:{col}",
-                    ratio >= gates.four_fifths_min,
-                    ratio,
-                    gates.four_fifths_min,
-                    f"approval rates {rates_txt}",
-                )
-            )
+    out += _four_fifths(gates, holdout, challenger_scores, protected, threshold)
     if gates.score_psi_max is not None:
         ref = compute_profile(
             pd.DataFrame({"score": training_scores}), {"score": "numeric"}
