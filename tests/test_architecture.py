@@ -29,7 +29,6 @@ LONG_FUNCTIONS: set[str] = {
     "cli/demo.py:demo",
     "cli/drift.py:drift",
     "cli/score.py:score",
-    "datasets/profile.py:compute_profile",
     "datasets/simulate.py:make_periods",
     "demo.py:run_demo",
     "flavors/onnx/convert.py:convert_sklearn",

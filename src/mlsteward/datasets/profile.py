@@ -335,45 +335,11 @@ def category_counts(
 
 
 # -- the profile ---------------------------------------------------------------
-def compute_profile(
-    df: pd.DataFrame,
-    columns: Mapping[str, str] | None = None,
-    n_bins: int = 10,
-    sketch_size: int | None = SKETCH_SIZE,
-) -> dict[str, Any]:
-    """Profile every column of ``df``: the reference for later drift checks.
-
-    Args:
-        df: The table. Column names are used as strings.
-        columns: Optional ``{column: "numeric" | "categorical"}`` overriding
-            the inferred kind (see :func:`infer_kind`).
-        n_bins: Number of quantile bins for numeric columns (ties can make
-            fewer; see the module docstring for the exact rule).
-        sketch_size: Knots of each numeric column's quantile sketch (see
-            :func:`quantile_sketch`); ``None`` or ``0`` leaves the sketch out.
-
-    Returns:
-        ``{"version": 1, "n_rows": int, "columns": {name: entry}}``. A numeric
-        entry has ``kind, dtype, count, missing, missing_rate, min, max, mean,
-        std, cuts, counts`` and, unless disabled, ``sketch``; a categorical
-        one ``kind, dtype, count, missing, missing_rate, categories``.
-        ``count`` is the number of non-missing values, ``std`` the sample
-        standard deviation (``ddof=1``, as pandas), ``counts`` has
-        ``len(cuts) + 1`` entries summing to ``count``. Undefined values
-        (``min`` of an all-missing column, ``std`` of one value,
-        ``missing_rate`` of an empty table) are ``None``.
-
-    Raises:
-        InvalidInput: ``df`` is not a DataFrame, ``n_bins`` is not a positive
-            integer, ``columns`` names an unknown column or kind, a column
-            name repeats, a numeric column holds infinities or non-numbers.
-
-    Example:
-        >>> df = pd.DataFrame({"x": range(100), "flag": [True, False] * 50})
-        >>> p = compute_profile(df)
-        >>> p["n_rows"], p["columns"]["x"]["cuts"][:3], p["columns"]["flag"]["kind"]
-        (100, [10.0, 20.0, 30.0], 'categorical')
-    """
+def _check_profile_args(
+    df: Any, columns: Mapping[str, str] | None, n_bins: Any, sketch_size: Any
+) -> tuple[list[str], dict[str, str]]:
+    """Refuse bad arguments of :func:`compute_profile`, naming the field;
+    return the column names as strings and the kind overrides."""
     if not isinstance(df, pd.DataFrame):
         raise InvalidInput(
             f"df must be a pandas DataFrame, got {type(df).__name__}", field="df"
@@ -419,6 +385,49 @@ def compute_profile(
                 field="columns",
                 allowed=list(KINDS),
             )
+    return names, overrides
+
+
+def compute_profile(
+    df: pd.DataFrame,
+    columns: Mapping[str, str] | None = None,
+    n_bins: int = 10,
+    sketch_size: int | None = SKETCH_SIZE,
+) -> dict[str, Any]:
+    """Profile every column of ``df``: the reference for later drift checks.
+
+    Args:
+        df: The table. Column names are used as strings.
+        columns: Optional ``{column: "numeric" | "categorical"}`` overriding
+            the inferred kind (see :func:`infer_kind`).
+        n_bins: Number of quantile bins for numeric columns (ties can make
+            fewer; see the module docstring for the exact rule).
+        sketch_size: Knots of each numeric column's quantile sketch (see
+            :func:`quantile_sketch`); ``None`` or ``0`` leaves the sketch out.
+
+    Returns:
+        ``{"version": 1, "n_rows": int, "columns": {name: entry}}``. A numeric
+        entry has ``kind, dtype, count, missing, missing_rate, min, max, mean,
+        std, cuts, counts`` and, unless disabled, ``sketch``; a categorical
+        one ``kind, dtype, count, missing, missing_rate, categories``.
+        ``count`` is the number of non-missing values, ``std`` the sample
+        standard deviation (``ddof=1``, as pandas), ``counts`` has
+        ``len(cuts) + 1`` entries summing to ``count``. Undefined values
+        (``min`` of an all-missing column, ``std`` of one value,
+        ``missing_rate`` of an empty table) are ``None``.
+
+    Raises:
+        InvalidInput: ``df`` is not a DataFrame, ``n_bins`` is not a positive
+            integer, ``columns`` names an unknown column or kind, a column
+            name repeats, a numeric column holds infinities or non-numbers.
+
+    Example:
+        >>> df = pd.DataFrame({"x": range(100), "flag": [True, False] * 50})
+        >>> p = compute_profile(df)
+        >>> p["n_rows"], p["columns"]["x"]["cuts"][:3], p["columns"]["flag"]["kind"]
+        (100, [10.0, 20.0, 30.0], 'categorical')
+    """
+    names, overrides = _check_profile_args(df, columns, n_bins, sketch_size)
     n_rows = len(df)
     out: dict[str, Any] = {}
     for name, (_, series) in zip(names, df.items(), strict=True):
