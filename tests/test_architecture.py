@@ -1,7 +1,9 @@
 """The shape of the code: module and function sizes, held by a ratchet.
 
 STYLE.md asks for modules under about 600 lines and functions under about
-80. The functions and modules listed below were longer when the rule was
+80. A function's length is counted without its docstring: the style asks for
+documented arguments and an example, and those should never push a function
+into pieces. The functions and modules listed below were longer when the rule was
 first checked; they are debt to split, not exceptions granted. The lists may
 only shrink: a new long function fails here, and so does an entry that is no
 longer long (remove it, so the ratchet tightens).
@@ -29,9 +31,7 @@ LONG_FUNCTIONS: set[str] = {
     "cli/demo.py:demo",
     "cli/drift.py:drift",
     "cli/score.py:score",
-    "datasets/simulate.py:make_periods",
     "demo.py:run_demo",
-    "flavors/onnx/convert.py:convert_sklearn",
     "governance/report/records.py:monitoring_history",
     "jobs/batch.py:score_file",
     "monitoring/alerts.py:raise_alerts",
@@ -39,8 +39,6 @@ LONG_FUNCTIONS: set[str] = {
     "monitoring/monitors.py:create",
     "monitoring/monitors.py:run",
     "monitoring/outcomes.py:load",
-    "monitoring/runner.py:compute_window",
-    "monitoring/spec.py:fix_columns",
     "registry/evaluation.py:evaluate",
     "registry/service.py:register",
     "retraining/approvals.py:_decide",
@@ -66,6 +64,13 @@ def _long_functions() -> set[str]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 length = (node.end_lineno or node.lineno) - node.lineno + 1
+                doc = node.body[0] if node.body else None
+                if (
+                    isinstance(doc, ast.Expr)
+                    and isinstance(doc.value, ast.Constant)
+                    and isinstance(doc.value.value, str)
+                ):
+                    length -= (doc.end_lineno or doc.lineno) - doc.lineno + 1
                 if length > MAX_FUNCTION_LINES:
                     found.add(f"{path.relative_to(SRC).as_posix()}:{node.name}")
     return found

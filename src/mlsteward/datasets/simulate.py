@@ -288,6 +288,91 @@ def _disjoint_pools(
     return [np.sort(np.concatenate(parts)) for parts in chunks]
 
 
+@dataclass(frozen=True)
+class _Shift:
+    """What tilts the draw of a period: standardised age and duration, the
+    growing purpose, and the segment whose outcomes turn bad."""
+
+    z_age: np.ndarray
+    z_duration: np.ndarray
+    growing: np.ndarray
+    in_segment: np.ndarray
+
+    @classmethod
+    def of(cls, df: pd.DataFrame) -> _Shift:
+        segment_column, segment_value = CONCEPT_SEGMENT
+        return cls(
+            z_age=_standardised(df["age_in_years"]),
+            z_duration=_standardised(df["duration_in_month"]),
+            growing=(df["purpose"] == GROWING_PURPOSE).to_numpy(dtype=bool),
+            in_segment=(df[segment_column] == segment_value).to_numpy(dtype=bool),
+        )
+
+    def draw(
+        self,
+        df: pd.DataFrame,
+        rng: np.random.Generator,
+        pool: np.ndarray,
+        s: float,
+        rows_per_period: int,
+        target: str,
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """Rows of one period at shift strength ``s``, and which were relabelled."""
+        weights = np.exp(
+            s * (-AGE_TILT * self.z_age[pool] + DURATION_TILT * self.z_duration[pool])
+        ) * (1.0 + PURPOSE_BOOST * s * self.growing[pool])
+        drawn = rng.choice(
+            pool, size=rows_per_period, replace=True, p=weights / weights.sum()
+        )
+        frame = df.iloc[drawn].copy()
+        amount = frame["credit_amount"].to_numpy(dtype=np.float64)
+        frame["credit_amount"] = np.round(amount * (1.0 + AMOUNT_GROWTH * s))
+        flip_probability = CONCEPT_FLIP_PROBABILITY * min(1.0, CONCEPT_RAMP * s)
+        outcome = frame[target].to_numpy(dtype=np.int64).copy()
+        flip = (
+            self.in_segment[drawn]
+            & (outcome == 0)
+            & (rng.random(rows_per_period) < flip_probability)
+        )
+        outcome[flip] = 1
+        frame[target] = outcome
+        frame = frame.astype(
+            {"credit_amount": df["credit_amount"].dtype, target: df[target].dtype}
+        )
+        return frame, flip
+
+
+def _ordered_columns(df: pd.DataFrame) -> list[str]:
+    """The frame's columns with the timestamp right after the id."""
+    columns = [c for c in df.columns if c != TIMESTAMP_COLUMN]
+    at = columns.index(_ID_COLUMN) + 1
+    return [*columns[:at], TIMESTAMP_COLUMN, *columns[at:]]
+
+
+def _finish(
+    frame: pd.DataFrame, stamps: pd.DatetimeIndex, ordered: list[str]
+) -> pd.DataFrame:
+    """Stamp the rows, order the columns, sort by time."""
+    frame[TIMESTAMP_COLUMN] = stamps
+    frame = frame[ordered].sort_values(TIMESTAMP_COLUMN, kind="stable")
+    frame.index.name = _INDEX_NAME
+    return frame
+
+
+def _period_pools(
+    rng: np.random.Generator, held_pos: np.ndarray, y: np.ndarray, n_periods: int
+) -> list[np.ndarray]:
+    """Disjoint pools of held-out rows, one per period, none empty."""
+    pools = _disjoint_pools(rng, held_pos, y, n_periods)
+    if any(len(pool) == 0 for pool in pools):
+        raise InvalidInput(
+            f"the frame has too few rows ({len(y)}) to hold out rows for the "
+            "periods; lower train_fraction or pass more rows",
+            field="train_fraction",
+        )
+    return pools
+
+
 def make_periods(
     df: pd.DataFrame,
     *,
@@ -341,62 +426,24 @@ def make_periods(
     y = df[target].to_numpy(dtype=np.int64)
     positions = np.arange(len(df))
     train_pos, held_pos = _stratified_split(rng, positions, y, float(train_fraction))
-    pools = _disjoint_pools(rng, held_pos, y, n_periods)
-    if any(len(pool) == 0 for pool in pools):
-        raise InvalidInput(
-            f"the frame has too few rows ({len(df)}) to hold out rows for the "
-            "periods; lower train_fraction or pass more rows",
-            field="train_fraction",
-        )
+    pools = _period_pools(rng, held_pos, y, n_periods)
 
-    columns = [c for c in df.columns if c != TIMESTAMP_COLUMN]
-    at = columns.index(_ID_COLUMN) + 1
-    ordered = [*columns[:at], TIMESTAMP_COLUMN, *columns[at:]]
-
-    def finish(frame: pd.DataFrame, stamps: pd.DatetimeIndex) -> pd.DataFrame:
-        frame[TIMESTAMP_COLUMN] = stamps
-        frame = frame[ordered].sort_values(TIMESTAMP_COLUMN, kind="stable")
-        frame.index.name = _INDEX_NAME
-        return frame
-
-    train = finish(
+    ordered = _ordered_columns(df)
+    train = _finish(
         df.iloc[train_pos].copy(),
         _timestamps(rng, first_month, train_months, len(train_pos)),
+        ordered,
     )
 
-    z_age = _standardised(df["age_in_years"])
-    z_duration = _standardised(df["duration_in_month"])
-    growing = (df["purpose"] == GROWING_PURPOSE).to_numpy(dtype=bool)
-    segment_column, segment_value = CONCEPT_SEGMENT
-    in_segment = (df[segment_column] == segment_value).to_numpy(dtype=bool)
+    shift = _Shift.of(df)
 
     periods: list[Period] = []
     for k, pool in enumerate(pools, start=1):
         s = k / n_periods
         month = first_month + train_months + (k - 1)
         label = str(month)
-        weights = np.exp(
-            s * (-AGE_TILT * z_age[pool] + DURATION_TILT * z_duration[pool])
-        ) * (1.0 + PURPOSE_BOOST * s * growing[pool])
-        drawn = rng.choice(
-            pool, size=rows_per_period, replace=True, p=weights / weights.sum()
-        )
-        frame = df.iloc[drawn].copy()
-        amount = frame["credit_amount"].to_numpy(dtype=np.float64)
-        frame["credit_amount"] = np.round(amount * (1.0 + AMOUNT_GROWTH * s))
-        flip_probability = CONCEPT_FLIP_PROBABILITY * min(1.0, CONCEPT_RAMP * s)
-        outcome = frame[target].to_numpy(dtype=np.int64).copy()
-        flip = (
-            in_segment[drawn]
-            & (outcome == 0)
-            & (rng.random(rows_per_period) < flip_probability)
-        )
-        outcome[flip] = 1
-        frame[target] = outcome
-        frame = frame.astype(
-            {"credit_amount": df["credit_amount"].dtype, target: df[target].dtype}
-        )
-        frame = finish(frame, _timestamps(rng, month, 1, rows_per_period))
+        frame, flip = shift.draw(df, rng, pool, s, rows_per_period, target)
+        frame = _finish(frame, _timestamps(rng, month, 1, rows_per_period), ordered)
         # New ids in time order: the copies are new applications.
         frame[_ID_COLUMN] = pd.array(
             [f"{id_prefix}-{label}-{j:04d}" for j in range(1, rows_per_period + 1)],
