@@ -1,7 +1,8 @@
 """The shape of the code: module and function sizes, held by a ratchet.
 
 STYLE.md asks for modules under about 600 lines and functions under about
-80. A function's length is counted without its docstring: the style asks for
+80, and a function longer than that says why in :data:`LONG_FOR_A_REASON`.
+A function's length is counted without its docstring: the style asks for
 documented arguments and an example, and those should never push a function
 into pieces. The functions and modules listed below were longer when the rule was
 first checked; they are debt to split, not exceptions granted. The lists may
@@ -27,10 +28,8 @@ LONG_MODULES: set[str] = {
 
 #: Functions over the limit when the check was introduced ("path:name").
 LONG_FUNCTIONS: set[str] = {
-    "api/inference_openapi.py:inference_openapi",
     "cli/demo.py:demo",
     "cli/drift.py:drift",
-    "cli/score.py:score",
     "demo.py:run_demo",
     "governance/report/records.py:monitoring_history",
     "jobs/batch.py:score_file",
@@ -43,6 +42,13 @@ LONG_FUNCTIONS: set[str] = {
     "registry/service.py:register",
     "retraining/approvals.py:_decide",
     "serving/runtime.py:predict",
+}
+
+#: Functions that are long for a reason, and the reason.
+LONG_FOR_A_REASON: dict[str, str] = {
+    "api/inference_openapi.py:inference_openapi": (
+        "one literal OpenAPI document; split, the schema would be read in pieces"
+    ),
 }
 
 
@@ -82,10 +88,13 @@ def test_no_new_long_modules() -> None:
 
 
 def test_no_new_long_functions() -> None:
-    new = _long_functions() - LONG_FUNCTIONS
+    new = _long_functions() - LONG_FUNCTIONS - set(LONG_FOR_A_REASON)
     assert not new, f"functions over {MAX_FUNCTION_LINES} lines; split them: {new}"
 
 
 def test_debt_lists_only_shrink() -> None:
-    paid = (LONG_MODULES - _long_modules()) | (LONG_FUNCTIONS - _long_functions())
+    long_now = _long_functions()
+    paid = (LONG_MODULES - _long_modules()) | (
+        (LONG_FUNCTIONS | set(LONG_FOR_A_REASON)) - long_now
+    )
     assert not paid, f"no longer long; remove from the lists in this file: {paid}"

@@ -86,6 +86,21 @@ def score(
         else:
             console.print(f"job {job.id} (batch_score): {job.state}")
         return
+    result = _score_with_progress(ctx, model_ref, input, output, options)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    console.print(
+        f"scored {result.rows} rows with {result.model} into {result.output} "
+        f"in {result.seconds:.1f} s; predictions logged under deployment "
+        f"{result.deployment!r} (batch {result.batch_id})"
+    )
+
+
+def _score_with_progress(
+    ctx: Any, model_ref: str, input: Path, output: Path, options: dict[str, Any]
+) -> Any:
+    """Score the file in this process, with a bar per phase on stderr."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -119,14 +134,6 @@ def score(
                 bar.update(tasks[phase], total=done)
             bar.update(tasks[phase], completed=done)
 
-        result = BatchScoringService(ctx).score_file(
+        return BatchScoringService(ctx).score_file(
             model_ref, input, output, progress=progress, **options
         )
-    if as_json:
-        emit_json(result.to_dict())
-        return
-    console.print(
-        f"scored {result.rows} rows with {result.model} into {result.output} "
-        f"in {result.seconds:.1f} s; predictions logged under deployment "
-        f"{result.deployment!r} (batch {result.batch_id})"
-    )
