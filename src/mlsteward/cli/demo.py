@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import (
@@ -67,6 +68,28 @@ def demo(
         f"champion at start: [bold]{report.champion_start}[/] "
         f"(cross-validated AUC {report.baseline_auc:.3f})"
     )
+    console.print(_months_table(report))
+    if report.decisions:
+        console.print(_decisions_table(report))
+        for d in report.decisions:
+            console.print(f"  {d.period}: {d.reason}")
+    else:
+        console.print("no retraining was triggered")
+    console.print(f"champion now: [bold]{report.champion_end}[/]")
+    console.print(
+        f"audit chain: {report.audit_events} events, "
+        + ("[green]verified[/]" if report.audit_ok else "[red]BROKEN[/]")
+    )
+    console.print(f"model documentation: {report.report_path}")
+    console.print(
+        "history: [bold]mlsteward models show credit-risk[/], "
+        "[bold]mlsteward audit log[/], "
+        f"[bold]mlsteward lineage {report.champion_end}[/]"
+    )
+
+
+def _months_table(report: Any) -> Table:
+    """Month by month: PSI, AUC, estimated AUC, KS, alerts, what the policy did."""
     from mlsteward.monitoring.drift.stats import psi_band
 
     colour = {"stable": "green", "watch": "yellow", "act": "red"}
@@ -97,36 +120,24 @@ def demo(
             str(p.alerts),
             "; ".join(p.triggered) or "ok",
         )
-    console.print(table)
-    if report.decisions:
-        dtable = Table(title="champion vs challenger on the same out-of-time month")
-        for name in ("holdout", "champion", "AUC", "KS", "challenger", "AUC", "KS"):
-            dtable.add_column(name, no_wrap=True)
-        dtable.add_column("decision")
-        for d in report.decisions:
-            dtable.add_row(
-                d.period,
-                d.champion,
-                f"{d.champion_auc:.3f}",
-                f"{d.champion_ks:.3f}",
-                d.challenger,
-                f"{d.challenger_auc:.3f}",
-                f"{d.challenger_ks:.3f}",
-                "[green]promoted[/]" if d.promoted else "[yellow]kept champion[/]",
-            )
-        console.print(dtable)
-        for d in report.decisions:
-            console.print(f"  {d.period}: {d.reason}")
-    else:
-        console.print("no retraining was triggered")
-    console.print(f"champion now: [bold]{report.champion_end}[/]")
-    console.print(
-        f"audit chain: {report.audit_events} events, "
-        + ("[green]verified[/]" if report.audit_ok else "[red]BROKEN[/]")
-    )
-    console.print(f"model documentation: {report.report_path}")
-    console.print(
-        "history: [bold]mlsteward models show credit-risk[/], "
-        "[bold]mlsteward audit log[/], "
-        f"[bold]mlsteward lineage {report.champion_end}[/]"
-    )
+    return table
+
+
+def _decisions_table(report: Any) -> Table:
+    """Champion against challenger on the same out-of-time month."""
+    dtable = Table(title="champion vs challenger on the same out-of-time month")
+    for name in ("holdout", "champion", "AUC", "KS", "challenger", "AUC", "KS"):
+        dtable.add_column(name, no_wrap=True)
+    dtable.add_column("decision")
+    for d in report.decisions:
+        dtable.add_row(
+            d.period,
+            d.champion,
+            f"{d.champion_auc:.3f}",
+            f"{d.champion_ks:.3f}",
+            d.challenger,
+            f"{d.challenger_auc:.3f}",
+            f"{d.challenger_ks:.3f}",
+            "[green]promoted[/]" if d.promoted else "[yellow]kept champion[/]",
+        )
+    return dtable
