@@ -30,7 +30,6 @@ LONG_MODULES: set[str] = {
 LONG_FUNCTIONS: set[str] = {
     "cli/drift.py:drift",
     "demo.py:run_demo",
-    "governance/report/records.py:monitoring_history",
     "jobs/batch.py:score_file",
     "monitoring/alerts.py:raise_alerts",
     "monitoring/drift/compute.py:compute_drift",

@@ -157,11 +157,8 @@ class DatasetService:
                 f"dataset {ref!r}: datasets have no aliases; use 'name' or 'name/N'",
                 field="dataset",
             )
-        q = select(t).where(t.c.name == r.name)
-        if r.version is not None:
-            q = q.where(t.c.version == r.version)
-        row = session.execute(q.order_by(t.c.version.desc()).limit(1)).first()
-        if row is None:
+        found = self.find(r.name, r.version, session=session)
+        if found is None:
             known = (
                 session.execute(
                     select(t.c.name).distinct().order_by(t.c.name).limit(20)
@@ -173,7 +170,29 @@ class DatasetService:
                 f"dataset {ref!r} not found; known datasets: {list(known) or 'none'}",
                 field="dataset",
             )
-        return _row_to_version(row)
+        return found
+
+    def find(
+        self, name: str, version: int | None = None, *, session: Session | None = None
+    ) -> DatasetVersion | None:
+        """Version ``version`` of dataset ``name`` (the latest without one), or
+        ``None`` if there is no such version.
+
+        Args:
+            name: The dataset's name.
+            version: Its version number; default the latest.
+            session: The caller's session, to read inside its transaction.
+
+        Example:
+            >>> DatasetService(ctx).find("german-credit", 2).ref  # doctest: +SKIP
+            'german-credit/2'
+        """
+        q = select(t).where(t.c.name == name)
+        if version is not None:
+            q = q.where(t.c.version == version)
+        with self.ctx.store.within(session) as s:
+            row = s.execute(q.order_by(t.c.version.desc()).limit(1)).first()
+        return None if row is None else _row_to_version(row)
 
     def list(self, name: str | None = None) -> list[DatasetVersion]:
         with self.ctx.store.read() as session:

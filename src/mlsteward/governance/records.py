@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from mlsteward.context import Context
 from mlsteward.errors import InvalidInput, NotFound
@@ -222,22 +222,18 @@ class RetentionService:
                 f"automatic logs); got {days}",
                 field="days",
             )
-        from mlsteward.monitoring.tables import outcomes
-        from mlsteward.serving.tables import predictions
+        from mlsteward.monitoring.outcomes import OutcomeService
+        from mlsteward.serving.log.service import PredictionLog
 
+        log = PredictionLog(self.ctx)
         cutoff = utcnow() - dt.timedelta(days=days)
+        # One transaction: outcomes refer to the records, so both go together.
         with self.ctx.store.unit_of_work() as session:
-            old_ids = select(predictions.c.request_id).where(
-                predictions.c.created_at < cutoff
-            )
-            n = len(session.execute(old_ids).all())
+            old_ids = log.older_than(cutoff, session=session)
+            n = len(old_ids)
             if not dry_run and n:
-                session.execute(
-                    delete(outcomes).where(outcomes.c.request_id.in_(old_ids))
-                )
-                session.execute(
-                    delete(predictions).where(predictions.c.created_at < cutoff)
-                )
+                OutcomeService(self.ctx).forget(old_ids, session=session)
+                log.delete_older_than(cutoff, session=session)
                 audit.record(
                     session,
                     actor=self.ctx.actor,

@@ -32,7 +32,6 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import select
 
 from mlsteward.context import Context
 from mlsteward.errors import InvalidInput
@@ -42,7 +41,6 @@ from mlsteward.names import check_name
 from mlsteward.registry.models import ModelVersion
 from mlsteward.registry.service import ModelRegistry
 from mlsteward.serving.log.service import PredictionLog, PredictionRecord, redact
-from mlsteward.serving.tables import predictions
 from mlsteward.store import utcnow
 
 __all__ = [
@@ -358,20 +356,14 @@ class BatchScoringService:
                     field=id_column,
                 )
             seen.add(value)
-        with self.ctx.store.read() as session:
-            for i in range(0, len(ids), 1000):
-                clash = session.execute(
-                    select(predictions.c.request_id)
-                    .where(predictions.c.request_id.in_(ids[i : i + 1000]))
-                    .limit(1)
-                ).scalar()
-                if clash is not None:
-                    raise InvalidInput(
-                        f"{where}: request id {clash!r} (column {id_column!r}) is "
-                        "already in the prediction log; each request is scored "
-                        "once",
-                        field=id_column,
-                    )
+        logged = self.log.logged(ids)
+        if logged:
+            clash = next(i for i in ids if i in logged)
+            raise InvalidInput(
+                f"{where}: request id {clash!r} (column {id_column!r}) is "
+                "already in the prediction log; each request is scored once",
+                field=id_column,
+            )
         return ids
 
     def _append_log(

@@ -385,6 +385,24 @@ class AlertService:
         with self.ctx.store.read() as session:
             return [_row_to_alert(r) for r in session.execute(q.limit(max(1, limit)))]
 
+    def of_monitors(
+        self, monitor_ids: Iterable[str], *, since: dt.datetime
+    ) -> builtins.list[Alert]:
+        """Alerts of these monitors (by id) last seen at or after ``since``,
+        newest first.
+
+        Example:
+            >>> svc.of_monitors([m.id], since=t)[0].check  # doctest: +SKIP
+            'drift.psi'
+        """
+        q = (
+            select(t)
+            .where(t.c.monitor_id.in_(list(monitor_ids)), t.c.last_seen >= since)
+            .order_by(t.c.last_seen.desc())
+        )
+        with self.ctx.store.read() as session:
+            return [_row_to_alert(r) for r in session.execute(q)]
+
     def get(self, alert_id: str) -> Alert:
         with self.ctx.store.read() as session:
             row = session.execute(select(t).where(t.c.id == alert_id)).first()

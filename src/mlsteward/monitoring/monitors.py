@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 
 from mlsteward.context import Context
 from mlsteward.datasets.models import DatasetVersion
@@ -50,8 +50,8 @@ from mlsteward.monitoring.windows import as_utc, plan_windows
 from mlsteward.names import check_name
 from mlsteward.registry.models import ModelVersion
 from mlsteward.registry.service import ModelRegistry
-from mlsteward.serving.tables import predictions
-from mlsteward.store import audit, utcnow
+from mlsteward.serving.log.service import PredictionLog
+from mlsteward.store import audit, like_escape, utcnow
 
 __all__ = ["MonitorService"]
 
@@ -235,6 +235,25 @@ class MonitorService:
         q = select(mt).order_by(mt.c.name)
         if deployment is not None:
             q = q.where(mt.c.deployment == deployment)
+        with self.ctx.store.read() as session:
+            return [_row_to_monitor(r) for r in session.execute(q)]
+
+    def of_model(self, model: str) -> builtins.list[Monitor]:
+        """Monitors of ``model``, whichever of its versions or aliases they
+        name (``credit-risk``, ``credit-risk@champion``, ``credit-risk/3``).
+
+        Example:
+            >>> [m.name for m in MonitorService(ctx).of_model("cr")]  # doctest: +SKIP
+            ['cr-drift']
+        """
+        name = like_escape(model)
+        q = select(mt).where(
+            or_(
+                mt.c.model == model,
+                mt.c.model.like(f"{name}@%", escape="\\"),
+                mt.c.model.like(f"{name}/%", escape="\\"),
+            )
+        )
         with self.ctx.store.read() as session:
             return [_row_to_monitor(r) for r in session.execute(q)]
 
@@ -465,6 +484,27 @@ class MonitorService:
             ["window_start", "check", "column"], kind="stable"
         ).reset_index(drop=True)
 
+    def recent_results(
+        self, monitor_ids: Sequence[str], *, since: dt.datetime, limit: int
+    ) -> builtins.list[dict[str, Any]]:
+        """The newest ``limit`` result rows of these monitors computed at or
+        after ``since``, newest window first (keys :data:`RESULT_COLUMNS`).
+
+        Example:
+            >>> rows = svc.recent_results([m.id], since=t, limit=9)  # doctest: +SKIP
+            >>> rows[0]["check"]  # doctest: +SKIP
+            'drift.psi'
+        """
+        q = (
+            select(rt)
+            .where(rt.c.monitor_id.in_(list(monitor_ids)), rt.c.computed_at >= since)
+            .order_by(rt.c.window_start.desc(), rt.c.id.desc())
+            .limit(limit)
+        )
+        with self.ctx.store.read() as session:
+            rows = session.execute(q).all()
+        return [{k: r._mapping[k] for k in RESULT_COLUMNS} for r in rows]
+
     # -- helpers ----------------------------------------------------------
     def _model_of(self, deployment: str) -> str:
         try:
@@ -473,15 +513,9 @@ class MonitorService:
             return DeploymentService(self.ctx).get(deployment).model_name
         except (ImportError, NotFound):
             pass
-        with self.ctx.store.read() as session:
-            logged = session.execute(
-                select(predictions.c.model_name)
-                .where(predictions.c.deployment == deployment)
-                .order_by(predictions.c.id.desc())
-                .limit(1)
-            ).scalar()
+        logged = PredictionLog(self.ctx).latest_model(deployment)
         if logged:
-            return str(logged)
+            return logged
         try:
             ModelRegistry(self.ctx).get_model(deployment)
         except NotFound:
@@ -536,17 +570,9 @@ class MonitorService:
 
         if monitor.window["type"] == "last_n" and explicit is None:
             n = int(monitor.window["n"])
-            with self.ctx.store.read() as session:
-                q = (
-                    select(predictions.c.created_at)
-                    .where(
-                        predictions.c.deployment == monitor.deployment,
-                        predictions.c.route.in_(routes),
-                        predictions.c.created_at <= at,
-                    )
-                    .order_by(predictions.c.created_at.desc(), predictions.c.id.desc())
-                )
-                times = list(session.execute(q.limit(n)).scalars())
+            times = PredictionLog(self.ctx).last_times(
+                monitor.deployment, routes=routes, at=at, n=n
+            )
             if not times:
                 return [(Window(at, at, f"last {n}"), read(at, at))]
             end = at + dt.timedelta(microseconds=1)

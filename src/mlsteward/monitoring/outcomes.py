@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, InvalidInput
 from mlsteward.monitoring.tables import outcomes
-from mlsteward.serving.tables import predictions
+from mlsteward.serving.log.service import PredictionLog
 from mlsteward.store import audit, utcnow
 
 __all__ = ["LoadResult", "OutcomeService"]
@@ -122,17 +124,10 @@ class OutcomeService:
         id_list = ids.tolist()
         loaded = unchanged = 0
         with self.ctx.store.unit_of_work() as session:
-            known: set[str] = set()
+            known = PredictionLog(self.ctx).logged(id_list, session=session)
             existing: dict[str, int] = {}
             for start in range(0, len(id_list), _CHUNK):
                 chunk = id_list[start : start + _CHUNK]
-                known.update(
-                    session.execute(
-                        select(predictions.c.request_id).where(
-                            predictions.c.request_id.in_(chunk)
-                        )
-                    ).scalars()
-                )
                 existing.update(
                     {
                         r.request_id: r.label
@@ -193,8 +188,6 @@ class OutcomeService:
     ) -> pd.DataFrame:
         """Predictions of a window joined to their outcomes (``label`` is NaN
         where none has arrived yet)."""
-        from mlsteward.serving.log.service import PredictionLog
-
         preds = PredictionLog(self.ctx).read(
             deployment=deployment, since=since, until=until
         )
@@ -217,3 +210,43 @@ class OutcomeService:
                 )
         preds["label"] = preds["request_id"].map(labels).astype("float64")
         return preds
+
+    def new_labels(self, deployment: str, *, since: dt.datetime | None = None) -> int:
+        """How many of the deployment's records got an outcome loaded at or
+        after ``since`` (all of them without it).
+
+        Example:
+            >>> svc.new_labels("credit-risk", since=last)  # doctest: +SKIP
+            412
+        """
+        q = select(outcomes.c.request_id)
+        if since is not None:
+            q = q.where(outcomes.c.loaded_at >= since)
+        with self.ctx.store.read() as session:
+            ids = list(session.execute(q).scalars())
+        return len(PredictionLog(self.ctx).logged(ids, deployment=deployment))
+
+    def forget(
+        self, request_ids: Sequence[str], *, session: Session | None = None
+    ) -> int:
+        """Delete the outcomes of these requests; returns how many there were.
+
+        Args:
+            request_ids: The requests whose outcomes go.
+            session: The caller's session, to delete inside its transaction
+                (retention deletes the records themselves in the same one).
+
+        Example:
+            >>> OutcomeService(ctx).forget(["r-1", "r-2"])  # doctest: +SKIP
+            2
+        """
+        ids = list(request_ids)
+        gone = 0
+        with self.ctx.store.within(session, write=True) as s:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                result = s.execute(
+                    delete(outcomes).where(outcomes.c.request_id.in_(chunk))
+                )
+                gone += int(result.rowcount)  # type: ignore[attr-defined]
+        return gone

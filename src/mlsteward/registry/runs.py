@@ -116,20 +116,17 @@ class RunService:
             return self._get(session, run_id)
 
     def _add_input(self, session: Session, run_id: str, ref: str, context: str) -> None:
-        from mlsteward.datasets.tables import dataset_versions as dv
+        from mlsteward.datasets.service import DatasetService
 
         r = parse_ref(ref, "inputs")
-        q = select(dv.c.name, dv.c.version).where(dv.c.name == r.name)
-        if r.version is not None:
-            q = q.where(dv.c.version == r.version)
-        row = session.execute(q.order_by(dv.c.version.desc()).limit(1)).first()
-        if row is None:
+        dv = DatasetService(self.ctx).find(r.name, r.version, session=session)
+        if dv is None:
             raise NotFound(f"input dataset {ref!r} not found", field="inputs")
         session.execute(
             run_inputs.insert().values(
                 run_id=run_id,
-                dataset_name=row.name,
-                dataset_version=row.version,
+                dataset_name=dv.name,
+                dataset_version=dv.version,
                 context=context,
             )
         )

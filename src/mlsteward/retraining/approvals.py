@@ -172,8 +172,23 @@ class ApprovalService:
         return _row(r)
 
     def list(
-        self, *, status: str | None = None, model: str | None = None
+        self,
+        *,
+        status: str | None = None,
+        model: str | None = None,
+        version: int | None = None,
     ) -> list[ApprovalRequest]:
+        """Approval requests, oldest first, filtered.
+
+        Args:
+            status: Only requests in this status (one of :data:`STATUSES`).
+            model: Only requests about this model.
+            version: Only requests about this version of the model.
+
+        Example:
+            >>> [r.status for r in svc.list(model="cr", version=2)]  # doctest: +SKIP
+            ['approved']
+        """
         if status is not None and status not in STATUSES:
             raise InvalidInput(
                 f"status {status!r} is not one of {list(STATUSES)}", field="status"
@@ -183,6 +198,8 @@ class ApprovalService:
             q = q.where(t.c.status == status)
         if model:
             q = q.where(t.c.model_name == model)
+        if version is not None:
+            q = q.where(t.c.version == version)
         with self.ctx.store.read() as session:
             return [_row(r) for r in session.execute(q)]
 

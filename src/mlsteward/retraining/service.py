@@ -12,18 +12,20 @@ the challenger in every mode.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from mlsteward.context import Context
 from mlsteward.datasets.service import DatasetService
 from mlsteward.errors import InvalidInput, NotFound, PolicyViolation
 from mlsteward.monitoring.outcomes import OutcomeService
+from mlsteward.registry.models import ModelVersion
 from mlsteward.registry.service import ModelRegistry
 from mlsteward.retraining.policy import (
     Policy,
@@ -55,10 +57,12 @@ class Retraining:
     created_at: dt.datetime
     created_by: str
     approval_id: str | None = None
+    finished_at: dt.datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
         out["created_at"] = self.created_at.isoformat()
+        out["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
         return out
 
 
@@ -78,6 +82,7 @@ def _row(r: Any, approval_id: str | None = None) -> Retraining:
         r.created_at,
         r.created_by,
         approval_id,
+        r.finished_at,
     )
 
 
@@ -186,6 +191,26 @@ class RetrainingService:
         q = select(retrainings).order_by(retrainings.c.created_at)
         if model:
             q = q.where(retrainings.c.model_name == model)
+        with self.ctx.store.read() as session:
+            return [_row(r) for r in session.execute(q)]
+
+    def of_version(self, mv: ModelVersion) -> builtins.list[Retraining]:
+        """Retrainings where ``mv`` was the challenger or the champion, oldest
+        first.
+
+        Example:
+            >>> [r.status for r in svc.of_version(mv)]  # doctest: +SKIP
+            ['promoted']
+        """
+        t = retrainings
+        q = (
+            select(t)
+            .where(
+                t.c.model_name == mv.name,
+                or_(t.c.challenger == mv.ref, t.c.champion == mv.ref),
+            )
+            .order_by(t.c.created_at)
+        )
         with self.ctx.store.read() as session:
             return [_row(r) for r in session.execute(q)]
 

@@ -18,7 +18,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from mlsteward.context import Context
 from mlsteward.errors import NotFound
@@ -65,19 +65,9 @@ def _last_retraining(ctx: Context, model: str) -> dt.datetime | None:
 
 
 def _new_labels(ctx: Context, deployment: str, since: dt.datetime | None) -> int:
-    from mlsteward.monitoring.tables import outcomes
-    from mlsteward.serving.tables import predictions
+    from mlsteward.monitoring.outcomes import OutcomeService
 
-    q = (
-        select(func.count())
-        .select_from(outcomes)
-        .join(predictions, predictions.c.request_id == outcomes.c.request_id)
-        .where(predictions.c.deployment == deployment)
-    )
-    if since is not None:
-        q = q.where(outcomes.c.loaded_at >= since)
-    with ctx.store.read() as session:
-        return int(session.execute(q).scalar() or 0)
+    return OutcomeService(ctx).new_labels(deployment, since=since)
 
 
 def enqueue_retraining(

@@ -207,6 +207,32 @@ class Store:
             finally:
                 session.rollback()
 
+    @contextmanager
+    def within(
+        self, session: Session | None, *, write: bool = False
+    ) -> Iterator[Session]:
+        """The caller's session if it gave one, else a new one of our own.
+
+        Services take an optional ``session`` so that a use case spanning
+        capabilities (loading outcomes checks the prediction log; retention
+        deletes outcomes and predictions) still runs in one transaction,
+        without one capability touching another's tables.
+
+        Args:
+            session: The caller's session, or ``None``.
+            write: Without a caller's session, open a unit of work (committed
+                on success) rather than a read.
+
+        Example:
+            >>> with store.within(None) as session:  # doctest: +SKIP
+            ...     session.execute(query)
+        """
+        if session is not None:
+            yield session
+            return
+        with self.unit_of_work() if write else self.read() as own:
+            yield own
+
     def dispose(self) -> None:
         if self._engine is not None:
             self._engine.dispose()

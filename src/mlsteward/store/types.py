@@ -10,12 +10,24 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["JSONType", "UTCDateTime", "utcnow"]
+__all__ = ["JSONType", "UTCDateTime", "like_escape", "utcnow"]
 
 
 def utcnow() -> dt.datetime:
     """Now, in UTC, with the time zone attached."""
     return dt.datetime.now(dt.UTC)
+
+
+def like_escape(text: str) -> str:
+    r"""``text`` with the LIKE wildcards escaped, for ``escape="\\"``.
+
+    Names may hold ``_``, which LIKE would take for any one character.
+
+    Example:
+        >>> like_escape("credit_risk")
+        'credit\\_risk'
+    """
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

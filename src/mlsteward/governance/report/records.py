@@ -9,7 +9,7 @@ nothing was recorded, rather than failing the whole report.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Text, cast, or_, select
@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mlsteward.context import Context
 from mlsteward.registry.models import ModelVersion
+from mlsteward.store import like_escape
 from mlsteward.store.audit import AuditEvent, audit_events, verify_chain
 
 __all__ = [
@@ -63,10 +64,6 @@ def _mentions(value: Any, ref: str) -> bool:
     return False
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _event(r: Any) -> AuditEvent:
     return AuditEvent(
         r.seq,
@@ -95,8 +92,8 @@ def related_events(ctx: Context, mv: ModelVersion) -> list[AuditEvent]:
         .where(
             or_(
                 c.object_id == ref,
-                c.object_id.like(f"{_like_escape(name)}/%", escape="\\"),
-                cast(c.details, Text).like(f'%"{_like_escape(ref)}"%', escape="\\"),
+                c.object_id.like(f"{like_escape(name)}/%", escape="\\"),
+                cast(c.details, Text).like(f'%"{like_escape(ref)}"%', escape="\\"),
             )
         )
         .order_by(c.seq)
@@ -192,35 +189,17 @@ def classify_events(
     return out
 
 
-def _read(ctx: Context, query: Any) -> list[Any] | None:
-    """Rows of ``query``, or ``None`` if its table does not exist here."""
-    try:
-        with ctx.store.read() as session:
-            return list(session.execute(query))
-    except SQLAlchemyError:
-        return None
-
-
 def gate_runs(ctx: Context, mv: ModelVersion) -> dict[str, Any]:
     """Retraining runs where this version was challenger or champion, with
     their gate results, comparison and decision."""
     try:
-        from mlsteward.retraining.tables import retrainings as t
-    except ImportError:
-        return {"available": False, "runs": []}
-    rows = _read(
-        ctx,
-        select(t)
-        .where(
-            t.c.model_name == mv.name,
-            or_(t.c.challenger == mv.ref, t.c.champion == mv.ref),
-        )
-        .order_by(t.c.created_at),
-    )
-    if rows is None:
+        from mlsteward.retraining.service import RetrainingService
+
+        found = RetrainingService(ctx).of_version(mv)
+    except (ImportError, SQLAlchemyError):
         return {"available": False, "runs": []}
     runs = []
-    for r in rows:
+    for r in found:
         gates = r.gates if isinstance(r.gates, list) else []
         runs.append(
             jsonable(
@@ -248,16 +227,10 @@ def gate_runs(ctx: Context, mv: ModelVersion) -> dict[str, Any]:
 def approval_requests(ctx: Context, mv: ModelVersion) -> dict[str, Any]:
     """Approval requests for this version, with who asked and who decided."""
     try:
-        from mlsteward.retraining.tables import approval_requests as t
-    except ImportError:
-        return {"available": False, "requests": []}
-    rows = _read(
-        ctx,
-        select(t)
-        .where(t.c.model_name == mv.name, t.c.version == mv.version)
-        .order_by(t.c.requested_at),
-    )
-    if rows is None:
+        from mlsteward.retraining.approvals import ApprovalService
+
+        found = ApprovalService(ctx).list(model=mv.name, version=mv.version)
+    except (ImportError, SQLAlchemyError):
         return {"available": False, "requests": []}
     return {
         "available": True,
@@ -276,7 +249,7 @@ def approval_requests(ctx: Context, mv: ModelVersion) -> dict[str, Any]:
                     or r.decided_by not in (r.requested_by, mv.created_by),
                 }
             )
-            for r in rows
+            for r in found
         ],
     }
 
@@ -284,23 +257,15 @@ def approval_requests(ctx: Context, mv: ModelVersion) -> dict[str, Any]:
 def monitoring_history(ctx: Context, mv: ModelVersion) -> dict[str, Any]:
     """Monitors of this model, their results since the version was
     registered, and their alerts."""
+    unavailable = {"available": False, "monitors": [], "results": [], "alerts": []}
     try:
-        from mlsteward.monitoring.tables import alerts, monitor_results, monitors
-    except ImportError:
-        return {"available": False, "monitors": [], "results": [], "alerts": []}
-    name = mv.name
-    found = _read(
-        ctx,
-        select(monitors).where(
-            or_(
-                monitors.c.model == name,
-                monitors.c.model.like(f"{_like_escape(name)}@%", escape="\\"),
-                monitors.c.model.like(f"{_like_escape(name)}/%", escape="\\"),
-            )
-        ),
-    )
-    if found is None:
-        return {"available": False, "monitors": [], "results": [], "alerts": []}
+        from mlsteward.monitoring.alerts import AlertService
+        from mlsteward.monitoring.monitors import MonitorService
+
+        monitors = MonitorService(ctx)
+        found = monitors.of_model(mv.name)
+    except (ImportError, SQLAlchemyError):
+        return unavailable
     mons = [
         {
             "id": m.id,
@@ -314,34 +279,21 @@ def monitoring_history(ctx: Context, mv: ModelVersion) -> dict[str, Any]:
         }
         for m in found
     ]
-    ids = [m["id"] for m in mons]
-    results: list[Any] = []
-    alert_rows: list[Any] = []
+    ids = [m.id for m in found]
+    results: list[dict[str, Any]] = []
+    alerts: list[Any] = []
     if ids:
-        r = monitor_results.c
-        results = (
-            _read(
-                ctx,
-                select(monitor_results)
-                .where(r.monitor_id.in_(ids), r.computed_at >= mv.created_at)
-                .order_by(r.window_start.desc(), r.id.desc())
-                .limit(_MONITOR_RESULTS_SHOWN),
+        results = _or_nothing(
+            lambda: monitors.recent_results(
+                ids, since=mv.created_at, limit=_MONITOR_RESULTS_SHOWN
             )
-            or []
         )
-        a = alerts.c
-        alert_rows = (
-            _read(
-                ctx,
-                select(alerts)
-                .where(a.monitor_id.in_(ids), a.last_seen >= mv.created_at)
-                .order_by(a.last_seen.desc()),
-            )
-            or []
+        alerts = _or_nothing(
+            lambda: AlertService(ctx).of_monitors(ids, since=mv.created_at)
         )
     counts: dict[str, int] = {}
     for row in results:
-        counts[row.status] = counts.get(row.status, 0) + 1
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
     return jsonable(
         {
             "available": True,
@@ -349,13 +301,13 @@ def monitoring_history(ctx: Context, mv: ModelVersion) -> dict[str, Any]:
             "status_counts": counts,
             "results": [
                 {
-                    "monitor": x.monitor,
-                    "window": x.window_label,
-                    "check": x.check,
-                    "column": x.column,
-                    "value": x.value,
-                    "status": x.status,
-                    "computed_at": x.computed_at,
+                    "monitor": x["monitor"],
+                    "window": x["window_label"],
+                    "check": x["check"],
+                    "column": x["column"],
+                    "value": x["value"],
+                    "status": x["status"],
+                    "computed_at": x["computed_at"],
                 }
                 for x in results
             ],
@@ -373,10 +325,18 @@ def monitoring_history(ctx: Context, mv: ModelVersion) -> dict[str, Any]:
                     "last_seen": x.last_seen,
                     "count": x.count,
                 }
-                for x in alert_rows
+                for x in alerts
             ],
         }
     )
+
+
+def _or_nothing(read: Callable[[], list[Any]]) -> list[Any]:
+    """What ``read`` returns, or nothing if its table does not exist here."""
+    try:
+        return read()
+    except SQLAlchemyError:
+        return []
 
 
 def audit_integrity(ctx: Context) -> dict[str, Any]:

@@ -8,8 +8,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
 
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, InvalidInput
@@ -29,6 +30,9 @@ __all__ = [
 ]
 
 REDACTED = "[redacted]"
+
+#: Request ids per ``IN (...)`` list when looking records up by id.
+_CHUNK = 500
 
 
 def redact(inputs: dict[str, Any], pii: Sequence[str]) -> dict[str, Any]:
@@ -252,6 +256,113 @@ class PredictionLog:
                 ]
             )
         return frame
+
+    # -- what other capabilities ask of the log ----------------------------
+    # Monitoring, jobs, retraining and governance read and delete records only
+    # through these methods, so the log can change its storage alone.
+    def logged(
+        self,
+        request_ids: Iterable[str],
+        *,
+        deployment: str | None = None,
+        session: Session | None = None,
+    ) -> set[str]:
+        """The request ids among ``request_ids`` that are in the log.
+
+        Args:
+            request_ids: The ids to look up.
+            deployment: Only records of this deployment.
+            session: The caller's session, to read inside its transaction.
+
+        Returns:
+            The ids found.
+
+        Example:
+            >>> PredictionLog(ctx).logged(["r-1", "unknown"])  # doctest: +SKIP
+            {'r-1'}
+        """
+        ids = list(request_ids)
+        found: set[str] = set()
+        with self.ctx.store.within(session) as s:
+            for start in range(0, len(ids), _CHUNK):
+                q = select(predictions.c.request_id).where(
+                    predictions.c.request_id.in_(ids[start : start + _CHUNK])
+                )
+                if deployment is not None:
+                    q = q.where(predictions.c.deployment == deployment)
+                found.update(s.execute(q).scalars())
+        return found
+
+    def latest_model(self, deployment: str) -> str | None:
+        """The model that answered the deployment's newest record, if any.
+
+        Example:
+            >>> PredictionLog(ctx).latest_model("credit-risk")  # doctest: +SKIP
+            'credit-risk'
+        """
+        with self.ctx.store.read() as session:
+            name = session.execute(
+                select(predictions.c.model_name)
+                .where(predictions.c.deployment == deployment)
+                .order_by(predictions.c.id.desc())
+                .limit(1)
+            ).scalar()
+        return None if name is None else str(name)
+
+    def last_times(
+        self, deployment: str, *, routes: Iterable[str], at: dt.datetime, n: int
+    ) -> list[dt.datetime]:
+        """When the newest ``n`` records of the deployment's ``routes`` up to
+        and including ``at`` were made, newest first.
+
+        Example:
+            >>> PredictionLog(ctx).last_times(  # doctest: +SKIP
+            ...     "credit-risk", routes=["champion"], at=utcnow(), n=500
+            ... )[-1]
+            datetime.datetime(2025, 7, 1, 9, 30, tzinfo=datetime.timezone.utc)
+        """
+        q = (
+            select(predictions.c.created_at)
+            .where(
+                predictions.c.deployment == deployment,
+                predictions.c.route.in_(list(routes)),
+                predictions.c.created_at <= at,
+            )
+            .order_by(predictions.c.created_at.desc(), predictions.c.id.desc())
+            .limit(n)
+        )
+        with self.ctx.store.read() as session:
+            return list(session.execute(q).scalars())
+
+    def older_than(
+        self, cutoff: dt.datetime, *, session: Session | None = None
+    ) -> list[str]:
+        """The request ids of every record made before ``cutoff``.
+
+        Example:
+            >>> len(PredictionLog(ctx).older_than(cutoff))  # doctest: +SKIP
+            1200
+        """
+        q = select(predictions.c.request_id).where(predictions.c.created_at < cutoff)
+        with self.ctx.store.within(session) as s:
+            return list(s.execute(q).scalars())
+
+    def delete_older_than(
+        self, cutoff: dt.datetime, *, session: Session | None = None
+    ) -> int:
+        """Delete every record made before ``cutoff``; returns how many.
+
+        Outcomes refer to records: delete theirs first, in the same session.
+
+        Example:
+            >>> PredictionLog(ctx).delete_older_than(cutoff)  # doctest: +SKIP
+            1200
+        """
+        with self.ctx.store.within(session, write=True) as s:
+            gone = s.execute(
+                delete(predictions).where(predictions.c.created_at < cutoff)
+            )
+        return int(gone.rowcount)  # type: ignore[attr-defined]
 
 
 def insert_journal_records(
