@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mlsteward"
 MAX_MODULE_LINES = 600
@@ -96,3 +97,33 @@ def test_debt_lists_only_shrink() -> None:
         (LONG_FUNCTIONS | set(LONG_FOR_A_REASON)) - long_now
     )
     assert not paid, f"no longer long; remove from the lists in this file: {paid}"
+
+
+def _contracts() -> list[dict[str, Any]]:
+    import tomllib
+
+    pyproject = SRC.parents[1] / "pyproject.toml"
+    config = tomllib.loads(pyproject.read_text())["tool"]["importlinter"]
+    return list(config["contracts"])
+
+
+def test_every_capabilitys_tables_are_guarded_by_a_contract() -> None:
+    """Each ``tables.py`` has a forbidden contract naming every adapter and
+    capability but its owner, so a new capability cannot forget one."""
+    (layers,) = [c for c in _contracts() if c["type"] == "layers"]
+    above_shared: list[str] = []
+    for layer in layers["layers"]:
+        if layer == "mlsteward.context":
+            break
+        above_shared += [m.strip() for m in layer.split(":")]
+    guarded = {
+        c["forbidden_modules"][0]: c
+        for c in _contracts()
+        if c["type"] == "forbidden" and c.get("allow_indirect_imports") == "True"
+    }
+    for path in sorted(SRC.glob("*/tables.py")):
+        owner = f"mlsteward.{path.parent.name}"
+        contract = guarded.get(f"{owner}.tables")
+        assert contract is not None, f"no import-linter contract guards {owner}.tables"
+        expected = {m for m in above_shared if m != owner}
+        assert set(contract["source_modules"]) == expected, owner
