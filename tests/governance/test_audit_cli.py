@@ -107,6 +107,12 @@ def test_audit_log_filters(home: Path) -> None:
         json.loads(run(home, "audit", "log", "--actor", "nobody", "--json").stdout)
         == []
     )
+    datasets = json.loads(
+        run(home, "audit", "log", "--object-type", "dataset_version", "--json").stdout
+    )
+    assert [(e["action"], e["object_id"]) for e in datasets] == [
+        ("dataset.registered", "gc/1")
+    ]
     later = json.loads(
         run(home, "audit", "log", "--since", "2999-01-01", "--json").stdout
     )

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pytest
 from fastapi.testclient import TestClient
 
 from mlsteward.api import create_app
 from mlsteward.datasets.bundled import german_credit_roles
+from mlsteward.errors import InvalidInput
+from mlsteward.store import utcnow
 
 
 def test_sdk_and_rest(sqlite_client, credit, trained, admin_headers, tmp_path) -> None:
@@ -42,3 +47,45 @@ def test_sdk_and_rest(sqlite_client, credit, trained, admin_headers, tmp_path) -
     events = api.get("/api/v1/audit", params={"object_id": "credit-risk/1"}).json()
     assert events[0]["action"] == "model_version.registered"
     assert api.get("/api/v1/models/credit-risk/versions/9/report").status_code == 404
+
+
+def test_audit_log_has_one_set_of_filters_in_sdk_and_rest(
+    sqlite_client, credit, admin_headers
+) -> None:
+    c = sqlite_client
+    before = utcnow()
+    c.register_dataset("a", credit.iloc[:50])
+    c.register_dataset("b", credit.iloc[50:100])
+    c.comment("dataset_version", "a/1", "checked the sample")
+    after = utcnow()
+    api = TestClient(create_app(ctx=c.ctx), headers=admin_headers)
+
+    filters = {
+        "object_type": "dataset_version",
+        "action": "dataset.",
+        "since": before,
+        "until": after,
+    }
+    sdk = [e.to_dict() for e in c.audit_log(**filters)]
+    assert [(e["action"], e["object_id"]) for e in sdk] == [
+        ("dataset.registered", "a/1"),
+        ("dataset.registered", "b/1"),
+    ]
+    params = {
+        k: v.isoformat() if isinstance(v, dt.datetime) else v
+        for k, v in filters.items()
+    }
+    assert api.get("/api/v1/audit", params=params).json() == sdk
+
+    comments = c.audit_log(object_type="dataset_version", action="comment.")
+    assert [e.object_id for e in comments] == ["a/1"]
+    assert c.audit_log(object_type="dataset_version", until=before) == []
+    assert [
+        e.object_id for e in c.audit_log(object_type="dataset_version", limit=1)
+    ] == ["a/1"]
+
+    naive = api.get("/api/v1/audit", params={"since": "2025-07-01T00:00:00"})
+    assert naive.status_code == 422 and naive.json()["field"] == "since"
+    with pytest.raises(InvalidInput) as bad:
+        c.audit_log(limit=0)
+    assert bad.value.field == "limit"

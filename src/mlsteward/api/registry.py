@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
@@ -76,14 +77,23 @@ def lineage(name: str, version: Version, ctx: Ctx) -> dict[str, Any]:
 def audit_log(
     ctx: Ctx,
     object_id: str | None = None,
+    object_type: str | None = None,
     actor: str | None = None,
     action: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
     limit: int = 1000,
 ) -> list[dict[str, Any]]:
     from mlsteward.governance.records import AuditService
 
     events = AuditService(ctx).log(
-        object_id=object_id, actor=actor, action=action, limit=min(max(limit, 1), 10000)
+        object_id=object_id,
+        object_type=object_type,
+        actor=actor,
+        action=action,
+        since=since,
+        until=until,
+        limit=min(max(limit, 1), 10000),
     )
     return [e.to_dict() for e in events]
 

@@ -246,6 +246,9 @@ def audit_verify(as_json: bool = JSON_OPTION) -> None:
 @handle_errors
 def audit_log(
     object_id: str | None = typer.Option(None, "--object", help="e.g. credit-risk/3"),
+    object_type: str | None = typer.Option(
+        None, "--object-type", help="e.g. model_version, deployment, job"
+    ),
     actor: str | None = typer.Option(None),
     action: str | None = typer.Option(None, help="prefix, e.g. 'alias.'"),
     since: str | None = typer.Option(None, help="ISO-8601 time (UTC if no zone)"),
@@ -258,6 +261,7 @@ def audit_log(
 
     events = AuditService(_ctx()).log(
         object_id=object_id,
+        object_type=object_type,
         actor=actor,
         action=action,
         since=_time(since, "since"),

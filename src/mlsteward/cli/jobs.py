@@ -166,15 +166,14 @@ def show(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show a job with its log and its audit history."""
+    from mlsteward.governance.records import AuditService
     from mlsteward.jobs.service import JobService
-    from mlsteward.store.audit import list_events
 
     ctx = _ctx()
     svc = JobService(ctx)
     job = svc.get(job_id)
     logs = svc.logs(job_id, limit=200)
-    with ctx.store.read() as session:
-        history = list_events(session, object_id=job_id)
+    history = AuditService(ctx).log(object_id=job_id)
     if as_json:
         out = job.to_dict()
         out["logs"] = [e.to_dict() for e in logs]

@@ -6,8 +6,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-
 from mlsteward.context import Context
 from mlsteward.errors import InvalidInput, NotFound
 from mlsteward.names import parse_ref
@@ -15,7 +13,7 @@ from mlsteward.registry.evaluation import EvaluationService
 from mlsteward.registry.runs import RunService
 from mlsteward.registry.service import ModelRegistry
 from mlsteward.store import audit, utcnow
-from mlsteward.store.audit import AuditEvent, ChainProblem, audit_events
+from mlsteward.store.audit import AuditEvent, ChainProblem
 
 __all__ = [
     "COMMENTABLE",
@@ -51,37 +49,24 @@ class AuditService:
         until: dt.datetime | None = None,
         limit: int = 1000,
     ) -> list[AuditEvent]:
-        if limit < 1:
-            raise InvalidInput("limit must be at least 1", field="limit")
-        q = select(audit_events).order_by(audit_events.c.seq.desc()).limit(limit)
-        if object_id is not None:
-            q = q.where(audit_events.c.object_id == object_id)
-        if object_type is not None:
-            q = q.where(audit_events.c.object_type == object_type)
-        if actor is not None:
-            q = q.where(audit_events.c.actor == actor)
-        if action is not None:
-            q = q.where(audit_events.c.action.startswith(action))
-        if since is not None:
-            q = q.where(audit_events.c.at >= since)
-        if until is not None:
-            q = q.where(audit_events.c.at < until)
+        """The newest ``limit`` audit events that pass every filter, oldest
+        first; the filters are those of :func:`~mlsteward.store.audit.list_events`.
+
+        Example:
+            >>> AuditService(ctx).log(action="alias.", limit=10)  # doctest: +SKIP
+            [AuditEvent(seq=7, ...)]
+        """
         with self.ctx.store.read() as session:
-            rows = session.execute(q).all()
-        return [
-            AuditEvent(
-                r.seq,
-                r.at,
-                r.actor,
-                r.action,
-                r.object_type,
-                r.object_id,
-                r.details,
-                r.prev_hash,
-                r.hash,
+            return audit.list_events(
+                session,
+                object_id=object_id,
+                object_type=object_type,
+                actor=actor,
+                action=action,
+                since=since,
+                until=until,
+                limit=limit,
             )
-            for r in reversed(rows)
-        ]
 
     def verify(self) -> tuple[int, list[ChainProblem]]:
         with self.ctx.store.read() as session:

@@ -35,7 +35,7 @@ from mlsteward.sdk.retraining import RetrainingMixin
 from mlsteward.sdk.serving import ServingMixin
 from mlsteward.serving.log.service import PredictionLog
 from mlsteward.serving.scoring import ScoringService
-from mlsteward.store.audit import AuditEvent, ChainProblem, list_events, verify_chain
+from mlsteward.store.audit import AuditEvent, ChainProblem
 
 __all__ = ["Client"]
 
@@ -266,12 +266,33 @@ class Client(
         self,
         *,
         object_id: str | None = None,
+        object_type: str | None = None,
         actor: str | None = None,
+        action: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
         limit: int = 1000,
     ) -> list[AuditEvent]:
-        with self.ctx.store.read() as session:
-            return list_events(session, object_id=object_id, actor=actor, limit=limit)
+        """The newest ``limit`` audit events that pass every filter, oldest
+        first (``action`` is a prefix; times need a time zone).
+
+        Example:
+            >>> client.audit_log(object_id="credit-risk/3")  # doctest: +SKIP
+            [AuditEvent(seq=4, ..., action='model_version.registered', ...)]
+        """
+        from mlsteward.governance.records import AuditService
+
+        return AuditService(self.ctx).log(
+            object_id=object_id,
+            object_type=object_type,
+            actor=actor,
+            action=action,
+            since=since,
+            until=until,
+            limit=limit,
+        )
 
     def verify_audit(self) -> tuple[int, list[ChainProblem]]:
-        with self.ctx.store.read() as session:
-            return verify_chain(session)
+        from mlsteward.governance.records import AuditService
+
+        return AuditService(self.ctx).verify()

@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from mlsteward.errors import InvalidInput
 from mlsteward.store.base import metadata
 from mlsteward.store.types import JSONType, UTCDateTime, utcnow
 
@@ -258,15 +259,58 @@ def list_events(
     session: Session,
     *,
     object_id: str | None = None,
+    object_type: str | None = None,
     actor: str | None = None,
+    action: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
     limit: int = 1000,
 ) -> list[AuditEvent]:
-    """The newest ``limit`` events (filtered), oldest first."""
-    q = select(audit_events).order_by(audit_events.c.seq.desc()).limit(limit)
+    """The newest ``limit`` events that pass every filter given, oldest first.
+
+    The one query behind the audit log of the SDK, the CLI and the REST API
+    (through ``AuditService.log``).
+
+    Args:
+        session: The session to read through.
+        object_id: Only events about this object (``credit-risk/3``).
+        object_type: Only events about this kind of object (``deployment``).
+        actor: Only events by this actor.
+        action: Only actions starting with this prefix (``alias.``).
+        since: Only events at or after this time (with a time zone).
+        until: Only events before this time (with a time zone).
+        limit: At most this many events, the newest; at least 1.
+
+    Raises:
+        InvalidInput: ``limit`` below 1, or a time without a time zone.
+
+    Example:
+        >>> with store.read() as session:  # doctest: +SKIP
+        ...     events = list_events(session, action="alias.", limit=10)
+    """
+    if limit < 1:
+        raise InvalidInput("limit must be at least 1", field="limit")
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(
+                f"{name} {value.isoformat()!r} has no time zone; give one, "
+                "e.g. 2025-07-01T00:00:00Z",
+                field=name,
+            )
+    c = audit_events.c
+    q = select(audit_events).order_by(c.seq.desc()).limit(limit)
     if object_id is not None:
-        q = q.where(audit_events.c.object_id == object_id)
+        q = q.where(c.object_id == object_id)
+    if object_type is not None:
+        q = q.where(c.object_type == object_type)
     if actor is not None:
-        q = q.where(audit_events.c.actor == actor)
+        q = q.where(c.actor == actor)
+    if action is not None:
+        q = q.where(c.action.startswith(action))
+    if since is not None:
+        q = q.where(c.at >= since)
+    if until is not None:
+        q = q.where(c.at < until)
     return [
         AuditEvent(
             r.seq,
