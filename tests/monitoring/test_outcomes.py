@@ -79,3 +79,36 @@ def test_csv_request_ids_stay_text(sqlite_world, tmp_path: Path) -> None:
     path = tmp_path / "o.csv"
     path.write_text("request_id,label\n007,1\n008,0\n")
     assert c.load_outcomes(path).loaded == 2
+
+
+def test_new_labels_count_the_deployments_and_forget_joins_the_callers_transaction(
+    sqlite_client,
+) -> None:
+    import datetime as dt
+
+    from mlsteward.monitoring.outcomes import OutcomeService
+    from mlsteward.serving.log.service import PredictionLog, PredictionRecord
+    from mlsteward.store import utcnow
+
+    at = dt.datetime(2025, 7, 1, tzinfo=dt.UTC)
+    PredictionLog(sqlite_client.ctx).append(
+        PredictionRecord(f"{d}-{i}", at, d, "m", 1, {"x": i}, {"score": 0.5})
+        for d in ("a", "b")
+        for i in range(3)
+    )
+    svc = OutcomeService(sqlite_client.ctx)
+    svc.load(pd.DataFrame({"request_id": ["a-0", "a-1", "b-0"], "label": [0, 1, 1]}))
+    assert svc.new_labels("a") == 2
+    assert svc.new_labels("b") == 1
+    later = utcnow()
+    svc.load(pd.DataFrame({"request_id": ["a-2"], "label": [0]}))
+    assert svc.new_labels("a", since=later) == 1
+    assert svc.new_labels("b", since=later) == 0
+
+    store = sqlite_client.ctx.store
+    with pytest.raises(RuntimeError), store.unit_of_work() as session:
+        assert svc.forget(["a-0", "a-1", "nope"], session=session) == 2
+        raise RuntimeError("the caller's use case fails after")
+    assert _count(sqlite_client) == 4
+    assert svc.forget(["a-0", "a-1"]) == 2
+    assert svc.new_labels("a") == 1
