@@ -389,7 +389,9 @@ def deliver(
 @handle_errors
 def load(
     path: Path = typer.Argument(
-        ..., help="CSV or Parquet: request_id, label[, observed_at]"
+        ...,
+        help="A table file (.csv, .jsonl, .csv.gz, .parquet, ...): "
+        "request_id, label[, observed_at]",
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
