@@ -12,12 +12,12 @@ from scipy.stats import ks_2samp
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from mlsteward.datasets.profile import compute_profile
+from mlsteward.durations import parse_schedule
 from mlsteward.errors import InvalidInput
 from mlsteward.monitoring.checks import Threshold
 from mlsteward.monitoring.fairness import AGE_BANDS, fairness_checks, group_values
 from mlsteward.monitoring.performance import bad_rate_by_band, performance_checks
 from mlsteward.monitoring.quality import quality_checks, volume_check
-from mlsteward.monitoring.schedule import parse_schedule
 from mlsteward.monitoring.spec import merge_checks, parse_alerting, parse_window
 from mlsteward.monitoring.windows import plan_windows, range_label
 

@@ -260,3 +260,34 @@ def test_cbpe_through_a_monitor_lands_within_0_03(sqlite_client) -> None:
     ).get("estimated.auc")
     assert calibrated["details"]["calibrated"] is True
     assert abs(calibrated["value"] - realised) < 0.03
+
+
+def test_monitors_take_weeks_and_cron_and_name_a_bad_schedule(sqlite_world) -> None:
+    c = sqlite_world.client
+    weekly = c.create_monitor(
+        "weekly",
+        deployment="credit-risk",
+        schedule="1w",
+        window="range:1w",
+        checks=["quality"],
+    )
+    assert weekly.window == {"type": "range", "seconds": 604800}
+    now = weekly.created_at + dt.timedelta(seconds=1)  # intervals run at once
+    assert [r.monitor for r in c.run_due_monitors(now=now)] == ["weekly"]
+    assert c.run_due_monitors(now=now + dt.timedelta(days=6)) == []
+    later = [r.monitor for r in c.run_due_monitors(now=now + dt.timedelta(weeks=1))]
+    assert later == ["weekly"]
+    mondays = c.create_monitor(
+        "mondays", deployment="credit-risk", schedule="0 6 * * mon", checks=["quality"]
+    )
+    assert mondays.next_run_at is not None
+    assert (mondays.next_run_at.isoweekday(), mondays.next_run_at.hour) == (1, 6)
+    with pytest.raises(InvalidInput, match="'1w'") as info:
+        c.create_monitor("bad", deployment="credit-risk", schedule="1x")
+    assert info.value.field == "schedule"
+    with pytest.raises(InvalidInput, match="cron") as info:
+        c.create_monitor("bad", deployment="credit-risk", schedule="0 25 * * *")
+    assert info.value.field == "schedule"
+    with pytest.raises(InvalidInput) as info:
+        c.create_monitor("bad", deployment="credit-risk", window="range:1y")
+    assert info.value.field == "window.seconds"

@@ -169,3 +169,54 @@ def test_a_policy_file_keeps_its_monitors(bank, tmp_path) -> None:
     with pytest.raises(InvalidInput) as info:
         svc.set_policy(bad)
     assert info.value.field == "monitors.0.windw"
+
+
+def test_a_cron_schedule_falls_due_at_its_next_time_after_the_last(bank) -> None:
+    from sqlalchemy import update
+
+    from mlsteward.durations import next_due
+    from mlsteward.retraining.tables import policies
+
+    client, _ = bank
+    svc = RetrainingService(client.ctx)
+    policy = svc.get_policy("credit-risk").to_dict()
+    policy["triggers"].update(schedule="0 6 * * mon", cooldown="0s", min_new_labels=0)
+    svc.set_policy(policy)
+    saved = dt.datetime(2025, 7, 1, 7, 0, tzinfo=dt.UTC)  # a Tuesday
+    with client.ctx.store.unit_of_work() as session:  # saved at a known time
+        session.execute(update(policies).values(updated_at=saved))
+    monday = dt.datetime(2025, 7, 7, 6, 0, tzinfo=dt.UTC)
+    assert enqueue_due(client.ctx, now=monday - dt.timedelta(minutes=1)) == []
+    queued = enqueue_due(client.ctx, now=monday)
+    assert [j.payload["trigger"]["every"] for j in queued] == ["0 6 * * mon"]
+    # From then on the last retraining job is the anchor (created just now).
+    following = next_due("0 6 * * mon", queued[0].created_at)
+    assert enqueue_due(client.ctx, now=following - dt.timedelta(seconds=1)) == []
+    assert len(enqueue_due(client.ctx, now=following)) == 1
+
+
+def test_policies_take_weeks_and_cron_and_name_the_bad_field(bank) -> None:
+    from mlsteward.errors import InvalidInput
+
+    client, _ = bank
+    svc = RetrainingService(client.ctx)
+    base = svc.get_policy("credit-risk").to_dict()
+    for schedule in ("1w", "0 6 * * mon", "3600"):
+        base["triggers"]["schedule"] = schedule
+        assert svc.set_policy(base).triggers.schedule == schedule
+    for key, value in [
+        ("schedule", "every monday"),
+        ("schedule", "0 6 * * funday"),
+        ("cooldown", "2 weeks"),
+        ("cooldown", "0 6 * * mon"),
+    ]:
+        bad = svc.get_policy("credit-risk").to_dict()
+        bad["triggers"][key] = value
+        with pytest.raises(InvalidInput) as info:
+            svc.set_policy(bad)
+        assert info.value.field == f"triggers.{key}", (key, value, info.value)
+    bad = svc.get_policy("credit-risk").to_dict()
+    bad["data"]["window"] = "1y"
+    with pytest.raises(InvalidInput, match="'1w'") as info:
+        svc.set_policy(bad)
+    assert info.value.field == "data.window"

@@ -22,7 +22,9 @@ class MonitorBody(BaseModel):
     name: str = Field(description="Name of the monitor.")
     deployment: str = Field(description="Deployment whose predictions it watches.")
     model: str | None = Field(None, description="Registered model it serves.")
-    schedule: str | int = Field("1d", description="Seconds, '6h', or cron.")
+    schedule: str | int = Field(
+        "1d", description="Seconds, '6h', '1w', or cron ('0 6 * * *')."
+    )
     window: str | dict[str, Any] | None = Field(
         None, description="'last:N', 'range:7d', 'period:month' or an object."
     )

@@ -71,7 +71,10 @@ def show(
 @handle_errors
 def register(
     name: str = typer.Argument(..., help="dataset name"),
-    path: Path = typer.Argument(..., help="CSV or Parquet file"),
+    path: Path = typer.Argument(
+        ...,
+        help="A table file: .csv, .tsv, .jsonl (also .gz, .zst, ...), .parquet",
+    ),
     role: list[str] = typer.Option(
         [],
         "--role",
@@ -79,7 +82,8 @@ def register(
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Register a CSV or Parquet file as a dataset version."""
+    """Register a table file (CSV, JSON lines, compressed, Parquet) as a
+    dataset version."""
     roles = {}
     for item in role:
         if "=" not in item:

@@ -1,9 +1,10 @@
 """``mlsteward drift REFERENCE CURRENT``: a drift report between two files.
 
-REFERENCE is a CSV or Parquet file, a profile JSON file (a profile, or a
-dataset version from ``mlsteward datasets show --json``), or a dataset
-version ref such as ``german-credit-train/1``. CURRENT is a CSV or Parquet
-file, read in chunks (Parquet by row-group batches through pyarrow) so a
+REFERENCE is a table file (any format :mod:`mlsteward.datasets.io` reads:
+CSV, TSV, JSON lines, compressed, Parquet), a profile JSON file (a profile,
+or a dataset version from ``mlsteward datasets show --json``), or a dataset
+version ref such as ``german-credit-train/1``. CURRENT is a table file,
+read in chunks (Parquet by row-group batches through pyarrow) so a
 window larger than memory streams through in bounded memory, with a
 progress bar on the terminal.
 
@@ -47,8 +48,6 @@ from mlsteward.errors import InvalidInput
 
 __all__ = ["drift", "register"]
 
-_PARQUET = (".parquet", ".pq")
-_CSV = (".csv", ".tsv", ".txt", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz")
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/\d+)?$")
 _STATUS_STYLE = {"stable": "green", "watch": "yellow", "drift": "bold red"}
 
@@ -58,32 +57,10 @@ def register(app: typer.Typer) -> None:
     app.command("drift")(drift)
 
 
-def _suffix(path: Path) -> str:
-    name = path.name.lower()
-    for ext in (*_PARQUET, *_CSV):
-        if name.endswith(ext):
-            return ext
-    return path.suffix.lower()
-
-
 def _read_table(path: Path, field: str) -> pd.DataFrame:
-    import pandas as pd
+    from mlsteward.datasets.io import read_table
 
-    ext = _suffix(path)
-    try:
-        if ext in _PARQUET:
-            return pd.read_parquet(path)
-        if ext in _CSV:
-            return pd.read_csv(path, sep="\t" if ext == ".tsv" else ",")
-    except (OSError, ValueError, ImportError) as exc:
-        raise InvalidInput(
-            f"cannot read {field} {str(path)!r}: {exc}", field=field
-        ) from exc
-    raise InvalidInput(
-        f"{field} {str(path)!r} must be a .csv or .parquet file (or, for the "
-        "reference, a profile .json or a dataset ref like german-credit-train/1)",
-        field=field,
-    )
+    return read_table(path, field)
 
 
 def _load_reference(spec: str, mode: str | None) -> tuple[dict[str, Any], Any]:
@@ -92,7 +69,7 @@ def _load_reference(spec: str, mode: str | None) -> tuple[dict[str, Any], Any]:
 
     path = Path(spec)
     if path.is_file():
-        if _suffix(path) != ".json":
+        if path.suffix.lower() != ".json":  # a profile; every other file a table
             frame = _read_table(path, "reference")
             return compute_profile(frame), None if mode == "sketch" else frame
         try:
@@ -130,96 +107,55 @@ def _chunks(
 ) -> tuple[Iterator[pd.DataFrame], int, Callable[[int], int]]:
     """Chunks of the window, the progress total, and how far a chunk took us.
 
-    Parquet is read by row-group batches (progress in rows); CSV by
+    Parquet is read by row-group batches (progress in rows); text files by
     ``chunk_rows`` rows (progress in bytes of the file read so far).
     """
-    ext = _suffix(path)
-    if ext in _PARQUET:
+    from mlsteward.datasets.io import iter_table, table_format
+
+    fmt = table_format(path, "current")
+    if fmt.kind == "parquet":
         import pyarrow.parquet as pq
 
         try:
-            pf = pq.ParquetFile(path)
-        except (OSError, ValueError) as exc:
+            total = int(pq.ParquetFile(path).metadata.num_rows)
+        except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid included
             raise InvalidInput(
                 f"cannot read current {str(path)!r}: {exc}", field="current"
             ) from exc
-        names = set(pf.schema_arrow.names)
-        cols = [c for c in columns if c in names] if columns is not None else None
-
-        def parquet() -> Iterator[pd.DataFrame]:
-            # One row group at a time: iter_batches over the whole file reads
-            # ahead and holds several row groups decoded at once.
-            try:
-                for i in range(pf.metadata.num_row_groups):
-                    for batch in pf.iter_batches(
-                        batch_size=chunk_rows,
-                        row_groups=[i],
-                        columns=cols,
-                        use_threads=False,
-                    ):
-                        yield batch.to_pandas()
-            except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid included
-                raise InvalidInput(
-                    f"cannot read current {str(path)!r}: {exc}", field="current"
-                ) from exc
-
         done = [0]
 
         def rows(n: int) -> int:
             done[0] += n
             return done[0]
 
-        return parquet(), int(pf.metadata.num_rows), rows
-    if ext in _CSV:
-        size = path.stat().st_size
-        handle = path.open("rb")
-        wanted = set(columns) if columns else None
+        chunks = iter_table(path, chunk_rows, field="current", columns=columns)
+        return chunks, total, rows
+    size = path.stat().st_size
+    handle = path.open("rb")
 
-        def csv() -> Iterator[pd.DataFrame]:
-            import pandas as pd
+    def position(_n: int) -> int:
+        return size if handle.closed else min(handle.tell(), size)
 
-            with handle:
-                try:
-                    yield from pd.read_csv(
-                        handle,
-                        sep="\t" if ext == ".tsv" else ",",
-                        chunksize=chunk_rows,
-                        usecols=(lambda c: c in wanted) if wanted else None,
-                        compression=_COMPRESSION.get(ext),
-                    )
-                except (OSError, ValueError, UnicodeDecodeError) as exc:
-                    raise InvalidInput(
-                        f"cannot read current {str(path)!r}: {exc}", field="current"
-                    ) from exc
-
-        def position(_n: int) -> int:
-            return size if handle.closed else min(handle.tell(), size)
-
-        return csv(), size, position
-    raise InvalidInput(
-        f"current {str(path)!r} must be a .csv or .parquet file", field="current"
-    )
-
-
-_COMPRESSION: dict[str, Any] = {
-    ".csv.gz": "gzip",
-    ".csv.bz2": "bz2",
-    ".csv.zip": "zip",
-    ".csv.xz": "xz",
-}
+    chunks = iter_table(path, chunk_rows, field="current", columns=columns, raw=handle)
+    return chunks, size, position
 
 
 def _dask_frame(path: Path, columns: list[str] | None) -> Any:
     import dask.dataframe as dd
 
-    ext = _suffix(path)
-    if ext in _PARQUET:
+    from mlsteward.datasets.io import read_table, table_format
+
+    fmt = table_format(path, "current")
+    if fmt.kind == "parquet":
         return dd.read_parquet(str(path), columns=columns)
-    if ext in _CSV:
-        return dd.read_csv(str(path), usecols=columns, blocksize="64MB")
-    raise InvalidInput(
-        f"current {str(path)!r} must be a .csv or .parquet file", field="current"
-    )
+    if fmt.kind == "csv" and fmt.compression is None:
+        return dd.read_csv(str(path), sep=fmt.sep, usecols=columns, blocksize="64MB")
+    # Compressed and JSON-lines files cannot be split into byte ranges: read
+    # them once through the one reader and hand dask the frame.
+    frame = read_table(path, "current")
+    if columns is not None:
+        frame = frame[[c for c in columns if c in frame.columns]]
+    return dd.from_pandas(frame, npartitions=max(1, len(frame) // 1_000_000))
 
 
 def _parse_methods(items: list[str]) -> dict[str, list[str]]:
@@ -239,9 +175,14 @@ def _parse_methods(items: list[str]) -> dict[str, list[str]]:
 def drift(
     reference: str = typer.Argument(
         ...,
-        help="Reference: .csv/.parquet, a profile .json, or a dataset ref (name/N).",
+        help="Reference: a table file (.csv, .csv.gz, .tsv, .jsonl, .parquet, ...), "
+        "a profile .json, or a dataset ref (name/N).",
     ),
-    current: Path = typer.Argument(..., help="Current window: .csv or .parquet."),
+    current: Path = typer.Argument(
+        ...,
+        help="Current window: a table file (.csv, .csv.gz, .tsv, .jsonl, "
+        ".parquet, ...).",
+    ),
     method: list[str] = typer.Option(
         [],
         "--method",

@@ -77,7 +77,7 @@ def create(
     name: str = typer.Argument(..., help="monitor name"),
     deployment: str = typer.Option(..., "--deployment", "-d", help="deployment"),
     model: str = typer.Option(None, "--model", help="registered model it serves"),
-    schedule: str = typer.Option("1d", help="seconds, '6h', or cron '0 6 * * *'"),
+    schedule: str = typer.Option("1d", help="seconds, '6h', '1w', or cron '0 6 * * *'"),
     window: str = typer.Option(
         "period:month", help="'last:N', 'range:7d', 'period:month|week|day'"
     ),
@@ -389,7 +389,9 @@ def deliver(
 @handle_errors
 def load(
     path: Path = typer.Argument(
-        ..., help="CSV or Parquet: request_id, label[, observed_at]"
+        ...,
+        help="A table file (.csv, .jsonl, .csv.gz, .parquet, ...): "
+        "request_id, label[, observed_at]",
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:

@@ -24,7 +24,10 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def score(
     model_ref: str = typer.Argument(..., help="name, name/N or name@alias"),
-    input: Path = typer.Argument(..., help="CSV or Parquet file to score."),
+    input: Path = typer.Argument(
+        ...,
+        help="Table file to score (.csv, .jsonl, .csv.gz, .parquet, ...).",
+    ),
     output: Path = typer.Argument(..., help="CSV or Parquet file to write."),
     deployment: str | None = typer.Option(
         None, help="Deployment name in the prediction log (default <model>-batch)."
@@ -50,7 +53,7 @@ def score(
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Score a CSV or Parquet file of any size and log its predictions.
+    """Score a table file of any size and log its predictions.
 
     OUTPUT gets one row per input row, in order: the request id (named
     --id-column if given), the score (probability of label 1) and the

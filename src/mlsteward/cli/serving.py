@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from typing import Any
 
 import typer
@@ -222,22 +221,21 @@ def update(
     )
 
 
-_RELATIVE = re.compile(r"^(\d+)([smhd])$")
-
-
 def _when(text: str | None, field: str) -> dt.datetime | None:
+    from mlsteward.durations import parse_duration
+
     if text is None:
         return None
-    m = _RELATIVE.match(text)
-    if m:
-        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m[2]]
-        return dt.datetime.now(dt.UTC) - dt.timedelta(**{unit: int(m[1])})
+    # An age has a unit ("2h", "1w"); digits alone are left to ISO 8601.
+    if text.strip()[-1:].isalpha() and text.strip()[-1:] in "smhdw":
+        age = parse_duration(text, field, minimum=0)
+        return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=age)
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError as exc:
         raise InvalidInput(
             f"--{field} {text!r} is not a time; use ISO 8601 "
-            "(2026-01-31T12:00:00Z) or an age like 15m, 2h, 7d",
+            "(2026-01-31T12:00:00Z) or an age like 15m, 2h, 7d, 1w",
             field=field,
         ) from exc
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

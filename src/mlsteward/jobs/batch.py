@@ -1,4 +1,4 @@
-"""Batch scoring: score a CSV or Parquet file of any size through a version.
+"""Batch scoring: score a table file of any size through a version.
 
 The file is read in chunks, scored through the registered version (loaded
 after its sha256 was verified), and written incrementally. Its predictions
@@ -34,8 +34,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mlsteward.context import Context
+from mlsteward.datasets.io import table_format
 from mlsteward.errors import InvalidInput
-from mlsteward.jobs.batch_io import ChunkReader, OutputWriter, table_format
+from mlsteward.jobs.batch_io import ChunkReader, OutputWriter, output_format
 from mlsteward.jobs.handlers import JobLogger
 from mlsteward.names import check_name
 from mlsteward.registry.models import ModelVersion
@@ -446,7 +447,7 @@ class BatchScoringService:
                 field="threshold",
             )
         table_format(src, "input")
-        table_format(dst, "output")
+        output_format(dst, "output")
         if not dst.parent.is_dir():
             raise InvalidInput(
                 f"output folder {str(dst.parent)!r} does not exist", field="output"

@@ -1,8 +1,9 @@
-"""Reading CSV and Parquet files in chunks, and writing outputs incrementally.
+"""Reading table files in chunks, and writing outputs incrementally.
 
-Nothing here holds a whole file in memory: Parquet is read batch by batch
-(:meth:`pyarrow.parquet.ParquetFile.iter_batches`) and CSV with pandas'
-``chunksize``; outputs are appended chunk by chunk to a temporary file that
+Nothing here holds a whole file in memory: inputs are read chunk by chunk
+through :func:`mlsteward.datasets.io.iter_table` (so batch scoring accepts
+exactly the files a dataset does: CSV, TSV, JSON lines, compressed, Parquet);
+outputs (CSV or Parquet) are appended chunk by chunk to a temporary file that
 is renamed into place only when everything succeeded.
 """
 
@@ -17,33 +18,35 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mlsteward.datasets.io import iter_table, table_columns, table_format
 from mlsteward.errors import InvalidInput
 
 __all__ = [
-    "FORMATS",
+    "OUTPUT_FORMATS",
     "ChunkReader",
     "OutputWriter",
-    "table_format",
+    "output_format",
 ]
 
-#: File extensions batch scoring reads and writes, and their formats.
-FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+#: File extensions batch scoring writes, and their formats.
+OUTPUT_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
-def table_format(path: Path, field: str) -> str:
-    """``"csv"`` or ``"parquet"`` by the file's extension, or InvalidInput."""
-    fmt = FORMATS.get(path.suffix.lower())
+def output_format(path: Path, field: str = "output") -> str:
+    """``"csv"`` or ``"parquet"`` by the output file's extension, or InvalidInput."""
+    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise InvalidInput(
             f"{field} {str(path)!r} has extension {path.suffix!r}; expected one of "
-            f"{sorted(FORMATS)}",
+            f"{sorted(OUTPUT_FORMATS)}",
             field=field,
+            allowed=sorted(OUTPUT_FORMATS),
         )
     return fmt
 
 
 class ChunkReader:
-    """The chosen columns of a CSV or Parquet file, chunk by chunk.
+    """The chosen columns of a table file, chunk by chunk.
 
     Opening it checks what can be checked without reading the rows: the file
     exists, its format, that it can be opened, and that every needed column
@@ -54,7 +57,7 @@ class ChunkReader:
         columns: Columns to read, in order; all must be present.
         chunk_size: Rows per chunk (Parquet batches may be shorter at row
             group ends).
-        text_columns: Columns of a CSV file read as text rather than
+        text_columns: Columns of a text file read as text rather than
             guessed per chunk (categories, ids), so "007" stays "007" and
             every chunk has the same types.
         expected: Names for the error message: what the caller expects.
@@ -81,7 +84,7 @@ class ChunkReader:
             raise InvalidInput(f"input {str(path)!r} does not exist", field="input")
         if not path.is_file():
             raise InvalidInput(f"input {str(path)!r} is not a file", field="input")
-        self.format = table_format(path, "input")
+        self.format = table_format(path, "input").kind
         self._parquet: pq.ParquetFile | None = None
         present = self._open()
         missing = [c for c in self.columns if c not in present]
@@ -95,30 +98,28 @@ class ChunkReader:
             )
 
     def _open(self) -> list[str]:
-        try:
-            if self.format == "parquet":
+        if self.format == "parquet":
+            try:
                 self._parquet = pq.ParquetFile(self.path)
-                return list(self._parquet.schema_arrow.names)
-            header = pd.read_csv(self.path, nrows=0)
-            return [str(c) for c in header.columns]
-        except pd.errors.EmptyDataError as exc:
-            raise InvalidInput(
-                f"input {str(self.path)!r} is empty; expected a header row",
-                field="input",
-            ) from exc
-        except Exception as exc:
-            raise InvalidInput(
-                f"could not read {str(self.path)!r} as {self.format}: "
-                f"{type(exc).__name__}: {exc}",
-                field="input",
-            ) from exc
+            except Exception as exc:
+                raise InvalidInput(
+                    f"could not read {str(self.path)!r} as parquet: "
+                    f"{type(exc).__name__}: {exc}",
+                    field="input",
+                ) from exc
+            return list(self._parquet.schema_arrow.names)
+        return table_columns(self.path, "input")
 
     def total_rows(self) -> int | None:
-        """Rows in the file: exact for Parquet; for CSV the count of line
-        breaks after the header (quoted line breaks count too, so it is an
-        estimate)."""
+        """Rows in the file: exact for Parquet; for plain CSV the count of
+        line breaks after the header (quoted line breaks count too, so it is
+        an estimate), for plain JSON lines the count of lines; ``None`` for a
+        compressed file (counting would read it twice)."""
         if self._parquet is not None:
             return int(self._parquet.metadata.num_rows)
+        fmt = table_format(self.path, "input")
+        if fmt.compression is not None:
+            return None
         lines = 0
         last = b"\n"
         with open(self.path, "rb") as f:
@@ -127,7 +128,7 @@ class ChunkReader:
                 last = block[-1:]
         if last != b"\n":
             lines += 1
-        return max(lines - 1, 0)
+        return max(lines - (1 if fmt.kind == "csv" else 0), 0)
 
     def __iter__(self) -> Iterator[tuple[int, pd.DataFrame]]:
         """``(first row number, frame)`` per chunk; rows count from 0."""
@@ -155,14 +156,14 @@ class ChunkReader:
             ):
                 yield batch.to_pandas()
             return
-        with pd.read_csv(
+        yield from iter_table(
             self.path,
-            usecols=self.columns,
-            dtype={c: str for c in self.text_columns},
-            chunksize=self.chunk_size,
-        ) as reader:
-            for frame in reader:
-                yield frame[self.columns]
+            self.chunk_size,
+            field="input",
+            columns=self.columns,
+            text_columns=self.text_columns,
+            text_dtype=str,  # object columns, as the flavors expect
+        )
 
 
 class OutputWriter:
@@ -186,7 +187,7 @@ class OutputWriter:
     ) -> None:
         self.path = path
         self.temp = temp
-        self.format = table_format(path, "output")
+        self.format = output_format(path, "output")
         self.schema = schema.with_metadata(metadata or {})
         self._parquet: pq.ParquetWriter | None = None
         self._csv: Any = None

@@ -31,13 +31,13 @@ from sqlalchemy import delete, or_, select, update
 from mlsteward.context import Context
 from mlsteward.datasets.models import DatasetVersion
 from mlsteward.datasets.service import DatasetService
+from mlsteward.durations import parse_schedule
 from mlsteward.errors import Conflict, InvalidInput, MlstewardError, NotFound
 from mlsteward.monitoring.alerts import AlertService, sink_types
 from mlsteward.monitoring.models import RESULT_COLUMNS, Monitor, MonitorRun, Window
 from mlsteward.monitoring.outcomes import OutcomeService
 from mlsteward.monitoring.reference import ReferenceResolver, training_dataset
 from mlsteward.monitoring.runner import compute_window
-from mlsteward.monitoring.schedule import parse_schedule
 from mlsteward.monitoring.spec import (
     fix_columns,
     merge_checks,

@@ -57,19 +57,11 @@ def _labels(values: pd.Series) -> np.ndarray:
 
 
 def _read(path: str | Path) -> pd.DataFrame:
-    """A CSV or Parquet file of outcomes; request ids are read as text, so
-    ``"007"`` stays ``"007"``."""
+    """A table file of outcomes (any format :mod:`mlsteward.datasets.io`
+    reads); request ids are read as text, so ``"007"`` stays ``"007"``."""
     from mlsteward.datasets.io import read_table
 
-    p = Path(path)
-    if p.suffix.lower() in (".csv", ".txt") and p.exists():
-        try:
-            return pd.read_csv(p, dtype={"request_id": "string"})
-        except Exception as exc:
-            raise InvalidInput(
-                f"could not read {str(p)!r} as csv: {exc}", field="path"
-            ) from exc
-    return read_table(p)
+    return read_table(path, "path", text_columns=["request_id"])
 
 
 class OutcomeService:
@@ -84,7 +76,7 @@ class OutcomeService:
         self.ctx = ctx
 
     def load(self, data: pd.DataFrame | str | Path) -> LoadResult:
-        """Load a frame or CSV/Parquet file with ``request_id``, ``label`` and
+        """Load a frame or table file with ``request_id``, ``label`` and
         optionally ``observed_at`` (UTC; default now)."""
         if not isinstance(data, pd.DataFrame):
             data = _read(data)

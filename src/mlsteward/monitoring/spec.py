@@ -28,11 +28,11 @@ A sink is ``"log"``, ``"webhook"`` (the URL in ``MLSTEWARD_ALERT_WEBHOOK_URL``),
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from mlsteward.durations import parse_duration
 from mlsteward.errors import InvalidInput
 from mlsteward.monitoring.checks import Threshold
 
@@ -46,7 +46,6 @@ __all__ = [
     "mask_url",
     "merge_checks",
     "parse_alerting",
-    "parse_duration",
     "parse_window",
     "threshold_of",
 ]
@@ -55,7 +54,6 @@ PERIODS = ("month", "week", "day")
 SEVERITIES = ("warning", "critical")
 SINK_TYPES = ("log", "webhook", "retrain")
 WEBHOOK_FORMATS = ("slack", "discord", "json")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 #: Every check, its options and their defaults. ``drift`` methods per column
 #: are filled in at creation from the reference profile and then fixed.
@@ -102,27 +100,6 @@ CHECK_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 CHECK_NAMES = tuple(CHECK_DEFAULTS)
 _BELOW = {("fairness", "approval_ratio")}
-
-
-def parse_duration(value: Any, field: str) -> int:
-    """Seconds of ``3600``, ``"90s"``, ``"15m"``, ``"6h"``, ``"7d"``, ``"2w"``.
-
-    Example:
-        >>> parse_duration("7d", "window"), parse_duration(60, "x")
-        (604800, 60)
-    """
-    if isinstance(value, bool):
-        raise InvalidInput(f"{field} {value!r} is not a duration", field=field)
-    if isinstance(value, (int, float)) and value > 0:
-        return int(value)
-    m = re.fullmatch(r"\s*(\d+)\s*([smhdw]?)\s*", str(value))
-    if not m or int(m.group(1)) <= 0:
-        raise InvalidInput(
-            f"{field} {value!r} is not a duration; expected seconds or a number "
-            "with s, m, h, d or w ('7d')",
-            field=field,
-        )
-    return int(m.group(1)) * _UNITS[m.group(2) or "s"]
 
 
 def parse_window(value: Any) -> dict[str, Any]:

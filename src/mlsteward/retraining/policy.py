@@ -10,7 +10,8 @@ that name the bad key and the allowed values. Example (TOML)::
     checks = ["drift", "performance"]    # ... from these kinds of check
     min_new_labels = 200                 # and only with this many new labelled rows
     cooldown = "14d"                     # one drift episode, one retraining
-    schedule = "90d"                     # also retrain on a schedule (optional)
+    schedule = "90d"                     # also retrain on a schedule (optional):
+                                         # a duration or cron ("0 6 * * mon")
 
     [data]
     reference = "german-credit-train"    # the reference training data (dataset ref)
@@ -42,42 +43,16 @@ that name the bad key and the allowed values. Example (TOML)::
 from __future__ import annotations
 
 import json
-import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from mlsteward.durations import parse_duration, parse_schedule
 from mlsteward.errors import InvalidInput
 
-__all__ = ["Policy", "load_policy", "parse_duration", "parse_policy"]
-
-_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(value: str | int | float, field: str = "duration") -> float:
-    """Seconds in ``"14d"``, ``"12h"``, ``"30m"``, ``"45s"``, ``"2w"`` or a number.
-
-    Example:
-        >>> parse_duration("14d")
-        1209600.0
-    """
-    if isinstance(value, bool):
-        raise InvalidInput(f"{field} must be a duration like '14d'", field=field)
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise InvalidInput(f"{field} must not be negative", field=field)
-        return float(value)
-    m = _DURATION.match(str(value).strip())
-    if not m:
-        raise InvalidInput(
-            f"{field} {value!r} is not a duration; use a number and one of "
-            "s, m, h, d, w (for example '14d')",
-            field=field,
-        )
-    return float(int(m.group(1)) * _UNIT[m.group(2)])
+__all__ = ["Policy", "load_policy", "parse_policy"]
 
 
 class _Strict(BaseModel):
@@ -100,11 +75,17 @@ class Triggers(_Strict):
     cooldown: str = "14d"
     schedule: str | None = None
 
-    @field_validator("cooldown", "schedule")
+    @field_validator("cooldown")
     @classmethod
-    def _duration(cls, v: str | None) -> str | None:
+    def _cooldown(cls, v: str) -> str:
+        parse_duration(v, "triggers.cooldown", minimum=0)
+        return v
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: str | None) -> str | None:
         if v is not None:
-            parse_duration(v, "triggers.cooldown")
+            parse_schedule(v, "triggers.schedule")
         return v
 
 

@@ -23,16 +23,12 @@ from sqlalchemy import or_, select, update
 
 from mlsteward.context import Context
 from mlsteward.datasets.service import DatasetService
+from mlsteward.durations import parse_duration
 from mlsteward.errors import InvalidInput, NotFound, PolicyViolation
 from mlsteward.monitoring.outcomes import OutcomeService
 from mlsteward.registry.models import ModelVersion
 from mlsteward.registry.service import ModelRegistry
-from mlsteward.retraining.policy import (
-    Policy,
-    load_policy,
-    parse_duration,
-    parse_policy,
-)
+from mlsteward.retraining.policy import Policy, load_policy, parse_policy
 from mlsteward.retraining.tables import policies, retrainings
 from mlsteward.store import audit, utcnow
 
@@ -224,7 +220,9 @@ class RetrainingService:
         """Reference plus labelled log before the holdout, and the holdout."""
         now = now or utcnow()
         reference = DatasetService(self.ctx).load(policy.data.reference)
-        since = now - dt.timedelta(seconds=parse_duration(policy.data.window))
+        since = now - dt.timedelta(
+            seconds=parse_duration(policy.data.window, "data.window")
+        )
         window = OutcomeService(self.ctx).labelled_window(
             deployment=deployment or policy.model, since=since, until=now
         )

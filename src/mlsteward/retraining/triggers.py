@@ -10,6 +10,9 @@ model and the cool-down window, so a drift episode that raises many alerts
 
 ``enqueue_due`` queues a retraining for every policy whose ``schedule`` is
 due. Run it from cron or a worker loop: ``mlsteward retrainings run-due``.
+The schedule is a duration (due that long after the last retraining, or at
+once when there was none) or a cron expression (due once the first cron time
+after the last retraining, or after the policy was last saved, has passed).
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from typing import Any
 from sqlalchemy import select
 
 from mlsteward.context import Context
+from mlsteward.durations import parse_duration, parse_schedule
 from mlsteward.errors import NotFound
-from mlsteward.retraining.policy import Policy, parse_duration
+from mlsteward.retraining.policy import Policy
 from mlsteward.retraining.service import RetrainingService
 from mlsteward.retraining.tables import policies
 from mlsteward.store import utcnow
@@ -83,7 +87,7 @@ def enqueue_retraining(
     from mlsteward.jobs.service import JobService
 
     now = now or utcnow()
-    cooldown = parse_duration(policy.triggers.cooldown)
+    cooldown = parse_duration(policy.triggers.cooldown, "triggers.cooldown", minimum=0)
     last = _last_retraining(ctx, policy.model)
     if last is not None and (now - last).total_seconds() < cooldown:
         logger.info(
@@ -152,16 +156,23 @@ def enqueue_due(ctx: Context, *, now: dt.datetime | None = None) -> list[Any]:
     """Queue a retraining for each policy whose schedule has come round."""
     now = now or utcnow()
     with ctx.store.read() as session:
-        docs = [r.document for r in session.execute(select(policies.c.document))]
+        rows = session.execute(select(policies.c.document, policies.c.updated_at))
+        docs = [(r.document, r.updated_at) for r in rows]
     queued = []
     svc = RetrainingService(ctx)
-    for doc in docs:
+    for doc, saved_at in docs:
         policy = svc.get_policy(doc["model"])
         if not policy.triggers.schedule:
             continue
+        schedule = parse_schedule(policy.triggers.schedule, "triggers.schedule")
         last = _last_retraining(ctx, policy.model)
-        every = parse_duration(policy.triggers.schedule)
-        if last is None or (now - last).total_seconds() >= every:
+        if schedule.interval is not None and last is None:
+            due = True  # an interval policy never retrained is due at once
+        else:
+            # A cron policy never retrained waits for its first cron time
+            # after it was saved, not for the epoch.
+            due = schedule.next_after(last or saved_at) <= now
+        if due:
             job = enqueue_retraining(
                 ctx,
                 policy,

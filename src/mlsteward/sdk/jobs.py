@@ -108,7 +108,7 @@ class JobsMixin:
         overwrite: bool = False,
         progress: Progress | None = None,
     ) -> BatchScoreResult:
-        """Score a CSV or Parquet file of any size; log its predictions.
+        """Score a table file of any size; log its predictions.
 
         See :meth:`mlsteward.jobs.batch.BatchScoringService.score_file`.
         """
