@@ -13,7 +13,6 @@ the challenger in every mode.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from mlsteward.datasets.service import DatasetService
 from mlsteward.errors import InvalidInput, NotFound, PolicyViolation
 from mlsteward.monitoring.outcomes import OutcomeService
 from mlsteward.registry.service import ModelRegistry
+from mlsteward.retraining.models import Retraining
 from mlsteward.retraining.policy import (
     Policy,
     load_policy,
@@ -39,45 +39,22 @@ __all__ = ["Retraining", "RetrainingService", "run_job"]
 _PERIOD = {"newest_month": "M", "newest_week": "W", "newest_quarter": "Q"}
 
 
-@dataclass(frozen=True)
-class Retraining:
-    id: str
-    model_name: str
-    trigger: dict[str, Any]
-    status: str
-    champion: str | None
-    challenger: str | None
-    holdout: str | None
-    gates: list[dict[str, Any]]
-    comparison: dict[str, Any]
-    decision: str | None
-    reason: str
-    created_at: dt.datetime
-    created_by: str
-    approval_id: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out = dict(self.__dict__)
-        out["created_at"] = self.created_at.isoformat()
-        return out
-
-
 def _row(r: Any, approval_id: str | None = None) -> Retraining:
     return Retraining(
-        r.id,
-        r.model_name,
-        r.trigger,
-        r.status,
-        r.champion,
-        r.challenger,
-        r.holdout,
-        r.gates,
-        r.comparison,
-        r.decision,
-        r.reason,
-        r.created_at,
-        r.created_by,
-        approval_id,
+        id=r.id,
+        model_name=r.model_name,
+        trigger=r.trigger,
+        status=r.status,
+        champion=r.champion,
+        challenger=r.challenger,
+        holdout=r.holdout,
+        gates=r.gates,
+        comparison=r.comparison,
+        decision=r.decision,
+        reason=r.reason,
+        created_at=r.created_at,
+        created_by=r.created_by,
+        approval_id=approval_id,
     )
 
 
@@ -270,7 +247,7 @@ class RetrainingService:
 
 
 def _row_like(r: Retraining, approval_id: str | None) -> Retraining:
-    return Retraining(**{**r.__dict__, "approval_id": approval_id})
+    return r.model_copy(update={"approval_id": approval_id})
 
 
 def _summary(m: dict[str, Any]) -> dict[str, Any]:
