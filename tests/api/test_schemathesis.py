@@ -51,3 +51,45 @@ def test_control_plane_never_fails(case) -> None:  # type: ignore[no-untyped-def
             response_schema_conformance,
         ),
     )
+
+
+def test_response_conformance_fails_on_a_changed_shape() -> None:
+    """The checks above would catch a drifted response: an app whose health
+    answer carries a number where its schema says string is reported."""
+    import json
+
+    from schemathesis.core.failures import FailureGroup
+    from schemathesis.specs.openapi.checks import response_schema_conformance
+
+    app = _app()
+
+    async def drifted(scope, receive, send):  # type: ignore[no-untyped-def]
+        # Rewrite the body on its way out, past FastAPI's own validation, as a
+        # server whose code changed without its schema would answer.
+        if scope["type"] != "http" or scope["path"] != "/api/v1/health":
+            return await app(scope, receive, send)
+        body = json.dumps({"status": 1, "version": "x"}).encode()
+
+        async def replace(message):  # type: ignore[no-untyped-def]
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v) for k, v in message["headers"] if k != b"content-length"
+                ]
+                headers.append((b"content-length", str(len(body)).encode()))
+                message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body":
+                message = {**message, "body": body}
+            await send(message)
+
+        return await app(scope, receive, replace)
+
+    drifted_schema = schemathesis.openapi.from_asgi("/openapi.json", drifted)
+    case = drifted_schema["/api/v1/health"]["GET"].Case()
+    response = case.call()
+    assert response.json() == {"status": 1, "version": "x"}
+    with pytest.raises(FailureGroup) as failed:
+        case.validate_response(response, checks=(response_schema_conformance,))
+    assert "schema" in str(failed.value).lower()
+    # The untouched app passes the same check.
+    good = schema["/api/v1/health"]["GET"].Case()
+    good.validate_response(good.call(), checks=(response_schema_conformance,))

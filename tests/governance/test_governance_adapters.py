@@ -33,7 +33,7 @@ def test_sdk_and_rest(sqlite_client, credit, trained, admin_headers, tmp_path) -
 
     out = sqlite_client.write_report("credit-risk/1", tmp_path / "r.html")
     assert out.html.exists() and "credit-risk" in out.html.read_text()
-    assert sqlite_client.lineage("credit-risk/1")["datasets"][0]["ref"] == "gc/1"
+    assert sqlite_client.lineage("credit-risk/1").datasets[0].ref == "gc/1"
 
     api = TestClient(create_app(ctx=sqlite_client.ctx), headers=admin_headers)
     r = api.get("/api/v1/models/credit-risk/versions/1/report")

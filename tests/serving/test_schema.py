@@ -35,9 +35,11 @@ def loaded(credit: Any, trained: Any) -> Any:
     model, features = trained
     flavor = get_flavor("sklearn")
     version = ModelVersion(
-        "credit-risk", 1, "registered", "sklearn", "0" * 64, 1,
-        infer_signature(credit[features]), None, None, "", {},
-        dt.datetime.now(dt.UTC), "tester",
+        name="credit-risk", version=1, state="registered", flavor="sklearn",
+        artifact_sha256="0" * 64, artifact_size=1,
+        signature=infer_signature(credit[features]), run_id=None,
+        parent_version=None, description="", tags={},
+        created_at=dt.datetime.now(dt.UTC), created_by="tester",
     )  # fmt: skip
     return LoadedModel(version, flavor, flavor.load(flavor.save(model)))
 

@@ -9,8 +9,9 @@ from fastapi import FastAPI
 from mlsteward.api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from mlsteward.config import Settings, get_settings
 from mlsteward.context import Context
+from mlsteward.results import Result
 
-__all__ = ["ROUTERS", "create_app"]
+__all__ = ["ROUTERS", "Health", "create_app"]
 
 # One router per capability, by module name; each module has ``router``.
 ROUTERS = (
@@ -19,6 +20,13 @@ ROUTERS = (
     "mlsteward.api.monitoring",
     "mlsteward.api.retraining",
 )
+
+
+class Health(Result):
+    """The answer of ``GET /api/v1/health``."""
+
+    status: str
+    version: str
 
 
 def create_app(settings: Settings | None = None, ctx: Context | None = None) -> FastAPI:
@@ -40,8 +48,8 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
     install_problem_handlers(app)
 
     @app.get("/api/v1/health", tags=["health"])
-    def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    def health() -> Health:
+        return Health(status="ok", version=__version__)
 
     for name in ROUTERS:
         module = import_module(name)

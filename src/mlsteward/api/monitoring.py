@@ -12,8 +12,9 @@ from pydantic import BaseModel, Field
 
 from mlsteward.api.deps import Actor, Ctx
 from mlsteward.monitoring.alerts import AlertService
+from mlsteward.monitoring.models import Alert, Monitor, MonitorRun, ResultRow
 from mlsteward.monitoring.monitors import MonitorService
-from mlsteward.monitoring.outcomes import OutcomeService
+from mlsteward.monitoring.outcomes import LoadResult, OutcomeService
 
 router = APIRouter(tags=["monitoring"])
 
@@ -49,6 +50,8 @@ class OutcomeItem(BaseModel):
 
 
 def _clean(value: Any) -> Any:
+    """Plain values of a results-frame row: pandas gives NaN for a missing
+    ``details`` and its own timestamps."""
     if isinstance(value, dict):
         return {k: _clean(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -61,34 +64,30 @@ def _clean(value: Any) -> Any:
 
 
 @router.post("/monitors", status_code=201)
-def create_monitor(body: MonitorBody, ctx: Actor) -> dict[str, Any]:
-    return (
-        MonitorService(ctx)
-        .create(
-            body.name,
-            deployment=body.deployment,
-            model=body.model,
-            schedule=body.schedule,
-            window=body.window,
-            reference=body.reference,
-            checks=body.checks,
-            methods=body.methods,
-            alerting=body.alerting,
-            routes=body.routes,
-            description=body.description,
-        )
-        .to_dict()
+def create_monitor(body: MonitorBody, ctx: Actor) -> Monitor:
+    return MonitorService(ctx).create(
+        body.name,
+        deployment=body.deployment,
+        model=body.model,
+        schedule=body.schedule,
+        window=body.window,
+        reference=body.reference,
+        checks=body.checks,
+        methods=body.methods,
+        alerting=body.alerting,
+        routes=body.routes,
+        description=body.description,
     )
 
 
 @router.get("/monitors")
-def list_monitors(ctx: Ctx, deployment: str | None = None) -> list[dict[str, Any]]:
-    return [m.to_dict() for m in MonitorService(ctx).list(deployment=deployment)]
+def list_monitors(ctx: Ctx, deployment: str | None = None) -> list[Monitor]:
+    return MonitorService(ctx).list(deployment=deployment)
 
 
 @router.get("/monitors/{name}")
-def get_monitor(name: str, ctx: Ctx) -> dict[str, Any]:
-    return MonitorService(ctx).get(name).to_dict()
+def get_monitor(name: str, ctx: Ctx) -> Monitor:
+    return MonitorService(ctx).get(name)
 
 
 @router.delete("/monitors/{name}", status_code=204)
@@ -98,7 +97,7 @@ def delete_monitor(name: str, ctx: Actor) -> Response:
 
 
 @router.post("/monitors/{name}/run")
-def run_monitor(name: str, ctx: Actor, body: RunBody | None = None) -> dict[str, Any]:
+def run_monitor(name: str, ctx: Actor, body: RunBody | None = None) -> MonitorRun:
     body = body or RunBody(start=None, end=None, at=None)
     window = None
     if body.start is not None or body.end is not None:
@@ -110,8 +109,7 @@ def run_monitor(name: str, ctx: Actor, body: RunBody | None = None) -> dict[str,
                 field="start" if body.start is None else "end",
             )
         window = (body.start, body.end)
-    run = MonitorService(ctx).run(name, window=window, at=body.at)
-    return _clean(run.to_dict())  # type: ignore[no-any-return]
+    return MonitorService(ctx).run(name, window=window, at=body.at)
 
 
 @router.get("/monitors/{name}/results")
@@ -124,7 +122,7 @@ def monitor_results(
     until: dt.datetime | None = None,
     window: str | None = None,
     latest: bool = True,
-) -> list[dict[str, Any]]:
+) -> list[ResultRow]:
     frame = MonitorService(ctx).results(
         name,
         check=check,
@@ -134,7 +132,9 @@ def monitor_results(
         window=window,
         latest=latest,
     )
-    return _clean(frame.to_dict(orient="records"))  # type: ignore[no-any-return]
+    return [
+        ResultRow.model_validate(_clean(row)) for row in frame.to_dict(orient="records")
+    ]
 
 
 @router.get("/alerts")
@@ -144,25 +144,21 @@ def list_alerts(
     monitor: str | None = None,
     severity: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[dict[str, Any]]:
-    alerts = AlertService(ctx).list(
+) -> list[Alert]:
+    return AlertService(ctx).list(
         status=status, monitor=monitor, severity=severity, limit=limit
     )
-    return [a.to_dict() for a in alerts]
 
 
 @router.post("/alerts/deliver")
-def deliver_alerts(ctx: Actor, retry_failed: bool = False) -> list[dict[str, Any]]:
-    return [
-        a.to_dict()
-        for a in AlertService(ctx).deliver_pending(retry_failed=retry_failed)
-    ]
+def deliver_alerts(ctx: Actor, retry_failed: bool = False) -> list[Alert]:
+    return AlertService(ctx).deliver_pending(retry_failed=retry_failed)
 
 
 @router.post("/outcomes")
 def load_outcomes(
     items: Annotated[list[OutcomeItem], Field(max_length=100_000)], ctx: Actor
-) -> dict[str, int]:
+) -> LoadResult:
     """Join outcomes to logged predictions by request id. Idempotent: posting
     the same outcomes again changes nothing; a different label for a request
     id that has one is a conflict; any bad item fails the whole batch."""
@@ -174,4 +170,4 @@ def load_outcomes(
             "observed_at": [i.observed_at or now for i in items],
         }
     )
-    return OutcomeService(ctx).load(frame).to_dict()
+    return OutcomeService(ctx).load(frame)

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from mlsteward.api.deps import Actor, Ctx
+from mlsteward.datasets.models import DatasetVersion, DatasetVersionDetail
 from mlsteward.datasets.service import DatasetService
+from mlsteward.governance.records import Lineage
 from mlsteward.registry.evaluation import EvaluationService
+from mlsteward.registry.models import (
+    ModelVersion,
+    ModelVersionDetail,
+    RegisteredModel,
+    RegisteredModelDetail,
+    Run,
+)
 from mlsteward.registry.runs import RunService
 from mlsteward.registry.service import ModelRegistry
+from mlsteward.store.audit import AuditEvent, ChainReport
 
 router = APIRouter(tags=["registry"])
 
@@ -33,25 +43,23 @@ class TransitionBody(BaseModel):
 
 
 @router.get("/models")
-def list_models(ctx: Ctx) -> list[dict[str, Any]]:
-    return [m.to_dict() for m in ModelRegistry(ctx).list_models()]
+def list_models(ctx: Ctx) -> list[RegisteredModel]:
+    return ModelRegistry(ctx).list_models()
 
 
 @router.get("/models/{name}")
-def get_model(name: str, ctx: Ctx) -> dict[str, Any]:
+def get_model(name: str, ctx: Ctx) -> RegisteredModelDetail:
     reg = ModelRegistry(ctx)
-    out = reg.get_model(name).to_dict()
-    out["versions"] = [v.to_dict() for v in reg.list_versions(name)]
-    return out
+    model = reg.get_model(name)
+    return RegisteredModelDetail(**dict(model), versions=reg.list_versions(name))
 
 
 @router.get("/models/{name}/versions/{version}")
-def get_version(name: str, version: str, ctx: Ctx) -> dict[str, Any]:
+def get_version(name: str, version: str, ctx: Ctx) -> ModelVersionDetail:
     """``version`` is a number or ``@alias``-free alias name (``champion``)."""
     ref = f"{name}/{version}" if version.isdigit() else f"{name}@{version}"
-    out = ModelRegistry(ctx).get(ref).to_dict()
-    out["evaluations"] = [e.to_dict() for e in EvaluationService(ctx).list(ref)]
-    return out
+    mv = ModelRegistry(ctx).get(ref)
+    return ModelVersionDetail(**dict(mv), evaluations=EvaluationService(ctx).list(ref))
 
 
 @router.get(
@@ -67,10 +75,10 @@ def report(name: str, version: Version, ctx: Ctx) -> HTMLResponse:
 
 
 @router.get("/models/{name}/versions/{version}/lineage")
-def lineage(name: str, version: Version, ctx: Ctx) -> dict[str, Any]:
+def lineage(name: str, version: Version, ctx: Ctx) -> Lineage:
     from mlsteward.governance.records import LineageService
 
-    return LineageService(ctx).lineage(f"{name}/{version}").to_dict()
+    return LineageService(ctx).lineage(f"{name}/{version}")
 
 
 @router.get("/audit")
@@ -83,7 +91,7 @@ def audit_log(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     limit: int = 1000,
-) -> list[dict[str, Any]]:
+) -> list[AuditEvent]:
     from mlsteward.governance.records import AuditService
 
     events = AuditService(ctx).log(
@@ -95,52 +103,46 @@ def audit_log(
         until=until,
         limit=min(max(limit, 1), 10000),
     )
-    return [e.to_dict() for e in events]
+    return events
 
 
 @router.get("/audit/verify")
-def audit_verify(ctx: Ctx) -> dict[str, Any]:
+def audit_verify(ctx: Ctx) -> ChainReport:
     from mlsteward.governance.records import AuditService
 
     n, problems = AuditService(ctx).verify()
-    return {
-        "events": n,
-        "ok": not problems,
-        "problems": [p.to_dict() for p in problems],
-    }
+    return ChainReport(events=n, ok=not problems, problems=problems)
 
 
 @router.put("/models/{name}/aliases/{alias}")
-def set_alias(name: str, alias: str, body: AliasBody, ctx: Actor) -> dict[str, Any]:
-    return ModelRegistry(ctx).set_alias(name, alias, body.version).to_dict()
+def set_alias(name: str, alias: str, body: AliasBody, ctx: Actor) -> ModelVersion:
+    return ModelRegistry(ctx).set_alias(name, alias, body.version)
 
 
 @router.post("/models/{name}/versions/{version}/transition")
 def transition(
     name: str, version: Version, body: TransitionBody, ctx: Actor
-) -> dict[str, Any]:
-    return (
-        ModelRegistry(ctx)
-        .transition(f"{name}/{version}", body.state, reason=body.reason)
-        .to_dict()
+) -> ModelVersion:
+    return ModelRegistry(ctx).transition(
+        f"{name}/{version}", body.state, reason=body.reason
     )
 
 
 @router.get("/datasets")
-def list_datasets(ctx: Ctx) -> list[dict[str, Any]]:
-    return [d.to_dict() for d in DatasetService(ctx).list()]
+def list_datasets(ctx: Ctx) -> list[DatasetVersion]:
+    return DatasetService(ctx).list()
 
 
 @router.get("/datasets/{name}/versions/{version}")
-def get_dataset(name: str, version: Version, ctx: Ctx) -> dict[str, Any]:
-    return DatasetService(ctx).get(f"{name}/{version}").to_dict(with_profile=True)
+def get_dataset(name: str, version: Version, ctx: Ctx) -> DatasetVersionDetail:
+    return DatasetService(ctx).get(f"{name}/{version}").with_profile()
 
 
 @router.get("/runs")
-def list_runs(ctx: Ctx, limit: int = 100) -> list[dict[str, Any]]:
-    return [r.to_dict() for r in RunService(ctx).list(limit=min(max(limit, 1), 1000))]
+def list_runs(ctx: Ctx, limit: int = 100) -> list[Run]:
+    return RunService(ctx).list(limit=min(max(limit, 1), 1000))
 
 
 @router.get("/runs/{run_id}")
-def get_run(run_id: str, ctx: Ctx) -> dict[str, Any]:
-    return RunService(ctx).get(run_id).to_dict()
+def get_run(run_id: str, ctx: Ctx) -> Run:
+    return RunService(ctx).get(run_id)

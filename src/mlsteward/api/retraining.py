@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 
 from mlsteward.api.deps import Actor, Admin, Approver, Ctx
 from mlsteward.retraining.approvals import ApprovalService
+from mlsteward.retraining.models import ApprovalRequest, Retraining
+from mlsteward.retraining.policy import Policy
 from mlsteward.retraining.service import RetrainingService
 
 router = APIRouter(tags=["retraining"])
@@ -24,7 +26,7 @@ class DecisionBody(BaseModel):
 
 
 @router.put("/policies/{model}")
-def set_policy(model: str, document: dict[str, Any], ctx: Admin) -> dict[str, Any]:
+def set_policy(model: str, document: dict[str, Any], ctx: Admin) -> Policy:
     """Set the model's retraining policy (the document's ``model`` must match)."""
     from mlsteward.errors import InvalidInput
 
@@ -33,50 +35,46 @@ def set_policy(model: str, document: dict[str, Any], ctx: Admin) -> dict[str, An
             f"the policy names model {document.get('model')!r}, the path {model!r}",
             field="model",
         )
-    return RetrainingService(ctx).set_policy({**document, "model": model}).to_dict()
+    return RetrainingService(ctx).set_policy({**document, "model": model})
 
 
 @router.get("/policies/{model}")
-def get_policy(model: str, ctx: Ctx) -> dict[str, Any]:
-    return RetrainingService(ctx).get_policy(model).to_dict()
+def get_policy(model: str, ctx: Ctx) -> Policy:
+    return RetrainingService(ctx).get_policy(model)
 
 
 @router.post("/models/{model}/retrain")
-def retrain(model: str, body: RetrainBody, ctx: Actor) -> dict[str, Any]:
+def retrain(model: str, body: RetrainBody, ctx: Actor) -> Retraining:
     """Run a retraining now, by the model's policy (use jobs for background)."""
-    return (
-        RetrainingService(ctx)
-        .retrain(
-            model,
-            trigger={"kind": "manual", "reason": body.reason},
-            deployment=body.deployment,
-        )
-        .to_dict()
+    return RetrainingService(ctx).retrain(
+        model,
+        trigger={"kind": "manual", "reason": body.reason},
+        deployment=body.deployment,
     )
 
 
 @router.get("/retrainings")
-def list_retrainings(ctx: Ctx, model: str | None = None) -> list[dict[str, Any]]:
-    return [r.to_dict() for r in RetrainingService(ctx).list(model)]
+def list_retrainings(ctx: Ctx, model: str | None = None) -> list[Retraining]:
+    return RetrainingService(ctx).list(model)
 
 
 @router.get("/approvals")
 def list_approvals(
     ctx: Ctx, status: str | None = None, model: str | None = None
-) -> list[dict[str, Any]]:
-    return [a.to_dict() for a in ApprovalService(ctx).list(status=status, model=model)]
+) -> list[ApprovalRequest]:
+    return ApprovalService(ctx).list(status=status, model=model)
 
 
 @router.get("/approvals/{request_id}")
-def get_approval(request_id: str, ctx: Ctx) -> dict[str, Any]:
-    return ApprovalService(ctx).get(request_id).to_dict()
+def get_approval(request_id: str, ctx: Ctx) -> ApprovalRequest:
+    return ApprovalService(ctx).get(request_id)
 
 
 @router.post("/approvals/{request_id}/approve")
-def approve(request_id: str, body: DecisionBody, ctx: Approver) -> dict[str, Any]:
-    return ApprovalService(ctx).approve(request_id, body.comment).to_dict()
+def approve(request_id: str, body: DecisionBody, ctx: Approver) -> ApprovalRequest:
+    return ApprovalService(ctx).approve(request_id, body.comment)
 
 
 @router.post("/approvals/{request_id}/reject")
-def reject(request_id: str, body: DecisionBody, ctx: Approver) -> dict[str, Any]:
-    return ApprovalService(ctx).reject(request_id, body.comment).to_dict()
+def reject(request_id: str, body: DecisionBody, ctx: Approver) -> ApprovalRequest:
+    return ApprovalService(ctx).reject(request_id, body.comment)

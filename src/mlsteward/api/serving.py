@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from mlsteward.api.deps import Actor, Approver, Ctx
 from mlsteward.serving.deployments import DeploymentService
 from mlsteward.serving.log.service import PredictionLog
+from mlsteward.serving.models import Deployment, PredictionRecord
 
 router = APIRouter(tags=["serving"])
 
@@ -50,85 +51,75 @@ class UpdateBody(BaseModel):
 
 
 @router.get("/deployments")
-def list_deployments(ctx: Ctx) -> list[dict[str, Any]]:
-    return [d.to_dict() for d in DeploymentService(ctx).list()]
+def list_deployments(ctx: Ctx) -> list[Deployment]:
+    return DeploymentService(ctx).list()
 
 
 @router.post("/deployments", status_code=201)
-def create_deployment(body: CreateBody, ctx: Actor) -> dict[str, Any]:
-    return (
-        DeploymentService(ctx)
-        .create(
-            body.name,
-            body.model,
-            threshold=body.threshold,
-            unseen_policy=body.unseen_policy,
-            log_columns=body.log_columns,
-            pii_columns=body.pii_columns,
-            sticky_field=body.sticky_field,
-        )
-        .to_dict()
+def create_deployment(body: CreateBody, ctx: Actor) -> Deployment:
+    return DeploymentService(ctx).create(
+        body.name,
+        body.model,
+        threshold=body.threshold,
+        unseen_policy=body.unseen_policy,
+        log_columns=body.log_columns,
+        pii_columns=body.pii_columns,
+        sticky_field=body.sticky_field,
     )
 
 
 @router.get("/deployments/{name}")
-def get_deployment(name: str, ctx: Ctx) -> dict[str, Any]:
-    return DeploymentService(ctx).get(name, with_history=True).to_dict()
+def get_deployment(name: str, ctx: Ctx) -> Deployment:
+    return DeploymentService(ctx).get(name, with_history=True)
 
 
 @router.patch("/deployments/{name}")
-def update_deployment(name: str, body: UpdateBody, ctx: Actor) -> dict[str, Any]:
-    return (
-        DeploymentService(ctx)
-        .update(
-            name,
-            threshold=body.threshold,
-            unseen_policy=body.unseen_policy,
-            log_columns=body.log_columns,
-            pii_columns=body.pii_columns,
-        )
-        .to_dict()
+def update_deployment(name: str, body: UpdateBody, ctx: Actor) -> Deployment:
+    return DeploymentService(ctx).update(
+        name,
+        threshold=body.threshold,
+        unseen_policy=body.unseen_policy,
+        log_columns=body.log_columns,
+        pii_columns=body.pii_columns,
     )
 
 
 @router.put("/deployments/{name}/canary")
-def set_canary(name: str, body: CanaryBody, ctx: Actor) -> dict[str, Any]:
+def set_canary(name: str, body: CanaryBody, ctx: Actor) -> Deployment:
     svc = DeploymentService(ctx)
     if "sticky_field" in body.model_fields_set:
         return svc.set_canary(
             name, body.model, body.share, sticky_field=body.sticky_field
-        ).to_dict()
-    return svc.set_canary(name, body.model, body.share).to_dict()
+        )
+    return svc.set_canary(name, body.model, body.share)
 
 
 @router.delete("/deployments/{name}/canary")
-def clear_canary(name: str, ctx: Actor) -> dict[str, Any]:
-    return DeploymentService(ctx).clear_canary(name).to_dict()
+def clear_canary(name: str, ctx: Actor) -> Deployment:
+    return DeploymentService(ctx).clear_canary(name)
 
 
 @router.post("/deployments/{name}/shadows")
-def add_shadow(name: str, body: ModelBody, ctx: Actor) -> dict[str, Any]:
-    return DeploymentService(ctx).add_shadow(name, body.model).to_dict()
+def add_shadow(name: str, body: ModelBody, ctx: Actor) -> Deployment:
+    return DeploymentService(ctx).add_shadow(name, body.model)
 
 
 @router.delete("/deployments/{name}/shadows/{version}")
-def remove_shadow(name: str, version: int, ctx: Actor) -> dict[str, Any]:
-    return DeploymentService(ctx).remove_shadow(name, str(version)).to_dict()
+def remove_shadow(name: str, version: int, ctx: Actor) -> Deployment:
+    return DeploymentService(ctx).remove_shadow(name, str(version))
 
 
 @router.post("/deployments/{name}/promote")
-def promote(
-    name: str, ctx: Approver, body: PromoteBody | None = None
-) -> dict[str, Any]:
+def promote(name: str, ctx: Approver, body: PromoteBody | None = None) -> Deployment:
     """Make the canary (or the given version) champion directly. This is the
     approver's act; developers ask through a retraining's approval request."""
     model = body.model if body is not None else None
-    return DeploymentService(ctx).promote(name, model).to_dict()
+    return DeploymentService(ctx).promote(name, model)
 
 
 @router.post("/deployments/{name}/rollback")
-def rollback(name: str, ctx: Actor) -> dict[str, Any]:
-    return DeploymentService(ctx).rollback(name).to_dict()
+def rollback(name: str, ctx: Actor) -> Deployment:
+    return DeploymentService(ctx).rollback(name)
 
 
 @router.get("/predictions")
@@ -138,7 +129,7 @@ def list_predictions(
     since: dt.datetime | None = Query(None, description="ISO 8601, with a zone"),
     until: dt.datetime | None = Query(None, description="ISO 8601, with a zone"),
     limit: int = Query(1000, ge=1, le=100_000),
-) -> list[dict[str, Any]]:
+) -> list[PredictionRecord]:
     """Logged predictions: the newest ``limit``, oldest first."""
     frame = PredictionLog(ctx).read(
         deployment=deployment,
@@ -148,7 +139,8 @@ def list_predictions(
         newest=True,
     )
     return [
-        {str(k): _plain(v) for k, v in rec.items()} for rec in frame.to_dict("records")
+        PredictionRecord.model_validate({str(k): _plain(v) for k, v in rec.items()})
+        for rec in frame.to_dict("records")
     ]
 
 

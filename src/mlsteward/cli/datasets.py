@@ -43,7 +43,7 @@ def show(
     """Show a dataset version's schema and profile."""
     v = client().get_dataset(ref)
     if as_json:
-        emit_json(v.to_dict(with_profile=True))
+        emit_json(v.with_profile().model_dump(mode="json"))
         return
     console.print(f"[bold]{v.ref}[/]  {v.n_rows} rows  sha256 {v.sha256}")
     table = Table("column", "role", "kind", "dtype", "missing", "summary")

@@ -418,33 +418,33 @@ def lineage(
         emit_json(lin.to_dict())
         return
     tree = Tree(
-        f"[bold]{lin.ref}[/] ({lin.version['state']}, aliases: "
-        f"{', '.join(lin.version['aliases']) or '-'})"
+        f"[bold]{lin.ref}[/] ({lin.version.state}, aliases: "
+        f"{', '.join(lin.version.aliases) or '-'})"
     )
     if lin.run:
         run = tree.add(
-            f"run {lin.run['id'][:12]} {lin.run['name']} "
-            f"(git {str(lin.run['git_sha'] or '-')[:10]})"
+            f"run {lin.run.id[:12]} {lin.run.name} "
+            f"(git {str(lin.run.git_sha or '-')[:10]})"
         )
         for d in lin.datasets:
             run.add(
-                f"dataset {d['ref']} {d['context']} sha256 {d['sha256'][:12]} "
-                f"({d['n_rows']} rows)"
+                f"dataset {d.ref} {d.context} sha256 {d.sha256[:12]} ({d.n_rows} rows)"
             )
     if lin.parents:
         tree.add("parents: " + " ← ".join(lin.parents))
     ev = tree.add(f"evaluations ({len(lin.evaluations)})")
     for e in lin.evaluations:
-        ev.add(
-            f"{e['label']}: AUC {e['metrics']['auc']:.3f} KS {e['metrics']['ks']:.3f}"
-        )
+        ev.add(f"{e.label}: AUC {e.metrics['auc']:.3f} KS {e.metrics['ks']:.3f}")
     hist = tree.add(f"events ({len(lin.events)})")
-    for e in lin.events:
-        hist.add(f"{e['at'][:19]} {e['actor']} {e['action']}")
+    for event in lin.events:
+        hist.add(f"{event.at.isoformat()[:19]} {event.actor} {event.action}")
     for kind, events in sorted(lin.related.items()):
         node = tree.add(f"{kind} ({len(events)})")
-        for e in events:
-            node.add(f"{e['at'][:19]} {e['actor']} {e['action']} {e['object_id']}")
+        for related in events:
+            node.add(
+                f"{related.at.isoformat()[:19]} {related.actor} {related.action} "
+                f"{related.object_id}"
+            )
     console.print(tree)
 
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["ROLES", "ColumnRole", "ColumnSpec", "DatasetVersion"]
+from pydantic import Field, computed_field
+
+from mlsteward.results import Result, Timestamp
+
+__all__ = [
+    "ROLES",
+    "ColumnRole",
+    "ColumnSpec",
+    "DatasetVersion",
+    "DatasetVersionDetail",
+]
 
 
 class ColumnRole(StrEnum):
@@ -22,45 +30,38 @@ class ColumnRole(StrEnum):
 ROLES = tuple(r.value for r in ColumnRole)
 
 
-@dataclass(frozen=True)
-class ColumnSpec:
+class ColumnSpec(Result):
     name: str
     dtype: str
     role: str
     kind: str  # "numeric" | "categorical" | "timestamp"
 
-    def to_dict(self) -> dict[str, str]:
-        return {
-            "name": self.name,
-            "dtype": self.dtype,
-            "role": self.role,
-            "kind": self.kind,
-        }
 
-
-@dataclass(frozen=True)
-class DatasetVersion:
+class DatasetVersion(Result):
     """One content-addressed version of a named table.
 
     ``sha256`` is the hash of its canonical Parquet bytes, so the same content
-    registered twice under one name is the same version.
+    registered twice under one name is the same version. Its JSON leaves the
+    profile out (lists stay small); :class:`DatasetVersionDetail` has it.
     """
 
     name: str
     version: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def ref(self) -> str:
+        return f"{self.name}/{self.version}"
+
     sha256: str
     n_rows: int
     n_columns: int
     columns: list[ColumnSpec]
-    profile: dict[str, Any]
-    created_at: dt.datetime
+    profile: dict[str, Any] = Field(exclude=True)
+    created_at: Timestamp
     created_by: str
     description: str = ""
-    tags: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}/{self.version}"
+    tags: dict[str, str] = Field(default_factory=dict)
 
     def columns_with_role(self, role: str) -> list[str]:
         return [c.name for c in self.columns if c.role == role]
@@ -70,20 +71,16 @@ class DatasetVersion:
         targets = self.columns_with_role("target")
         return targets[0] if targets else None
 
-    def to_dict(self, *, with_profile: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "name": self.name,
-            "version": self.version,
-            "ref": self.ref,
-            "sha256": self.sha256,
-            "n_rows": self.n_rows,
-            "n_columns": self.n_columns,
-            "columns": [c.to_dict() for c in self.columns],
-            "created_at": self.created_at.isoformat(),
-            "created_by": self.created_by,
-            "description": self.description,
-            "tags": self.tags,
-        }
-        if with_profile:
-            out["profile"] = self.profile
-        return out
+    def with_profile(self) -> DatasetVersionDetail:
+        """The same version, with the profile in its JSON.
+
+        Example:
+            >>> detail = svc.get("credit/1").with_profile()  # doctest: +SKIP
+        """
+        return DatasetVersionDetail(**dict(self))
+
+
+class DatasetVersionDetail(DatasetVersion):
+    """A dataset version whose JSON includes its column profile."""
+
+    profile: dict[str, Any]

@@ -230,5 +230,9 @@ class DatasetService:
             role = roles.get(
                 str(col), "timestamp" if kind == "timestamp" else "feature"
             )
-            specs.append(ColumnSpec(str(col), str(df[col].dtype), role, kind))
+            specs.append(
+                ColumnSpec(
+                    name=str(col), dtype=str(df[col].dtype), role=role, kind=kind
+                )
+            )
         return specs

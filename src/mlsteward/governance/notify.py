@@ -170,17 +170,7 @@ class NotificationService:
             cursor, sent, error = sink.cursor, 0, None
             with httpx.Client(timeout=timeout) as http:
                 for r in rows:
-                    event = AuditEvent(
-                        r.seq,
-                        r.at,
-                        r.actor,
-                        r.action,
-                        r.object_type,
-                        r.object_id,
-                        r.details,
-                        r.prev_hash,
-                        r.hash,
-                    )
+                    event = AuditEvent.from_row(r)
                     if any(event.action.startswith(a) for a in sink.actions):
                         try:
                             resp = http.post(

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic import Field
 
 from mlsteward.context import Context
 from mlsteward.errors import InvalidInput, NotFound
 from mlsteward.names import parse_ref
 from mlsteward.registry.evaluation import EvaluationService
+from mlsteward.registry.models import Evaluation, ModelVersion, Run
 from mlsteward.registry.runs import RunService
 from mlsteward.registry.service import ModelRegistry
+from mlsteward.results import Result
 from mlsteward.store import audit, utcnow
 from mlsteward.store.audit import AuditEvent, ChainProblem
 
@@ -20,6 +23,7 @@ __all__ = [
     "MIN_PREDICTION_RETENTION_DAYS",
     "AuditService",
     "Lineage",
+    "LineageDataset",
     "LineageService",
     "RetentionService",
 ]
@@ -99,30 +103,26 @@ class AuditService:
         return self.log(object_id=object_id, action="comment.")
 
 
-@dataclass
-class Lineage:
+class LineageDataset(Result):
+    """A dataset version a run read, and in what role (``train``, ``test``)."""
+
+    ref: str
+    sha256: str
+    n_rows: int
+    context: str
+
+
+class Lineage(Result):
     """Everything that made or touched a model version."""
 
     ref: str
-    version: dict[str, Any]
-    run: dict[str, Any] | None
-    datasets: list[dict[str, Any]]
+    version: ModelVersion
+    run: Run | None
+    datasets: list[LineageDataset]
     parents: list[str]
-    evaluations: list[dict[str, Any]]
-    events: list[dict[str, Any]]
-    related: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ref": self.ref,
-            "version": self.version,
-            "run": self.run,
-            "datasets": self.datasets,
-            "parents": self.parents,
-            "evaluations": self.evaluations,
-            "events": self.events,
-            "related": self.related,
-        }
+    evaluations: list[Evaluation]
+    events: list[AuditEvent]
+    related: dict[str, list[AuditEvent]] = Field(default_factory=dict)
 
 
 class LineageService:
@@ -135,7 +135,7 @@ class LineageService:
         registry = ModelRegistry(self.ctx)
         mv = registry.get(ref)
         run = RunService(self.ctx).get(mv.run_id) if mv.run_id else None
-        datasets: list[dict[str, Any]] = []
+        datasets: list[LineageDataset] = []
         if run is not None:
             from mlsteward.datasets.service import DatasetService
 
@@ -143,12 +143,12 @@ class LineageService:
             for item in run.inputs:
                 dv = ds.get(item["dataset"])
                 datasets.append(
-                    {
-                        "ref": dv.ref,
-                        "sha256": dv.sha256,
-                        "n_rows": dv.n_rows,
-                        "context": item["context"],
-                    }
+                    LineageDataset(
+                        ref=dv.ref,
+                        sha256=dv.sha256,
+                        n_rows=dv.n_rows,
+                        context=item["context"],
+                    )
                 )
         parents: list[str] = []
         current = mv
@@ -157,26 +157,26 @@ class LineageService:
             seen.add(current.parent_version)
             current = registry.get(f"{mv.name}/{current.parent_version}")
             parents.append(current.ref)
-        evaluations = [e.to_dict() for e in EvaluationService(self.ctx).list(mv.ref)]
+        evaluations = EvaluationService(self.ctx).list(mv.ref)
         audit_svc = AuditService(self.ctx)
-        events = [e.to_dict() for e in audit_svc.log(object_id=mv.ref)]
-        related: dict[str, list[dict[str, Any]]] = {}
+        events = audit_svc.log(object_id=mv.ref)
+        related: dict[str, list[AuditEvent]] = {}
         # Deployments, approvals, monitors and alerts record the version's ref
         # in their audit details; collect those events by kind.
         for e in audit_svc.log(limit=100_000):
             if e.object_id == mv.ref:
                 continue
             if mv.ref in _refs_in(e.details):
-                related.setdefault(e.object_type, []).append(e.to_dict())
+                related.setdefault(e.object_type, []).append(e)
         return Lineage(
-            mv.ref,
-            mv.to_dict(),
-            run.to_dict() if run else None,
-            datasets,
-            parents,
-            evaluations,
-            events,
-            related,
+            ref=mv.ref,
+            version=mv,
+            run=run,
+            datasets=datasets,
+            parents=parents,
+            evaluations=evaluations,
+            events=events,
+            related=related,
         )
 
 

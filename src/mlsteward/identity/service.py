@@ -33,6 +33,7 @@ from mlsteward.errors import (
     NotFound,
     Unauthenticated,
 )
+from mlsteward.identity.models import Token, User
 from mlsteward.identity.tables import tokens, users
 from mlsteward.names import check_name
 from mlsteward.store import audit, utcnow
@@ -58,54 +59,6 @@ def role_at_least(role: str, needed: str) -> bool:
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class User:
-    name: str
-    role: str
-    disabled: bool
-    created_at: dt.datetime
-    created_by: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "role": self.role,
-            "disabled": self.disabled,
-            "created_at": self.created_at.isoformat(),
-            "created_by": self.created_by,
-        }
-
-
-@dataclass(frozen=True)
-class Token:
-    id: str
-    user: str
-    scope: str
-    description: str
-    created_at: dt.datetime
-    expires_at: dt.datetime | None
-    revoked_at: dt.datetime | None
-
-    @property
-    def active(self) -> bool:
-        now = utcnow()
-        return self.revoked_at is None and (
-            self.expires_at is None or self.expires_at > now
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "user": self.user,
-            "scope": self.scope,
-            "description": self.description,
-            "created_at": self.created_at.isoformat(),
-            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
-            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
-            "active": self.active,
-        }
 
 
 @dataclass(frozen=True)
@@ -144,18 +97,24 @@ class Principal:
 
 
 def _user(row: Any) -> User:
-    return User(row.name, row.role, bool(row.disabled), row.created_at, row.created_by)
+    return User(
+        name=row.name,
+        role=row.role,
+        disabled=bool(row.disabled),
+        created_at=row.created_at,
+        created_by=row.created_by,
+    )
 
 
 def _token(row: Any) -> Token:
     return Token(
-        row.id,
-        row.user_name,
-        row.scope,
-        row.description,
-        row.created_at,
-        row.expires_at,
-        row.revoked_at,
+        id=row.id,
+        user=row.user_name,
+        scope=row.scope,
+        description=row.description,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
     )
 
 
@@ -206,7 +165,13 @@ class IdentityService:
                 object_id=name,
                 details={"role": role, "bootstrap": bootstrap},
             )
-            return User(name, role, False, now, self.ctx.actor)
+            return User(
+                name=name,
+                role=role,
+                disabled=False,
+                created_at=now,
+                created_by=self.ctx.actor,
+            )
 
     def set_role(self, name: str, role: str) -> User:
         if role not in ROLES:
@@ -299,7 +264,15 @@ class IdentityService:
                 object_id=token_id,
                 details={"user": user, "scope": scope, "expires_at": expires},
             )
-        tok = Token(token_id, user, scope, description, now, expires, None)
+        tok = Token(
+            id=token_id,
+            user=user,
+            scope=scope,
+            description=description,
+            created_at=now,
+            expires_at=expires,
+            revoked_at=None,
+        )
         return CreatedToken(tok, f"{TOKEN_PREFIX}_{token_id}_{secret}")
 
     def revoke_token(self, token_id: str) -> Token:

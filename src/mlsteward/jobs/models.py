@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from mlsteward.results import Result, Timestamp
 
 __all__ = ["TERMINAL", "Job", "JobInterrupted", "JobLogEntry", "JobState"]
 
@@ -39,8 +39,7 @@ class JobInterrupted(Exception):
     or its lease was taken over, so the handler stops at a safe point."""
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(Result):
     """One unit of background work and where it stands.
 
     ``attempts`` counts claims so far; together with ``claimed_by`` it fences
@@ -54,67 +53,31 @@ class Job:
     state: str
     attempts: int
     max_attempts: int
-    run_after: dt.datetime
+    run_after: Timestamp
     idempotency_key: str | None
     claimed_by: str | None
-    claimed_at: dt.datetime | None
-    heartbeat_at: dt.datetime | None
-    lease_expires_at: dt.datetime | None
+    claimed_at: Timestamp | None
+    heartbeat_at: Timestamp | None
+    lease_expires_at: Timestamp | None
     result: dict[str, Any] | None
     error: str | None
-    created_at: dt.datetime
+    created_at: Timestamp
     created_by: str
-    updated_at: dt.datetime
-    finished_at: dt.datetime | None
+    updated_at: Timestamp
+    finished_at: Timestamp | None
 
     @property
     def done(self) -> bool:
         """Whether the job is in a final state."""
         return self.state in TERMINAL
 
-    def to_dict(self) -> dict[str, Any]:
-        def t(v: dt.datetime | None) -> str | None:
-            return v.isoformat() if v is not None else None
 
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "payload": self.payload,
-            "state": self.state,
-            "attempts": self.attempts,
-            "max_attempts": self.max_attempts,
-            "run_after": t(self.run_after),
-            "idempotency_key": self.idempotency_key,
-            "claimed_by": self.claimed_by,
-            "claimed_at": t(self.claimed_at),
-            "heartbeat_at": t(self.heartbeat_at),
-            "lease_expires_at": t(self.lease_expires_at),
-            "result": self.result,
-            "error": self.error,
-            "created_at": t(self.created_at),
-            "created_by": self.created_by,
-            "updated_at": t(self.updated_at),
-            "finished_at": t(self.finished_at),
-        }
-
-
-@dataclass(frozen=True)
-class JobLogEntry:
+class JobLogEntry(Result):
     """One line a job's handler (or its worker) wrote."""
 
     id: int
     job_id: str
     attempt: int
-    at: dt.datetime
+    at: Timestamp
     level: str
     message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "job_id": self.job_id,
-            "attempt": self.attempt,
-            "at": self.at.isoformat(),
-            "level": self.level,
-            "message": self.message,
-        }

@@ -201,7 +201,14 @@ class JobService:
             else:
                 rows = list(session.execute(q.order_by(job_logs.c.id)))
         return [
-            JobLogEntry(r.id, r.job_id, r.attempt, r.at, r.level, r.message)
+            JobLogEntry(
+                id=r.id,
+                job_id=r.job_id,
+                attempt=r.attempt,
+                at=r.at,
+                level=r.level,
+                message=r.message,
+            )
             for r in rows
         ]
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
+from pydantic import Field, PlainSerializer, computed_field, field_serializer
 
 from mlsteward.monitoring.spec import mask_url
+from mlsteward.results import FiniteFloat, Result, Timestamp
 
-__all__ = ["RESULT_COLUMNS", "Alert", "Monitor", "MonitorRun", "Window"]
+__all__ = [
+    "RESULT_COLUMNS",
+    "Alert",
+    "Monitor",
+    "MonitorRun",
+    "ResultRow",
+    "Window",
+]
 
 #: Columns of a results frame, in order.
 RESULT_COLUMNS = [
@@ -28,28 +35,37 @@ RESULT_COLUMNS = [
 ]
 
 
-@dataclass(frozen=True)
-class Window:
+class Window(Result):
     """A span of predictions: ``start <= created_at < end``, labelled."""
 
-    start: dt.datetime
-    end: dt.datetime
+    start: Timestamp
+    end: Timestamp
     label: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
-            "label": self.label,
-        }
+
+class ResultRow(Result):
+    """One computed figure: a check on a column over a window."""
+
+    monitor: str
+    run_id: str
+    check: str
+    column: str
+    window_start: Timestamp
+    window_end: Timestamp
+    window_label: str
+    value: FiniteFloat
+    status: str
+    details: dict[str, Any] | None = None
+    computed_at: Timestamp
 
 
-@dataclass(frozen=True)
-class Monitor:
+class Monitor(Result):
     """A scheduled computation over windows of one deployment's predictions.
 
     ``checks`` holds every check's options as stored, including the drift
-    method of each column, fixed when the monitor was created.
+    method of each column, fixed when the monitor was created. Its JSON masks
+    the sinks' URLs (they may carry tokens) and leaves ``state`` out but for
+    ``reference_at_creation``.
     """
 
     id: str
@@ -59,49 +75,36 @@ class Monitor:
     schedule: str
     window: dict[str, Any]
     reference: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def reference_at_creation(self) -> Any:
+        return self.state.get("reference_at_creation")
+
     checks: dict[str, dict[str, Any]]
     alerting: dict[str, Any]
     routes: list[str]
     description: str
     enabled: bool
-    created_at: dt.datetime
+    created_at: Timestamp
     created_by: str
-    updated_at: dt.datetime
-    last_run_at: dt.datetime | None
-    next_run_at: dt.datetime | None
-    state: dict[str, Any] = field(default_factory=dict, repr=False)
+    updated_at: Timestamp
+    last_run_at: Timestamp | None
+    next_run_at: Timestamp | None
+    state: dict[str, Any] = Field(default_factory=dict, repr=False, exclude=True)
 
-    def to_dict(self) -> dict[str, Any]:
+    @field_serializer("alerting")
+    def _masked(self, alerting: dict[str, Any]) -> dict[str, Any]:
         sinks = []
-        for s in self.alerting.get("sinks", []):
-            shown = dict(s)
+        for sink in alerting.get("sinks", []):
+            shown = dict(sink)
             if "url" in shown:
                 shown["url"] = mask_url(shown["url"])
             sinks.append(shown)
-        return {
-            "id": self.id,
-            "name": self.name,
-            "deployment": self.deployment,
-            "model": self.model,
-            "schedule": self.schedule,
-            "window": self.window,
-            "reference": self.reference,
-            "reference_at_creation": self.state.get("reference_at_creation"),
-            "checks": self.checks,
-            "alerting": {**self.alerting, "sinks": sinks},
-            "routes": self.routes,
-            "description": self.description,
-            "enabled": self.enabled,
-            "created_at": self.created_at.isoformat(),
-            "created_by": self.created_by,
-            "updated_at": self.updated_at.isoformat(),
-            "last_run_at": self.last_run_at.isoformat() if self.last_run_at else None,
-            "next_run_at": self.next_run_at.isoformat() if self.next_run_at else None,
-        }
+        return {**alerting, "sinks": sinks}
 
 
-@dataclass(frozen=True)
-class Alert:
+class Alert(Result):
     """A check past its threshold, de-duplicated within a cool-down."""
 
     id: str
@@ -112,46 +115,33 @@ class Alert:
     status: str
     dedupe_key: str
     message: str
-    value: float | None
+    value: FiniteFloat
     window_label: str
     run_id: str
-    first_seen: dt.datetime
-    last_seen: dt.datetime
+    first_seen: Timestamp
+    last_seen: Timestamp
     count: int
     sinks: list[str]
     delivered: list[str]
     sink_attempts: list[dict[str, Any]]
     attempts: int
-    created_at: dt.datetime
-    sent_at: dt.datetime | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "monitor": self.monitor,
-            "check": self.check,
-            "column": self.column,
-            "severity": self.severity,
-            "status": self.status,
-            "message": self.message,
-            "value": self.value,
-            "window_label": self.window_label,
-            "run_id": self.run_id,
-            "first_seen": self.first_seen.isoformat(),
-            "last_seen": self.last_seen.isoformat(),
-            "count": self.count,
-            "sinks": self.sinks,
-            "delivered": self.delivered,
-            "attempts": self.attempts,
-            "sink_attempts": self.sink_attempts,
-            "dedupe_key": self.dedupe_key,
-            "created_at": self.created_at.isoformat(),
-            "sent_at": self.sent_at.isoformat() if self.sent_at else None,
-        }
+    created_at: Timestamp
+    sent_at: Timestamp | None
 
 
-@dataclass
-class MonitorRun:
+def _rows_json(rows: list[dict[str, Any]]) -> list[ResultRow]:
+    return [ResultRow.model_validate(r) for r in rows]
+
+
+#: Result rows stay plain dicts in Python (``run.get(...)["value"]``) and
+#: dump, and are described, as :class:`ResultRow`.
+ResultRows = Annotated[
+    list[dict[str, Any]],
+    PlainSerializer(_rows_json, return_type=list[ResultRow], when_used="json"),
+]
+
+
+class MonitorRun(Result):
     """What one run computed: its windows, every result row, its alerts.
 
     Example:
@@ -162,10 +152,10 @@ class MonitorRun:
 
     run_id: str
     monitor: str
-    at: dt.datetime
+    at: Timestamp
     windows: list[Window]
-    results: list[dict[str, Any]]
-    alerts: list[Alert] = field(default_factory=list)
+    results: ResultRows
+    alerts: list[Alert] = Field(default_factory=list)
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -193,21 +183,3 @@ class MonitorRun:
         """The value of ``check`` on ``column`` (last window by default)."""
         row = self.get(check, column, window)
         return None if row is None else row["value"]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "monitor": self.monitor,
-            "at": self.at.isoformat(),
-            "windows": [w.to_dict() for w in self.windows],
-            "results": [
-                {
-                    **r,
-                    "window_start": r["window_start"].isoformat(),
-                    "window_end": r["window_end"].isoformat(),
-                    "computed_at": r["computed_at"].isoformat(),
-                }
-                for r in self.results
-            ],
-            "alerts": [a.to_dict() for a in self.alerts],
-        }

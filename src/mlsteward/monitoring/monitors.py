@@ -378,7 +378,14 @@ class MonitorService:
         if deliver:
             alerts.deliver_pending()
         raised = [alerts.get(i) for i in dict.fromkeys(touched)]
-        return MonitorRun(run_id, monitor.name, at, windows, rows, raised)
+        return MonitorRun(
+            run_id=run_id,
+            monitor=monitor.name,
+            at=at,
+            windows=windows,
+            results=rows,
+            alerts=raised,
+        )
 
     def claim_due(
         self, *, now: dt.datetime | None = None
@@ -574,10 +581,10 @@ class MonitorService:
                 monitor.deployment, routes=routes, at=at, n=n
             )
             if not times:
-                return [(Window(at, at, f"last {n}"), read(at, at))]
+                return [(Window(start=at, end=at, label=f"last {n}"), read(at, at))]
             end = at + dt.timedelta(microseconds=1)
             frame = read(times[-1], end).tail(n).reset_index(drop=True)
-            return [(Window(times[-1], end, f"last {n}"), frame)]
+            return [(Window(start=times[-1], end=end, label=f"last {n}"), frame)]
         return [
             (w, read(w.start, w.end))
             for w in plan_windows(monitor.window, at, explicit)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, InvalidInput
 from mlsteward.monitoring.tables import outcomes
+from mlsteward.results import Result
 from mlsteward.serving.log.service import PredictionLog
 from mlsteward.store import audit, utcnow
 
@@ -23,13 +23,11 @@ __all__ = ["LoadResult", "OutcomeService"]
 _CHUNK = 500
 
 
-@dataclass(frozen=True)
-class LoadResult:
+class LoadResult(Result):
+    """Outcomes joined by a load, and those already there with the same label."""
+
     loaded: int
     unchanged: int
-
-    def to_dict(self) -> dict[str, int]:
-        return {"loaded": self.loaded, "unchanged": self.unchanged}
 
 
 def _labels(values: pd.Series) -> np.ndarray:
@@ -87,7 +85,7 @@ class OutcomeService:
                     field=col,
                 )
         if data.empty:
-            return LoadResult(0, 0)
+            return LoadResult(loaded=0, unchanged=0)
         ids = data["request_id"].astype("string")
         if ids.isna().any():
             raise InvalidInput("request_id is missing in some rows", field="request_id")
@@ -169,7 +167,7 @@ class OutcomeService:
                     object_id=f"batch-{now.strftime('%Y%m%dT%H%M%S%f')}",
                     details={"loaded": loaded, "unchanged": unchanged},
                 )
-        return LoadResult(loaded, unchanged)
+        return LoadResult(loaded=loaded, unchanged=unchanged)
 
     def labelled_window(
         self,

@@ -115,7 +115,9 @@ def split_periods(start: dt.datetime, end: dt.datetime, period: str) -> list[Win
     p = period_start(start, period)
     while p < end:
         q = next_period(p, period)
-        out.append(Window(max(p, start), min(q, end), period_label(p, period)))
+        out.append(
+            Window(start=max(p, start), end=min(q, end), label=period_label(p, period))
+        )
         p = q
     return out
 
@@ -155,10 +157,10 @@ def plan_windows(
             )
         if spec.get("type") == "period":
             return split_periods(start, end, spec["period"])
-        return [Window(start, end, range_label(start, end))]
+        return [Window(start=start, end=end, label=range_label(start, end))]
     if spec.get("type") == "range":
         start = at - dt.timedelta(seconds=int(spec["seconds"]))
-        return [Window(start, at, range_label(start, at))]
+        return [Window(start=start, end=at, label=range_label(start, at))]
     period = spec["period"]
     first = period_start(at, period)
     for _ in range(int(spec.get("lookback", 0))):
@@ -169,6 +171,6 @@ def plan_windows(
     p = first
     while p < at:
         q = next_period(p, period)
-        out.append(Window(p, q, period_label(p, period)))
+        out.append(Window(start=p, end=q, label=period_label(p, period)))
         p = q
     return out

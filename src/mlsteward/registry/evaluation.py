@@ -129,15 +129,14 @@ class EvaluationService:
                 },
             )
         return Evaluation(
-            eval_id,
-            mv.name,
-            mv.version,
-            f"{dataset_name}/{dataset_version}" if dataset_name else None,
-            label,
-            threshold,
-            result,
-            now,
-            self.ctx.actor,
+            id=eval_id,
+            model=mv.ref,
+            dataset=f"{dataset_name}/{dataset_version}" if dataset_name else None,
+            label=label,
+            threshold=threshold,
+            metrics=result,
+            created_at=now,
+            created_by=self.ctx.actor,
         )
 
     def list(self, ref: str) -> list[Evaluation]:
@@ -153,15 +152,16 @@ class EvaluationService:
             ).all()
         return [
             Evaluation(
-                r.id,
-                r.model_name,
-                r.model_version,
-                f"{r.dataset_name}/{r.dataset_version}" if r.dataset_name else None,
-                r.label,
-                r.threshold,
-                r.metrics,
-                r.created_at,
-                r.created_by,
+                id=r.id,
+                model=f"{r.model_name}/{r.model_version}",
+                dataset=(
+                    f"{r.dataset_name}/{r.dataset_version}" if r.dataset_name else None
+                ),
+                label=r.label,
+                threshold=r.threshold,
+                metrics=r.metrics,
+                created_at=r.created_at,
+                created_by=r.created_by,
             )
             for r in rows
         ]

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from pydantic import Field, computed_field
+
+from mlsteward.results import Result, Timestamp
 
 __all__ = [
     "LIFECYCLE",
     "Evaluation",
     "ModelVersion",
+    "ModelVersionDetail",
     "RegisteredModel",
+    "RegisteredModelDetail",
     "Run",
     "Signature",
     "State",
@@ -36,8 +40,7 @@ LIFECYCLE: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class Signature:
+class Signature(Result):
     """Input columns with their kinds and dtypes, and the output."""
 
     inputs: list[dict[str, Any]]
@@ -47,51 +50,37 @@ class Signature:
     def feature_names(self) -> list[str]:
         return [c["name"] for c in self.inputs]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"inputs": self.inputs, "output": self.output}
-
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Signature:
         return cls(inputs=list(d["inputs"]), output=dict(d["output"]))
 
 
-@dataclass(frozen=True)
-class Run:
+class Run(Result):
     id: str
     name: str
     status: str
-    started_at: dt.datetime
-    ended_at: dt.datetime | None
+    started_at: Timestamp
+    ended_at: Timestamp | None
     created_by: str
     params: dict[str, Any]
+    metrics: dict[str, float] = Field(default_factory=dict)
     tags: dict[str, str]
     git_sha: str | None
     environment: dict[str, str]
-    metrics: dict[str, float] = field(default_factory=dict)
-    inputs: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "status": self.status,
-            "started_at": self.started_at.isoformat(),
-            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
-            "created_by": self.created_by,
-            "params": self.params,
-            "metrics": self.metrics,
-            "tags": self.tags,
-            "git_sha": self.git_sha,
-            "environment": self.environment,
-            "inputs": self.inputs,
-        }
+    inputs: list[dict[str, Any]] = Field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class ModelVersion:
+class ModelVersion(Result):
     name: str
     version: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def ref(self) -> str:
+        return f"{self.name}/{self.version}"
+
     state: str
+    aliases: list[str] = Field(default_factory=list)
     flavor: str
     artifact_sha256: str
     artifact_size: int
@@ -100,78 +89,52 @@ class ModelVersion:
     parent_version: int | None
     description: str
     tags: dict[str, str]
-    created_at: dt.datetime
+    created_at: Timestamp
     created_by: str
-    aliases: list[str] = field(default_factory=list)
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}/{self.version}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "ref": self.ref,
-            "state": self.state,
-            "aliases": self.aliases,
-            "flavor": self.flavor,
-            "artifact_sha256": self.artifact_sha256,
-            "artifact_size": self.artifact_size,
-            "signature": self.signature.to_dict(),
-            "run_id": self.run_id,
-            "parent_version": self.parent_version,
-            "description": self.description,
-            "tags": self.tags,
-            "created_at": self.created_at.isoformat(),
-            "created_by": self.created_by,
-        }
 
 
-@dataclass(frozen=True)
-class RegisteredModel:
+class ModelVersionDetail(ModelVersion):
+    """A version with its evaluations, as ``GET .../versions/{version}`` shows it."""
+
+    evaluations: list[Evaluation] = Field(default_factory=list)
+
+
+class RegisteredModel(Result):
     name: str
     description: str
-    created_at: dt.datetime
+    created_at: Timestamp
     created_by: str
-    updated_at: dt.datetime
+    updated_at: Timestamp
     tags: dict[str, str]
     latest_version: int | None
     aliases: dict[str, int]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "created_at": self.created_at.isoformat(),
-            "created_by": self.created_by,
-            "updated_at": self.updated_at.isoformat(),
-            "tags": self.tags,
-            "latest_version": self.latest_version,
-            "aliases": self.aliases,
-        }
+
+class RegisteredModelDetail(RegisteredModel):
+    """A model with its versions, as ``GET /models/{name}`` shows it."""
+
+    versions: list[ModelVersion] = Field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Evaluation:
+class Evaluation(Result):
+    """Metrics of one version on one dataset; ``model`` is its ``name/version``."""
+
     id: str
-    model_name: str
-    model_version: int
+    model: str
     dataset: str | None
     label: str
     threshold: float
     metrics: dict[str, Any]
-    created_at: dt.datetime
+    created_at: Timestamp
     created_by: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "model": f"{self.model_name}/{self.model_version}",
-            "dataset": self.dataset,
-            "label": self.label,
-            "threshold": self.threshold,
-            "metrics": self.metrics,
-            "created_at": self.created_at.isoformat(),
-            "created_by": self.created_by,
-        }
+    @property
+    def model_name(self) -> str:
+        return self.model.rsplit("/", 1)[0]
+
+    @property
+    def model_version(self) -> int:
+        return int(self.model.rsplit("/", 1)[1])
+
+
+ModelVersionDetail.model_rebuild()

@@ -14,9 +14,7 @@ Rules, each enforced here and tested:
 from __future__ import annotations
 
 import builtins
-import datetime as dt
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
@@ -25,6 +23,7 @@ from mlsteward.context import Context
 from mlsteward.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mlsteward.identity.service import IdentityService, role_at_least
 from mlsteward.registry.service import ModelRegistry
+from mlsteward.retraining.models import ApprovalRequest
 from mlsteward.retraining.tables import approval_requests as t
 from mlsteward.store import audit, utcnow
 
@@ -33,60 +32,21 @@ __all__ = ["ApprovalRequest", "ApprovalService"]
 STATUSES = ("pending", "approved", "rejected", "stale")
 
 
-@dataclass(frozen=True)
-class ApprovalRequest:
-    id: str
-    model_name: str
-    version: int
-    action: str
-    status: str
-    retraining_id: str | None
-    champion_version: int | None
-    evidence: dict[str, Any]
-    requested_by: str
-    requested_at: dt.datetime
-    decided_by: str | None
-    decided_at: dt.datetime | None
-    comment: str
-
-    @property
-    def ref(self) -> str:
-        return f"{self.model_name}/{self.version}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "model": self.model_name,
-            "version": self.version,
-            "ref": self.ref,
-            "action": self.action,
-            "status": self.status,
-            "retraining_id": self.retraining_id,
-            "champion_version": self.champion_version,
-            "evidence": self.evidence,
-            "requested_by": self.requested_by,
-            "requested_at": self.requested_at.isoformat(),
-            "decided_by": self.decided_by,
-            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
-            "comment": self.comment,
-        }
-
-
 def _row(r: Any) -> ApprovalRequest:
     return ApprovalRequest(
-        r.id,
-        r.model_name,
-        r.version,
-        r.action,
-        r.status,
-        r.retraining_id,
-        r.champion_version,
-        r.evidence,
-        r.requested_by,
-        r.requested_at,
-        r.decided_by,
-        r.decided_at,
-        r.comment,
+        id=r.id,
+        model=r.model_name,
+        version=r.version,
+        action=r.action,
+        status=r.status,
+        retraining_id=r.retraining_id,
+        champion_version=r.champion_version,
+        evidence=r.evidence,
+        requested_by=r.requested_by,
+        requested_at=r.requested_at,
+        decided_by=r.decided_by,
+        decided_at=r.decided_at,
+        comment=r.comment,
     )
 
 

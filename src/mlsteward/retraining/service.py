@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from mlsteward.errors import InvalidInput, NotFound, PolicyViolation
 from mlsteward.monitoring.outcomes import OutcomeService
 from mlsteward.registry.models import ModelVersion
 from mlsteward.registry.service import ModelRegistry
+from mlsteward.retraining.models import Retraining
 from mlsteward.retraining.policy import Policy, load_policy, parse_policy
 from mlsteward.retraining.tables import policies, retrainings
 from mlsteward.store import audit, utcnow
@@ -37,48 +37,23 @@ __all__ = ["Retraining", "RetrainingService", "run_job"]
 _PERIOD = {"newest_month": "M", "newest_week": "W", "newest_quarter": "Q"}
 
 
-@dataclass(frozen=True)
-class Retraining:
-    id: str
-    model_name: str
-    trigger: dict[str, Any]
-    status: str
-    champion: str | None
-    challenger: str | None
-    holdout: str | None
-    gates: list[dict[str, Any]]
-    comparison: dict[str, Any]
-    decision: str | None
-    reason: str
-    created_at: dt.datetime
-    created_by: str
-    approval_id: str | None = None
-    finished_at: dt.datetime | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out = dict(self.__dict__)
-        out["created_at"] = self.created_at.isoformat()
-        out["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
-        return out
-
-
 def _row(r: Any, approval_id: str | None = None) -> Retraining:
     return Retraining(
-        r.id,
-        r.model_name,
-        r.trigger,
-        r.status,
-        r.champion,
-        r.challenger,
-        r.holdout,
-        r.gates,
-        r.comparison,
-        r.decision,
-        r.reason,
-        r.created_at,
-        r.created_by,
-        approval_id,
-        r.finished_at,
+        id=r.id,
+        model_name=r.model_name,
+        trigger=r.trigger,
+        status=r.status,
+        champion=r.champion,
+        challenger=r.challenger,
+        holdout=r.holdout,
+        gates=r.gates,
+        comparison=r.comparison,
+        decision=r.decision,
+        reason=r.reason,
+        created_at=r.created_at,
+        created_by=r.created_by,
+        approval_id=approval_id,
+        finished_at=r.finished_at,
     )
 
 
@@ -293,7 +268,7 @@ class RetrainingService:
 
 
 def _row_like(r: Retraining, approval_id: str | None) -> Retraining:
-    return Retraining(**{**r.__dict__, "approval_id": approval_id})
+    return r.model_copy(update={"approval_id": approval_id})
 
 
 def _summary(m: dict[str, Any]) -> dict[str, Any]:

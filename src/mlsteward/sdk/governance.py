@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from mlsteward.context import Context
+
+if TYPE_CHECKING:
+    from mlsteward.governance.records import Lineage
 
 
 class GovernanceMixin:
@@ -33,10 +36,10 @@ class GovernanceMixin:
         explainer = explainer_for(self.ctx, loaded, top_k=top_k)
         return [[r.to_dict() for r in row] for row in explainer.explain(rows)]
 
-    def lineage(self, ref: str) -> dict[str, Any]:
+    def lineage(self, ref: str) -> Lineage:
         from mlsteward.governance.records import LineageService
 
-        return LineageService(self.ctx).lineage(ref).to_dict()
+        return LineageService(self.ctx).lineage(ref)
 
     def comment(self, object_type: str, object_id: str, text: str) -> Any:
         from mlsteward.governance.records import AuditService

@@ -46,7 +46,7 @@ _NOT_SERVABLE = ("rejected", "archived")
 def _row_to_deployment(row: Any, history: list[DeploymentChange]) -> Deployment:
     return Deployment(
         name=row.name,
-        model_name=row.model_name,
+        model=row.model_name,
         champion_version=row.champion_version,
         canary_version=row.canary_version,
         canary_share=float(row.canary_share),
@@ -479,7 +479,12 @@ class DeploymentService:
         if with_history:
             history = [
                 DeploymentChange(
-                    c.deployment, c.revision, c.at, c.actor, c.action, c.details
+                    deployment=c.deployment,
+                    revision=c.revision,
+                    at=c.at,
+                    actor=c.actor,
+                    action=c.action,
+                    details=c.details,
                 )
                 for c in session.execute(
                     select(deployment_changes)

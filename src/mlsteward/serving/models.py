@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Deployment", "DeploymentChange", "UnseenPolicy"]
+from pydantic import ConfigDict, Field, computed_field
+
+from mlsteward.results import Result, Timestamp
+
+__all__ = ["Deployment", "DeploymentChange", "PredictionRecord", "UnseenPolicy"]
 
 
 class UnseenPolicy(StrEnum):
@@ -20,16 +22,29 @@ class UnseenPolicy(StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
-class Deployment:
+class Deployment(Result):
     """A named endpoint and what serves it.
 
     ``inputs`` is the request contract (the champion's signature inputs at
-    creation); every version routed later must accept it.
+    creation); every version routed later must accept it. In JSON
+    ``model_name`` is ``model`` and ``champion`` is the champion's ref.
+
+    The serving runtime reads this model on every reload, not per request, so
+    it costs the hot path nothing; pydantic is imported there already (config).
     """
 
+    model_config = ConfigDict(
+        validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+    )
+
     name: str
-    model_name: str
+    model_name: str = Field(alias="model")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def champion(self) -> str:
+        return self.champion_ref
+
     champion_version: int
     canary_version: int | None
     canary_share: float
@@ -42,11 +57,12 @@ class Deployment:
     pii_columns: list[str]
     previous_champions: list[int]
     revision: int
-    created_at: dt.datetime
+    created_at: Timestamp
     created_by: str
-    updated_at: dt.datetime
+    updated_at: Timestamp
     updated_by: str
-    history: list[DeploymentChange] = field(default_factory=list)
+    #: Filled by ``get(name, with_history=True)``; empty in lists.
+    history: list[DeploymentChange] = Field(default_factory=list)
 
     @property
     def champion_ref(self) -> str:
@@ -79,50 +95,36 @@ class Deployment:
             "shadows": list(self.shadow_versions),
         }
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "name": self.name,
-            "model": self.model_name,
-            "champion": self.champion_ref,
-            "champion_version": self.champion_version,
-            "canary_version": self.canary_version,
-            "canary_share": self.canary_share,
-            "sticky_field": self.sticky_field,
-            "shadow_versions": list(self.shadow_versions),
-            "threshold": self.threshold,
-            "unseen_policy": self.unseen_policy,
-            "inputs": self.inputs,
-            "log_columns": list(self.log_columns),
-            "pii_columns": list(self.pii_columns),
-            "previous_champions": list(self.previous_champions),
-            "revision": self.revision,
-            "created_at": self.created_at.isoformat(),
-            "created_by": self.created_by,
-            "updated_at": self.updated_at.isoformat(),
-            "updated_by": self.updated_by,
-        }
-        if self.history:
-            out["history"] = [c.to_dict() for c in self.history]
-        return out
 
-
-@dataclass(frozen=True)
-class DeploymentChange:
+class DeploymentChange(Result):
     """One change of a deployment: who, when, what, and the routes after it."""
 
     deployment: str
     revision: int
-    at: dt.datetime
+    at: Timestamp
     actor: str
     action: str
     details: dict[str, Any]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "deployment": self.deployment,
-            "revision": self.revision,
-            "at": self.at.isoformat(),
-            "actor": self.actor,
-            "action": self.action,
-            "details": self.details,
-        }
+
+class PredictionRecord(Result):
+    """One logged prediction as ``GET /predictions`` lists it.
+
+    The fixed columns are declared; the model's outputs (``score``,
+    ``decision``) and the logged inputs (``input.<column>``) vary by model and
+    deployment, so they ride along as extra fields.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    request_id: str
+    created_at: str
+    deployment: str
+    model_name: str
+    model_version: int
+    route: str
+    latency_ms: float | None
+    flags: Any = None
+
+
+Deployment.model_rebuild()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -33,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from mlsteward.errors import InvalidInput
+from mlsteward.results import Result, Timestamp
 from mlsteward.store.base import metadata
 from mlsteward.store.types import JSONType, UTCDateTime, utcnow
 
@@ -40,6 +40,7 @@ __all__ = [
     "GENESIS",
     "AuditEvent",
     "ChainProblem",
+    "ChainReport",
     "audit_events",
     "event_hash",
     "list_events",
@@ -73,10 +74,9 @@ audit_head = Table(
 )
 
 
-@dataclass(frozen=True)
-class AuditEvent:
+class AuditEvent(Result):
     seq: int
-    at: dt.datetime
+    at: Timestamp
     actor: str
     action: str
     object_type: str
@@ -85,18 +85,20 @@ class AuditEvent:
     prev_hash: str
     hash: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "at": self.at.isoformat(),
-            "actor": self.actor,
-            "action": self.action,
-            "object_type": self.object_type,
-            "object_id": self.object_id,
-            "details": self.details,
-            "prev_hash": self.prev_hash,
-            "hash": self.hash,
-        }
+    @classmethod
+    def from_row(cls, r: Any) -> AuditEvent:
+        """The event of one ``audit_events`` row."""
+        return cls(
+            seq=r.seq,
+            at=r.at,
+            actor=r.actor,
+            action=r.action,
+            object_type=r.object_type,
+            object_id=r.object_id,
+            details=r.details,
+            prev_hash=r.prev_hash,
+            hash=r.hash,
+        )
 
 
 def _canonical_time(at: dt.datetime) -> str:
@@ -185,17 +187,29 @@ def record(
         update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest)
     )
     return AuditEvent(
-        seq, at, actor, action, object_type, object_id, details, prev_hash, digest
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        details=details,
+        prev_hash=prev_hash,
+        hash=digest,
     )
 
 
-@dataclass(frozen=True)
-class ChainProblem:
+class ChainProblem(Result):
     seq: int | None
     problem: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "problem": self.problem}
+
+class ChainReport(Result):
+    """The verdict of :func:`verify_chain`, as ``GET /audit/verify`` shows it."""
+
+    events: int
+    ok: bool
+    problems: list[ChainProblem]
 
 
 def verify_chain(session: Session) -> tuple[int, list[ChainProblem]]:
@@ -210,16 +224,16 @@ def verify_chain(session: Session) -> tuple[int, list[ChainProblem]]:
         if row.seq != expected_seq:
             problems.append(
                 ChainProblem(
-                    row.seq,
-                    f"sequence gap: expected event {expected_seq}, found {row.seq} "
-                    "(an event was deleted)",
+                    seq=row.seq,
+                    problem=f"sequence gap: expected event {expected_seq}, "
+                    f"found {row.seq} (an event was deleted)",
                 )
             )
         if row.prev_hash != expected_prev:
             problems.append(
                 ChainProblem(
-                    row.seq,
-                    "previous-hash link broken (an event before it was edited, "
+                    seq=row.seq,
+                    problem="previous-hash link broken (an event before it was edited, "
                     "deleted or reordered)",
                 )
             )
@@ -235,7 +249,9 @@ def verify_chain(session: Session) -> tuple[int, list[ChainProblem]]:
         )
         if recomputed != row.hash:
             problems.append(
-                ChainProblem(row.seq, "content does not match its hash (edited)")
+                ChainProblem(
+                    seq=row.seq, problem="content does not match its hash (edited)"
+                )
             )
         expected_prev = row.hash
         expected_seq = row.seq + 1
@@ -247,8 +263,8 @@ def verify_chain(session: Session) -> tuple[int, list[ChainProblem]]:
     ):
         problems.append(
             ChainProblem(
-                int(head.seq),
-                f"chain head records event {head.seq} but the log ends at "
+                seq=int(head.seq),
+                problem=f"chain head records event {head.seq} but the log ends at "
                 f"{expected_seq - 1} (events at the end were deleted or added)",
             )
         )
@@ -311,17 +327,4 @@ def list_events(
         q = q.where(c.at >= since)
     if until is not None:
         q = q.where(c.at < until)
-    return [
-        AuditEvent(
-            r.seq,
-            r.at,
-            r.actor,
-            r.action,
-            r.object_type,
-            r.object_id,
-            r.details,
-            r.prev_hash,
-            r.hash,
-        )
-        for r in session.execute(q)
-    ][::-1]
+    return [AuditEvent.from_row(r) for r in session.execute(q)][::-1]

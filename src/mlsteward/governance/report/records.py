@@ -65,17 +65,7 @@ def _mentions(value: Any, ref: str) -> bool:
 
 
 def _event(r: Any) -> AuditEvent:
-    return AuditEvent(
-        r.seq,
-        r.at,
-        r.actor,
-        r.action,
-        r.object_type,
-        r.object_id,
-        r.details,
-        r.prev_hash,
-        r.hash,
-    )
+    return AuditEvent.from_row(r)
 
 
 def related_events(ctx: Context, mv: ModelVersion) -> list[AuditEvent]:
