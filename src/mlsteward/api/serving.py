@@ -12,20 +12,9 @@ from pydantic import BaseModel, Field
 from mlsteward.api.deps import Actor, Approver, Ctx
 from mlsteward.serving.deployments import DeploymentService
 from mlsteward.serving.log.service import PredictionLog
+from mlsteward.serving.specs import CreateDeployment
 
 router = APIRouter(tags=["serving"])
-
-
-class CreateBody(BaseModel):
-    name: str = Field(description="Deployment name, e.g. credit-risk.")
-    model: str = Field(
-        description="Model version: credit-risk/3 or credit-risk@champion."
-    )
-    threshold: float = Field(0.5, description="Scores at or above it are denied.")
-    unseen_policy: str = Field("reject", description="reject or unknown")
-    log_columns: list[str] = Field(default_factory=list)
-    pii_columns: list[str] = Field(default_factory=list)
-    sticky_field: str | None = None
 
 
 class CanaryBody(BaseModel):
@@ -55,20 +44,8 @@ def list_deployments(ctx: Ctx) -> list[dict[str, Any]]:
 
 
 @router.post("/deployments", status_code=201)
-def create_deployment(body: CreateBody, ctx: Actor) -> dict[str, Any]:
-    return (
-        DeploymentService(ctx)
-        .create(
-            body.name,
-            body.model,
-            threshold=body.threshold,
-            unseen_policy=body.unseen_policy,
-            log_columns=body.log_columns,
-            pii_columns=body.pii_columns,
-            sticky_field=body.sticky_field,
-        )
-        .to_dict()
-    )
+def create_deployment(body: CreateDeployment, ctx: Actor) -> dict[str, Any]:
+    return DeploymentService(ctx).create(body).to_dict()
 
 
 @router.get("/deployments/{name}")

@@ -1,9 +1,15 @@
-"""Client methods of serving (deployments, predictions)."""
+"""Client methods of serving: ``client.deployments`` and the prediction log.
+
+The flat methods (``create_deployment``, ``set_canary``, ...) stay as
+delegations to the namespace.
+"""
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -11,83 +17,120 @@ from mlsteward.context import Context
 from mlsteward.serving.deployments import DeploymentService
 from mlsteward.serving.log.service import PredictionLog
 from mlsteward.serving.models import Deployment
+from mlsteward.serving.specs import CreateDeployment
+
+_UNSET: Any = object()
 
 
-class ServingMixin:
-    """Deployments and the prediction log, on :class:`mlsteward.Client`.
+class Deployments:
+    """``client.deployments``: named endpoints and their routes.
 
     Example:
-        >>> client.create_deployment(  # doctest: +SKIP
-        ...     "credit-risk", "credit-risk@champion"
-        ... )
-        >>> client.set_canary("credit-risk", "credit-risk/2", 0.1)  # doctest: +SKIP
-        >>> client.promote_deployment("credit-risk")  # doctest: +SKIP
-        >>> client.rollback_deployment("credit-risk")  # doctest: +SKIP
-        >>> client.predictions(deployment="credit-risk")  # doctest: +SKIP
+        >>> client.deployments.create(name="credit-risk",
+        ...                           model="credit-risk@champion")  # doctest: +SKIP
+        >>> client.deployments.set_canary("credit-risk", "credit-risk/2", 0.1)
+        ... # doctest: +SKIP
+        >>> client.deployments.promote("credit-risk")  # doctest: +SKIP
     """
 
-    ctx: Context
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._svc = DeploymentService(ctx)
 
-    @property
-    def _deployments(self) -> DeploymentService:
-        return DeploymentService(self.ctx)
+    def create(self, spec: CreateDeployment | None = None, **fields: Any) -> Deployment:
+        """Create a deployment from a spec, or from its fields.
 
-    def create_deployment(
+        Args:
+            spec: A :class:`~mlsteward.serving.specs.CreateDeployment`.
+            **fields: The spec's fields instead (``name``, ``model``,
+                ``threshold``, ``unseen_policy``, ...), validated by it.
+
+        Raises:
+            InvalidInput: A bad or unknown field, named.
+
+        Example:
+            >>> client.deployments.create(name="cr", model="cr/1")  # doctest: +SKIP
+        """
+        if spec is None:
+            spec = CreateDeployment.parse(fields)
+        elif fields:
+            spec = CreateDeployment.parse(spec.model_dump(exclude_unset=True), **fields)
+        return self._svc.create(spec)
+
+    def get(self, name: str, *, with_history: bool = False) -> Deployment:
+        """The deployment ``name``; ``with_history`` adds its change history.
+
+        Example:
+            >>> client.deployments.get("cr").champion_version  # doctest: +SKIP
+        """
+        return self._svc.get(name, with_history=with_history)
+
+    def list(self) -> builtins.list[Deployment]:
+        """Every deployment, by name.
+
+        Example:
+            >>> [d.name for d in client.deployments.list()]  # doctest: +SKIP
+        """
+        return self._svc.list()
+
+    def set_canary(
         self,
         name: str,
         model: str,
+        share: float,
         *,
-        threshold: float = 0.5,
-        unseen_policy: str = "reject",
-        log_columns: Sequence[str] = (),
-        pii_columns: Sequence[str] = (),
-        sticky_field: str | None = None,
+        sticky_field: str | None = _UNSET,
     ) -> Deployment:
-        """Create a deployment serving ``model`` (``name/3`` or ``name@alias``)."""
-        return self._deployments.create(
-            name,
-            model,
-            threshold=threshold,
-            unseen_policy=unseen_policy,
-            log_columns=log_columns,
-            pii_columns=pii_columns,
-            sticky_field=sticky_field,
-        )
+        """Send ``share`` (0 to 1) of ``name``'s traffic to ``model``.
 
-    def get_deployment(self, name: str, *, with_history: bool = False) -> Deployment:
-        return self._deployments.get(name, with_history=with_history)
-
-    def list_deployments(self) -> list[Deployment]:
-        return self._deployments.list()
-
-    def set_canary(
-        self, name: str, model: str, share: float, *, sticky_field: str | None = None
-    ) -> Deployment:
-        """Send ``share`` of ``name``'s traffic to ``model``."""
-        if sticky_field is None:
-            return self._deployments.set_canary(name, model, share)
-        return self._deployments.set_canary(
-            name, model, share, sticky_field=sticky_field
-        )
+        Example:
+            >>> client.deployments.set_canary("cr", "cr/2", 0.1)  # doctest: +SKIP
+        """
+        if sticky_field is _UNSET:
+            return self._svc.set_canary(name, model, share)
+        return self._svc.set_canary(name, model, share, sticky_field=sticky_field)
 
     def clear_canary(self, name: str) -> Deployment:
-        return self._deployments.clear_canary(name)
+        """Send every request back to the champion.
+
+        Example:
+            >>> client.deployments.clear_canary("cr")  # doctest: +SKIP
+        """
+        return self._svc.clear_canary(name)
 
     def add_shadow(self, name: str, model: str) -> Deployment:
-        return self._deployments.add_shadow(name, model)
+        """Mirror ``name``'s traffic to ``model``; its answers are logged only.
+
+        Example:
+            >>> client.deployments.add_shadow("cr", "cr/3")  # doctest: +SKIP
+        """
+        return self._svc.add_shadow(name, model)
 
     def remove_shadow(self, name: str, model: str) -> Deployment:
-        return self._deployments.remove_shadow(name, model)
+        """Stop mirroring traffic to ``model``.
 
-    def promote_deployment(self, name: str, model: str | None = None) -> Deployment:
-        """Make ``model`` (default: the canary) the champion of ``name``."""
-        return self._deployments.promote(name, model)
+        Example:
+            >>> client.deployments.remove_shadow("cr", "cr/3")  # doctest: +SKIP
+        """
+        return self._svc.remove_shadow(name, model)
 
-    def rollback_deployment(self, name: str) -> Deployment:
-        """Restore the champion before the last promotion."""
-        return self._deployments.rollback(name)
+    def promote(self, name: str, model: str | None = None) -> Deployment:
+        """Make ``model`` (default: the canary) the champion of ``name``.
 
-    def update_deployment(
+        Example:
+            >>> client.deployments.promote("cr")  # doctest: +SKIP
+        """
+        return self._svc.promote(name, model)
+
+    def rollback(self, name: str) -> Deployment:
+        """Restore the champion before the last promotion.
+
+        Example:
+            >>> client.deployments.rollback("cr")  # doctest: +SKIP
+        """
+        return self._svc.rollback(name)
+
+    def update(
         self,
         name: str,
         *,
@@ -95,13 +138,21 @@ class ServingMixin:
         unseen_policy: str | None = None,
         log_columns: Sequence[str] | None = None,
         pii_columns: Sequence[str] | None = None,
+        sticky_field: str | None = _UNSET,
     ) -> Deployment:
-        return self._deployments.update(
+        """Change threshold, unseen policy, logged, redacted or sticky columns.
+
+        Example:
+            >>> client.deployments.update("cr", threshold=0.45)  # doctest: +SKIP
+        """
+        extra = {} if sticky_field is _UNSET else {"sticky_field": sticky_field}
+        return self._svc.update(
             name,
             threshold=threshold,
             unseen_policy=unseen_policy,
             log_columns=log_columns,
             pii_columns=pii_columns,
+            **extra,
         )
 
     def shadow_predictions(
@@ -112,7 +163,94 @@ class ServingMixin:
         until: dt.datetime | None = None,
         limit: int | None = None,
     ) -> pd.DataFrame:
-        """Shadow versions' outputs, one row per request and shadow version."""
-        return PredictionLog(self.ctx).read_shadows(
+        """Shadow versions' outputs, one row per request and shadow version.
+
+        Example:
+            >>> client.deployments.shadow_predictions(deployment="cr")
+            ... # doctest: +SKIP
+        """
+        return PredictionLog(self._ctx).read_shadows(
             deployment=deployment, since=since, until=until, limit=limit
         )
+
+
+class ServingMixin:
+    """``client.deployments`` on :class:`mlsteward.Client`, plus the flat
+    methods of the first release, which delegate to it.
+
+    Example:
+        >>> client.deployments.create(name="credit-risk",
+        ...                           model="credit-risk@champion")  # doctest: +SKIP
+        >>> client.predictions(deployment="credit-risk")  # doctest: +SKIP
+    """
+
+    ctx: Context
+
+    @property
+    def deployments(self) -> Deployments:
+        """Deployments: create, get, list, canary, shadows, promote, rollback."""
+        return Deployments(self.ctx)
+
+    def create_deployment(self, name: str, model: str, **fields: Any) -> Deployment:
+        """Use ``client.deployments.create(name=, model=, ...)``; this delegates."""
+        return self.deployments.create(name=name, model=model, **fields)
+
+    def get_deployment(self, name: str, *, with_history: bool = False) -> Deployment:
+        """Use ``client.deployments.get``; this delegates to it."""
+        return self.deployments.get(name, with_history=with_history)
+
+    def list_deployments(self) -> builtins.list[Deployment]:
+        """Use ``client.deployments.list``; this delegates to it."""
+        return self.deployments.list()
+
+    def set_canary(
+        self, name: str, model: str, share: float, *, sticky_field: str | None = None
+    ) -> Deployment:
+        """Use ``client.deployments.set_canary``; this delegates to it."""
+        if sticky_field is None:
+            return self.deployments.set_canary(name, model, share)
+        return self.deployments.set_canary(
+            name, model, share, sticky_field=sticky_field
+        )
+
+    def clear_canary(self, name: str) -> Deployment:
+        """Use ``client.deployments.clear_canary``; this delegates to it."""
+        return self.deployments.clear_canary(name)
+
+    def add_shadow(self, name: str, model: str) -> Deployment:
+        """Use ``client.deployments.add_shadow``; this delegates to it."""
+        return self.deployments.add_shadow(name, model)
+
+    def remove_shadow(self, name: str, model: str) -> Deployment:
+        """Use ``client.deployments.remove_shadow``; this delegates to it."""
+        return self.deployments.remove_shadow(name, model)
+
+    def promote_deployment(self, name: str, model: str | None = None) -> Deployment:
+        """Use ``client.deployments.promote``; this delegates to it."""
+        return self.deployments.promote(name, model)
+
+    def rollback_deployment(self, name: str) -> Deployment:
+        """Use ``client.deployments.rollback``; this delegates to it."""
+        return self.deployments.rollback(name)
+
+    def update_deployment(
+        self,
+        name: str,
+        *,
+        threshold: float | None = None,
+        unseen_policy: str | None = None,
+        log_columns: Sequence[str] | None = None,
+        pii_columns: Sequence[str] | None = None,
+    ) -> Deployment:
+        """Use ``client.deployments.update``; this delegates to it."""
+        return self.deployments.update(
+            name,
+            threshold=threshold,
+            unseen_policy=unseen_policy,
+            log_columns=log_columns,
+            pii_columns=pii_columns,
+        )
+
+    def shadow_predictions(self, **filters: Any) -> pd.DataFrame:
+        """Use ``client.deployments.shadow_predictions``; this delegates to it."""
+        return self.deployments.shadow_predictions(**filters)

@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, InvalidInput, NotFound
-from mlsteward.names import check_name, parse_ref
+from mlsteward.names import parse_ref
 from mlsteward.registry.models import ModelVersion
 from mlsteward.registry.service import ModelRegistry
-from mlsteward.serving.models import Deployment, DeploymentChange, UnseenPolicy
+from mlsteward.serving.models import Deployment, DeploymentChange
 from mlsteward.serving.rules import (
     check_compatible,
     check_log_columns,
@@ -34,6 +34,7 @@ from mlsteward.serving.rules import (
     check_sticky,
     check_threshold,
 )
+from mlsteward.serving.specs import CreateDeployment
 from mlsteward.serving.tables import deployment_changes, deployments
 from mlsteward.store import audit, utcnow
 
@@ -72,7 +73,8 @@ class DeploymentService:
 
     Example:
         >>> svc = DeploymentService(ctx)  # doctest: +SKIP
-        >>> svc.create("credit-risk", "credit-risk@champion")  # doctest: +SKIP
+        >>> svc.create(CreateDeployment(name="cr", model="cr@champion"))
+        ... # doctest: +SKIP
         >>> svc.set_canary("credit-risk", "credit-risk/2", 0.1)  # doctest: +SKIP
         >>> svc.promote("credit-risk")  # doctest: +SKIP
         >>> svc.rollback("credit-risk")  # doctest: +SKIP
@@ -101,31 +103,32 @@ class DeploymentService:
             return {r.name: int(r.revision) for r in session.execute(q)}
 
     # -- writing ----------------------------------------------------------
-    def create(
-        self,
-        name: str,
-        model: str,
-        *,
-        threshold: float = 0.5,
-        unseen_policy: str = UnseenPolicy.REJECT,
-        log_columns: Sequence[str] = (),
-        pii_columns: Sequence[str] = (),
-        sticky_field: str | None = None,
-    ) -> Deployment:
-        """Create deployment ``name`` serving ``model`` (``name/3``, ``name@alias``).
+    def create(self, spec: CreateDeployment) -> Deployment:
+        """Create a deployment serving the version ``spec.model`` resolves to.
 
         The reference is resolved now: a deployment pins a version, and only
         deployment changes (promote, rollback) move it.
+
+        Args:
+            spec: The validated :class:`~mlsteward.serving.specs.CreateDeployment`.
+
+        Raises:
+            InvalidInput: A log, PII or sticky column the model lacks (named).
+            Conflict: The name is taken, or the version cannot serve.
+
+        Example:
+            >>> svc.create(CreateDeployment(name="cr", model="cr@champion"))
+            ... # doctest: +SKIP
         """
-        check_name(name, "name")
+        name, model = spec.name, spec.model
         version = self._servable(model, "model")
         inputs = [dict(c) for c in version.signature.inputs]
-        threshold = check_threshold(threshold)
-        policy = check_policy(unseen_policy)
+        threshold = spec.threshold
+        policy = spec.unseen_policy
         features = [c["name"] for c in inputs]
-        logs = check_log_columns(log_columns, features)
-        pii = check_pii(pii_columns, [*features, *logs])
-        sticky = check_sticky(sticky_field, [*features, *logs])
+        logs = check_log_columns(spec.log_columns, features)
+        pii = check_pii(spec.pii_columns, [*features, *logs])
+        sticky = check_sticky(spec.sticky_field, [*features, *logs])
         now = utcnow()
         with self.ctx.store.unit_of_work() as session:
             exists = session.execute(
