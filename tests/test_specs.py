@@ -183,3 +183,22 @@ def test_window_shorthand_and_object_give_the_same_canonical_form() -> None:
         "period": "week",
         "lookback": 0,
     }
+
+
+def test_canary_and_update_specs_everywhere(sqlite_client, api) -> None:  # type: ignore[no-untyped-def]
+    from mlsteward.serving.specs import SetCanary, UpdateDeployment
+
+    assert _error(lambda: SetCanary.parse(model="m/2", share=1.5)).field == "share"
+    sdk_err = _error(lambda: sqlite_client.deployments.set_canary("d", "m/2", 1.5))
+    assert sdk_err.field == "share" and "from 0 to 1" in sdk_err.message
+    r = api.put("/api/v1/deployments/d/canary", json={"model": "m/2", "share": 1.5})
+    assert (r.status_code, r.json()["field"]) == (422, "share")
+    assert "from 0 to 1" in r.json()["detail"]
+
+    assert _error(lambda: UpdateDeployment.parse(treshold=0.2)).field == "treshold"
+    r = api.patch("/api/v1/deployments/d", json={"unseen_policy": "skip"})
+    assert (r.status_code, r.json()["field"]) == (422, "unseen_policy")
+    sdk_err = _error(
+        lambda: sqlite_client.deployments.update("d", unseen_policy="skip")
+    )
+    assert sdk_err.field == "unseen_policy"

@@ -12,15 +12,9 @@ from pydantic import BaseModel, Field
 from mlsteward.api.deps import Actor, Approver, Ctx
 from mlsteward.serving.deployments import DeploymentService
 from mlsteward.serving.log.service import PredictionLog
-from mlsteward.serving.specs import CreateDeployment
+from mlsteward.serving.specs import CreateDeployment, SetCanary, UpdateDeployment
 
 router = APIRouter(tags=["serving"])
-
-
-class CanaryBody(BaseModel):
-    model: str = Field(description="Version to send the share to.")
-    share: float = Field(description="Share of traffic, 0 to 1.")
-    sticky_field: str | None = None
 
 
 class ModelBody(BaseModel):
@@ -29,13 +23,6 @@ class ModelBody(BaseModel):
 
 class PromoteBody(BaseModel):
     model: str | None = Field(None, description="Default: the canary.")
-
-
-class UpdateBody(BaseModel):
-    threshold: float | None = None
-    unseen_policy: str | None = None
-    log_columns: list[str] | None = None
-    pii_columns: list[str] | None = None
 
 
 @router.get("/deployments")
@@ -54,28 +41,13 @@ def get_deployment(name: str, ctx: Ctx) -> dict[str, Any]:
 
 
 @router.patch("/deployments/{name}")
-def update_deployment(name: str, body: UpdateBody, ctx: Actor) -> dict[str, Any]:
-    return (
-        DeploymentService(ctx)
-        .update(
-            name,
-            threshold=body.threshold,
-            unseen_policy=body.unseen_policy,
-            log_columns=body.log_columns,
-            pii_columns=body.pii_columns,
-        )
-        .to_dict()
-    )
+def update_deployment(name: str, body: UpdateDeployment, ctx: Actor) -> dict[str, Any]:
+    return DeploymentService(ctx).update(name, body).to_dict()
 
 
 @router.put("/deployments/{name}/canary")
-def set_canary(name: str, body: CanaryBody, ctx: Actor) -> dict[str, Any]:
-    svc = DeploymentService(ctx)
-    if "sticky_field" in body.model_fields_set:
-        return svc.set_canary(
-            name, body.model, body.share, sticky_field=body.sticky_field
-        ).to_dict()
-    return svc.set_canary(name, body.model, body.share).to_dict()
+def set_canary(name: str, body: SetCanary, ctx: Actor) -> dict[str, Any]:
+    return DeploymentService(ctx).set_canary(name, body).to_dict()
 
 
 @router.delete("/deployments/{name}/canary")

@@ -17,7 +17,7 @@ from mlsteward.context import Context
 from mlsteward.serving.deployments import DeploymentService
 from mlsteward.serving.log.service import PredictionLog
 from mlsteward.serving.models import Deployment
-from mlsteward.serving.specs import CreateDeployment
+from mlsteward.serving.specs import CreateDeployment, SetCanary, UpdateDeployment
 
 _UNSET: Any = object()
 
@@ -81,14 +81,15 @@ class Deployments:
         *,
         sticky_field: str | None = _UNSET,
     ) -> Deployment:
-        """Send ``share`` (0 to 1) of ``name``'s traffic to ``model``.
+        """Send ``share`` (0 to 1) of ``name``'s traffic to ``model``;
+        ``sticky_field`` left out keeps the deployment's.
 
         Example:
             >>> client.deployments.set_canary("cr", "cr/2", 0.1)  # doctest: +SKIP
         """
-        if sticky_field is _UNSET:
-            return self._svc.set_canary(name, model, share)
-        return self._svc.set_canary(name, model, share, sticky_field=sticky_field)
+        given = {} if sticky_field is _UNSET else {"sticky_field": sticky_field}
+        spec = SetCanary.parse(model=model, share=share, **given)
+        return self._svc.set_canary(name, spec)
 
     def clear_canary(self, name: str) -> Deployment:
         """Send every request back to the champion.
@@ -131,29 +132,22 @@ class Deployments:
         return self._svc.rollback(name)
 
     def update(
-        self,
-        name: str,
-        *,
-        threshold: float | None = None,
-        unseen_policy: str | None = None,
-        log_columns: Sequence[str] | None = None,
-        pii_columns: Sequence[str] | None = None,
-        sticky_field: str | None = _UNSET,
+        self, name: str, spec: UpdateDeployment | None = None, **fields: Any
     ) -> Deployment:
-        """Change threshold, unseen policy, logged, redacted or sticky columns.
+        """Change threshold, unseen policy, logged, redacted or sticky columns:
+        the fields given (``None`` fields are left as they are, except
+        ``sticky_field=None``, which clears it).
 
         Example:
             >>> client.deployments.update("cr", threshold=0.45)  # doctest: +SKIP
         """
-        extra = {} if sticky_field is _UNSET else {"sticky_field": sticky_field}
-        return self._svc.update(
-            name,
-            threshold=threshold,
-            unseen_policy=unseen_policy,
-            log_columns=log_columns,
-            pii_columns=pii_columns,
-            **extra,
-        )
+        given = {
+            k: v for k, v in fields.items() if v is not None or k == "sticky_field"
+        }
+        if spec is None or given:
+            base = spec.model_dump(exclude_unset=True) if spec else {}
+            spec = UpdateDeployment.parse(base, **given)
+        return self._svc.update(name, spec)
 
     def shadow_predictions(
         self,

@@ -34,7 +34,7 @@ from mlsteward.serving.rules import (
     check_sticky,
     check_threshold,
 )
-from mlsteward.serving.specs import CreateDeployment
+from mlsteward.serving.specs import CreateDeployment, SetCanary, UpdateDeployment
 from mlsteward.serving.tables import deployment_changes, deployments
 from mlsteward.store import audit, utcnow
 
@@ -75,7 +75,7 @@ class DeploymentService:
         >>> svc = DeploymentService(ctx)  # doctest: +SKIP
         >>> svc.create(CreateDeployment(name="cr", model="cr@champion"))
         ... # doctest: +SKIP
-        >>> svc.set_canary("credit-risk", "credit-risk/2", 0.1)  # doctest: +SKIP
+        >>> svc.set_canary("cr", SetCanary(model="cr/2", share=0.1))  # doctest: +SKIP
         >>> svc.promote("credit-risk")  # doctest: +SKIP
         >>> svc.rollback("credit-risk")  # doctest: +SKIP
     """
@@ -170,31 +170,23 @@ class DeploymentService:
                 values={},
             )
 
-    def set_canary(
-        self,
-        name: str,
-        model: str,
-        share: float,
-        *,
-        sticky_field: str | None = _UNSET,
-    ) -> Deployment:
-        """Send ``share`` (0 to 1) of the traffic to ``model``.
+    def set_canary(self, name: str, spec: SetCanary) -> Deployment:
+        """Send ``spec.share`` (0 to 1) of the traffic to ``spec.model``.
 
         Requests carrying the sticky key (the ``X-Routing-Key`` header, or
         the record field ``sticky_field``) always take the same route for a
         given key while the share stays the same; raising the share only
-        moves keys from the champion to the canary.
+        moves keys from the champion to the canary. ``sticky_field`` left
+        out of the spec keeps the deployment's.
+
+        Example:
+            >>> svc.set_canary("cr", SetCanary(model="cr/2", share=0.1))
+            ... # doctest: +SKIP
         """
-        if (
-            not isinstance(share, (int, float))
-            or isinstance(share, bool)
-            or not 0.0 <= float(share) <= 1.0
-        ):
-            raise InvalidInput(
-                f"share must be a number from 0 to 1 (0.1 sends 10% of the "
-                f"traffic to the canary), got {share!r}",
-                field="share",
-            )
+        model, share = spec.model, spec.share
+        sticky_field = (
+            spec.sticky_field if "sticky_field" in spec.model_fields_set else _UNSET
+        )
         with self.ctx.store.unit_of_work() as session:
             row = self._row(session, name, lock=True)
             version = self._servable(model, "model", row=row)
@@ -354,18 +346,18 @@ class DeploymentService:
                 values=values,
             )
 
-    def update(
-        self,
-        name: str,
-        *,
-        threshold: float | None = None,
-        unseen_policy: str | None = None,
-        log_columns: Sequence[str] | None = None,
-        pii_columns: Sequence[str] | None = None,
-        sticky_field: str | None = _UNSET,
-    ) -> Deployment:
+    def update(self, name: str, spec: UpdateDeployment) -> Deployment:
         """Change a deployment's decision threshold, unseen-category policy,
-        logged columns, redacted columns or sticky field."""
+        logged columns, redacted columns or sticky field: those ``spec``
+        gives.
+
+        Example:
+            >>> svc.update("cr", UpdateDeployment(threshold=0.45))  # doctest: +SKIP
+        """
+        given = spec.model_fields_set
+        threshold, unseen_policy = spec.threshold, spec.unseen_policy
+        log_columns, pii_columns = spec.log_columns, spec.pii_columns
+        sticky_field = spec.sticky_field if "sticky_field" in given else _UNSET
         with self.ctx.store.unit_of_work() as session:
             row = self._row(session, name, lock=True)
             features = [c["name"] for c in row.inputs]
@@ -427,7 +419,9 @@ class DeploymentService:
                 if mode == "shadow" and version not in d.shadow_versions:
                     changed.append(self.add_shadow(d.name, ref))
                 elif mode == "canary":
-                    changed.append(self.set_canary(d.name, ref, share))
+                    changed.append(
+                        self.set_canary(d.name, SetCanary(model=ref, share=share))
+                    )
             except Conflict:
                 continue
         return changed

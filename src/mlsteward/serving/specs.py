@@ -1,4 +1,4 @@
-"""Request specs of serving: create a deployment.
+"""Request specs of serving: create, update a deployment, set its canary.
 
 :class:`CreateDeployment` is what ``DeploymentService.create`` takes, the
 body of ``POST /api/v1/deployments``, and what ``client.deployments.create``
@@ -18,9 +18,9 @@ from pydantic import Field, field_validator
 from mlsteward.names import check_name, parse_ref
 from mlsteward.serving.models import UnseenPolicy
 from mlsteward.serving.rules import check_policy, check_threshold
-from mlsteward.spec import Spec, guard
+from mlsteward.spec import Spec, guard, invalid
 
-__all__ = ["CreateDeployment"]
+__all__ = ["CreateDeployment", "SetCanary", "UpdateDeployment"]
 
 
 class CreateDeployment(Spec):
@@ -72,3 +72,77 @@ class CreateDeployment(Spec):
     @classmethod
     def _policy(cls, value: Any) -> str:
         return guard(lambda: check_policy(value))
+
+
+class SetCanary(Spec):
+    """Send a share of a deployment's traffic to another version.
+
+    ``sticky_field`` left out keeps the deployment's; given (even ``None``)
+    it replaces it.
+
+    Example:
+        >>> SetCanary(model="credit-risk/2", share=0.1).share
+        0.1
+    """
+
+    model: str = Field(description="Version to send the share to.")
+    share: float = Field(description="Share of traffic, 0 to 1.")
+    sticky_field: str | None = Field(
+        default=None, description="Field that keeps a caller on one route."
+    )
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        if not value.isdigit():  # a bare version number of the deployment's model
+            guard(lambda: parse_ref(value, "model"))
+        return value
+
+    @field_validator("share", mode="before")
+    @classmethod
+    def _share(cls, value: Any) -> float:
+        if (
+            not isinstance(value, (int, float))
+            or isinstance(value, bool)
+            or not 0.0 <= float(value) <= 1.0
+        ):
+            invalid(
+                "share must be a number from 0 to 1 (0.1 sends 10% of the "
+                f"traffic to the canary), got {value!r}",
+                "share",
+            )
+        return float(value)
+
+
+class UpdateDeployment(Spec):
+    """Change a deployment's settings; only the fields given change
+    (``sticky_field=None`` given clears it).
+
+    Example:
+        >>> sorted(UpdateDeployment(threshold=0.4).model_fields_set)
+        ['threshold']
+    """
+
+    threshold: float | None = Field(
+        default=None, description="Scores at or above it are denied."
+    )
+    unseen_policy: str | None = Field(default=None, description="reject or unknown")
+    log_columns: list[str] | None = Field(
+        default=None, description="Extra request fields to log."
+    )
+    pii_columns: list[str] | None = Field(
+        default=None, description="Fields the log redacts."
+    )
+    sticky_field: str | None = Field(
+        default=None, description="Field that keeps a caller on one route."
+    )
+
+    @field_validator("threshold", mode="before")
+    @classmethod
+    def _threshold(cls, value: Any) -> float | None:
+        return None if value is None else guard(lambda: check_threshold(value))
+
+    @field_validator("unseen_policy", mode="before")
+    @classmethod
+    def _policy(cls, value: Any) -> str | None:
+        return None if value is None else guard(lambda: check_policy(value))
