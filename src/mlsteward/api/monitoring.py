@@ -15,32 +15,9 @@ from mlsteward.monitoring.alerts import AlertService
 from mlsteward.monitoring.models import Alert, Monitor, MonitorRun, ResultRow
 from mlsteward.monitoring.monitors import MonitorService
 from mlsteward.monitoring.outcomes import LoadResult, OutcomeService
+from mlsteward.monitoring.specs import CreateMonitor, RunMonitor
 
 router = APIRouter(tags=["monitoring"])
-
-
-class MonitorBody(BaseModel):
-    name: str = Field(description="Name of the monitor.")
-    deployment: str = Field(description="Deployment whose predictions it watches.")
-    model: str | None = Field(None, description="Registered model it serves.")
-    schedule: str | int = Field(
-        "1d", description="Seconds, '6h', '1w', or cron ('0 6 * * *')."
-    )
-    window: str | dict[str, Any] | None = Field(
-        None, description="'last:N', 'range:7d', 'period:month' or an object."
-    )
-    reference: str = Field("champion", description="'champion' or 'dataset/N'.")
-    checks: list[str] | dict[str, Any] | None = None
-    methods: dict[str, str | list[str]] | None = None
-    alerting: dict[str, Any] | list[Any] | None = None
-    routes: list[str] = Field(default_factory=lambda: ["champion"])
-    description: str = ""
-
-
-class RunBody(BaseModel):
-    start: dt.datetime | None = Field(None, description="Window start (UTC).")
-    end: dt.datetime | None = Field(None, description="Window end (UTC).")
-    at: dt.datetime | None = Field(None, description="The run's time (UTC).")
 
 
 class OutcomeItem(BaseModel):
@@ -64,20 +41,8 @@ def _clean(value: Any) -> Any:
 
 
 @router.post("/monitors", status_code=201)
-def create_monitor(body: MonitorBody, ctx: Actor) -> Monitor:
-    return MonitorService(ctx).create(
-        body.name,
-        deployment=body.deployment,
-        model=body.model,
-        schedule=body.schedule,
-        window=body.window,
-        reference=body.reference,
-        checks=body.checks,
-        methods=body.methods,
-        alerting=body.alerting,
-        routes=body.routes,
-        description=body.description,
-    )
+def create_monitor(body: CreateMonitor, ctx: Actor) -> Monitor:
+    return MonitorService(ctx).create(body)
 
 
 @router.get("/monitors")
@@ -97,19 +62,8 @@ def delete_monitor(name: str, ctx: Actor) -> Response:
 
 
 @router.post("/monitors/{name}/run")
-def run_monitor(name: str, ctx: Actor, body: RunBody | None = None) -> MonitorRun:
-    body = body or RunBody(start=None, end=None, at=None)
-    window = None
-    if body.start is not None or body.end is not None:
-        if body.start is None or body.end is None:
-            from mlsteward.errors import InvalidInput
-
-            raise InvalidInput(
-                "give both start and end of the window, or neither",
-                field="start" if body.start is None else "end",
-            )
-        window = (body.start, body.end)
-    return MonitorService(ctx).run(name, window=window, at=body.at)
+def run_monitor(name: str, ctx: Actor, body: RunMonitor | None = None) -> MonitorRun:
+    return MonitorService(ctx).run(name, body)
 
 
 @router.get("/monitors/{name}/results")

@@ -22,6 +22,7 @@ from mlsteward.errors import (
     Unauthenticated,
     UnsafeArtifact,
 )
+from mlsteward.spec import error_of
 
 __all__ = [
     "PROBLEM_RESPONSES",
@@ -127,14 +128,17 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         first = errors[0] if errors else {}
-        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query")]
-        field = ".".join(loc) or None
+        loc = tuple(p for p in first.get("loc", ()) if p not in ("body", "query"))
+        # The same wording as the SDK and CLI get from a spec (mlsteward.spec).
+        error = error_of({**first, "loc": loc}) if first else None
+        extra = error.details if error is not None else {}
         return problem(
             422,
             "InvalidInput",
-            f"{field or 'request'}: {first.get('msg', 'invalid')}",
+            error.message if error is not None else "request: invalid",
             code="invalid_input",
-            field=field,
+            field=(error.field or None) if error is not None else None,
+            **extra,
             errors=[
                 {
                     "field": ".".join(str(p) for p in e.get("loc", ())),

@@ -13,26 +13,9 @@ from mlsteward.api.deps import Actor, Approver, Ctx
 from mlsteward.serving.deployments import DeploymentService
 from mlsteward.serving.log.service import PredictionLog
 from mlsteward.serving.models import Deployment, PredictionRecord
+from mlsteward.serving.specs import CreateDeployment, SetCanary, UpdateDeployment
 
 router = APIRouter(tags=["serving"])
-
-
-class CreateBody(BaseModel):
-    name: str = Field(description="Deployment name, e.g. credit-risk.")
-    model: str = Field(
-        description="Model version: credit-risk/3 or credit-risk@champion."
-    )
-    threshold: float = Field(0.5, description="Scores at or above it are denied.")
-    unseen_policy: str = Field("reject", description="reject or unknown")
-    log_columns: list[str] = Field(default_factory=list)
-    pii_columns: list[str] = Field(default_factory=list)
-    sticky_field: str | None = None
-
-
-class CanaryBody(BaseModel):
-    model: str = Field(description="Version to send the share to.")
-    share: float = Field(description="Share of traffic, 0 to 1.")
-    sticky_field: str | None = None
 
 
 class ModelBody(BaseModel):
@@ -43,29 +26,14 @@ class PromoteBody(BaseModel):
     model: str | None = Field(None, description="Default: the canary.")
 
 
-class UpdateBody(BaseModel):
-    threshold: float | None = None
-    unseen_policy: str | None = None
-    log_columns: list[str] | None = None
-    pii_columns: list[str] | None = None
-
-
 @router.get("/deployments")
 def list_deployments(ctx: Ctx) -> list[Deployment]:
     return DeploymentService(ctx).list()
 
 
 @router.post("/deployments", status_code=201)
-def create_deployment(body: CreateBody, ctx: Actor) -> Deployment:
-    return DeploymentService(ctx).create(
-        body.name,
-        body.model,
-        threshold=body.threshold,
-        unseen_policy=body.unseen_policy,
-        log_columns=body.log_columns,
-        pii_columns=body.pii_columns,
-        sticky_field=body.sticky_field,
-    )
+def create_deployment(body: CreateDeployment, ctx: Actor) -> Deployment:
+    return DeploymentService(ctx).create(body)
 
 
 @router.get("/deployments/{name}")
@@ -74,24 +42,13 @@ def get_deployment(name: str, ctx: Ctx) -> Deployment:
 
 
 @router.patch("/deployments/{name}")
-def update_deployment(name: str, body: UpdateBody, ctx: Actor) -> Deployment:
-    return DeploymentService(ctx).update(
-        name,
-        threshold=body.threshold,
-        unseen_policy=body.unseen_policy,
-        log_columns=body.log_columns,
-        pii_columns=body.pii_columns,
-    )
+def update_deployment(name: str, body: UpdateDeployment, ctx: Actor) -> Deployment:
+    return DeploymentService(ctx).update(name, body)
 
 
 @router.put("/deployments/{name}/canary")
-def set_canary(name: str, body: CanaryBody, ctx: Actor) -> Deployment:
-    svc = DeploymentService(ctx)
-    if "sticky_field" in body.model_fields_set:
-        return svc.set_canary(
-            name, body.model, body.share, sticky_field=body.sticky_field
-        )
-    return svc.set_canary(name, body.model, body.share)
+def set_canary(name: str, body: SetCanary, ctx: Actor) -> Deployment:
+    return DeploymentService(ctx).set_canary(name, body)
 
 
 @router.delete("/deployments/{name}/canary")

@@ -124,8 +124,13 @@ def create(
             alerting["sinks"] = list(sink)
         if cooldown:
             alerting["cooldown_seconds"] = cooldown
-    m = client().create_monitor(
-        name,
+    from mlsteward.monitoring.specs import CreateMonitor
+
+    # The config file's keys are the spec's fields; options override them, and
+    # the spec alone validates (an unknown key in the file is refused by name).
+    spec = CreateMonitor.parse(
+        cfg,
+        name=name,
         deployment=deployment,
         model=model or cfg.get("model"),
         schedule=cfg.get("schedule", schedule),
@@ -137,6 +142,7 @@ def create(
         routes=route or cfg.get("routes") or ["champion"],
         description=description or cfg.get("description", ""),
     )
+    m = client().monitors.create(spec)
     if as_json:
         emit_json(m.to_dict())
         return
@@ -250,14 +256,10 @@ def run(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Run a monitor now and store its results."""
-    if (start is None) != (end is None):
-        raise InvalidInput("give both --start and --end, or neither", field="start")
-    window = (start, end) if start is not None else None
-    from mlsteward.monitoring.windows import as_utc
+    from mlsteward.monitoring.specs import RunMonitor
 
-    result = client().run_monitor(
-        name, window=window, at=as_utc(at, "at") if at else None
-    )
+    spec = RunMonitor.parse(start=start, end=end, at=at)
+    result = client().monitors.run(name, spec)
     if as_json:
         emit_json(result.to_dict())
     else:

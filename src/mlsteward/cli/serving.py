@@ -100,15 +100,18 @@ def create(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a deployment; the model reference is resolved to a version now."""
-    d = client().create_deployment(
-        name,
-        model,
+    from mlsteward.serving.specs import CreateDeployment
+
+    spec = CreateDeployment.parse(
+        name=name,
+        model=model,
         threshold=threshold,
         unseen_policy=unseen,
         log_columns=log_column,
         pii_columns=pii,
         sticky_field=sticky_field,
     )
+    d = client().deployments.create(spec)
     _show(d, as_json)
 
 

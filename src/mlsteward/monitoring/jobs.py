@@ -11,6 +11,7 @@ from typing import Any
 from mlsteward.context import Context
 from mlsteward.errors import InvalidInput
 from mlsteward.monitoring.monitors import MonitorService
+from mlsteward.monitoring.specs import RunMonitor
 
 __all__ = ["run_job"]
 
@@ -21,11 +22,9 @@ def run_job(ctx: Context, payload: dict[str, Any], log: Any) -> dict[str, Any]:
     name = payload.get("monitor")
     if not isinstance(name, str):
         raise InvalidInput("monitor_run jobs need {'monitor': NAME}", field="monitor")
-    window = None
-    if payload.get("start") and payload.get("end"):
-        window = (payload["start"], payload["end"])
+    spec = RunMonitor.parse({k: payload[k] for k in ("start", "end") if payload.get(k)})
     log(f"running monitor {name}")
-    run = MonitorService(ctx).run(name, window=window)
+    run = MonitorService(ctx).run(name, spec)
     log(f"{len(run.results)} results, {len(run.alerts)} alerts")
     return {
         "run_id": run.run_id,

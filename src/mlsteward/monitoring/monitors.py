@@ -11,8 +11,9 @@ the retraining issue) the job worker call.
 
 Example:
     >>> svc = MonitorService(ctx)  # doctest: +SKIP
-    >>> svc.create("credit-risk", deployment="credit-risk")  # doctest: +SKIP
-    >>> run = svc.run("credit-risk", window=(start, end))  # doctest: +SKIP
+    >>> svc.create(CreateMonitor(name="cr", deployment="credit-risk"))
+    ... # doctest: +SKIP
+    >>> run = svc.run("cr", RunMonitor(start=start, end=end))  # doctest: +SKIP
     >>> run.value("performance.auc"), run.value("estimated.auc")  # doctest: +SKIP
 """
 
@@ -22,7 +23,7 @@ import builtins
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -42,12 +43,12 @@ from mlsteward.monitoring.spec import (
     fix_columns,
     merge_checks,
     parse_alerting,
-    parse_window,
 )
+from mlsteward.monitoring.specs import CreateMonitor, RunMonitor
 from mlsteward.monitoring.tables import monitor_results as rt
 from mlsteward.monitoring.tables import monitors as mt
 from mlsteward.monitoring.windows import as_utc, plan_windows
-from mlsteward.names import check_name
+from mlsteward.names import parse_ref
 from mlsteward.registry.models import ModelVersion
 from mlsteward.registry.service import ModelRegistry
 from mlsteward.serving.log.service import PredictionLog
@@ -88,69 +89,39 @@ class MonitorService:
         self.ctx = ctx
 
     # -- definitions ------------------------------------------------------
-    def create(
-        self,
-        name: str,
-        *,
-        deployment: str,
-        model: str | None = None,
-        schedule: str | int = "1d",
-        window: Any = None,
-        reference: str = "champion",
-        checks: Any = None,
-        methods: Mapping[str, str | Sequence[str]] | None = None,
-        alerting: Any = None,
-        routes: Sequence[str] = ("champion",),
-        description: str = "",
-    ) -> Monitor:
+    def create(self, spec: CreateMonitor) -> Monitor:
         """Create a monitor; its drift methods are fixed here, from the reference.
 
         Args:
-            name: The monitor's name.
-            deployment: The deployment whose predictions it watches.
-            model: Registered model the deployment serves (default: from the
-                deployment, its log, or a model named like the deployment).
-            schedule: Interval (``3600``, ``"6h"``) or cron (``"0 6 * * *"``).
-            window: ``"last:N"``, ``"range:7d"``, ``"period:month"`` or a dict
-                (:func:`~mlsteward.monitoring.spec.parse_window`).
-            reference: ``"champion"`` (the training data of the version that
-                scored each window) or a dataset ref (``"name/N"``).
-            checks: Check names or ``{check: options}``
-                (:data:`~mlsteward.monitoring.spec.CHECK_DEFAULTS`).
-            methods: Drift method(s) per column, overriding the defaults.
-            alerting: Sinks and cool-down
-                (:func:`~mlsteward.monitoring.spec.parse_alerting`).
-            routes: Routes of the log watched (``champion``, ``canary``).
-            description: Free text.
+            spec: What to watch and how
+                (:class:`~mlsteward.monitoring.specs.CreateMonitor`, already
+                validated): window, checks, alerting, schedule, reference.
 
         Raises:
-            InvalidInput: A bad option (named), or the reference lacks the
-                model's inputs.
+            InvalidInput: The reference lacks the model's inputs, or a drift
+                method does not suit its column (named).
             NotFound: Unknown model or dataset.
             Conflict: A monitor of that name exists.
+
+        Example:
+            >>> svc.create(CreateMonitor(name="cr", deployment="credit-risk"))
+            ... # doctest: +SKIP
         """
-        check_name(name, "name")
-        check_name(deployment, "deployment")
-        sched = parse_schedule(schedule)
-        win = parse_window(window)
-        cfg = merge_checks(checks)
-        if methods:
-            if "drift" not in cfg:
-                raise InvalidInput(
-                    "methods were given but the drift check is not chosen",
-                    field="methods",
-                )
-            cfg["drift"]["methods"] = {**cfg["drift"]["methods"], **dict(methods)}
+        name, deployment, reference = spec.name, spec.deployment, spec.reference
+        sched = parse_schedule(spec.schedule)
+        win = spec.window.canonical()
+        cfg = merge_checks(spec.checks)
+        if spec.methods:
+            cfg["drift"]["methods"] = {**cfg["drift"]["methods"], **spec.methods}
         alert_cfg = parse_alerting(
-            alerting,
+            spec.alerting.model_dump(exclude_none=True),
             default_cooldown=self.ctx.settings.alert_cooldown_seconds,
             sink_types=sink_types(),
         )
-        route_list = [str(r) for r in routes]
-        if not route_list:
-            raise InvalidInput("routes must name at least one route", field="routes")
-        model = model or self._model_of(deployment)
-        version = self._version_for(model)
+        route_list = list(spec.routes)
+        model_ref = spec.model or self._model_of(deployment)
+        model = parse_ref(model_ref, "model").name
+        version = self._version_for(model_ref)
         dataset = self._reference_dataset(reference, version)
         fix_columns(
             cfg,
@@ -159,6 +130,7 @@ class MonitorService:
             protected=dataset.columns_with_role("protected"),
             where=f"the reference {dataset.ref}",
         )
+        description = spec.description
         now = utcnow()
         monitor_id = uuid.uuid4().hex
         stored_reference = "champion" if reference == "champion" else dataset.ref
@@ -275,28 +247,29 @@ class MonitorService:
 
     # -- running ----------------------------------------------------------
     def run(
-        self,
-        name: str,
-        *,
-        window: tuple[Any, Any] | None = None,
-        at: dt.datetime | None = None,
-        deliver: bool = True,
+        self, name: str, spec: RunMonitor | None = None, *, deliver: bool = True
     ) -> MonitorRun:
         """Run every check of a monitor now and store the results.
 
         Args:
             name: The monitor.
-            window: ``(start, end)`` (UTC datetimes or ISO strings) to compute
-                instead of the monitor's own window; a period monitor splits
-                it into calendar periods (vintages).
-            at: The run's time (default now): the end of rolling windows,
-                and the time alerts are seen at (cool-downs are measured in
-                it), so a back-fill can pass the end of each period.
+            spec: An explicit window (``start`` and ``end``, UTC) to compute
+                instead of the monitor's own, which a period monitor splits
+                into calendar periods (vintages); and ``at``, the run's time
+                (default now): the end of rolling windows, and the time alerts
+                are seen at (cool-downs are measured in it), so a back-fill
+                can pass the end of each period. See
+                :class:`~mlsteward.monitoring.specs.RunMonitor`.
             deliver: Deliver pending alerts after the run.
 
         Returns:
             The :class:`~mlsteward.monitoring.models.MonitorRun`.
+
+        Example:
+            >>> svc.run("cr", RunMonitor(start=t0, end=t1))  # doctest: +SKIP
         """
+        spec = spec or RunMonitor()
+        window, at = spec.window, spec.at
         monitor = self.get(name)
         at = as_utc(at, "at") if at is not None else utcnow()
         run_id = uuid.uuid4().hex
@@ -424,7 +397,7 @@ class MonitorService:
         runs = []
         for name, _due in self.claim_due(now=now):
             try:
-                runs.append(self.run(name, at=now))
+                runs.append(self.run(name, RunMonitor(at=now)))
             except MlstewardError as exc:
                 logger.error("monitor %s failed: %s", name, exc.message)
             except Exception:  # a scheduler keeps going; the trace is logged
@@ -535,6 +508,8 @@ class MonitorService:
 
     def _version_for(self, model: str) -> ModelVersion:
         registry = ModelRegistry(self.ctx)
+        if parse_ref(model, "model").name != model:  # a version or alias given
+            return registry.get(model)
         try:
             return registry.get(f"{model}@champion")
         except NotFound:

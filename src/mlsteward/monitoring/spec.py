@@ -103,72 +103,22 @@ _BELOW = {("fairness", "approval_ratio")}
 
 
 def parse_window(value: Any) -> dict[str, Any]:
-    """Canonical window dict (see the module docstring).
+    """Canonical window dict (see the module docstring and
+    :class:`~mlsteward.monitoring.specs.Window`, which validates it).
 
     Example:
         >>> parse_window("last:500"), parse_window("period:month")["lookback"]
         ({'type': 'last_n', 'n': 500}, 1)
     """
-    if value is None:
-        value = "period:month"
-    if isinstance(value, str):
-        kind, _, arg = value.partition(":")
-        kind = kind.strip().lower()
-        if kind in PERIODS and not arg:
-            kind, arg = "period", kind
-        if kind in ("last", "last_n"):
-            value = {"type": "last_n", "n": arg}
-        elif kind == "range":
-            value = {"type": "range", "seconds": arg}
-        elif kind == "period":
-            value = {"type": "period", "period": arg or "month"}
-        else:
-            raise InvalidInput(
-                f"window {value!r} is not understood; expected 'last:N', "
-                "'range:7d' or 'period:month' (or week, day)",
-                field="window",
-            )
-    if not isinstance(value, Mapping):
-        raise InvalidInput("window must be a string or an object", field="window")
-    window_type = value.get("type")
-    if window_type == "last_n":
-        n = value.get("n")
-        try:
-            n = int(n)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            n = 0
-        if n < 1:
-            raise InvalidInput(
-                f"window.n must be a positive number of predictions, got "
-                f"{value.get('n')!r}",
-                field="window.n",
-            )
-        return {"type": "last_n", "n": n}
-    if window_type == "range":
-        return {
-            "type": "range",
-            "seconds": parse_duration(value.get("seconds"), "window.seconds"),
-        }
-    if window_type == "period":
-        period = str(value.get("period", "month")).lower()
-        if period not in PERIODS:
-            raise InvalidInput(
-                f"window.period {period!r} is not one of {list(PERIODS)}",
-                field="window.period",
-                allowed=list(PERIODS),
-            )
-        lookback = value.get("lookback", 1)
-        if isinstance(lookback, bool) or not isinstance(lookback, int) or lookback < 0:
-            raise InvalidInput(
-                "window.lookback must be a whole number of periods >= 0",
-                field="window.lookback",
-            )
-        return {"type": "period", "period": period, "lookback": lookback}
-    raise InvalidInput(
-        f"window.type {window_type!r} is not one of ['last_n', 'range', 'period']",
-        field="window.type",
-        allowed=["last_n", "range", "period"],
-    )
+    from pydantic import ValidationError
+
+    from mlsteward.monitoring.specs import Window
+    from mlsteward.spec import invalid_input_of
+
+    try:
+        return Window.model_validate(value or "period:month").canonical()
+    except ValidationError as exc:
+        raise invalid_input_of(exc, Window) from exc
 
 
 def threshold_of(checks: Mapping[str, Any], check: str, key: str) -> Threshold | None:

@@ -47,10 +47,19 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mlsteward.durations import parse_duration, parse_schedule
 from mlsteward.errors import InvalidInput
+from mlsteward.monitoring.specs import CreateMonitor
+from mlsteward.spec import allowed_keys, field_of
 
 __all__ = ["Policy", "load_policy", "parse_policy"]
 
@@ -125,21 +134,6 @@ class Promotion(_Strict):
     )
 
 
-class MonitorSpec(_Strict):
-    """A monitor the policy keeps in place (see ``mlsteward monitors create``)."""
-
-    name: str
-    deployment: str | None = None  # default: the model's name
-    schedule: str | int = "1d"
-    window: str | dict[str, Any] | None = None
-    reference: str = "champion"
-    checks: list[str] | dict[str, Any] | None = None
-    methods: dict[str, str | list[str]] | None = None
-    alerting: dict[str, Any] | list[Any] | None = None
-    routes: list[str] = Field(default_factory=lambda: ["champion"])
-    description: str = ""
-
-
 class Policy(_Strict):
     """A validated retraining policy."""
 
@@ -150,22 +144,32 @@ class Policy(_Strict):
     trainer: Trainer = Field(default_factory=Trainer)
     gates: Gates = Field(default_factory=Gates)
     promotion: Promotion = Field(default_factory=Promotion)
-    monitors: list[MonitorSpec] = Field(default_factory=list)
+    #: Monitors the policy keeps in place, each a
+    #: :class:`~mlsteward.monitoring.specs.CreateMonitor` (as ``mlsteward
+    #: monitors create`` takes); ``deployment`` and ``model`` default to the
+    #: policy's model.
+    monitors: list[CreateMonitor] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _monitor_defaults(cls, doc: Any) -> Any:
+        if not isinstance(doc, dict) or not isinstance(doc.get("monitors"), list):
+            return doc
+        model = doc.get("model")
+        entries = [
+            {
+                **m,
+                "deployment": m.get("deployment") or model,
+                "model": m.get("model") or model,
+            }
+            if isinstance(m, dict)
+            else m
+            for m in doc["monitors"]
+        ]
+        return {**doc, "monitors": entries}
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(self.model_dump_json())
-
-
-def _allowed(loc: tuple[Any, ...]) -> list[str]:
-    model: Any = Policy
-    for part in loc:
-        fields = getattr(model, "model_fields", None)
-        if not fields or part not in fields:
-            break
-        ann = fields[part].annotation
-        model = ann
-    fields = getattr(model, "model_fields", None)
-    return sorted(fields) if fields else []
 
 
 def parse_policy(document: dict[str, Any]) -> Policy:
@@ -178,8 +182,15 @@ def parse_policy(document: dict[str, Any]) -> Policy:
         err = exc.errors()[0]
         loc = tuple(err.get("loc", ()))
         key = ".".join(str(p) for p in loc) or "policy"
+        if err["type"] == "invalid_input":  # a spec's validator named the field
+            ctx = err.get("ctx") or {}
+            field = field_of(loc, ctx)
+            allowed_values = {"allowed": ctx["allowed"]} if "allowed" in ctx else {}
+            raise InvalidInput(
+                f"policy key {field!r}: {err['msg']}", field=field, **allowed_values
+            ) from exc
         if err["type"] == "extra_forbidden":
-            allowed = _allowed(loc[:-1])
+            allowed = allowed_keys(Policy, loc[:-1])
             raise InvalidInput(
                 f"unknown policy key {key!r}; allowed here: {allowed}",
                 field=key,

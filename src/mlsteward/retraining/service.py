@@ -121,19 +121,11 @@ class RetrainingService:
         for spec in policy.monitors:
             if spec.name in existing:
                 monitors.delete(spec.name)
-            monitors.create(
-                spec.name,
-                deployment=spec.deployment or policy.model,
-                model=policy.model,
-                schedule=spec.schedule,
-                window=spec.window,
-                reference=spec.reference,
-                checks=spec.checks,
-                methods=spec.methods,
-                alerting=spec.alerting,
-                routes=spec.routes,
-                description=spec.description or f"kept by the policy of {policy.model}",
-            )
+            if not spec.description:
+                spec = spec.model_copy(
+                    update={"description": f"kept by the policy of {policy.model}"}
+                )
+            monitors.create(spec)
 
     def get_policy(self, model: str) -> Policy:
         with self.ctx.store.read() as session:

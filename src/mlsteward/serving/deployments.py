@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, InvalidInput, NotFound
-from mlsteward.names import check_name, parse_ref
+from mlsteward.names import parse_ref
 from mlsteward.registry.models import ModelVersion
 from mlsteward.registry.service import ModelRegistry
-from mlsteward.serving.models import Deployment, DeploymentChange, UnseenPolicy
+from mlsteward.serving.models import Deployment, DeploymentChange
 from mlsteward.serving.rules import (
     check_compatible,
     check_log_columns,
@@ -34,6 +34,7 @@ from mlsteward.serving.rules import (
     check_sticky,
     check_threshold,
 )
+from mlsteward.serving.specs import CreateDeployment, SetCanary, UpdateDeployment
 from mlsteward.serving.tables import deployment_changes, deployments
 from mlsteward.store import audit, utcnow
 
@@ -72,8 +73,9 @@ class DeploymentService:
 
     Example:
         >>> svc = DeploymentService(ctx)  # doctest: +SKIP
-        >>> svc.create("credit-risk", "credit-risk@champion")  # doctest: +SKIP
-        >>> svc.set_canary("credit-risk", "credit-risk/2", 0.1)  # doctest: +SKIP
+        >>> svc.create(CreateDeployment(name="cr", model="cr@champion"))
+        ... # doctest: +SKIP
+        >>> svc.set_canary("cr", SetCanary(model="cr/2", share=0.1))  # doctest: +SKIP
         >>> svc.promote("credit-risk")  # doctest: +SKIP
         >>> svc.rollback("credit-risk")  # doctest: +SKIP
     """
@@ -101,31 +103,32 @@ class DeploymentService:
             return {r.name: int(r.revision) for r in session.execute(q)}
 
     # -- writing ----------------------------------------------------------
-    def create(
-        self,
-        name: str,
-        model: str,
-        *,
-        threshold: float = 0.5,
-        unseen_policy: str = UnseenPolicy.REJECT,
-        log_columns: Sequence[str] = (),
-        pii_columns: Sequence[str] = (),
-        sticky_field: str | None = None,
-    ) -> Deployment:
-        """Create deployment ``name`` serving ``model`` (``name/3``, ``name@alias``).
+    def create(self, spec: CreateDeployment) -> Deployment:
+        """Create a deployment serving the version ``spec.model`` resolves to.
 
         The reference is resolved now: a deployment pins a version, and only
         deployment changes (promote, rollback) move it.
+
+        Args:
+            spec: The validated :class:`~mlsteward.serving.specs.CreateDeployment`.
+
+        Raises:
+            InvalidInput: A log, PII or sticky column the model lacks (named).
+            Conflict: The name is taken, or the version cannot serve.
+
+        Example:
+            >>> svc.create(CreateDeployment(name="cr", model="cr@champion"))
+            ... # doctest: +SKIP
         """
-        check_name(name, "name")
+        name, model = spec.name, spec.model
         version = self._servable(model, "model")
         inputs = [dict(c) for c in version.signature.inputs]
-        threshold = check_threshold(threshold)
-        policy = check_policy(unseen_policy)
+        threshold = spec.threshold
+        policy = spec.unseen_policy
         features = [c["name"] for c in inputs]
-        logs = check_log_columns(log_columns, features)
-        pii = check_pii(pii_columns, [*features, *logs])
-        sticky = check_sticky(sticky_field, [*features, *logs])
+        logs = check_log_columns(spec.log_columns, features)
+        pii = check_pii(spec.pii_columns, [*features, *logs])
+        sticky = check_sticky(spec.sticky_field, [*features, *logs])
         now = utcnow()
         with self.ctx.store.unit_of_work() as session:
             exists = session.execute(
@@ -167,31 +170,23 @@ class DeploymentService:
                 values={},
             )
 
-    def set_canary(
-        self,
-        name: str,
-        model: str,
-        share: float,
-        *,
-        sticky_field: str | None = _UNSET,
-    ) -> Deployment:
-        """Send ``share`` (0 to 1) of the traffic to ``model``.
+    def set_canary(self, name: str, spec: SetCanary) -> Deployment:
+        """Send ``spec.share`` (0 to 1) of the traffic to ``spec.model``.
 
         Requests carrying the sticky key (the ``X-Routing-Key`` header, or
         the record field ``sticky_field``) always take the same route for a
         given key while the share stays the same; raising the share only
-        moves keys from the champion to the canary.
+        moves keys from the champion to the canary. ``sticky_field`` left
+        out of the spec keeps the deployment's.
+
+        Example:
+            >>> svc.set_canary("cr", SetCanary(model="cr/2", share=0.1))
+            ... # doctest: +SKIP
         """
-        if (
-            not isinstance(share, (int, float))
-            or isinstance(share, bool)
-            or not 0.0 <= float(share) <= 1.0
-        ):
-            raise InvalidInput(
-                f"share must be a number from 0 to 1 (0.1 sends 10% of the "
-                f"traffic to the canary), got {share!r}",
-                field="share",
-            )
+        model, share = spec.model, spec.share
+        sticky_field = (
+            spec.sticky_field if "sticky_field" in spec.model_fields_set else _UNSET
+        )
         with self.ctx.store.unit_of_work() as session:
             row = self._row(session, name, lock=True)
             version = self._servable(model, "model", row=row)
@@ -351,18 +346,18 @@ class DeploymentService:
                 values=values,
             )
 
-    def update(
-        self,
-        name: str,
-        *,
-        threshold: float | None = None,
-        unseen_policy: str | None = None,
-        log_columns: Sequence[str] | None = None,
-        pii_columns: Sequence[str] | None = None,
-        sticky_field: str | None = _UNSET,
-    ) -> Deployment:
+    def update(self, name: str, spec: UpdateDeployment) -> Deployment:
         """Change a deployment's decision threshold, unseen-category policy,
-        logged columns, redacted columns or sticky field."""
+        logged columns, redacted columns or sticky field: those ``spec``
+        gives.
+
+        Example:
+            >>> svc.update("cr", UpdateDeployment(threshold=0.45))  # doctest: +SKIP
+        """
+        given = spec.model_fields_set
+        threshold, unseen_policy = spec.threshold, spec.unseen_policy
+        log_columns, pii_columns = spec.log_columns, spec.pii_columns
+        sticky_field = spec.sticky_field if "sticky_field" in given else _UNSET
         with self.ctx.store.unit_of_work() as session:
             row = self._row(session, name, lock=True)
             features = [c["name"] for c in row.inputs]
@@ -424,7 +419,9 @@ class DeploymentService:
                 if mode == "shadow" and version not in d.shadow_versions:
                     changed.append(self.add_shadow(d.name, ref))
                 elif mode == "canary":
-                    changed.append(self.set_canary(d.name, ref, share))
+                    changed.append(
+                        self.set_canary(d.name, SetCanary(model=ref, share=share))
+                    )
             except Conflict:
                 continue
         return changed

@@ -1,0 +1,204 @@
+"""One spec per write operation is the single point of validation: the same
+bad input gives the same field-named error through the spec the service
+takes, the SDK, REST (a 422 problem naming the field), the CLI (exit 2) and a
+policy file, and nothing is written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from mlsteward.api import create_app
+from mlsteward.cli import app as cli_app
+from mlsteward.errors import InvalidInput
+from mlsteward.monitoring.specs import CreateMonitor, RunMonitor
+from mlsteward.retraining.policy import parse_policy
+from mlsteward.serving.specs import CreateDeployment
+
+# (bad fields, the field the error names, a phrase of the message)
+BAD_MONITORS: list[tuple[dict[str, Any], str, str]] = [
+    ({"wnidow": "last:5"}, "wnidow", "unknown key 'wnidow'"),
+    ({"window": "last:zero"}, "window.n", "positive number of predictions"),
+    ({"window": "fortnight:2"}, "window", "'last:N', 'range:7d' or 'period:month'"),
+    ({"window": {"type": "period", "period": "year"}}, "window.period", "'month'"),
+    ({"window": {"type": "last_n", "n": 5, "x": 1}}, "window.x", "unknown key 'x'"),
+    ({"checks": ["drfit"]}, "checks", "choose from ['drift'"),
+    ({"alerting": {"sinks": ["pager"]}}, "alerting.sinks[0]", "'log', 'webhook'"),
+    ({"schedule": "0 25 * * *"}, "schedule", "hour"),
+]
+BAD_DEPLOYMENTS: list[tuple[dict[str, Any], str, str]] = [
+    ({"threshhold": 0.4}, "threshhold", "unknown key 'threshhold'"),
+    ({"threshold": 1.5}, "threshold", "between 0 and 1"),
+    ({"unseen_policy": "ignore"}, "unseen_policy", "reject"),
+    ({"model": "credit-risk/zero"}, "model", "positive integer"),
+]
+BASE_MONITOR = {"name": "m", "deployment": "credit-risk"}
+BASE_DEPLOYMENT = {"name": "d", "model": "credit-risk/1"}
+
+
+@pytest.fixture
+def api(sqlite_client, admin_headers) -> TestClient:  # type: ignore[no-untyped-def]
+    return TestClient(create_app(ctx=sqlite_client.ctx), headers=admin_headers)
+
+
+@pytest.fixture
+def cli(sqlite_client, sqlite_settings, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MLSTEWARD_HOME", str(sqlite_settings.home))
+    for var in ("MLSTEWARD_DB_URL", "MLSTEWARD_TOKEN", "MLSTEWARD_URL"):
+        monkeypatch.delenv(var, raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Any:
+        return runner.invoke(cli_app, list(args))
+
+    return invoke
+
+
+def _error(fn: Any) -> InvalidInput:
+    with pytest.raises(InvalidInput) as info:
+        fn()
+    return info.value
+
+
+@pytest.mark.parametrize(("bad", "field", "phrase"), BAD_MONITORS)
+def test_create_monitor_same_error_everywhere(
+    sqlite_client, api, cli, tmp_path: Path, bad, field, phrase
+) -> None:  # type: ignore[no-untyped-def]
+    body = {**BASE_MONITOR, **bad}
+    spec_err = _error(lambda: CreateMonitor.parse(body))
+    assert (spec_err.field, phrase in spec_err.message) == (field, True)
+
+    sdk_err = _error(lambda: sqlite_client.monitors.create(**body))
+    flat_err = _error(lambda: sqlite_client.create_monitor(**body))
+    assert sdk_err.field == flat_err.field == field
+    assert sdk_err.message == flat_err.message == spec_err.message
+
+    r = api.post("/api/v1/monitors", json=body)
+    assert r.status_code == 422, r.text
+    problem = r.json()
+    assert problem["field"] == field and phrase in problem["detail"], problem
+
+    config = tmp_path / "monitor.json"
+    config.write_text(json.dumps(bad))
+    out = cli("monitors", "create", "m", "-d", "credit-risk", "--config", str(config))
+    assert out.exit_code == 2, out.output
+    assert phrase.split("'")[0].strip() in " ".join(out.output.split())
+
+    policy_err = _error(
+        lambda: parse_policy(
+            {
+                "model": "credit-risk",
+                "data": {"reference": "gc/1"},
+                "monitors": [{"name": "m", **bad}],
+            }
+        )
+    )
+    assert policy_err.field == f"monitors.0.{field}"
+
+    assert sqlite_client.monitors.list() == []  # nothing written anywhere
+
+
+def test_run_monitor_start_without_end_everywhere(sqlite_client, api, cli) -> None:  # type: ignore[no-untyped-def]
+    start = "2025-07-01T00:00:00Z"
+    assert _error(lambda: RunMonitor.parse(start=start)).field == "end"
+    assert _error(lambda: RunMonitor.parse(end=start)).field == "start"
+    sdk_err = _error(lambda: sqlite_client.monitors.run("m", start=start))
+    assert sdk_err.field == "end" and "both start and end" in sdk_err.message
+    # The spec refuses before the service looks the monitor up.
+    flat_err = _error(lambda: sqlite_client.run_monitor("m", window=(start, None)))
+    assert flat_err.field == "end"
+
+    r = api.post("/api/v1/monitors/m/run", json={"start": start})
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "end"
+    assert "both start and end" in r.json()["detail"]
+
+    out = cli("monitors", "run", "m", "--start", start)
+    assert out.exit_code == 2, out.output
+    assert "both start and end" in out.output
+
+    from mlsteward.monitoring.jobs import run_job
+
+    job_err = _error(
+        lambda: run_job(sqlite_client.ctx, {"monitor": "m", "start": start}, print)
+    )
+    assert job_err.field == "end"
+
+
+@pytest.mark.parametrize(("bad", "field", "phrase"), BAD_DEPLOYMENTS)
+def test_create_deployment_same_error_everywhere(
+    sqlite_client, api, cli, bad, field, phrase
+) -> None:  # type: ignore[no-untyped-def]
+    body = {**BASE_DEPLOYMENT, **bad}
+    spec_err = _error(lambda: CreateDeployment.parse(body))
+    assert spec_err.field == field and phrase in spec_err.message
+
+    sdk_err = _error(lambda: sqlite_client.deployments.create(**body))
+    flat_err = _error(lambda: sqlite_client.create_deployment(**body))
+    assert sdk_err.field == flat_err.field == field
+    assert sdk_err.message == spec_err.message
+
+    r = api.post("/api/v1/deployments", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field and phrase in r.json()["detail"]
+
+    options = {
+        "threshold": ["--threshold", str(body.get("threshold"))],
+        "unseen_policy": ["--unseen", str(body.get("unseen_policy"))],
+        "model": [],
+    }
+    if field in options:  # the CLI has no way to pass an unknown key
+        out = cli(
+            "deployments", "create", "d", "--model", body["model"], *options[field]
+        )
+        assert out.exit_code == 2, out.output
+        assert phrase in " ".join(out.output.split())
+    assert sqlite_client.deployments.list() == []
+
+
+def test_specs_refuse_unknown_keys_by_name_and_list_the_allowed() -> None:
+    err = _error(lambda: CreateDeployment.parse(BASE_DEPLOYMENT, modle="x"))
+    assert err.details["allowed"] == sorted(CreateDeployment.model_fields)
+    err = _error(
+        lambda: CreateMonitor.parse(BASE_MONITOR, window={"type": "range", "n": 3})
+    )
+    assert err.field == "window.n" and err.details["allowed"] == ["type", "seconds"]
+
+
+def test_window_shorthand_and_object_give_the_same_canonical_form() -> None:
+    def canonical(window: Any) -> dict[str, Any]:
+        return CreateMonitor.parse(BASE_MONITOR, window=window).window.canonical()
+
+    assert canonical("last:500") == canonical({"type": "last_n", "n": "500"})
+    assert canonical("range:7d") == {"type": "range", "seconds": 604800}
+    assert canonical("month") == canonical(None) == canonical("period:month")
+    assert canonical(None) == {"type": "period", "period": "month", "lookback": 1}
+    assert canonical({"type": "period", "period": "WEEK", "lookback": 0}) == {
+        "type": "period",
+        "period": "week",
+        "lookback": 0,
+    }
+
+
+def test_canary_and_update_specs_everywhere(sqlite_client, api) -> None:  # type: ignore[no-untyped-def]
+    from mlsteward.serving.specs import SetCanary, UpdateDeployment
+
+    assert _error(lambda: SetCanary.parse(model="m/2", share=1.5)).field == "share"
+    sdk_err = _error(lambda: sqlite_client.deployments.set_canary("d", "m/2", 1.5))
+    assert sdk_err.field == "share" and "from 0 to 1" in sdk_err.message
+    r = api.put("/api/v1/deployments/d/canary", json={"model": "m/2", "share": 1.5})
+    assert (r.status_code, r.json()["field"]) == (422, "share")
+    assert "from 0 to 1" in r.json()["detail"]
+
+    assert _error(lambda: UpdateDeployment.parse(treshold=0.2)).field == "treshold"
+    r = api.patch("/api/v1/deployments/d", json={"unseen_policy": "skip"})
+    assert (r.status_code, r.json()["field"]) == (422, "unseen_policy")
+    sdk_err = _error(
+        lambda: sqlite_client.deployments.update("d", unseen_policy="skip")
+    )
+    assert sdk_err.field == "unseen_policy"
