@@ -23,6 +23,7 @@ import importlib
 import logging
 import re
 import threading
+import weakref
 from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from types import MappingProxyType
@@ -36,7 +37,8 @@ T = TypeVar("T")
 
 _log = logging.getLogger("mlsteward.plugins")
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
-_TABLES: list[PluginTable[Any]] = []
+# Weak, so a table made by a test or a notebook goes when it is dropped.
+_TABLES: weakref.WeakSet[PluginTable[Any]] = weakref.WeakSet()
 
 
 class PluginTable(Generic[T]):
@@ -75,7 +77,7 @@ class PluginTable(Generic[T]):
         self._loaded: dict[str, T] = {}
         self._registered: dict[str, T] = {}
         self._lock = threading.RLock()
-        _TABLES.append(self)
+        _TABLES.add(self)
 
     # -- names ------------------------------------------------------------
     def plugins(self) -> dict[str, str]:
