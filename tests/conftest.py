@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -167,3 +167,56 @@ def dask_client() -> Iterator[object]:
     finally:
         client.close()
         cluster.close()
+
+
+@pytest.fixture
+def install_plugin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., Path]]:
+    """``install(entry_points, modules)``: a real installed distribution.
+
+    Writes ``modules`` (name -> source) and a ``*.dist-info`` whose
+    ``entry_points.txt`` declares ``entry_points`` (group -> {name: target})
+    into a directory put on ``sys.path``, so ``importlib.metadata`` finds the
+    plug-ins as it finds an installed package's; every plug-in table rescans.
+    Returns the directory (give it to a subprocess as ``PYTHONPATH``).
+    """
+    import sys
+    import textwrap
+
+    from mlsteward.plugins import reload_entry_points
+
+    site = tmp_path / "site-packages"
+    added: list[str] = []
+
+    def install(
+        entry_points: dict[str, dict[str, str]], modules: dict[str, str] | None = None
+    ) -> Path:
+        name = f"mlsteward_test_plugin_{uuid.uuid4().hex[:8]}"
+        dist = site / f"{name}-0.1.dist-info"
+        dist.mkdir(parents=True)
+        (dist / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n", encoding="utf-8"
+        )
+        (dist / "entry_points.txt").write_text(
+            "".join(
+                f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in points.items())
+                for group, points in entry_points.items()
+            ),
+            encoding="utf-8",
+        )
+        for module, source in (modules or {}).items():
+            (site / f"{module}.py").write_text(
+                textwrap.dedent(source), encoding="utf-8"
+            )
+            added.append(module)
+        if str(site) not in sys.path:
+            monkeypatch.syspath_prepend(str(site))
+        reload_entry_points()
+        return site
+
+    yield install
+    for module in added:
+        sys.modules.pop(module, None)
+    monkeypatch.undo()  # sys.path first, so the rescan no longer sees them
+    reload_entry_points()

@@ -1,5 +1,10 @@
 """One contract, run over every flavor in ``mlsteward.flavors.FLAVORS``.
 
+The generic rules are the public :func:`mlsteward.plugin_checks.check_flavor`
+(one test per rule of :data:`~mlsteward.plugin_checks.FLAVOR_CHECKS`); the
+rest are what only the built-ins promise (conversion parity, corrupt trees,
+string dtypes, lazy imports).
+
 Each flavor gets at least one realistic credit model fitted on a small frame
 with numeric, object, pandas ``str`` and categorical columns; every test
 below must hold for every case.
@@ -9,14 +14,10 @@ from __future__ import annotations
 
 import copy
 import importlib
-import io
 import os
-import pickle
 import re
 import subprocess
 import sys
-import types
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,9 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import mlsteward.flavors as flavors
-from mlsteward.errors import InvalidInput, MlstewardError, UnsafeArtifact
+from mlsteward.errors import InvalidInput, UnsafeArtifact
 from mlsteward.flavors import FLAVORS, Flavor, flavor_for, get_flavor
+from mlsteward.plugin_checks import FLAVOR_CHECKS, FlavorCheck
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 NUMERIC = ["income", "age", "utilization"]
@@ -225,11 +227,6 @@ def test_flavor_implements_the_contract(name: str) -> None:
     assert get_flavor(name) is flavor
 
 
-def test_save_returns_bytes(fitted: Fitted) -> None:
-    assert isinstance(fitted.data, bytes)
-    assert len(fitted.data) > 0
-
-
 def test_load_of_save_predicts_exactly_the_same(fitted: Fitted) -> None:
     flavor, X = fitted.flavor, fitted.X_test
     loaded = flavor.load(fitted.data)
@@ -244,16 +241,12 @@ def test_load_of_save_predicts_exactly_the_same(fitted: Fitted) -> None:
         np.testing.assert_array_equal(flavor.predict_proba(fitted.model, X), got)
 
 
-def test_predict_proba_is_one_float64_probability_per_row(fitted: Fitted) -> None:
-    proba = fitted.flavor.predict_proba(fitted.model, fitted.X_test)
-    assert proba.ndim == 1
-    assert proba.dtype == np.float64
-    assert len(proba) == len(fitted.X_test)
-    assert ((proba >= 0) & (proba <= 1)).all()
-    assert len(np.unique(proba)) > 1  # the model did separate applicants
-    empty = fitted.flavor.predict_proba(fitted.model, fitted.X_test.iloc[:0])
-    assert empty.shape == (0,)
-    assert empty.dtype == np.float64
+@pytest.mark.parametrize("check", FLAVOR_CHECKS, ids=lambda c: c.__name__)
+def test_flavor_passes_the_public_check(fitted: Fitted, check: FlavorCheck) -> None:
+    """The contract a third-party flavor runs too (check_flavor): bytes, an
+    exact round trip, one float64 probability per row, a missing column and
+    garbage (empty, random, truncated, zip, pickle, a str) refused by name."""
+    check(fitted.flavor, fitted.model, fitted.X_test)
 
 
 @pytest.mark.parametrize("dtype", [object, "str"])
@@ -268,48 +261,6 @@ def test_string_columns_score_like_the_training_frame(
         flavor.predict_proba(loaded, fitted.X_test),
         rtol=1e-12,
     )
-
-
-def test_missing_column_is_invalid_input(fitted: Fitted) -> None:
-    loaded = fitted.flavor.load(fitted.data)
-    with pytest.raises(InvalidInput):
-        fitted.flavor.predict_proba(loaded, fitted.X_test.drop(columns=["age"]))
-
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        for name, payload in members.items():
-            archive.writestr(name, payload)
-    return out.getvalue()
-
-
-GARBAGE: dict[str, Callable[[Fitted], bytes]] = {
-    "empty": lambda f: b"",
-    "text": lambda f: b"this is not a model",
-    "random": lambda f: np.random.default_rng(1).bytes(4096),
-    "truncated": lambda f: f.data[: len(f.data) // 2],
-    "zip-without-schema": lambda f: _zip({"model.bin": b"\x00" * 64}),
-    "zip-with-junk-schema": lambda f: _zip({"schema.json": b"{not json"}),
-    "pickle": lambda f: pickle.dumps(f.model),
-}
-
-
-@pytest.mark.parametrize("kind", sorted(GARBAGE))
-def test_garbage_is_refused_with_a_mlsteward_error(fitted: Fitted, kind: str) -> None:
-    with pytest.raises(MlstewardError) as info:
-        fitted.flavor.load(GARBAGE[kind](fitted))
-    assert info.value.message
-
-
-def test_pickle_is_refused_as_unsafe(fitted: Fitted) -> None:
-    with pytest.raises(UnsafeArtifact, match="pickle"):
-        fitted.flavor.load(pickle.dumps(fitted.model))
-
-
-def test_non_bytes_are_invalid_input(fitted: Fitted) -> None:
-    with pytest.raises(InvalidInput):
-        fitted.flavor.load("a string")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -332,12 +283,6 @@ def test_unfitted_model_is_refused_at_save(fitted: Fitted) -> None:
 
 def test_flavor_for_picks_the_flavor(fitted: Fitted) -> None:
     assert flavor_for(fitted.model) is get_flavor(fitted.case.flavor)
-
-
-@pytest.mark.parametrize("name", sorted(FLAVORS))
-def test_save_refuses_a_model_it_cannot_save(name: str) -> None:
-    with pytest.raises(InvalidInput):
-        get_flavor(name).save(object())
 
 
 def test_flavor_for_unknown_model_lists_the_flavors() -> None:
@@ -380,56 +325,57 @@ assert "lightgbm" not in sys.modules, "flavor_for imported lightgbm"
     assert result.returncode == 0, result.stderr
 
 
+TOY_PLUGIN = """
+import numpy as np
+
+from mlsteward.flavors import Flavor
+
+
 class ToyModel:
-    """A model from a library no built-in flavor knows."""
+    \"\"\"A model from a library no built-in flavor knows.\"\"\"
 
 
 class ToyFlavor(Flavor):
     name = "toy"
     extension = ".toy"
 
-    def can_save(self, model: object) -> bool:
+    def can_save(self, model):
         return isinstance(model, ToyModel)
 
-    def save(self, model: object) -> bytes:
+    def save(self, model):
         return b"toy"
 
-    def load(self, data: bytes) -> object:
+    def load(self, data):
         return ToyModel()
 
-    def predict_proba(self, model: object, X: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, model, X):
         return np.full(len(X), 0.5)
 
 
+NotAFlavor = ToyModel
+"""
+
+
 def test_plugins_come_from_entry_points_and_cannot_shadow_builtins(
-    monkeypatch: pytest.MonkeyPatch,
+    install_plugin: Callable[..., Path], caplog: pytest.LogCaptureFixture
 ) -> None:
-    module = types.ModuleType("toy_flavor_plugin")
-    module.ToyFlavor = ToyFlavor  # type: ignore[attr-defined]
-    module.NotAFlavor = ToyModel  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, module.__name__, module)
+    module = f"toy_flavor_plugin_{id(caplog)}"
     points = {
-        "toy": "toy_flavor_plugin:ToyFlavor",
-        "sklearn": "toy_flavor_plugin:ToyFlavor",  # may not replace the built-in
-        "broken": "toy_flavor_plugin:NotAFlavor",
+        "toy": f"{module}:ToyFlavor",
+        "sklearn": f"{module}:ToyFlavor",  # may not replace the built-in
+        "broken": f"{module}:NotAFlavor",
     }
-
-    def fake_entry_points(group: str) -> list[types.SimpleNamespace]:
-        assert group == "mlsteward.flavors"
-        return [types.SimpleNamespace(name=k, value=v) for k, v in points.items()]
-
-    monkeypatch.setattr(flavors, "entry_points", fake_entry_points)
-    monkeypatch.setattr(flavors, "_instances", {})
-    flavors._plugins.cache_clear()
-    try:
+    install_plugin({"mlsteward.flavors": points}, {module: TOY_PLUGIN})
+    with caplog.at_level("WARNING", logger="mlsteward.plugins"):
         table = flavors.available_flavors()
-        assert table["sklearn"] == FLAVORS["sklearn"]
-        assert table["toy"] == points["toy"]
-        assert isinstance(get_flavor("toy"), ToyFlavor)
-        assert flavor_for(ToyModel()) is get_flavor("toy")
-        with pytest.raises(InvalidInput, match=r"not a mlsteward\.flavors\.Flavor"):
-            get_flavor("broken")
-        with pytest.raises(InvalidInput, match="'toy'"):
-            get_flavor("nope")
-    finally:
-        flavors._plugins.cache_clear()
+    assert table["sklearn"] == FLAVORS["sklearn"]
+    assert table["toy"] == points["toy"]
+    assert "'sklearn' is a built-in flavor and cannot be replaced" in caplog.text
+    assert get_flavor("sklearn").__class__.__module__ == "mlsteward.flavors.sklearn"
+    toy_model = importlib.import_module(module).ToyModel()
+    assert get_flavor("toy").name == "toy"
+    assert flavor_for(toy_model) is get_flavor("toy")
+    with pytest.raises(InvalidInput, match=r"not a mlsteward\.flavors\.Flavor"):
+        get_flavor("broken")
+    with pytest.raises(InvalidInput, match="'toy'"):
+        get_flavor("nope")

@@ -167,11 +167,9 @@ def test_errors_no_retry_can_fix_are_dead_at_once(
 
 
 def test_a_handler_that_cannot_be_imported_fails_the_job_not_the_worker(
-    sqlite_client: Any, monkeypatch: pytest.MonkeyPatch
+    sqlite_client: Any, install_plugin: Any
 ) -> None:
-    monkeypatch.setitem(
-        handlers_module.HANDLERS, "ghost", "mlsteward.no_such_module:run_job"
-    )
+    install_plugin({"mlsteward.jobs": {"ghost": "mlsteward.no_such_module:run_job"}})
     svc = JobService(sqlite_client.ctx)
     job = svc.enqueue("ghost", max_attempts=2)
     ran = Worker(sqlite_client.ctx, "w1").run_once()
@@ -328,3 +326,13 @@ def test_the_in_process_worker_runs_jobs_in_the_background(sqlite_client: Any) -
     assert sdk.get_job(queued.id).attempts == 1
     n, problems = sqlite_client.verify_audit()
     assert n > 0 and problems == []
+
+
+def test_register_handler_cannot_stand_in_for_a_built_in_kind() -> None:
+    from mlsteward.errors import InvalidInput
+
+    builtin_sleep = handlers_module.get_handler("sleep")
+    with pytest.raises(InvalidInput, match="'sleep' is a built-in") as info:
+        handlers_module.register_handler("sleep", lambda ctx, payload, log: {})
+    assert info.value.field == "kind"
+    assert handlers_module.get_handler("sleep") is builtin_sleep

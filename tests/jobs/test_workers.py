@@ -5,6 +5,7 @@ the current job finish."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 from collections import Counter
 from typing import Any
@@ -71,34 +72,57 @@ def test_two_worker_processes_drain_a_queue_each_job_once(
     assert {j.state for j in svc.list(limit=100)} == {"succeeded"}
 
 
+#: A plug-in job kind that holds while its ``hold`` file exists, so a test can
+#: kill the worker running it and then let the rescuer finish at once.
+HOLD_PLUGIN = """
+import os
+import time
+
+
+def hold(ctx, payload, log):
+    log("holding")
+    while os.path.exists(payload["hold"]):
+        log.check()
+        time.sleep(0.05)
+    return {"held": True}
+"""
+
+
 def test_a_killed_workers_job_is_taken_over_after_its_lease(
-    client: Any, settings: Any, handlers: Any, stop_processes: list[Any]
+    client: Any,
+    settings: Any,
+    install_plugin: Any,
+    stop_processes: list[Any],
+    tmp_path: Any,
 ) -> None:
+    module = f"hold_plugin_{tmp_path.name.replace('-', '_')}"
+    site = install_plugin(
+        {"mlsteward.jobs": {"test.hold": f"{module}:hold"}}, {module: HOLD_PLUGIN}
+    )
+    held_file = tmp_path / "hold"
+    held_file.touch()
     svc = JobService(client.ctx)
-    job = svc.enqueue("sleep", {"seconds": 60})
-    victim = start_cli(settings, "worker", "--once", "--lease-seconds", "1")
+    job = svc.enqueue("test.hold", {"hold": str(held_file)})
+    pythonpath = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
+    victim = start_cli(
+        settings, "worker", "--once", "--lease-seconds", "1", PYTHONPATH=pythonpath
+    )
     stop_processes.append(victim)
 
-    def sleeping() -> bool:
-        return any(e.message.startswith("sleeping") for e in svc.logs(job.id))
+    def holding() -> bool:
+        return any(e.message == "holding" for e in svc.logs(job.id))
 
-    poll(sleeping, timeout=30)
+    poll(holding, timeout=30)
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=30)
     held = svc.get(job.id)
     assert held.state == "running" and held.attempts == 1  # nothing was settled
 
-    ran: list[int] = []
-
-    def quick(ctx: Any, payload: dict[str, Any], log: Any) -> dict[str, Any]:
-        ran.append(1)
-        return {"slept": 0}
-
-    handlers("sleep", quick)  # the rescuer need not sleep a minute
+    held_file.unlink()  # the rescuer need not wait
     rescuer = Worker(client.ctx, "rescuer", lease_seconds=30)
     done = poll(rescuer.run_once, timeout=30)
     assert (done.id, done.state, done.attempts) == (job.id, "succeeded", 2)
-    assert ran == [1]
+    assert done.result == {"held": True}
     claims = _claims(client, job.id)
     assert [c["attempt"] for c in claims] == [1, 2]
     assert claims[1]["worker"] == "rescuer"

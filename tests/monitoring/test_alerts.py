@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar
@@ -19,6 +20,7 @@ from mlsteward.monitoring.alerts import (
     unregister_retraining_trigger,
 )
 from mlsteward.monitoring.models import Monitor
+from mlsteward.monitoring.sinks import TRIGGER_TABLE, sink_types
 from mlsteward.monitoring.spec import parse_alerting
 
 UTC = dt.UTC
@@ -177,19 +179,25 @@ def test_gives_up_after_max_attempts_but_can_retry(tmp_path, hook) -> None:
         c.close()
 
 
-def test_retraining_seam(sqlite_client, monkeypatch) -> None:
-    # mlsteward's own policy trigger is installed as an entry point; take the
-    # entry points away to see the seam with no trigger at all.
-    import mlsteward.monitoring.alerts as alerts_module
-
-    monkeypatch.setattr(alerts_module, "entry_points", lambda group: [])
+def test_retraining_seam(sqlite_client) -> None:
+    # The built-in trigger is always there: it retrains by the model's policy
+    # and lets alerts of monitors it does not know ("m" is not stored) pass.
+    assert TRIGGER_TABLE.available() == ["policy"]
     m = _monitor(["retrain"])
     _raise(sqlite_client, m, [_row(status="warn")], T0)  # below min severity
     assert sqlite_client.list_alerts()[0].status == "sent"  # nothing to deliver
     [alert_id] = _raise(sqlite_client, m, [_row()], T0)
-    [a] = sqlite_client.deliver_alerts()
+
+    def broken(alert: Any, ctx: Any) -> None:
+        raise RuntimeError("retraining service is down")
+
+    register_retraining_trigger(broken)
+    try:
+        [a] = sqlite_client.deliver_alerts()
+    finally:
+        unregister_retraining_trigger(broken)
     assert a.status == "pending"
-    assert "no retraining trigger" in a.sink_attempts[-1]["error"]
+    assert "retraining service is down" in a.sink_attempts[-1]["error"]
     seen: list[str] = []
 
     def trigger(alert: Any, ctx: Any) -> None:
@@ -201,3 +209,57 @@ def test_retraining_seam(sqlite_client, monkeypatch) -> None:
     finally:
         unregister_retraining_trigger(trigger)
     assert a.status == "sent" and seen == [alert_id]
+    assert TRIGGER_TABLE.available() == ["policy"]
+
+
+def test_trigger_and_sink_plugins_come_from_entry_points(
+    sqlite_client, install_plugin, caplog
+) -> None:
+    module = f"alert_plugins_{uuid.uuid4().hex[:8]}"
+    source = """
+    SENT = []
+
+
+    class ListSink:
+        def __init__(self, spec, ctx):
+            self.spec = spec
+
+        def send(self, alert):
+            SENT.append(alert.id)
+    """
+    with caplog.at_level("WARNING", logger="mlsteward.plugins"):
+        install_plugin(
+            {
+                "mlsteward.alert_sinks": {
+                    "list": f"{module}:ListSink",
+                    "log": f"{module}:ListSink",  # may not replace the built-in
+                },
+                "mlsteward.retraining_triggers": {
+                    # A stale declaration of the built-in itself: no warning.
+                    "policy": "mlsteward.retraining.triggers:on_alert",
+                    "ghost": "no_such_module_for_mlsteward_tests:on_alert",
+                },
+            },
+            {module: source},
+        )
+        assert sink_types() == ["list", "log", "retrain", "webhook"]
+        assert TRIGGER_TABLE.available() == ["ghost", "policy"]
+    assert "'log' is a built-in alert sink" in caplog.text
+    assert "'policy'" not in caplog.text
+    m = Monitor(
+        **{
+            **_monitor([]).__dict__,
+            "alerting": parse_alerting(
+                {"sinks": ["list", "log", "retrain"]},
+                default_cooldown=60,
+                sink_types=sink_types(),
+            ),
+        }
+    )
+    [alert_id] = _raise(sqlite_client, m, [_row()], T0)
+    [a] = sqlite_client.deliver_alerts()
+    sent = __import__(module).SENT
+    assert sent == [alert_id]  # the plug-in sink, and the built-in log sink
+    assert a.status == "pending"  # the trigger that cannot be imported waits
+    [failed] = [x for x in a.sink_attempts if not x["ok"]]
+    assert "'ghost'" in failed["error"] and "cannot be imported" in failed["error"]

@@ -180,5 +180,8 @@ def test_policy_files_are_validated(tmp_path: Path) -> None:
     assert "auc_max_drop" in info.value.details["allowed"]
     trainer = tmp_path / "r.toml"
     trainer.write_text('model = "m"\n[data]\nreference = "gc"\n[trainer]\nname = "x"\n')
-    with pytest.raises(InvalidInput, match="built-in"):
+    with pytest.raises(InvalidInput, match="'x' is not an available trainer") as info:
         load_policy(trainer)
+    assert info.value.field == "trainer.name"
+    assert "logistic_scorecard" in info.value.details["allowed"]
+    assert "mlsteward.trainers" in info.value.message  # how to register one

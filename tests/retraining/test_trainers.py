@@ -1,12 +1,11 @@
-"""Built-in trainers and trainer resolution."""
+"""Built-in trainers and trainer resolution by name (never by import string)."""
 
 from __future__ import annotations
 
 import sys
-import textwrap
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +15,7 @@ from sklearn.metrics import roc_auc_score
 from mlsteward.datasets.bundled import GERMAN_CREDIT_FEATURES, load_german_credit
 from mlsteward.errors import InvalidInput
 from mlsteward.retraining.trainers import (
+    TRAINER_TABLE,
     TRAINERS,
     gradient_boosting,
     logistic_scorecard,
@@ -35,7 +35,8 @@ def credit() -> pd.DataFrame:
 @pytest.mark.parametrize("name", ["logistic_scorecard", "gradient_boosting"])
 def test_fit_and_predict_probabilities(credit: pd.DataFrame, name: str) -> None:
     train, test = credit.iloc[:700], credit.iloc[700:]
-    model = TRAINERS[name](train, features=FEATURES, target="bad", params=QUICK[name])
+    trainer = resolve_trainer(name)
+    model = trainer(train, features=FEATURES, target="bad", params=QUICK[name])
     proba = model.predict_proba(test[FEATURES])
     assert proba.shape == (300, 2)
     assert ((proba >= 0) & (proba <= 1)).all()
@@ -43,7 +44,7 @@ def test_fit_and_predict_probabilities(credit: pd.DataFrame, name: str) -> None:
     assert list(model.classes_) == [0, 1]
     assert roc_auc_score(test["bad"], proba[:, 1]) > 0.7
     # Deterministic: the same data gives the same model.
-    again = TRAINERS[name](train, features=FEATURES, target="bad", params=QUICK[name])
+    again = trainer(train, features=FEATURES, target="bad", params=QUICK[name])
     np.testing.assert_array_equal(again.predict_proba(test[FEATURES]), proba)
 
 
@@ -67,7 +68,8 @@ def test_str_bool_nullable_columns_missing_and_unseen_values(name: str) -> None:
     frame.loc[20:24, "opt"] = pd.NA
     frame["y"] = (frame["amount"].fillna(0) + (frame["city"] == "a") > 0.5).astype(int)
     features = ["city", "flag", "opt", "kind", "count", "amount"]
-    model = TRAINERS[name](frame, features=features, target="y", params=QUICK[name])
+    trainer = resolve_trainer(name)
+    model = trainer(frame, features=features, target="y", params=QUICK[name])
     new = pd.DataFrame(
         {
             "city": pd.Series(["zz", None, "a"], dtype="str"),
@@ -86,7 +88,7 @@ def test_str_bool_nullable_columns_missing_and_unseen_values(name: str) -> None:
 @pytest.mark.parametrize("name", ["logistic_scorecard", "gradient_boosting"])
 def test_pipelines_hold_only_trusted_types(credit: pd.DataFrame, name: str) -> None:
     sio = pytest.importorskip("skops.io")
-    model = TRAINERS[name](
+    model = resolve_trainer(name)(
         credit.iloc[:300], features=FEATURES, target="bad", params=QUICK[name]
     )
     untrusted = set(sio.get_untrusted_types(data=sio.dumps(model)))
@@ -146,42 +148,55 @@ def test_resolve_builtins() -> None:
     assert set(TRAINERS) == {"logistic_scorecard", "gradient_boosting"}
 
 
-@pytest.fixture
-def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """An importable module of custom trainers; returns its name."""
-    name = f"custom_trainers_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{name}.py").write_text(
-        textwrap.dedent(
-            """
-            from mlsteward.retraining.trainers import logistic_scorecard
+PLUGIN_SOURCE = """
+from mlsteward.retraining.trainers import logistic_scorecard
 
-            NOT_CALLABLE = 42
+NOT_CALLABLE = 42
 
 
-            def fit(frame, *, features, target, params=None):
-                return logistic_scorecard(
-                    frame, features=features, target=target, params={"C": 0.5}
-                )
-
-
-            class Holder:
-                @staticmethod
-                def fit(frame, *, features, target, params=None):
-                    return fit(frame, features=features, target=target)
-            """
-        ),
-        encoding="utf-8",
+def fit(frame, *, features, target, params=None):
+    return logistic_scorecard(
+        frame, features=features, target=target, params={"C": 0.5}
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
+
+
+class Holder:
+    @staticmethod
+    def fit(frame, *, features, target, params=None):
+        return fit(frame, features=features, target=target)
+"""
+
+
+@pytest.fixture
+def plugin(install_plugin: Any) -> Iterator[str]:
+    """A package declaring trainers in ``mlsteward.trainers``; its module name."""
+    name = f"custom_trainers_{uuid.uuid4().hex[:8]}"
+    install_plugin(
+        {
+            "mlsteward.trainers": {
+                "custom": f"{name}:fit",
+                "held": f"{name}:Holder.fit",
+                "not_callable": f"{name}:NOT_CALLABLE",
+                "missing": f"{name}:missing",
+                "logistic_scorecard": f"{name}:fit",  # cannot replace a built-in
+            }
+        },
+        {name: PLUGIN_SOURCE},
+    )
     yield name
-    sys.modules.pop(name, None)
 
 
-def test_resolve_entry_point(plugin: str, credit: pd.DataFrame) -> None:
-    trainer = resolve_trainer(f"{plugin}:fit")
+def test_resolve_entry_point_plugins(plugin: str, credit: pd.DataFrame) -> None:
+    assert {"custom", "held"} <= set(TRAINER_TABLE.available())
+    trainer = resolve_trainer("custom")
     model = trainer(credit.iloc[:200], features=FEATURES, target="bad")
     assert model.named_steps["model"].C == 0.5
-    assert callable(resolve_trainer(f"{plugin}:Holder.fit"))
+    assert callable(resolve_trainer("held"))
+    assert resolve_trainer("logistic_scorecard") is logistic_scorecard
+    for broken in ("not_callable", "missing"):
+        with pytest.raises(InvalidInput, match=f"{plugin}:") as info:
+            resolve_trainer(broken)
+        assert info.value.field == "trainer"
 
 
 @pytest.mark.parametrize(
@@ -190,21 +205,42 @@ def test_resolve_entry_point(plugin: str, credit: pd.DataFrame) -> None:
         "random_forest",
         "",
         "no_such_module_for_mlsteward_tests:fit",
-        "{plugin}:missing",
-        "{plugin}:NOT_CALLABLE",
+        "{plugin}:fit",
+        "{plugin}:Holder.fit",
         "{plugin}:",
         ":fit",
         "{plugin}:fit:extra",
     ],
 )
-def test_resolve_rejects_unknown_values(plugin: str, value: str) -> None:
+def test_resolve_rejects_unknown_names_and_import_strings(
+    plugin: str, value: str
+) -> None:
     value = value.format(plugin=plugin)
     with pytest.raises(InvalidInput) as info:
         resolve_trainer(value)
     error = info.value
     assert error.field == "trainer"
-    assert "logistic_scorecard" in error.message
-    assert "gradient_boosting" in error.message
-    assert error.details["builtins"] == ["gradient_boosting", "logistic_scorecard"]
-    if value:
-        assert repr(value) in error.message
+    assert repr(value) in error.message
+    for name in ("logistic_scorecard", "gradient_boosting", "custom"):
+        assert repr(name) in error.message
+        assert name in error.details["allowed"]
+    assert 'entry-points."mlsteward.trainers"' in error.message
+    if ":" in value:
+        assert "import string" in error.message
+        assert plugin not in sys.modules  # refused before anything is imported
+
+
+def test_a_policy_naming_an_import_string_is_refused() -> None:
+    from mlsteward.retraining.policy import parse_policy
+
+    with pytest.raises(InvalidInput) as info:
+        parse_policy(
+            {
+                "model": "m",
+                "data": {"reference": "german-credit-train", "window": "3650d"},
+                "trainer": {"name": "os:system"},
+            }
+        )
+    assert info.value.field == "trainer.name"
+    assert "import string" in info.value.message
+    assert "logistic_scorecard" in info.value.details["allowed"]

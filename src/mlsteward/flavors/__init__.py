@@ -15,18 +15,16 @@ Example:
 
 from __future__ import annotations
 
-import functools
-import importlib
 import logging
-import threading
-from importlib.metadata import entry_points
 
 from mlsteward.errors import InvalidInput
 from mlsteward.flavors.base import Flavor
+from mlsteward.plugins import PluginTable
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "FLAVORS",
+    "FLAVOR_TABLE",
     "Flavor",
     "available_flavors",
     "flavor_for",
@@ -45,16 +43,18 @@ FLAVORS: dict[str, str] = {
 ENTRY_POINT_GROUP = "mlsteward.flavors"
 
 _log = logging.getLogger(__name__)
-_instances: dict[str, Flavor] = {}
-_lock = threading.Lock()
 
 
-@functools.cache
-def _plugins() -> dict[str, str]:
-    # A plug-in may not shadow a built-in: the built-ins carry the safe
-    # loaders, and a package should not be able to swap them out by name.
-    found = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
-    return {name: target for name, target in found.items() if name not in FLAVORS}
+def _instance(cls: object) -> Flavor:
+    if not (isinstance(cls, type) and issubclass(cls, Flavor)):
+        raise TypeError("it is not a mlsteward.flavors.Flavor subclass")
+    return cls()
+
+
+#: The flavor seam: built-ins, then plug-ins; one shared instance per name.
+FLAVOR_TABLE: PluginTable[Flavor] = PluginTable(
+    "flavor", ENTRY_POINT_GROUP, FLAVORS, validate=_instance
+)
 
 
 def available_flavors() -> dict[str, str]:
@@ -67,7 +67,7 @@ def available_flavors() -> dict[str, str]:
         >>> sorted(available_flavors())[:2]
         ['lightgbm', 'onnx']
     """
-    return {**FLAVORS, **_plugins()}
+    return {**FLAVORS, **FLAVOR_TABLE.plugins()}
 
 
 def _allowed() -> str:
@@ -90,39 +90,7 @@ def get_flavor(name: str) -> Flavor:
         >>> get_flavor("sklearn").extension  # doctest: +SKIP
         '.skops'
     """
-    flavor = _instances.get(name) if isinstance(name, str) else None
-    if flavor is not None:
-        return flavor
-    table = available_flavors()
-    if not isinstance(name, str) or name not in table:
-        raise InvalidInput(
-            f"Unknown flavor {name!r}; expected one of: {_allowed()}.",
-            field="flavor",
-            allowed=sorted(table),
-        )
-    with _lock:
-        if name not in _instances:
-            _instances[name] = _instantiate(name, table[name])
-        return _instances[name]
-
-
-def _instantiate(name: str, target: str) -> Flavor:
-    module_name, _, class_name = target.partition(":")
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as exc:
-        raise InvalidInput(
-            f"Flavor {name!r} points at {target!r}, which cannot be imported: "
-            f"{exc}. Reinstall the package that provides it.",
-            field="flavor",
-        ) from exc
-    if not (isinstance(cls, type) and issubclass(cls, Flavor)):
-        raise InvalidInput(
-            f"Flavor {name!r} points at {target!r}, which is not a "
-            "mlsteward.flavors.Flavor subclass.",
-            field="flavor",
-        )
-    return cls()
+    return FLAVOR_TABLE.get(name)
 
 
 def flavor_for(model: object) -> Flavor:
@@ -150,7 +118,7 @@ def flavor_for(model: object) -> Flavor:
     cls = type(model)
     package = cls.__module__.partition(".")[0]
     candidates = [package] if package in available_flavors() else []
-    candidates += sorted(name for name in _plugins() if name != package)
+    candidates += sorted(name for name in FLAVOR_TABLE.plugins() if name != package)
     for name in candidates:
         try:
             flavor = get_flavor(name)

@@ -10,8 +10,10 @@ stored as the job's result.
 Built-in kinds are listed in :data:`HANDLERS` as ``"module:function"`` and
 imported on first use, so a worker that never runs a retraining never imports
 the retraining code; other packages add kinds through the ``mlsteward.jobs``
-entry-point group, and tests register functions directly with
-:func:`register_handler`.
+entry-point group (the table is :data:`HANDLER_TABLE`, a
+:class:`~mlsteward.plugins.PluginTable`), and tests and notebooks register
+functions under new kinds with :func:`register_handler`. Nothing replaces a
+built-in kind.
 
 Example:
     >>> from mlsteward.jobs.handlers import get_handler
@@ -21,20 +23,18 @@ Example:
 
 from __future__ import annotations
 
-import functools
-import importlib
 import re
-import threading
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import Any, Protocol
 
 from mlsteward.context import Context
 from mlsteward.errors import InvalidInput, MlstewardError
+from mlsteward.plugins import PluginTable
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "HANDLERS",
+    "HANDLER_TABLE",
     "Handler",
     "HandlerUnavailable",
     "JobLogger",
@@ -75,8 +75,19 @@ HANDLERS: dict[str, str] = {
 ENTRY_POINT_GROUP = "mlsteward.jobs"
 
 _KIND = re.compile(r"^[a-z][a-z0-9_.-]{0,99}$")
-_registered: dict[str, Handler] = {}
-_lock = threading.Lock()
+_undo: dict[str, Callable[[], None]] = {}
+
+
+def _callable(fn: object) -> Handler:
+    if not callable(fn):
+        raise TypeError("a handler must be callable as fn(ctx, payload, log)")
+    return fn  # type: ignore[return-value]
+
+
+#: The job-kind seam: built-in kinds, then plug-ins and registered kinds.
+HANDLER_TABLE: PluginTable[Handler] = PluginTable(
+    "job kind", ENTRY_POINT_GROUP, HANDLERS, validate=_callable, field="kind"
+)
 
 
 class HandlerUnavailable(MlstewardError):
@@ -89,13 +100,6 @@ class HandlerUnavailable(MlstewardError):
     code = "handler_unavailable"
 
 
-@functools.cache
-def _plugins() -> dict[str, str]:
-    found = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
-    # A plug-in may not take over a built-in kind.
-    return {name: target for name, target in found.items() if name not in HANDLERS}
-
-
 def available_kinds() -> list[str]:
     """Every kind this process can run: built-in, plug-in and registered.
 
@@ -103,7 +107,7 @@ def available_kinds() -> list[str]:
         >>> "batch_score" in available_kinds()
         True
     """
-    return sorted({*HANDLERS, *_plugins(), *_registered})
+    return HANDLER_TABLE.available()
 
 
 def check_kind(kind: object) -> str:
@@ -132,11 +136,15 @@ def check_kind(kind: object) -> str:
 
 
 def register_handler(kind: str, fn: Handler) -> None:
-    """Run jobs of ``kind`` with ``fn`` in this process.
+    """Run jobs of a new ``kind`` with ``fn`` in this process (tests, notebooks).
 
-    A registered function takes precedence over the table and plug-ins, so a
-    test can stand in for a built-in kind; :func:`unregister_handler` undoes
-    it.
+    Packages declare an entry point in the ``mlsteward.jobs`` group instead.
+    A kind that is already known (built-in, plug-in or registered) is
+    refused: nothing stands in for a built-in. :func:`unregister_handler`
+    undoes it.
+
+    Raises:
+        InvalidInput: The kind is malformed or taken, or ``fn`` is not callable.
 
     Example:
         >>> def hello(ctx, payload, log):
@@ -152,14 +160,14 @@ def register_handler(kind: str, fn: Handler) -> None:
             f"handler for {kind!r} must be callable as fn(ctx, payload, log)",
             field="fn",
         )
-    with _lock:
-        _registered[kind] = fn
+    _undo[kind] = HANDLER_TABLE.register(kind, fn)
 
 
 def unregister_handler(kind: str) -> None:
     """Forget a handler registered with :func:`register_handler`."""
-    with _lock:
-        _registered.pop(kind, None)
+    undo = _undo.pop(kind, None)
+    if undo is not None:
+        undo()
 
 
 def get_handler(kind: str) -> Handler:
@@ -168,12 +176,12 @@ def get_handler(kind: str) -> Handler:
     Raises:
         HandlerUnavailable: no handler is known for ``kind`` here, or it
             cannot be imported.
+
+    Example:
+        >>> get_handler("noop").__name__
+        'noop'
     """
-    fn = _registered.get(kind)
-    if fn is not None:
-        return fn
-    target = HANDLERS.get(kind) or _plugins().get(kind)
-    if target is None:
+    if kind not in HANDLER_TABLE:
         # Queued by a process that knew the kind (a plug-in, a registered
         # function): another worker, or this one after an install, may run it.
         raise HandlerUnavailable(
@@ -182,21 +190,15 @@ def get_handler(kind: str) -> Handler:
             "this kind on a worker that has it (`mlsteward worker --kinds ...`).",
             field="kind",
         )
-    module_name, _, attr = target.partition(":")
     try:
-        found = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
+        return HANDLER_TABLE.get(kind)
+    except InvalidInput as exc:
+        target = HANDLER_TABLE.target(kind)
         raise HandlerUnavailable(
             f"the handler of job kind {kind!r} is {target!r}, which cannot be "
-            f"imported in this worker: {type(exc).__name__}: {exc}. Install the "
-            "package that provides it, or run this kind on a worker that has it "
+            f"imported in this worker: {exc.message} Install the package that "
+            "provides it, or run this kind on a worker that has it "
             "(`mlsteward worker --kinds ...`).",
             field="kind",
             target=target,
         ) from exc
-    if not callable(found):
-        raise HandlerUnavailable(
-            f"the handler of job kind {kind!r} ({target!r}) is not callable",
-            field="kind",
-        )
-    return found  # type: ignore[no-any-return]

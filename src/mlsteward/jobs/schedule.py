@@ -7,21 +7,23 @@ its due time, so several workers ticking at once queue each run once. What
 capabilities above the jobs layer make due (scheduled retrainings) is listed
 in the literal table :data:`SOURCES`: each source is a function
 ``fn(ctx, now=...) -> list[Job]``, named here and imported only when the
-scheduler ticks, so the jobs layer never imports the capabilities above it.
-A source that fails is logged and does not stop the monitors or the others.
+scheduler ticks, so the jobs layer never imports the capabilities above it;
+other packages add sources through the entry-point group
+``mlsteward.schedule_sources`` (:data:`SOURCE_TABLE`). A source that fails is
+logged and does not stop the monitors or the others.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 from typing import Any
 
 from mlsteward.context import Context
+from mlsteward.plugins import PluginTable
 from mlsteward.store import utcnow
 
-__all__ = ["SOURCES", "tick"]
+__all__ = ["SOURCES", "SOURCE_TABLE", "tick"]
 
 _log = logging.getLogger("mlsteward.jobs")
 
@@ -30,6 +32,11 @@ SOURCES: dict[str, str] = {
     "monitors": "mlsteward.monitoring.jobs:enqueue_due",
     "retraining": "mlsteward.retraining.triggers:enqueue_due",
 }
+
+#: The schedule-source seam: built-ins, then plug-ins.
+SOURCE_TABLE: PluginTable[Any] = PluginTable(
+    "schedule source", "mlsteward.schedule_sources", SOURCES, field="source"
+)
 
 
 def tick(ctx: Context, *, now: dt.datetime | None = None) -> list[Any]:
@@ -47,11 +54,9 @@ def tick(ctx: Context, *, now: dt.datetime | None = None) -> list[Any]:
         )
         for name, due in MonitorService(ctx).claim_due(now=now)
     ]
-    for name, target in SOURCES.items():
-        module_name, _, attr = target.partition(":")
+    for name in SOURCE_TABLE.available():
         try:
-            source = getattr(importlib.import_module(module_name), attr)
-            queued += source(ctx, now=now)
+            queued += SOURCE_TABLE.get(name)(ctx, now=now)
         except Exception:  # one broken source must not stop the others
             _log.exception("could not queue what is due from %s", name)
     return queued

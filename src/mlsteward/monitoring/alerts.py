@@ -22,18 +22,19 @@ Delivering (after the run's transaction has committed)
     still listed and ``deliver_pending(retry_failed=True)`` tries again.
     Nothing is ever dropped.
 
-Sinks (by type name, from a literal table; third parties add their own with
-:func:`register_sink` or the entry-point group ``mlsteward.alert_sinks``)
+Sinks (by type name, from the literal table of :mod:`mlsteward.monitoring.sinks`;
+third parties add their own through the entry-point group
+``mlsteward.alert_sinks``; a built-in type is never replaced)
     ``log``       the ``mlsteward.alerts`` logger (never fails)
     ``webhook``   ``POST`` of JSON a chat tool's incoming webhook accepts:
                   ``{"text": ...}`` (Slack, Mattermost, Rocket.Chat; format
                   ``slack``), ``{"content": ...}`` (``discord``), or the
                   whole alert (``json``); a non-2xx answer or a timeout fails
-    ``retrain``   calls every retraining trigger registered with
-                  :func:`register_retraining_trigger` (or the entry-point
-                  group ``mlsteward.retraining_triggers``) with
-                  ``(alert, ctx)``; with none registered it fails, so the
-                  alert waits for the retraining component to be installed
+    ``retrain``   calls every retraining trigger (the built-in ``policy``,
+                  which queues retraining by the model's policy, and those of
+                  the entry-point group ``mlsteward.retraining_triggers``)
+                  with ``(alert, ctx)``; a trigger that fails (or cannot be
+                  imported) leaves the alert pending, to be retried
 """
 
 from __future__ import annotations
@@ -42,9 +43,8 @@ import builtins
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from importlib.metadata import entry_points
-from typing import Any, Protocol
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
@@ -53,6 +53,14 @@ from mlsteward.context import Context
 from mlsteward.errors import InvalidInput, NotFound
 from mlsteward.monitoring.checks import SEVERITY
 from mlsteward.monitoring.models import Alert, Monitor
+from mlsteward.monitoring.sinks import (
+    SINK_TABLE,
+    Sink,
+    register_retraining_trigger,
+    retraining_triggers,
+    sink_types,
+    unregister_retraining_trigger,
+)
 from mlsteward.monitoring.tables import alerts as t
 from mlsteward.store import audit, utcnow
 
@@ -61,142 +69,16 @@ __all__ = [
     "Sink",
     "message_of",
     "register_retraining_trigger",
-    "register_sink",
     "retraining_triggers",
     "sink_types",
     "unregister_retraining_trigger",
 ]
 
 logger = logging.getLogger("mlsteward.alerts")
-# A library logs only where the application configured logging; without this,
-# Python's last-resort handler would print every alert to stderr.
-logger.addHandler(logging.NullHandler())
 
 _RANK = {"warning": 1, "critical": 2}
 _LEASE = dt.timedelta(seconds=60)
 _KEEP_ATTEMPTS = 50
-
-
-class Sink(Protocol):
-    """Something an alert is delivered to; ``send`` raises on failure."""
-
-    def send(self, alert: Alert) -> None: ...
-
-
-SinkFactory = Callable[[Mapping[str, Any], Context], Sink]
-RetrainingTrigger = Callable[[Alert, Context], None]
-
-
-class LogSink:
-    """Writes the alert to the ``mlsteward.alerts`` logger."""
-
-    def __init__(self, spec: Mapping[str, Any], ctx: Context) -> None:
-        self.spec = spec
-
-    def send(self, alert: Alert) -> None:
-        level = logging.ERROR if alert.severity == "critical" else logging.WARNING
-        logger.log(level, "%s", alert.message)
-
-
-class WebhookSink:
-    """POSTs the alert as JSON to an incoming-webhook URL, with a timeout."""
-
-    def __init__(self, spec: Mapping[str, Any], ctx: Context) -> None:
-        self.url = spec.get("url") or ctx.settings.alert_webhook_url
-        self.format = spec.get("format", "slack")
-        self.timeout = ctx.settings.alert_webhook_timeout
-
-    def payload(self, alert: Alert) -> dict[str, Any]:
-        if self.format == "discord":
-            return {"content": alert.message}
-        if self.format == "json":
-            return {"text": alert.message, "alert": alert.to_dict()}
-        return {"text": alert.message}
-
-    def send(self, alert: Alert) -> None:
-        import httpx
-
-        if not self.url:
-            raise RuntimeError(
-                "no webhook URL: set MLSTEWARD_ALERT_WEBHOOK_URL or give the sink a url"
-            )
-        response = httpx.post(self.url, json=self.payload(alert), timeout=self.timeout)
-        if not 200 <= response.status_code < 300:
-            raise RuntimeError(f"webhook answered HTTP {response.status_code}")
-
-
-_TRIGGERS: list[RetrainingTrigger] = []
-
-
-def register_retraining_trigger(fn: RetrainingTrigger) -> RetrainingTrigger:
-    """Register ``fn(alert, ctx)`` to be called for alerts routed to the
-    ``retrain`` sink; usable as a decorator. Raising makes the delivery fail
-    and the alert is retried.
-
-    Example:
-        >>> @register_retraining_trigger  # doctest: +SKIP
-        ... def enqueue(alert, ctx): ...
-    """
-    if fn not in _TRIGGERS:
-        _TRIGGERS.append(fn)
-    return fn
-
-
-def unregister_retraining_trigger(fn: RetrainingTrigger) -> None:
-    """Remove a trigger registered with :func:`register_retraining_trigger`."""
-    if fn in _TRIGGERS:
-        _TRIGGERS.remove(fn)
-
-
-def retraining_triggers() -> list[RetrainingTrigger]:
-    """Registered triggers, then those of the entry-point group."""
-    found = list(_TRIGGERS)
-    for ep in entry_points(group="mlsteward.retraining_triggers"):
-        fn = ep.load()
-        if fn not in found:
-            found.append(fn)
-    return found
-
-
-class RetrainSink:
-    """Hands the alert to the retraining triggers (the retraining seam)."""
-
-    def __init__(self, spec: Mapping[str, Any], ctx: Context) -> None:
-        self.ctx = ctx
-
-    def send(self, alert: Alert) -> None:
-        triggers = retraining_triggers()
-        if not triggers:
-            raise RuntimeError(
-                "no retraining trigger is registered; the alert waits until one is"
-            )
-        for trigger in triggers:
-            trigger(alert, self.ctx)
-
-
-_SINKS: dict[str, SinkFactory] = {
-    "log": LogSink,
-    "webhook": WebhookSink,
-    "retrain": RetrainSink,
-}
-
-
-def register_sink(type_name: str, factory: SinkFactory) -> None:
-    """Add a sink type: ``factory(spec, ctx)`` returns an object with
-    ``send(alert)``."""
-    _SINKS[type_name] = factory
-
-
-def _factories() -> dict[str, SinkFactory]:
-    found = dict(_SINKS)
-    for ep in entry_points(group="mlsteward.alert_sinks"):
-        found.setdefault(ep.name, ep.load())
-    return found
-
-
-def sink_types() -> list[str]:
-    """Names of every sink type available."""
-    return list(_factories())
 
 
 def _fmt(value: float | None) -> str:
@@ -461,16 +343,12 @@ class AlertService:
         alert = _row_to_alert(row)
         delivered = list(row.delivered)
         attempts_log = list(row.sink_attempts)
-        factories = _factories()
         for spec in row.sinks:
             if spec["id"] in delivered:
                 continue
             at = utcnow()
             try:
-                factory = factories.get(spec["type"])
-                if factory is None:
-                    raise RuntimeError(f"sink type {spec['type']!r} is not installed")
-                factory(spec, self.ctx).send(alert)
+                SINK_TABLE.get(spec["type"])(spec, self.ctx).send(alert)
             except Exception as exc:  # any sink failure keeps the alert pending
                 attempts_log.append(
                     {

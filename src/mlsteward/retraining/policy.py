@@ -19,7 +19,7 @@ that name the bad key and the allowed values. Example (TOML)::
     holdout = "newest_month"             # out-of-time: the newest labelled month
 
     [trainer]
-    name = "logistic_scorecard"          # a built-in, or "package.module:function"
+    name = "logistic_scorecard"          # a trainer by name (built-in or plug-in)
     params = { C = 1.0 }
 
     [gates]
@@ -204,14 +204,16 @@ def parse_policy(document: dict[str, Any]) -> Policy:
         if expected:
             msg = f"policy key {key!r} must be one of {expected}"
         raise InvalidInput(msg, field=key) from exc
-    from mlsteward.retraining.trainers import TRAINERS
+    from mlsteward.retraining.trainers import check_trainer_name
 
-    if ":" not in policy.trainer.name and policy.trainer.name not in TRAINERS:
+    try:
+        check_trainer_name(policy.trainer.name)
+    except InvalidInput as exc:
         raise InvalidInput(
-            f"policy key 'trainer.name' {policy.trainer.name!r} is not a built-in "
-            f"trainer {sorted(TRAINERS)} nor a 'package.module:function' entry point",
+            f"policy key 'trainer.name': {exc.message}",
             field="trainer.name",
-        )
+            **exc.details,
+        ) from exc
     return policy
 
 

@@ -270,9 +270,15 @@ def _summary(m: dict[str, Any]) -> dict[str, Any]:
 
 def run_job(ctx: Context, payload: dict[str, Any], log: Any) -> dict[str, Any]:
     """Job handler ``retrain``: payload ``{"model": ..., "trigger": {...}}``."""
-    log(f"retraining {payload.get('model')}")
+    model = payload.get("model")
+    if not isinstance(model, str) or not model:
+        # InvalidInput makes the job dead at once: no retry can fix a payload.
+        raise InvalidInput(
+            f"retrain jobs need {{'model': NAME}}, got {model!r}", field="model"
+        )
+    log(f"retraining {model}")
     result = RetrainingService(ctx).retrain(
-        payload["model"],
+        model,
         trigger=payload.get("trigger"),
         deployment=payload.get("deployment"),
         key=getattr(getattr(log, "job", None), "id", None),

@@ -2,9 +2,13 @@
 
 A *trainer* is a callable ``trainer(frame, *, features, target, params=None)``
 that fits a model on ``frame[features]`` against ``frame[target]`` and returns
-a fitted estimator with ``predict_proba``. Retraining pipelines name their
-trainer either by a built-in name (:data:`TRAINERS`) or by an entry point
-``"package.module:function"`` (see :func:`resolve_trainer`).
+a fitted estimator with ``predict_proba`` that a flavor can save. A policy
+names its trainer from :data:`TRAINER_TABLE`: a built-in (:data:`TRAINERS`)
+or one a package declares in the entry-point group ``mlsteward.trainers``
+(see :func:`resolve_trainer`); an import string such as
+``"package.module:function"`` is refused, so a policy document cannot make the
+worker import arbitrary code. :func:`mlsteward.plugin_checks.check_trainer`
+runs the contract on a new trainer.
 
 The built-ins return scikit-learn :class:`~sklearn.pipeline.Pipeline` objects
 built only from classes mlsteward's skops loader trusts (``Pipeline``,
@@ -25,7 +29,6 @@ loader with a strict trusted-types list must trust those too.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Protocol
 
@@ -38,9 +41,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mlsteward.errors import InvalidInput
+from mlsteward.plugins import PluginTable
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
     "TRAINERS",
+    "TRAINER_TABLE",
     "Trainer",
     "gradient_boosting",
     "logistic_scorecard",
@@ -331,63 +337,83 @@ def gradient_boosting(
     return pipeline
 
 
-#: Built-in trainers by name.
-TRAINERS: Final[dict[str, Trainer]] = {
-    "logistic_scorecard": logistic_scorecard,
-    "gradient_boosting": gradient_boosting,
+#: Built-in trainers by name: ``"module:function"``.
+TRAINERS: Final[dict[str, str]] = {
+    "logistic_scorecard": "mlsteward.retraining.trainers:logistic_scorecard",
+    "gradient_boosting": "mlsteward.retraining.trainers:gradient_boosting",
 }
 
+#: Entry-point group through which other packages add trainers.
+ENTRY_POINT_GROUP: Final = "mlsteward.trainers"
 
-def resolve_trainer(name_or_entry_point: str) -> Trainer:
-    """Find a trainer by built-in name or ``"package.module:function"``.
+HOW_TO_REGISTER: Final = (
+    "A package adds a trainer by declaring an entry point, e.g. in its "
+    f'pyproject.toml: [project.entry-points."{ENTRY_POINT_GROUP}"] '
+    'my_trainer = "my_package.training:fit"; the policy then says '
+    'name = "my_trainer".'
+)
 
-    Args:
-        name_or_entry_point: A key of :data:`TRAINERS`, or an entry point
-            ``"module.path:attribute"`` (the attribute may be dotted, e.g.
-            ``"pkg.mod:Class.method"``) naming a callable.
 
-    Returns:
-        The trainer callable.
+def _callable(obj: object) -> Trainer:
+    if not callable(obj):
+        raise TypeError(
+            "a trainer must be callable as trainer(frame, *, features, target, "
+            "params=None)"
+        )
+    return obj  # type: ignore[return-value]
+
+
+#: The trainer seam: built-ins, then plug-ins of ``mlsteward.trainers``.
+TRAINER_TABLE: PluginTable[Trainer] = PluginTable(
+    "trainer", ENTRY_POINT_GROUP, TRAINERS, validate=_callable
+)
+
+
+def check_trainer_name(name: object) -> str:
+    """Return ``name`` if it names an available trainer, else raise.
 
     Raises:
-        InvalidInput: The value is neither a built-in name nor an importable
-            callable; the message lists the built-ins.
+        InvalidInput: ``name`` is an import string (refused: policies name
+            trainers, they do not import code) or unknown; the message lists
+            the available trainers and says how to register one.
+
+    Example:
+        >>> check_trainer_name("gradient_boosting")
+        'gradient_boosting'
     """
-    value = name_or_entry_point
-    builtins = ", ".join(sorted(TRAINERS))
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(
-            f"trainer must be a built-in name ({builtins}) or "
-            f"'package.module:function', got {value!r}",
-            field="trainer",
-            builtins=sorted(TRAINERS),
+    available = TRAINER_TABLE.available()
+    if isinstance(name, str) and name in available:
+        return name
+    if isinstance(name, str) and ":" in name:
+        reason = (
+            "is an import string; a policy names a trainer from the trainer "
+            "table and never imports code"
         )
-    if value in TRAINERS:
-        return TRAINERS[value]
+    else:
+        reason = "is not an available trainer"
+    raise InvalidInput(
+        f"trainer {name!r} {reason}. Available trainers: {available}. "
+        + HOW_TO_REGISTER,
+        field="trainer",
+        allowed=available,
+    )
 
-    def fail(reason: str) -> InvalidInput:
-        return InvalidInput(
-            f"trainer {value!r} {reason}; use a built-in trainer ({builtins}) or "
-            "an entry point 'package.module:function'",
-            field="trainer",
-            builtins=sorted(TRAINERS),
-        )
 
-    module_name, sep, attribute = value.partition(":")
-    if not sep or not module_name or not attribute or ":" in attribute:
-        raise fail("is not a built-in trainer name")
-    try:
-        target: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise fail(f"cannot be imported: module {module_name!r} ({exc})") from exc
-    for part in attribute.split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError as exc:
-            raise fail(
-                f"names {attribute!r}, which module {module_name!r} lacks"
-            ) from exc
-    if not callable(target):
-        raise fail(f"names {type(target).__name__!r} object, which is not callable")
-    trainer: Trainer = target
-    return trainer
+def resolve_trainer(name: str) -> Trainer:
+    """The trainer called ``name``: a built-in or an entry-point plug-in.
+
+    Args:
+        name: A name of :data:`TRAINER_TABLE`, e.g. ``"logistic_scorecard"``.
+
+    Returns:
+        The trainer callable, imported on first use.
+
+    Raises:
+        InvalidInput: ``name`` is unknown, an import string, or its plug-in
+            cannot be imported; the message lists the available trainers.
+
+    Example:
+        >>> resolve_trainer("logistic_scorecard").__name__
+        'logistic_scorecard'
+    """
+    return TRAINER_TABLE.get(check_trainer_name(name))

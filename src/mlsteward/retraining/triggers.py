@@ -1,7 +1,7 @@
 """What starts a retraining: monitor alerts, schedules, new labels.
 
-``on_alert`` is the retraining sink of monitor alerts (registered through the
-``mlsteward.retraining_triggers`` entry point). It queues a ``retrain`` job
+``on_alert`` is the retraining sink of monitor alerts (the built-in trigger
+``policy`` of :data:`mlsteward.monitoring.sinks.TRIGGERS`). It queues a ``retrain`` job
 when the alert's monitor and kind of check are among the policy's triggers,
 enough labelled rows arrived since the last retraining, and the cool-down
 since the last retraining job has passed. The job's idempotency key is the
