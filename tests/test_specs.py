@@ -28,7 +28,11 @@ BAD_MONITORS: list[tuple[dict[str, Any], str, str]] = [
     ({"window": {"type": "period", "period": "year"}}, "window.period", "'month'"),
     ({"window": {"type": "last_n", "n": 5, "x": 1}}, "window.x", "unknown key 'x'"),
     ({"checks": ["drfit"]}, "checks", "choose from ['drift'"),
-    ({"alerting": {"sinks": ["pager"]}}, "alerting.sinks[0]", "'log', 'retrain', 'webhook'"),
+    (
+        {"alerting": {"sinks": ["pager"]}},
+        "alerting.sinks[0]",
+        "'log', 'retrain', 'webhook'",
+    ),
     ({"schedule": "0 25 * * *"}, "schedule", "hour"),
 ]
 BAD_DEPLOYMENTS: list[tuple[dict[str, Any], str, str]] = [
