@@ -33,7 +33,6 @@ LONG_FUNCTIONS: set[str] = {
     "demo.py:run_demo",
     "jobs/batch.py:score_file",
     "monitoring/alerts.py:raise_alerts",
-    "monitoring/drift/compute.py:compute_drift",
     "monitoring/monitors.py:create",
     "monitoring/monitors.py:run",
     "monitoring/outcomes.py:load",

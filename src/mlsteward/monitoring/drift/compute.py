@@ -322,7 +322,105 @@ def _threshold(
 
 
 # -- the engine ----------------------------------------------------------------
-def compute_drift(  # noqa: C901 - debt: to split with the module (tests/test_architecture.py)
+def _check_options(alpha: Any, engine: Any, methods: Any, thresholds: Any) -> None:
+    """Refuse bad options of :func:`compute_drift`, naming the field."""
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
+        raise InvalidInput(f"alpha must be a number, got {alpha!r}", field="alpha")
+    if not 0.0 < float(alpha) < 1.0:
+        raise InvalidInput(f"alpha must be in (0, 1), got {alpha!r}", field="alpha")
+    if engine not in ("local", "dask"):
+        raise InvalidInput(
+            f"engine must be 'local' or 'dask', got {engine!r}",
+            field="engine",
+            allowed=["local", "dask"],
+        )
+    if methods is not None and not isinstance(methods, Mapping):
+        raise InvalidInput(
+            "methods must be a {column: method} mapping", field="methods"
+        )
+    if thresholds is not None and not isinstance(thresholds, Mapping):
+        raise InvalidInput(
+            "thresholds must be a {method or column: (watch, drift)} mapping",
+            field="thresholds",
+        )
+
+
+def _select_columns(
+    cols: Mapping[str, Any],
+    methods: Mapping[str, Any] | None,
+    columns: Iterable[str] | None,
+    window_columns: set[str],
+) -> tuple[list[str], dict[str, str]]:
+    """The columns to check and those skipped (with why). A column asked for
+    by name (``columns=`` or ``methods=``) but absent is an error; a profile
+    column the window lacks is skipped."""
+    overridden = _known(list(methods or {}), cols)
+    if columns is not None:
+        names = _known(columns, cols)
+        outside = [c for c in overridden if c not in names]
+        if outside:
+            raise InvalidInput(
+                f"methods names column(s) {outside}, which columns= leaves out",
+                field="methods",
+                allowed=names,
+            )
+        requested = set(names)
+    else:
+        names = list(cols)
+        requested = set(overridden)
+    skipped: dict[str, str] = {}
+    absent = [c for c in names if c not in window_columns]
+    missing_asked = [c for c in absent if c in requested]
+    if missing_asked:
+        raise InvalidInput(
+            f"column(s) {missing_asked} are not in the current window",
+            field="current",
+            allowed=sorted(window_columns),
+        )
+    for c in absent:
+        skipped[c] = "not in the current window"
+    names = [c for c in names if c not in skipped]
+    if not names:
+        raise InvalidInput(
+            "no column to check: the window shares no column with the reference "
+            f"profile (reference: {list(cols)})",
+            field="current",
+        )
+    return names, skipped
+
+
+def _judge_rows(
+    pending: list[dict[str, Any]],
+    bands: Mapping[tuple[str, str], tuple[float, float]],
+    alpha: float,
+) -> tuple[list[ColumnDrift], dict[str, DriftStatus], DriftStatus]:
+    """Holm-adjust the p-values, judge each row, then each column and the
+    dataset (the worst column: no share-of-columns rule)."""
+    adjusted = holm([r["p_value"] for r in pending])
+    rows: list[ColumnDrift] = []
+    for r, p_adj in zip(pending, adjusted, strict=True):
+        watch, drift = bands[(r["column"], r["method"])]
+        status = status_of(r["effect"], p_adj, watch, drift, alpha)
+        rows.append(
+            ColumnDrift(
+                **r,
+                p_adjusted=p_adj,
+                threshold=drift,
+                watch_threshold=watch,
+                status=status,
+            )
+        )
+    column_status: dict[str, DriftStatus] = {}
+    for row in rows:
+        prev = column_status.get(row.column, "stable")
+        column_status[row.column] = max(prev, row.status, key=_SEVERITY.__getitem__)
+    verdict: DriftStatus = max(
+        column_status.values(), key=_SEVERITY.__getitem__, default="stable"
+    )
+    return rows, column_status, verdict
+
+
+def compute_drift(
     reference_profile: Mapping[str, Any],
     current: Any,
     *,
@@ -381,59 +479,10 @@ def compute_drift(  # noqa: C901 - debt: to split with the module (tests/test_ar
         [['home', 'psi', 'drift'], ['home', 'chi2', 'drift']]
     """
     cols = _profile_columns(reference_profile)
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
-        raise InvalidInput(f"alpha must be a number, got {alpha!r}", field="alpha")
-    if not 0.0 < float(alpha) < 1.0:
-        raise InvalidInput(f"alpha must be in (0, 1), got {alpha!r}", field="alpha")
-    if engine not in ("local", "dask"):
-        raise InvalidInput(
-            f"engine must be 'local' or 'dask', got {engine!r}",
-            field="engine",
-            allowed=["local", "dask"],
-        )
-    if methods is not None and not isinstance(methods, Mapping):
-        raise InvalidInput(
-            "methods must be a {column: method} mapping", field="methods"
-        )
-    if thresholds is not None and not isinstance(thresholds, Mapping):
-        raise InvalidInput(
-            "thresholds must be a {method or column: (watch, drift)} mapping",
-            field="thresholds",
-        )
+    _check_options(alpha, engine, methods, thresholds)
     window_columns, source = _open_window(current, engine)
 
-    overridden = _known(list(methods or {}), cols)
-    if columns is not None:
-        names = _known(columns, cols)
-        outside = [c for c in overridden if c not in names]
-        if outside:
-            raise InvalidInput(
-                f"methods names column(s) {outside}, which columns= leaves out",
-                field="methods",
-                allowed=names,
-            )
-        requested = set(names)
-    else:
-        names = list(cols)
-        requested = set(overridden)
-    skipped: dict[str, str] = {}
-    absent = [c for c in names if c not in window_columns]
-    missing_asked = [c for c in absent if c in requested]
-    if missing_asked:
-        raise InvalidInput(
-            f"column(s) {missing_asked} are not in the current window",
-            field="current",
-            allowed=sorted(window_columns),
-        )
-    for c in absent:
-        skipped[c] = "not in the current window"
-    names = [c for c in names if c not in skipped]
-    if not names:
-        raise InvalidInput(
-            "no column to check: the window shares no column with the reference "
-            f"profile (reference: {list(cols)})",
-            field="current",
-        )
+    names, skipped = _select_columns(cols, methods, columns, window_columns)
     chosen = default_methods(reference_profile, names)
     for name, value in (methods or {}).items():
         if name in chosen:
@@ -479,27 +528,7 @@ def compute_drift(  # noqa: C901 - debt: to split with the module (tests/test_ar
                 pending.append(
                     evaluate(plan, states[plan.name], method, TESTS[method], float(eps))
                 )
-    adjusted = holm([r["p_value"] for r in pending])
-    rows: list[ColumnDrift] = []
-    for r, p_adj in zip(pending, adjusted, strict=True):
-        watch, drift = bands[(r["column"], r["method"])]
-        status = status_of(r["effect"], p_adj, watch, drift, float(alpha))
-        rows.append(
-            ColumnDrift(
-                **r,
-                p_adjusted=p_adj,
-                threshold=drift,
-                watch_threshold=watch,
-                status=status,
-            )
-        )
-    column_status: dict[str, DriftStatus] = {}
-    for row in rows:
-        prev = column_status.get(row.column, "stable")
-        column_status[row.column] = max(prev, row.status, key=_SEVERITY.__getitem__)
-    verdict: DriftStatus = max(
-        column_status.values(), key=_SEVERITY.__getitem__, default="stable"
-    )
+    rows, column_status, verdict = _judge_rows(pending, bands, float(alpha))
     return DriftResult(
         rows=rows,
         verdict=verdict,
