@@ -1,8 +1,10 @@
 """Every control-plane route times every role, plus no token and a wrong one.
 
-The role each route needs is read from its dependencies; the test fails for
-any route (but health and metrics) that takes no role at all, so a new route
-cannot ship without authentication.
+A route names the use case it runs (``api.deps.Op``); the role it needs is
+that use case's in the services' table (``identity.access.USE_CASES``), which
+the service itself checks. Routes not yet converted still carry a role in
+their dependency. The test fails for any route (but health and metrics) that
+names neither, so a new route cannot ship without authentication.
 """
 
 from __future__ import annotations
@@ -15,12 +17,17 @@ from fastapi.testclient import TestClient
 from tests.conftest import make_user_token
 
 from mlsteward.api import create_app
+from mlsteward.api.deps import use_case_of
+from mlsteward.identity.access import USE_CASES
 from mlsteward.identity.service import ROLES
 
 OPEN = {"/api/v1/health", "/metrics"}
 
 
 def _needed_role(route: APIRoute) -> str | None:  # or an effective route
+    name = use_case_of(route)
+    if name is not None:
+        return USE_CASES[name].role
     stack = list(route.dependant.dependencies)
     while stack:
         dep = stack.pop()

@@ -1,23 +1,38 @@
 """Shared dependencies: the app's context and the caller's identity.
 
-Every control-plane route takes one of the role dependencies below, so a
-route cannot forget authentication: ``Ctx`` (any valid user token: viewer and
-up), ``Actor`` (developer and up), ``Approver``, ``Admin``. The context a
-route receives acts as the token's user, so the audit trail names who did it.
-Health and metrics take none.
+A control-plane route names the use case it runs: ``ctx: Annotated[Context,
+Op("models.set_alias")]``. The dependency authenticates the bearer token
+and hands the route a context acting as the token's user; the service the
+route calls checks the use case's permission (``identity.access``). The
+dependency also refuses a caller whose role is below the use case's before
+the body is validated, reading the same table, so an unauthorised caller
+never gets its body parsed; the rule itself lives in the service.
+
+``Ctx``, ``Actor``, ``Approver`` and ``Admin`` are the older role-only
+dependencies, for routes that do not yet name their use case.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from mlsteward.context import Context
-from mlsteward.identity.service import IdentityService, Principal
+from mlsteward.identity.access import USE_CASES, Principal
+from mlsteward.identity.service import IdentityService
 
-__all__ = ["Actor", "Admin", "Approver", "Ctx", "get_context", "get_principal"]
+__all__ = [
+    "Actor",
+    "Admin",
+    "Approver",
+    "Ctx",
+    "Op",
+    "get_context",
+    "get_principal",
+    "use_case_of",
+]
 
 
 def get_context(request: Request) -> Context:
@@ -25,22 +40,60 @@ def get_context(request: Request) -> Context:
     return ctx
 
 
-def get_principal(request: Request) -> Principal:
-    """Authenticate the bearer token (or the app's local actor if auth is off)."""
+def get_principal(request: Request) -> Principal | None:
+    """Authenticate the bearer token. With auth off (a single-user machine),
+    nobody is authenticated: the app's declared actor acts, which the
+    services accept only while the store has no users."""
     ctx = get_context(request)
     if not request.app.state.auth_required:
-        return Principal(ctx.actor, "admin")
+        return None
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     presented = token.strip() if scheme.lower() == "bearer" else None
     return IdentityService(ctx).authenticate(presented)
 
 
+def _context_of(request: Request, principal: Principal | None) -> Context:
+    ctx = get_context(request)
+    return ctx if principal is None else ctx.as_principal(principal)
+
+
+def Op(name: str) -> Any:
+    """The dependency of a route that runs the use case ``name``."""
+
+    def dependency(request: Request) -> Context:
+        principal = get_principal(request)
+        case = USE_CASES.get(name)
+        if case is None:  # a route naming no declared use case: a bug
+            raise LookupError(f"route names unknown use case {name!r}")
+        if principal is not None:
+            principal.require(case.role, name)
+        return _context_of(request, principal)
+
+    dependency.mlsteward_use_case = name  # type: ignore[attr-defined]
+    return Depends(dependency)
+
+
+def use_case_of(route: Any) -> str | None:
+    """The use case a route names through :func:`Op`, if any."""
+    dependant = getattr(route, "dependant", None)
+    stack = list(dependant.dependencies) if dependant is not None else []
+    while stack:
+        dep = stack.pop()
+        name = getattr(dep.call, "mlsteward_use_case", None)
+        if name is not None:
+            return str(name)
+        stack.extend(dep.dependencies)
+    return None
+
+
 def _acting(needed: str, action: str) -> Callable[..., Context]:
     def dependency(request: Request) -> Context:
         principal = get_principal(request)
+        if principal is None:
+            return get_context(request)
         principal.require(needed, action)
-        return get_context(request).as_principal(principal)
+        return _context_of(request, principal)
 
     dependency.mlsteward_role = needed  # type: ignore[attr-defined]
     return dependency

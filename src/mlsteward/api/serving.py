@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from mlsteward.api.deps import Actor, Approver, Ctx
+from mlsteward.api.deps import Ctx, Op
+from mlsteward.context import Context
 from mlsteward.serving.deployments import DeploymentService
 from mlsteward.serving.log.service import PredictionLog
 from mlsteward.serving.models import Deployment, PredictionRecord
@@ -27,47 +28,72 @@ class PromoteBody(BaseModel):
 
 
 @router.get("/deployments")
-def list_deployments(ctx: Ctx) -> list[Deployment]:
+def list_deployments(
+    ctx: Annotated[Context, Op("deployments.list")],
+) -> list[Deployment]:
     return DeploymentService(ctx).list()
 
 
 @router.post("/deployments", status_code=201)
-def create_deployment(body: CreateDeployment, ctx: Actor) -> Deployment:
-    return DeploymentService(ctx).create(body)
+def create_deployment(
+    spec: CreateDeployment, ctx: Annotated[Context, Op("deployments.create")]
+) -> Deployment:
+    return DeploymentService(ctx).create(spec)
 
 
 @router.get("/deployments/{name}")
-def get_deployment(name: str, ctx: Ctx) -> Deployment:
-    return DeploymentService(ctx).get(name, with_history=True)
+def get_deployment(
+    name: str,
+    ctx: Annotated[Context, Op("deployments.get")],
+    with_history: bool = True,
+) -> Deployment:
+    return DeploymentService(ctx).get(name, with_history=with_history)
 
 
 @router.patch("/deployments/{name}")
-def update_deployment(name: str, body: UpdateDeployment, ctx: Actor) -> Deployment:
-    return DeploymentService(ctx).update(name, body)
+def update_deployment(
+    name: str,
+    spec: UpdateDeployment,
+    ctx: Annotated[Context, Op("deployments.update")],
+) -> Deployment:
+    return DeploymentService(ctx).update(name, spec)
 
 
 @router.put("/deployments/{name}/canary")
-def set_canary(name: str, body: SetCanary, ctx: Actor) -> Deployment:
-    return DeploymentService(ctx).set_canary(name, body)
+def set_canary(
+    name: str, spec: SetCanary, ctx: Annotated[Context, Op("deployments.set_canary")]
+) -> Deployment:
+    return DeploymentService(ctx).set_canary(name, spec)
 
 
 @router.delete("/deployments/{name}/canary")
-def clear_canary(name: str, ctx: Actor) -> Deployment:
+def clear_canary(
+    name: str, ctx: Annotated[Context, Op("deployments.clear_canary")]
+) -> Deployment:
     return DeploymentService(ctx).clear_canary(name)
 
 
 @router.post("/deployments/{name}/shadows")
-def add_shadow(name: str, body: ModelBody, ctx: Actor) -> Deployment:
+def add_shadow(
+    name: str, body: ModelBody, ctx: Annotated[Context, Op("deployments.add_shadow")]
+) -> Deployment:
     return DeploymentService(ctx).add_shadow(name, body.model)
 
 
-@router.delete("/deployments/{name}/shadows/{version}")
-def remove_shadow(name: str, version: int, ctx: Actor) -> Deployment:
-    return DeploymentService(ctx).remove_shadow(name, str(version))
+@router.delete("/deployments/{name}/shadows/{model:path}")
+def remove_shadow(
+    name: str, model: str, ctx: Annotated[Context, Op("deployments.remove_shadow")]
+) -> Deployment:
+    """``model`` is a version number or a reference (``credit-risk/3``)."""
+    return DeploymentService(ctx).remove_shadow(name, model)
 
 
 @router.post("/deployments/{name}/promote")
-def promote(name: str, ctx: Approver, body: PromoteBody | None = None) -> Deployment:
+def promote(
+    name: str,
+    ctx: Annotated[Context, Op("deployments.promote")],
+    body: PromoteBody | None = None,
+) -> Deployment:
     """Make the canary (or the given version) champion directly. This is the
     approver's act; developers ask through a retraining's approval request."""
     model = body.model if body is not None else None
@@ -75,7 +101,9 @@ def promote(name: str, ctx: Approver, body: PromoteBody | None = None) -> Deploy
 
 
 @router.post("/deployments/{name}/rollback")
-def rollback(name: str, ctx: Actor) -> Deployment:
+def rollback(
+    name: str, ctx: Annotated[Context, Op("deployments.rollback")]
+) -> Deployment:
     return DeploymentService(ctx).rollback(name)
 
 

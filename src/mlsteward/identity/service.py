@@ -28,11 +28,11 @@ from sqlalchemy import func, select, update
 from mlsteward.context import Context
 from mlsteward.errors import (
     Conflict,
-    Forbidden,
     InvalidInput,
     NotFound,
     Unauthenticated,
 )
+from mlsteward.identity.access import ROLES, Principal, role_at_least
 from mlsteward.identity.models import Token, User
 from mlsteward.identity.tables import tokens, users
 from mlsteward.names import check_name
@@ -48,13 +48,7 @@ __all__ = [
     "role_at_least",
 ]
 
-ROLES = ("viewer", "developer", "approver", "admin")
-_RANK = {r: i for i, r in enumerate(ROLES)}
 TOKEN_PREFIX = "mls"
-
-
-def role_at_least(role: str, needed: str) -> bool:
-    return _RANK.get(role, -1) >= _RANK[needed]
 
 
 def _hash(secret: str) -> str:
@@ -67,33 +61,6 @@ class CreatedToken:
 
     token: Token
     secret: str
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: a user with a role, through a token of some scope."""
-
-    user: str
-    role: str
-    scope: str = "user"
-    token_id: str | None = None
-
-    def can(self, needed: str) -> bool:
-        return self.scope == "user" and role_at_least(self.role, needed)
-
-    def can_infer(self, deployment: str) -> bool:
-        if self.scope == "user":
-            return role_at_least(self.role, "viewer")
-        return self.scope == f"deployment:{deployment}"
-
-    def require(self, needed: str, action: str) -> None:
-        if not self.can(needed):
-            raise Forbidden(
-                f"{self.user} ({self.role}"
-                + ("" if self.scope == "user" else f", token scope {self.scope}")
-                + f") may not {action}; it needs the {needed} role or higher",
-                field="token",
-            )
 
 
 def _user(row: Any) -> User:

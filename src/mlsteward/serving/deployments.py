@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, InvalidInput, NotFound
+from mlsteward.identity.access import internal, use_case
 from mlsteward.names import parse_ref
 from mlsteward.registry.models import ModelVersion
 from mlsteward.registry.service import ModelRegistry
@@ -85,15 +86,18 @@ class DeploymentService:
         self.registry = ModelRegistry(ctx)
 
     # -- reading ----------------------------------------------------------
+    @use_case("deployments.get", "viewer")
     def get(self, name: str, *, with_history: bool = False) -> Deployment:
         with self.ctx.store.read() as session:
             return self._get(session, name, with_history=with_history)
 
+    @use_case("deployments.list", "viewer")
     def list(self) -> list[Deployment]:
         with self.ctx.store.read() as session:
             rows = session.execute(select(deployments).order_by(deployments.c.name))
             return [_row_to_deployment(r, []) for r in rows]
 
+    @internal("polled by the serving runtime to see changes")
     def revisions(self, names: Sequence[str] | None = None) -> dict[str, int]:
         """``{name: revision}``: what servers poll to notice changes."""
         q = select(deployments.c.name, deployments.c.revision)
@@ -103,6 +107,7 @@ class DeploymentService:
             return {r.name: int(r.revision) for r in session.execute(q)}
 
     # -- writing ----------------------------------------------------------
+    @use_case("deployments.create", "developer")
     def create(self, spec: CreateDeployment) -> Deployment:
         """Create a deployment serving the version ``spec.model`` resolves to.
 
@@ -170,6 +175,7 @@ class DeploymentService:
                 values={},
             )
 
+    @use_case("deployments.set_canary", "developer")
     def set_canary(self, name: str, spec: SetCanary) -> Deployment:
         """Send ``spec.share`` (0 to 1) of the traffic to ``spec.model``.
 
@@ -213,6 +219,7 @@ class DeploymentService:
                 values=values,
             )
 
+    @use_case("deployments.clear_canary", "developer")
     def clear_canary(self, name: str) -> Deployment:
         """Stop the canary; all traffic goes to the champion."""
         with self.ctx.store.unit_of_work() as session:
@@ -227,6 +234,7 @@ class DeploymentService:
                 values={"canary_version": None, "canary_share": 0.0},
             )
 
+    @use_case("deployments.add_shadow", "developer")
     def add_shadow(self, name: str, model: str) -> Deployment:
         """Mirror every request to ``model``; its outputs are logged, never
         returned."""
@@ -252,6 +260,7 @@ class DeploymentService:
                 values={"shadow_versions": [*shadows, version.version]},
             )
 
+    @use_case("deployments.remove_shadow", "developer")
     def remove_shadow(self, name: str, model: str) -> Deployment:
         with self.ctx.store.unit_of_work() as session:
             row = self._row(session, name, lock=True)
@@ -273,6 +282,7 @@ class DeploymentService:
                 },
             )
 
+    @use_case("deployments.promote", "approver")
     def promote(self, name: str, model: str | None = None) -> Deployment:
         """Make ``model`` (default: the canary) the champion.
 
@@ -315,6 +325,7 @@ class DeploymentService:
                 values=values,
             )
 
+    @use_case("deployments.rollback", "approver")
     def rollback(self, name: str) -> Deployment:
         """Restore the champion before the last promotion, in one step.
 
@@ -346,6 +357,7 @@ class DeploymentService:
                 values=values,
             )
 
+    @use_case("deployments.update", "developer")
     def update(self, name: str, spec: UpdateDeployment) -> Deployment:
         """Change a deployment's decision threshold, unseen-category policy,
         logged columns, redacted columns or sticky field: those ``spec``
@@ -382,10 +394,12 @@ class DeploymentService:
             return self._change(session, name, "updated", dict(values), values=values)
 
     # -- hooks for the retraining loop -------------------------------------
+    @internal("read by the model report and retraining")
     def of_model(self, model_name: str) -> builtins.list[Deployment]:
         """Deployments serving a version of ``model_name``."""
         return [d for d in self.list() if d.model_name == model_name]
 
+    @internal("called by an approved promotion (retraining.promotion)")
     def on_promoted(self, model_name: str, version: int) -> builtins.list[Deployment]:
         """A version became the model's champion: promote it on every
         deployment of the model that can serve it (one change each)."""
@@ -398,6 +412,7 @@ class DeploymentService:
                     continue  # incompatible with that deployment's contract
         return changed
 
+    @internal("called when a challenger is rejected (retraining.promotion)")
     def on_withdrawn(self, model_name: str, version: int) -> builtins.list[Deployment]:
         """A challenger was rejected: take it out of canary and shadow routes."""
         changed: builtins.list[Deployment] = []
@@ -408,6 +423,7 @@ class DeploymentService:
                 changed.append(self.remove_shadow(d.name, f"{model_name}/{version}"))
         return changed
 
+    @internal("called by a retraining routing its challenger")
     def on_challenger(
         self, model_name: str, version: int, *, mode: str, share: float = 0.0
     ) -> builtins.list[Deployment]:

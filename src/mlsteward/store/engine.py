@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import import_module, resources
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
@@ -88,6 +88,11 @@ class Store:
         self._sessions: sessionmaker[Session] | None = None
         self._upgraded = False
         self._lock = threading.RLock()
+
+    #: Called with the session at the start of every unit of work. Identity
+    #: registers its re-check of the acting principal here, so a permission
+    #: is checked in the transaction of the change it allows.
+    write_guards: ClassVar[list[Callable[[Session], None]]] = []
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
@@ -193,6 +198,8 @@ class Store:
         self._ensure_schema()
         assert self._sessions is not None
         with self._sessions() as session, session.begin():
+            for guard in self.write_guards:
+                guard(session)
             yield session
 
     @contextmanager

@@ -1,0 +1,127 @@
+"""``mlsteward.Client("http://host:8000", token=...)``: the same surface over HTTP.
+
+The remote client has the embedded client's namespaces (``client.models``,
+``client.monitors``, ...) with the same methods, arguments and result types.
+Each method is bound, by its use-case name, to the control-plane route that
+runs the same service method on the server (:mod:`mlsteward.remote.binding`);
+the signature is the embedded method's, so a call that works in a notebook
+works against a server. The server checks the token's permissions; the
+laptop holds no database or artifact-store credentials.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from pydantic import BaseModel
+
+from mlsteward.errors import InvalidInput
+from mlsteward.remote.binding import Operation, operations
+from mlsteward.remote.transport import Transport
+
+__all__ = ["RemoteNamespace", "bind_call"]
+
+
+def bind_call(
+    op: Operation,
+    signature: inspect.Signature,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> dict[str, Any]:
+    """The route's arguments by name, from a call shaped as the embedded method.
+
+    A pydantic spec argument becomes the body; loose keyword fields are the
+    spec's fields (merged over a given spec, as the embedded client does).
+    """
+    bound = signature.bind(None, *args, **kwargs)
+    out: dict[str, Any] = {}
+    spec: BaseModel | None = None
+    loose: dict[str, Any] = {}
+    for name, value in list(bound.arguments.items())[1:]:
+        kind = signature.parameters[name].kind
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            loose.update(value)
+        elif isinstance(value, BaseModel) and op.body_param is not None:
+            spec = value
+        elif value is not None or name in op.path_params:
+            out[name] = value
+    if op.body_param is not None:
+        body: dict[str, Any] = (
+            spec.model_dump(mode="json", exclude_unset=True) if spec else {}
+        )
+        for name in list(out):
+            if name not in op.path_params and name not in op.query_params:
+                body[name] = out.pop(name)
+        body.update(loose)
+        out[op.body_param] = body
+    elif loose:
+        out.update(loose)
+    return out
+
+
+class RemoteNamespace:
+    """A namespace of the remote client: ``client.monitors`` over HTTP.
+
+    Args:
+        transport: Where requests go.
+        name: The namespace (``monitors``).
+        embedded: The embedded namespace class whose methods it mirrors.
+    """
+
+    def __init__(self, transport: Transport, name: str, embedded: type) -> None:
+        self._transport = transport
+        self._name = name
+        self._embedded = embedded
+
+    def __dir__(self) -> list[str]:
+        return [m for m in dir(self._embedded) if not m.startswith("_")]
+
+    def __getattr__(self, method: str) -> Any:
+        if method.startswith("_"):
+            raise AttributeError(method)
+        fn = getattr(self._embedded, method, None)
+        if fn is None:
+            raise AttributeError(f"client.{self._name} has no method {method!r}")
+        op = operations().get(f"{self._name}.{method}")
+        if op is None:
+            raise AttributeError(
+                f"client.{self._name}.{method} is not offered over HTTP yet"
+            )
+        signature = inspect.signature(fn)
+        returns = signature.return_annotation
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                arguments = bind_call(op, signature, args, kwargs)
+            except TypeError as exc:
+                raise InvalidInput(str(exc), field=method) from exc
+            path, query, body = op.split(arguments)
+            response = self._transport.request(op.method, path, params=query, json=body)
+            if response.status_code == 204 or not response.content:
+                return None
+            return _as_returned(op.parse(response.json()), returns)
+
+        call.__name__ = method
+        call.__doc__ = fn.__doc__
+        return call
+
+
+def _as_returned(value: Any, annotation: Any) -> Any:
+    """Shape a parsed answer as the embedded method returns it (a DataFrame
+    where the embedded method gives one)."""
+    text = (
+        annotation
+        if isinstance(annotation, str)
+        else getattr(annotation, "__name__", "")
+    )
+    if "DataFrame" in str(text):
+        import pandas as pd
+
+        rows = value if isinstance(value, list) else value.get("rows", value)
+        return pd.DataFrame([_dict(r) for r in rows])
+    return value
+
+
+def _dict(row: Any) -> Any:
+    return row.model_dump() if isinstance(row, BaseModel) else row

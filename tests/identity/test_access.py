@@ -1,0 +1,95 @@
+"""Permissions live in the services: the use-case table, checked on every call
+and again inside the transaction of the change."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlsteward.errors import Forbidden, NotFound, Unauthenticated
+from mlsteward.identity.access import USE_CASES, Principal
+from mlsteward.identity.service import IdentityService
+from mlsteward.serving.deployments import DeploymentService
+from mlsteward.serving.specs import CreateDeployment
+
+
+def _register(client, trained, credit):  # type: ignore[no-untyped-def]
+    model, features = trained
+    return client.register_model("cr", model, credit[[*features, "bad"]].iloc[:200])
+
+
+def test_a_store_without_users_trusts_the_declared_actor(sqlite_client) -> None:
+    svc = DeploymentService(sqlite_client.ctx)
+    # Authorised (no users yet): the refusal is about the missing model.
+    with pytest.raises(NotFound):
+        svc.create(CreateDeployment(name="d", model="nope/1"))
+
+
+def test_once_users_exist_a_change_needs_a_token(sqlite_client) -> None:
+    IdentityService(sqlite_client.ctx).create_user("root", "admin", bootstrap=True)
+    svc = DeploymentService(sqlite_client.ctx)
+    with pytest.raises(Unauthenticated, match="needs a token"):
+        svc.create(CreateDeployment(name="d", model="nope/1"))
+    assert svc.list() == []  # reading needs none
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [("viewer", False), ("developer", True), ("approver", True), ("admin", True)],
+)
+def test_the_role_is_checked_in_the_service(sqlite_client, role, allowed) -> None:
+    ctx = sqlite_client.ctx.as_principal(Principal("p", role))
+    svc = DeploymentService(ctx)
+    if allowed:
+        with pytest.raises(NotFound):
+            svc.create(CreateDeployment(name="d", model="nope/1"))
+    else:
+        with pytest.raises(Forbidden, match="needs the developer role"):
+            svc.create(CreateDeployment(name="d", model="nope/1"))
+
+
+def test_a_deployment_token_changes_nothing(sqlite_client) -> None:
+    ctx = sqlite_client.ctx.as_principal(Principal("p", "admin", "deployment:d"))
+    with pytest.raises(Forbidden):
+        DeploymentService(ctx).list()
+
+
+def test_a_token_revoked_after_login_is_refused_in_the_transaction(
+    sqlite_client, trained, credit
+) -> None:
+    _register(sqlite_client, trained, credit)
+    ids = IdentityService(sqlite_client.ctx)
+    ids.create_user("root", "admin", bootstrap=True)
+    root = ids.authenticate(ids.create_token("root").secret)
+    admin = IdentityService(sqlite_client.ctx.as_principal(root))
+    admin.create_user("dev", "developer")
+    made = admin.create_token("dev")
+    dev = ids.authenticate(made.secret)  # authenticated: a valid principal
+    admin.revoke_token(made.token.id)
+    svc = DeploymentService(sqlite_client.ctx.as_principal(dev))
+    # The principal object still says developer; the rows say revoked.
+    with pytest.raises(Unauthenticated, match="not valid"):
+        svc.create(CreateDeployment(name="d", model="cr/1"))
+    assert DeploymentService(sqlite_client.ctx).list() == []  # nothing half-written
+
+
+def test_a_user_demoted_after_login_is_refused_in_the_transaction(
+    sqlite_client, trained, credit
+) -> None:
+    _register(sqlite_client, trained, credit)
+    ids = IdentityService(sqlite_client.ctx)
+    ids.create_user("root", "admin", bootstrap=True)
+    root = ids.authenticate(ids.create_token("root").secret)
+    admin = IdentityService(sqlite_client.ctx.as_principal(root))
+    admin.create_user("dev", "developer")
+    dev = ids.authenticate(admin.create_token("dev").secret)
+    admin.set_role("dev", "viewer")
+    with pytest.raises(Forbidden, match="needs the developer role"):
+        DeploymentService(sqlite_client.ctx.as_principal(dev)).create(
+            CreateDeployment(name="d", model="cr/1")
+        )
+
+
+def test_every_use_case_names_a_known_role() -> None:
+    assert USE_CASES
+    for case in USE_CASES.values():
+        assert case.role in ("viewer", "developer", "approver", "admin"), case
