@@ -56,7 +56,8 @@ def __getattr__(name: str) -> Any:
 
         return getattr(config, name)
     if name == "Client":
-        from mlsteward.sdk import Client
+        # Embedded, or remote given a URL (mlsteward.remote.client.Client).
+        from mlsteward.remote.client import Client
 
         return Client
     if name == "drift_report":

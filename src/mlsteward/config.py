@@ -44,6 +44,9 @@ class Settings(BaseSettings):
             ``failed`` (it stays listed, and can be retried).
         token: API token the SDK and CLI act with (``MLSTEWARD_TOKEN``);
             never printed.
+        url: A server to work against (``MLSTEWARD_URL``,
+            ``http://host:8000``): the CLI and ``mlsteward.Client()`` then
+            speak its REST API with ``token`` and need no database.
         auth_required: The HTTP API demands a bearer token on every endpoint
             but health and metrics (``MLSTEWARD_AUTH_REQUIRED``, default on).
             Turn it off only for a single-user machine.
@@ -98,6 +101,7 @@ class Settings(BaseSettings):
     alert_max_attempts: int = 10
     auth_required: bool = True
     token: str | None = Field(default=None, repr=False)
+    url: str | None = None
     serving_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     serving_max_rows: int = Field(default=1000, ge=1)
     serving_max_batch_rows: int = Field(default=256, ge=1)

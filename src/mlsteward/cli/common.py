@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from mlsteward.errors import InvalidInput, MlstewardError
 
@@ -25,7 +26,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def client() -> Any:
-    from mlsteward.sdk import Client
+    """The embedded client, or the remote one when ``MLSTEWARD_URL`` is set."""
+    from mlsteward.remote.client import Client
 
     return Client()
 
@@ -42,10 +44,10 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except InvalidInput as exc:
-            err_console.print(f"[bold red]error:[/] {exc.message}")
+            err_console.print(f"[bold red]error:[/] {escape(exc.message)}")
             raise typer.Exit(2) from exc
         except MlstewardError as exc:
-            err_console.print(f"[bold red]error:[/] {exc.message}")
+            err_console.print(f"[bold red]error:[/] {escape(exc.message)}")
             raise typer.Exit(1) from exc
 
     return wrapper  # type: ignore[return-value]

@@ -11,16 +11,19 @@ laptop holds no database or artifact-store credentials.
 
 from __future__ import annotations
 
+import functools
 import inspect
+import typing
 from typing import Any
 
+import httpx
 from pydantic import BaseModel
 
 from mlsteward.errors import InvalidInput
 from mlsteward.remote.binding import Operation, operations
 from mlsteward.remote.transport import Transport
 
-__all__ = ["RemoteNamespace", "bind_call"]
+__all__ = ["RemoteClient", "RemoteNamespace", "bind_call"]
 
 
 def bind_call(
@@ -125,3 +128,97 @@ def _as_returned(value: Any, annotation: Any) -> Any:
 
 def _dict(row: Any) -> Any:
     return row.model_dump() if isinstance(row, BaseModel) else row
+
+
+class RemoteClient:
+    """The client of a mlsteward server: ``client.models``, ``client.monitors``
+    and the rest, over HTTP, with the embedded client's methods and results.
+
+    Args:
+        url: The server (``http://host:8000``).
+        token: A bearer token (default ``MLSTEWARD_TOKEN``).
+        http: An ``httpx.Client`` to send through (tests pass a TestClient).
+
+    Example:
+        >>> client = RemoteClient("http://ms:8000", token="mls_...")  # doctest: +SKIP
+        >>> client.deployments.list()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, url: str, token: str | None = None, *, http: httpx.Client | None = None
+    ) -> None:
+        if token is None:
+            from mlsteward.config import get_settings
+
+            token = get_settings().token
+        self.transport = Transport(url, token, http=http)
+        self._namespaces: dict[str, RemoteNamespace] = {}
+
+    def __repr__(self) -> str:
+        return f"RemoteClient({self.transport.url!r})"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        from mlsteward.sdk.client import Client
+
+        attr = inspect.getattr_static(Client, name, None)
+        if isinstance(attr, property) and attr.fget is not None:
+            if name not in self._namespaces:
+                hints = typing.get_type_hints(attr.fget)
+                self._namespaces[name] = RemoteNamespace(
+                    self.transport, name, hints["return"]
+                )
+            return self._namespaces[name]
+        if callable(attr):
+            # A flat method of the embedded client: it delegates to a
+            # namespace, which here is remote.
+            return functools.partial(attr, self)
+        raise AttributeError(f"the client has no {name!r}")
+
+    @property
+    def ctx(self) -> Any:
+        raise AttributeError(
+            "a remote client has no local store; this method is not offered "
+            "over HTTP yet"
+        )
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> RemoteClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _embedded() -> type:
+    from mlsteward.sdk.client import Client as Embedded
+
+    return Embedded
+
+
+class Client(_embedded()):  # type: ignore[misc]
+    """``mlsteward.Client``: the embedded client, or a remote one given a URL.
+
+    ``Client("http://host:8000", token=...)``, ``Client(url=...)`` or
+    ``MLSTEWARD_URL`` in the environment give a :class:`RemoteClient`;
+    anything else the embedded client (:class:`mlsteward.sdk.Client`).
+
+    Example:
+        >>> import mlsteward
+        >>> mlsteward.Client("http://ms:8000", token="mls_...")  # doctest: +SKIP
+        RemoteClient('http://ms:8000')
+    """
+
+    def __new__(cls, settings: Any = None, *args: Any, **kwargs: Any) -> Any:
+        url = settings if isinstance(settings, str) else kwargs.get("url")
+        if url is None and settings is None:
+            from mlsteward.config import get_settings
+
+            overrides = {k: v for k, v in kwargs.items() if k not in ("actor", "token")}
+            url = get_settings(**overrides).url
+        if url:
+            return RemoteClient(url, kwargs.get("token"), http=kwargs.get("http"))
+        return super().__new__(cls)

@@ -1,0 +1,95 @@
+"""The remote client has the embedded client's surface and results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+import mlsteward
+from mlsteward.api import create_app
+from mlsteward.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from mlsteward.identity.service import IdentityService
+from mlsteward.remote.binding import operations
+from mlsteward.remote.client import RemoteClient
+from mlsteward.sdk import Client as Embedded
+
+
+@pytest.fixture
+def home(sqlite_client, trained, credit):  # type: ignore[no-untyped-def]
+    """A home with a registered model, an admin and a viewer with tokens."""
+    model, features = trained
+    sqlite_client.register_model("cr", model, credit[[*features, "bad"]].iloc[:200])
+    ids = IdentityService(sqlite_client.ctx)
+    ids.create_user("root", "admin", bootstrap=True)
+    root = ids.create_token("root").secret
+    admin = IdentityService(sqlite_client.ctx.as_principal(ids.authenticate(root)))
+    admin.create_user("vic", "viewer")
+    viewer = admin.create_token("vic").secret
+    return sqlite_client, {"admin": root, "viewer": viewer}
+
+
+@pytest.fixture(params=["embedded", "remote"])
+def pair(request, home) -> Iterator[tuple[object, object]]:  # type: ignore[no-untyped-def]
+    """(admin client, viewer client), embedded or over HTTP."""
+    local, tokens = home
+    if request.param == "embedded":
+        yield (
+            Embedded(local.ctx.settings, token=tokens["admin"]),
+            Embedded(local.ctx.settings, token=tokens["viewer"]),
+        )
+        return
+    http = TestClient(create_app(ctx=local.ctx))
+    yield (
+        mlsteward.Client("http://testserver", token=tokens["admin"], http=http),
+        mlsteward.Client("http://testserver", token=tokens["viewer"], http=http),
+    )
+
+
+def test_mlsteward_client_given_a_url_is_remote() -> None:
+    client = mlsteward.Client("http://127.0.0.1:1", token="x")
+    assert isinstance(client, RemoteClient)
+    assert not isinstance(mlsteward.Client(home="/tmp/unused-home"), RemoteClient)
+
+
+def test_the_same_calls_give_the_same_results(pair) -> None:
+    admin, viewer = pair
+    made = admin.deployments.create(name="cr", model="cr/1", threshold=0.4)
+    assert made.name == "cr" and made.threshold == 0.4
+    assert [d.name for d in viewer.deployments.list()] == ["cr"]
+    got = viewer.deployments.get("cr")
+    assert type(got).__name__ == "Deployment" and got.champion == "cr/1"
+    assert admin.get_deployment("cr").name == "cr"  # flat methods delegate
+
+
+def test_errors_come_back_as_the_same_domain_errors(pair) -> None:
+    admin, viewer = pair
+    with pytest.raises(NotFound) as missing:
+        admin.deployments.get("nope")
+    assert missing.value.field == "deployment"
+    with pytest.raises(InvalidInput) as bad:
+        admin.deployments.create(name="cr", model="cr/1", threshold=3)
+    assert bad.value.field == "threshold"
+    with pytest.raises(Forbidden, match="developer"):
+        viewer.deployments.create(name="cr2", model="cr/1")
+
+
+def test_a_wrong_token_is_refused(home) -> None:
+    local, _ = home
+    http = TestClient(create_app(ctx=local.ctx))
+    client = mlsteward.Client("http://testserver", token="mls_a_b", http=http)
+    with pytest.raises(Unauthenticated):
+        client.deployments.list()
+
+
+def test_every_operation_is_a_namespace_method_of_the_embedded_client() -> None:
+    """A route named for a use case the SDK lacks would be unreachable."""
+    for name in operations():
+        namespace, method = name.split(".", 1)
+        holder = getattr(Embedded, namespace, None)
+        assert isinstance(holder, property), f"client.{namespace} missing for {name}"
+        import typing
+
+        cls = typing.get_type_hints(holder.fget)["return"]
+        assert callable(getattr(cls, method, None)), f"client.{name} missing"
