@@ -93,3 +93,40 @@ def test_every_use_case_names_a_known_role() -> None:
     assert USE_CASES
     for case in USE_CASES.values():
         assert case.role in ("viewer", "developer", "approver", "admin"), case
+
+
+def test_a_job_runs_as_whoever_queued_it(sqlite_client) -> None:
+    from mlsteward.jobs.service import JobService
+    from mlsteward.jobs.worker import Worker
+
+    ids = IdentityService(sqlite_client.ctx)
+    ids.create_user("root", "admin", bootstrap=True)
+    root = ids.authenticate(ids.create_token("root").secret)
+    admin = IdentityService(sqlite_client.ctx.as_principal(root))
+    admin.create_user("dev", "developer")
+    dev = ids.authenticate(admin.create_token("dev").secret)
+    as_dev = sqlite_client.ctx.as_principal(dev)
+    first = JobService(as_dev).enqueue("noop", {"echo": 1})
+    (ran,) = Worker(sqlite_client.ctx).run_pending()
+    assert ran.id == first.id and ran.state == "succeeded"
+    assert ran.result["actor"] == "dev" and ran.result["role"] == "developer"
+
+    # Disabled after queueing: the job does not run as them.
+    second = JobService(as_dev).enqueue("noop", {"echo": 2})
+    admin.disable_user("dev")
+    (ran,) = Worker(sqlite_client.ctx).run_pending()
+    assert (
+        ran.id == second.id and ran.state == "dead"
+    )  # not retried: a refusal is final
+    assert "disabled" in (ran.error or "")
+
+
+def test_the_scheduler_queues_as_its_own_identity(sqlite_client) -> None:
+    from mlsteward.identity.access import SCHEDULER, job_context
+
+    ctx = job_context(sqlite_client.ctx, SCHEDULER.user)
+    assert ctx.principal == SCHEDULER and ctx.actor == "mlsteward:scheduler"
+    # A name nobody holds, in a store with users, runs nothing.
+    IdentityService(sqlite_client.ctx).create_user("root", "admin", bootstrap=True)
+    with pytest.raises(Unauthenticated, match="not a user"):
+        job_context(sqlite_client.ctx, "mallory")

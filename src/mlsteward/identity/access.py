@@ -44,6 +44,7 @@ from mlsteward.store import Store
 __all__ = [
     "INTERNAL",
     "ROLES",
+    "SCHEDULER",
     "SERVICE_ROLE",
     "USE_CASES",
     "Principal",
@@ -51,6 +52,7 @@ __all__ = [
     "acting",
     "authorize",
     "internal",
+    "job_context",
     "role_at_least",
     "use_case",
 ]
@@ -235,6 +237,41 @@ def authorize(ctx: Any, case: UseCase) -> Principal | None:
     )
 
 
+#: The scheduler's own identity: what it queues runs as this.
+SCHEDULER = Principal("mlsteward:scheduler", SERVICE_ROLE, scope="service")
+
+
+def job_context(ctx: Any, created_by: str) -> Any:
+    """The context a worker runs a job in: as the principal who queued it.
+
+    The user is read again now, so a job of a user disabled or demoted since
+    it was queued runs with what the user holds today (or not at all). A job
+    the scheduler queued runs as :data:`SCHEDULER`. In a store without users
+    the recorded name is only an actor, as it was when the job was queued.
+
+    Raises:
+        Unauthenticated: The user is disabled, or unknown in a store with users.
+    """
+    if created_by == SCHEDULER.user:
+        return ctx.as_principal(SCHEDULER)
+    from mlsteward.identity.tables import users
+
+    with ctx.store.read() as session:
+        row = session.execute(
+            select(users.c.role, users.c.disabled).where(users.c.name == created_by)
+        ).first()
+    if row is not None and not row.disabled:
+        return ctx.as_principal(Principal(created_by, row.role, scope="job"))
+    if row is None and not _has_users(ctx.store):
+        return ctx.as_actor(created_by)
+    raise Unauthenticated(
+        f"the job was queued by {created_by!r}, who is "
+        + ("disabled" if row is not None else "not a user of this store")
+        + "; queue it again with a valid token",
+        field="created_by",
+    )
+
+
 def _action(case: UseCase) -> str:
     return case.name.replace("_", " ").replace(".", ": ", 1)
 
@@ -265,13 +302,13 @@ def recheck(session: Any) -> None:
     if current is None:
         return
     principal, case = current
+    if principal.scope == "service":
+        return  # the scheduler's identity has no user row
     from mlsteward.identity.tables import tokens, users
 
     row = session.execute(
         select(users.c.role, users.c.disabled).where(users.c.name == principal.user)
     ).first()
-    if principal.scope == "service":
-        return  # the scheduler's identity has no user row
     if row is None or row.disabled:
         raise Unauthenticated(
             f"user {principal.user!r} is disabled or gone", field="token"

@@ -16,13 +16,19 @@ MAX_SLEEP_SECONDS = 3600.0
 
 
 def noop(ctx: Context, payload: dict[str, Any], log: JobLogger) -> dict[str, Any]:
-    """Do nothing but write one log line; return the payload's ``echo``.
+    """Do nothing but write one log line; return the payload's ``echo`` and
+    who it ran as (``actor``, ``role``: the principal that queued it).
 
     Example:
         >>> client.enqueue_job("noop", {"echo": "hi"})  # doctest: +SKIP
     """
     log("noop ran")
-    return {"echo": payload.get("echo")}
+    principal = ctx.principal
+    return {
+        "echo": payload.get("echo"),
+        "actor": ctx.actor,
+        "role": principal.role if principal is not None else None,
+    }
 
 
 def sleep(ctx: Context, payload: dict[str, Any], log: JobLogger) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from mlsteward.errors import (
     PolicyViolation,
     UnsafeArtifact,
 )
+from mlsteward.identity.access import SCHEDULER, job_context
 from mlsteward.jobs.handlers import get_handler
 from mlsteward.jobs.models import Job, JobInterrupted
 from mlsteward.jobs.service import JobService
@@ -192,7 +193,8 @@ class Worker:
                 try:
                     from mlsteward.jobs.schedule import tick
 
-                    tick(self.ctx)
+                    # Due work is queued by the scheduler's own identity.
+                    tick(self.ctx.as_principal(SCHEDULER))
                 except Exception:
                     _log.exception("worker %s could not schedule", self.worker_id)
             try:
@@ -219,9 +221,9 @@ class Worker:
         _log.info("job %s (%s) attempt %d started", job.id, job.kind, job.attempts)
         try:
             handler = get_handler(job.kind)
-            result = handler(
-                self.ctx.as_actor(job.created_by), dict(job.payload), logger
-            )
+            # As the principal who queued it, re-read now (identity.access).
+            acting = job_context(self.ctx, job.created_by)
+            result = handler(acting, dict(job.payload), logger)
             if result is None:
                 result = {}
             if not isinstance(result, Mapping):
