@@ -121,14 +121,8 @@ class ModelRegistry:
         ref = self.ctx.artifacts.put(payload)
         name, now = spec.name, utcnow()
         with self.ctx.store.unit_of_work() as session:
-            if (
-                spec.run_id is not None
-                and (
-                    session.execute(select(runs.c.id).where(runs.c.id == spec.run_id))
-                ).first()
-                is None
-            ):
-                raise NotFound(f"run {spec.run_id!r} not found", field="run_id")
+            if spec.run_id is not None:
+                self._require_run(session, spec.run_id)
             self._ensure_model(session, name, now)
             version = self._next_version(session, name)
             if spec.parent_version is not None:
@@ -221,6 +215,12 @@ class ModelRegistry:
             object_type="registered_model",
             object_id=name,
         )
+
+    @staticmethod
+    def _require_run(session: Session, run_id: str) -> None:
+        found = session.execute(select(runs.c.id).where(runs.c.id == run_id))
+        if found.first() is None:
+            raise NotFound(f"run {run_id!r} not found", field="run_id")
 
     @staticmethod
     def _next_version(session: Session, name: str) -> int:
