@@ -36,8 +36,6 @@ LONG_FUNCTIONS: set[str] = {
     "monitoring/monitors.py:create",
     "monitoring/monitors.py:run",
     "monitoring/outcomes.py:load",
-    "registry/evaluation.py:evaluate",
-    "registry/service.py:register",
     "retraining/approvals.py:_decide",
     "serving/runtime.py:predict",
 }

@@ -23,6 +23,7 @@ from mlsteward.governance.report.build import (
 )
 from mlsteward.monitoring.drift.stats import column_psi
 from mlsteward.registry.service import ModelRegistry
+from mlsteward.registry.specs import SetAlias, Transition
 from mlsteward.retraining.trainers import logistic_scorecard
 from mlsteward.store import audit, utcnow
 
@@ -76,9 +77,13 @@ def world(tmp_path_factory: pytest.TempPathFactory, credit) -> dict[str, Any]:
     client.set_alias("credit-risk", "champion", 1)
     validator = client.ctx.as_actor("vera")
     registry = ModelRegistry(validator)
-    registry.transition("credit-risk/1", "approved", reason="validated out of time")
-    registry.transition("credit-risk/2", "approved", reason="beats champion on OOT")
-    registry.set_alias("credit-risk", "champion", 2)
+    registry.transition(
+        "credit-risk/1", Transition(state="approved", reason="validated out of time")
+    )
+    registry.transition(
+        "credit-risk/2", Transition(state="approved", reason="beats champion on OOT")
+    )
+    registry.set_alias("credit-risk", SetAlias(alias="champion", version=2))
     with client.ctx.store.unit_of_work() as session:
         audit.record(
             session,

@@ -1,13 +1,17 @@
-"""Control-plane routes of the registry and datasets (read, alias, lifecycle)."""
+"""Control-plane routes of the registry and datasets (read, alias, lifecycle).
+
+Write bodies are the services' specs (:mod:`mlsteward.registry.specs`): a
+transition's body is :class:`Transition`; an alias's name is in its URL, so
+the body of ``PUT .../aliases/{alias}`` is the rest of :class:`SetAlias`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Body, Path
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
 
 from mlsteward.api.deps import Actor, Ctx
 from mlsteward.datasets.models import DatasetVersion, DatasetVersionDetail
@@ -23,23 +27,13 @@ from mlsteward.registry.models import (
 )
 from mlsteward.registry.runs import RunService
 from mlsteward.registry.service import ModelRegistry
+from mlsteward.registry.specs import MAX_VERSION, SetAlias, Transition
 from mlsteward.store.audit import AuditEvent, ChainReport
 
 router = APIRouter(tags=["registry"])
 
 #: A version number as a path parameter: positive and within a 32-bit integer.
-Version = Annotated[int, Path(ge=1, le=2_147_483_647)]
-
-
-class AliasBody(BaseModel):
-    version: int = Field(
-        ge=1, le=2_147_483_647, description="Version the alias points at."
-    )
-
-
-class TransitionBody(BaseModel):
-    state: str = Field(description="registered, approved, rejected or archived")
-    reason: str = ""
+Version = Annotated[int, Path(ge=1, le=MAX_VERSION)]
 
 
 @router.get("/models")
@@ -115,17 +109,32 @@ def audit_verify(ctx: Ctx) -> ChainReport:
 
 
 @router.put("/models/{name}/aliases/{alias}")
-def set_alias(name: str, alias: str, body: AliasBody, ctx: Actor) -> ModelVersion:
-    return ModelRegistry(ctx).set_alias(name, alias, body.version)
+def set_alias(
+    name: str,
+    alias: str,
+    version: Annotated[
+        int,
+        Body(
+            embed=True,
+            ge=1,
+            le=MAX_VERSION,
+            description=SetAlias.model_fields["version"].description,
+        ),
+    ],
+    ctx: Actor,
+) -> ModelVersion:
+    """Point ``name@alias`` at ``version``: the :class:`SetAlias` spec, its
+    alias from the URL."""
+    return ModelRegistry(ctx).set_alias(
+        name, SetAlias.parse(alias=alias, version=version)
+    )
 
 
 @router.post("/models/{name}/versions/{version}/transition")
 def transition(
-    name: str, version: Version, body: TransitionBody, ctx: Actor
+    name: str, version: Version, body: Transition, ctx: Actor
 ) -> ModelVersion:
-    return ModelRegistry(ctx).transition(
-        f"{name}/{version}", body.state, reason=body.reason
-    )
+    return ModelRegistry(ctx).transition(f"{name}/{version}", body)
 
 
 @router.get("/datasets")

@@ -17,7 +17,7 @@ app = typer.Typer(help="Dataset versions.", no_args_is_help=True)
 @handle_errors
 def list_datasets(as_json: bool = JSON_OPTION) -> None:
     """List dataset versions."""
-    versions = client().list_datasets()
+    versions = client().datasets.list()
     if as_json:
         emit_json([v.to_dict() for v in versions])
         return
@@ -41,7 +41,7 @@ def show(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show a dataset version's schema and profile."""
-    v = client().get_dataset(ref)
+    v = client().datasets.get(ref)
     if as_json:
         emit_json(v.with_profile().model_dump(mode="json"))
         return
@@ -80,10 +80,13 @@ def register(
         "--role",
         help="COLUMN=ROLE (feature, target, id, timestamp, protected, pii); repeatable",
     ),
+    description: str = typer.Option("", "--description", help="Free text."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Register a table file (CSV, JSON lines, compressed, Parquet) as a
     dataset version."""
+    from mlsteward.datasets.specs import RegisterDataset
+
     roles = {}
     for item in role:
         if "=" not in item:
@@ -92,7 +95,8 @@ def register(
             )
         col, r = item.split("=", 1)
         roles[col] = r
-    v = client().register_dataset(name, path, roles=roles)
+    spec = RegisterDataset.parse(name=name, roles=roles, description=description)
+    v = client().datasets.register(spec, data=path)
     if as_json:
         emit_json(v.to_dict())
     else:

@@ -1,6 +1,8 @@
-"""``mlsteward models list|show``."""
+"""``mlsteward models list|show|set-alias|delete-alias|transition|evaluate``."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -14,7 +16,7 @@ app = typer.Typer(help="Registered models and their versions.", no_args_is_help=
 @handle_errors
 def list_models(as_json: bool = JSON_OPTION) -> None:
     """List registered models with their latest version and aliases."""
-    models = client().list_models()
+    models = client().models.list()
     if as_json:
         emit_json([m.to_dict() for m in models])
         return
@@ -39,8 +41,8 @@ def show(
     """Show a model's versions (or one version) with evaluations and history."""
     c = client()
     if "/" in ref or "@" in ref:
-        mv = c.get_model_version(ref)
-        evals = c.list_evaluations(mv.ref)
+        mv = c.models.get_version(ref)
+        evals = c.models.evaluations(mv.ref)
         history = c.audit_log(object_id=mv.ref)
         if as_json:
             out = mv.to_dict()
@@ -57,9 +59,9 @@ def show(
         _print_evaluations(evals)
         _print_history(history)
         return
-    model = c.get_model(ref)
-    versions = c.list_versions(ref)
-    evals = {v.version: c.list_evaluations(v.ref) for v in versions}
+    model = c.models.get(ref)
+    versions = c.models.list_versions(ref)
+    evals = {v.version: c.models.evaluations(v.ref) for v in versions}
     history = [e for v in versions for e in c.audit_log(object_id=v.ref)]
     history.sort(key=lambda e: e.seq)
     if as_json:
@@ -97,6 +99,79 @@ def show(
         )
     console.print(table)
     _print_history(history)
+
+
+@app.command("set-alias")
+@handle_errors
+def set_alias(
+    name: str = typer.Argument(..., help="Registered model name."),
+    alias: str = typer.Argument(..., help="Alias, e.g. champion."),
+    version: int = typer.Argument(..., help="Version the alias points at."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Point NAME@ALIAS at VERSION (moving it if it pointed elsewhere)."""
+    from mlsteward.registry.specs import SetAlias
+
+    spec = SetAlias.parse(alias=alias, version=version)
+    _print_version(client().models.set_alias(name, spec), as_json)
+
+
+@app.command("delete-alias")
+@handle_errors
+def delete_alias(
+    name: str = typer.Argument(..., help="Registered model name."),
+    alias: str = typer.Argument(..., help="Alias to remove."),
+) -> None:
+    """Remove the alias ALIAS of model NAME."""
+    client().models.delete_alias(name, alias)
+    console.print(f"removed {name}@{alias}")
+
+
+@app.command("transition")
+@handle_errors
+def transition(
+    ref: str = typer.Argument(..., help="name/N or name@alias"),
+    state: str = typer.Argument(..., help="registered, approved, rejected or archived"),
+    reason: str = typer.Option("", "--reason", help="Why, for the audit trail."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Move a model version through its lifecycle."""
+    from mlsteward.registry.specs import Transition
+
+    spec = Transition.parse(state=state, reason=reason)
+    _print_version(client().models.transition(ref, spec), as_json)
+
+
+@app.command("evaluate")
+@handle_errors
+def evaluate(
+    ref: str = typer.Argument(..., help="name/N or name@alias"),
+    dataset: str = typer.Argument(..., help="Dataset version: name/N."),
+    target: str | None = typer.Option(
+        None, "--target", help="Label column (default: the dataset's target)."
+    ),
+    threshold: float = typer.Option(0.5, help="Decision threshold, 0 to 1."),
+    label: str | None = typer.Option(None, "--label", help="Name of the evaluation."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Evaluate a model version on a dataset version and store the figures."""
+    from mlsteward.registry.specs import Evaluate
+
+    spec = Evaluate.parse(target=target, threshold=threshold, label=label)
+    ev = client().models.evaluate(ref, spec, data=dataset)
+    if as_json:
+        emit_json(ev.to_dict())
+        return
+    _print_evaluations([ev])
+
+
+def _print_version(mv: Any, as_json: bool) -> None:
+    if as_json:
+        emit_json(mv.to_dict())
+        return
+    console.print(
+        f"[bold]{mv.ref}[/]  state={mv.state}  aliases={', '.join(mv.aliases) or '-'}"
+    )
 
 
 def _print_evaluations(evals: list) -> None:  # type: ignore[type-arg]

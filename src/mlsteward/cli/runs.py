@@ -17,7 +17,7 @@ def list_runs(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List runs, newest first."""
-    runs = client().list_runs(limit=limit)
+    runs = client().runs.list(limit=limit)
     if as_json:
         emit_json([r.to_dict() for r in runs])
         return

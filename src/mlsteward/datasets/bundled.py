@@ -31,6 +31,7 @@ from typing import Final
 
 import pandas as pd
 
+from mlsteward.datasets.models import ColumnRole
 from mlsteward.errors import InvalidInput
 
 __all__ = [
@@ -115,13 +116,13 @@ def german_credit_roles(target: str = GERMAN_CREDIT_TARGET) -> dict[str, str]:
         ``"id"``, ``"feature"``, ``"protected"`` and ``"target"`` (exactly
         one column, ``target``).
     """
-    roles: dict[str, str] = {_ID_COLUMN: "id"}
+    roles: dict[str, str] = {_ID_COLUMN: ColumnRole.ID}
     for column in _CHARACTERISTICS:
         if column in GERMAN_CREDIT_PROTECTED:
-            roles[column] = "protected"
+            roles[column] = ColumnRole.PROTECTED
         else:
-            roles[column] = "feature"
-    roles[target] = "target"
+            roles[column] = ColumnRole.FEATURE
+    roles[target] = ColumnRole.TARGET
     return roles
 
 

@@ -68,7 +68,7 @@ class DatasetVersion(Result):
 
     @property
     def target(self) -> str | None:
-        targets = self.columns_with_role("target")
+        targets = self.columns_with_role(ColumnRole.TARGET)
         return targets[0] if targets else None
 
     def with_profile(self) -> DatasetVersionDetail:

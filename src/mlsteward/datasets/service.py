@@ -13,18 +13,19 @@ from sqlalchemy.orm import Session
 
 from mlsteward.context import Context
 from mlsteward.datasets.io import canonical_parquet, read_parquet_bytes, read_table
-from mlsteward.datasets.models import ROLES, ColumnSpec, DatasetVersion
+from mlsteward.datasets.models import ColumnRole, ColumnSpec, DatasetVersion
 from mlsteward.datasets.profile import compute_profile
+from mlsteward.datasets.specs import RegisterDataset
 from mlsteward.datasets.tables import dataset_versions as t
 from mlsteward.errors import InvalidInput, NotFound
-from mlsteward.names import check_name, parse_ref
+from mlsteward.names import parse_ref
 from mlsteward.store import audit, utcnow
 
 __all__ = ["DatasetService", "column_kind"]
 
 # Roles whose values are profiled. ids and pii are never profiled: a profile
 # of a pii column would leak the values it holds.
-_PROFILED_ROLES = ("feature", "target", "protected")
+_PROFILED_ROLES = (ColumnRole.FEATURE, ColumnRole.TARGET, ColumnRole.PROTECTED)
 
 
 def column_kind(series: pd.Series) -> str:
@@ -58,8 +59,8 @@ class DatasetService:
 
     Example:
         >>> svc = DatasetService(ctx)  # doctest: +SKIP
-        >>> roles = {"bad": "target"}
-        >>> v = svc.register("german-credit", df, roles=roles)  # doctest: +SKIP
+        >>> spec = RegisterDataset(name="german-credit", roles={"bad": "target"})
+        >>> v = svc.register(spec, df)  # doctest: +SKIP
         >>> v.ref  # doctest: +SKIP
         'german-credit/1'
     """
@@ -69,22 +70,29 @@ class DatasetService:
 
     # -- use cases --------------------------------------------------------
     def register(
-        self,
-        name: str,
-        data: pd.DataFrame | str | Path,
-        *,
-        roles: Mapping[str, str] | None = None,
-        description: str = "",
-        tags: Mapping[str, str] | None = None,
+        self, spec: RegisterDataset, data: pd.DataFrame | str | Path
     ) -> DatasetVersion:
-        """Register a table as a version of dataset ``name``.
+        """Register a table as a version of dataset ``spec.name``.
 
-        Columns not named in ``roles`` are features. Registering content that
-        this name already holds returns the existing version unchanged.
+        Columns not named in ``spec.roles`` are features. Registering content
+        that this name already holds returns the existing version unchanged.
+
+        Args:
+            spec: Name, column roles, description and tags
+                (:class:`~mlsteward.datasets.specs.RegisterDataset`).
+            data: The table: a DataFrame, or a file (CSV, JSON lines,
+                Parquet, compressed or not).
+
+        Raises:
+            InvalidInput: A role names a column the table does not have.
+
+        Example:
+            >>> svc.register(RegisterDataset(name="gc", roles={"bad": "target"}),
+            ...              df)  # doctest: +SKIP
         """
-        check_name(name, "name")
+        name, description, tags = spec.name, spec.description, spec.tags
         df = data if isinstance(data, pd.DataFrame) else read_table(data)
-        columns = self._specs(df, roles or {})
+        columns = self._specs(df, spec.roles)
         payload = canonical_parquet(df)
         from mlsteward.artifacts import sha256_hex
 
@@ -129,7 +137,7 @@ class DatasetService:
                 "created_at": utcnow(),
                 "created_by": self.ctx.actor,
                 "description": description,
-                "tags": dict(tags or {}),
+                "tags": dict(tags),
             }
             session.execute(t.insert().values(**values))
             audit.record(
@@ -208,28 +216,25 @@ class DatasetService:
 
     # -- helpers ----------------------------------------------------------
     @staticmethod
-    def _specs(df: pd.DataFrame, roles: Mapping[str, str]) -> builtins.list[ColumnSpec]:
+    def _specs(
+        df: pd.DataFrame, roles: Mapping[str, ColumnRole]
+    ) -> builtins.list[ColumnSpec]:
+        # The spec checked the roles themselves; only the table knows its columns.
         columns = [str(c) for c in df.columns]
-        for col, role in roles.items():
+        for col in roles:
             if col not in columns:
                 raise InvalidInput(
                     f"roles names column {col!r}, which the table does not have; "
                     f"columns are {columns}",
                     field=f"roles.{col}",
                 )
-            if role not in ROLES:
-                raise InvalidInput(
-                    f"role {role!r} for column {col!r} is not one of {list(ROLES)}",
-                    field=f"roles.{col}",
-                )
-        if sum(1 for r in roles.values() if r == "target") > 1:
-            raise InvalidInput("at most one column may be the target", field="roles")
         specs = []
         for col in df.columns:
             kind = column_kind(df[col])
-            role = roles.get(
-                str(col), "timestamp" if kind == "timestamp" else "feature"
+            default = (
+                ColumnRole.TIMESTAMP if kind == "timestamp" else ColumnRole.FEATURE
             )
+            role = roles.get(str(col), default)
             specs.append(
                 ColumnSpec(
                     name=str(col), dtype=str(df[col].dtype), role=role, kind=kind

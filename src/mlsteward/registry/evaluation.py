@@ -13,6 +13,7 @@ from mlsteward.context import Context
 from mlsteward.errors import InvalidInput
 from mlsteward.registry.models import Evaluation
 from mlsteward.registry.service import ModelRegistry
+from mlsteward.registry.specs import Evaluate
 from mlsteward.registry.tables import evaluations
 from mlsteward.store import audit, utcnow
 
@@ -52,25 +53,84 @@ class EvaluationService:
         self,
         ref: str,
         data: pd.DataFrame | str,
-        *,
-        target: str | None = None,
-        threshold: float = 0.5,
-        label: str | None = None,
+        spec: Evaluate | None = None,
     ) -> Evaluation:
         """Score ``data`` with the version and store AUC, Gini, KS, Brier, log
-        loss, calibration by score band and the rates at ``threshold``.
+        loss, calibration by score band and the rates at ``spec.threshold``.
 
-        ``data`` is a DataFrame or a dataset ref (``german-credit/1``); the
-        target column defaults to the dataset's target role.
+        Args:
+            ref: The model version: ``name/N``, ``name@alias`` or ``name``.
+            data: A DataFrame or a dataset ref (``german-credit/1``); the
+                target column defaults to the dataset's target role.
+            spec: Target, threshold and label
+                (:class:`~mlsteward.registry.specs.Evaluate`).
+
+        Raises:
+            InvalidInput: No target column, or labels that are not 0/1.
+
+        Example:
+            >>> svc.evaluate("credit-risk/2", "german-credit/1",
+            ...              Evaluate(threshold=0.4))  # doctest: +SKIP
         """
-        dataset_name: str | None = None
-        dataset_version: int | None = None
+        spec = spec or Evaluate()
+        frame, dataset, target = self._frame(data, spec.target)
+        loaded = self.registry.load(ref)
+        y = binary_labels(frame[target], target)
+        result = m.evaluate(y, loaded.predict_proba(frame), threshold=spec.threshold)
+        mv = loaded.version
+        label = spec.label or dataset or "dataframe"
+        ev = Evaluation(
+            id=uuid.uuid4().hex,
+            model=mv.ref,
+            dataset=dataset,
+            label=label,
+            threshold=spec.threshold,
+            metrics=result,
+            created_at=utcnow(),
+            created_by=self.ctx.actor,
+        )
+        with self.ctx.store.unit_of_work() as session:
+            session.execute(
+                evaluations.insert().values(
+                    id=ev.id,
+                    model_name=mv.name,
+                    model_version=mv.version,
+                    dataset_name=dataset.rsplit("/", 1)[0] if dataset else None,
+                    dataset_version=int(dataset.rsplit("/", 1)[1]) if dataset else None,
+                    label=label,
+                    threshold=spec.threshold,
+                    metrics=result,
+                    created_at=ev.created_at,
+                    created_by=self.ctx.actor,
+                )
+            )
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action="model_version.evaluated",
+                object_type="model_version",
+                object_id=mv.ref,
+                details={
+                    "evaluation": ev.id,
+                    "label": label,
+                    "auc": result.get("auc"),
+                    "ks": result.get("ks"),
+                },
+            )
+        return ev
+
+    def _frame(
+        self, data: pd.DataFrame | str, target: str | None
+    ) -> tuple[pd.DataFrame, str | None, str]:
+        """The table to evaluate on, its dataset ref (if it is one) and its
+        target column, checked to be there."""
+        dataset: str | None = None
         if isinstance(data, str):
             from mlsteward.datasets.service import DatasetService
 
             ds_svc = DatasetService(self.ctx)
             dv = ds_svc.get(data)
-            dataset_name, dataset_version = dv.name, dv.version
+            dataset = dv.ref
             target = target or dv.target
             frame = ds_svc.load(dv.ref)
         else:
@@ -85,59 +145,7 @@ class EvaluationService:
             raise InvalidInput(
                 f"target column {target!r} is not in the data", field="target"
             )
-        if not 0.0 < threshold < 1.0:
-            raise InvalidInput(
-                f"threshold must be between 0 and 1, got {threshold}",
-                field="threshold",
-            )
-        loaded = self.registry.load(ref)
-        y = binary_labels(frame[target], target)
-        scores = loaded.predict_proba(frame)
-        result = m.evaluate(y, scores, threshold=threshold)
-        mv = loaded.version
-        eval_id = uuid.uuid4().hex
-        label = label or (
-            f"{dataset_name}/{dataset_version}" if dataset_name else "dataframe"
-        )
-        with self.ctx.store.unit_of_work() as session:
-            now = utcnow()
-            session.execute(
-                evaluations.insert().values(
-                    id=eval_id,
-                    model_name=mv.name,
-                    model_version=mv.version,
-                    dataset_name=dataset_name,
-                    dataset_version=dataset_version,
-                    label=label,
-                    threshold=threshold,
-                    metrics=result,
-                    created_at=now,
-                    created_by=self.ctx.actor,
-                )
-            )
-            audit.record(
-                session,
-                actor=self.ctx.actor,
-                action="model_version.evaluated",
-                object_type="model_version",
-                object_id=mv.ref,
-                details={
-                    "evaluation": eval_id,
-                    "label": label,
-                    "auc": result.get("auc"),
-                    "ks": result.get("ks"),
-                },
-            )
-        return Evaluation(
-            id=eval_id,
-            model=mv.ref,
-            dataset=f"{dataset_name}/{dataset_version}" if dataset_name else None,
-            label=label,
-            threshold=threshold,
-            metrics=result,
-            created_at=now,
-            created_by=self.ctx.actor,
-        )
+        return frame, dataset, target
 
     def list(self, ref: str) -> list[Evaluation]:
         mv = self.registry.get(ref)

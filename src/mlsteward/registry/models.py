@@ -17,6 +17,7 @@ __all__ = [
     "RegisteredModel",
     "RegisteredModelDetail",
     "Run",
+    "RunStatus",
     "Signature",
     "State",
 ]
@@ -32,12 +33,20 @@ class State(StrEnum):
 
 
 #: Allowed transitions: from -> the states it may move to.
-LIFECYCLE: dict[str, tuple[str, ...]] = {
-    "registered": ("approved", "rejected", "archived"),
-    "approved": ("archived",),
-    "rejected": ("archived",),
-    "archived": (),
+LIFECYCLE: dict[State, tuple[State, ...]] = {
+    State.REGISTERED: (State.APPROVED, State.REJECTED, State.ARCHIVED),
+    State.APPROVED: (State.ARCHIVED,),
+    State.REJECTED: (State.ARCHIVED,),
+    State.ARCHIVED: (),
 }
+
+
+class RunStatus(StrEnum):
+    """A run is running until it ends as finished or failed."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
 
 
 class Signature(Result):

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import uuid
-from collections.abc import Iterable, Mapping
 from importlib import metadata as importlib_metadata
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mlsteward.context import Context
-from mlsteward.errors import Conflict, InvalidInput, NotFound
+from mlsteward.errors import Conflict, NotFound
 from mlsteward.names import parse_ref
-from mlsteward.registry.models import Run
+from mlsteward.registry.models import Run, RunStatus
+from mlsteward.registry.specs import EndRun, LogMetrics, StartRun
 from mlsteward.registry.tables import run_inputs, run_metrics, runs
 from mlsteward.store import audit, utcnow
 
@@ -30,7 +29,7 @@ _ENV_PACKAGES = (
     "lightgbm",
     "pyarrow",
 )
-RUN_STATUSES = ("running", "finished", "failed")
+RUN_STATUSES = tuple(s.value for s in RunStatus)
 
 
 def git_sha(cwd: str | None = None) -> str | None:
@@ -63,47 +62,43 @@ def environment_versions() -> dict[str, str]:
     return env
 
 
-def _check_json_map(value: Mapping[str, Any] | None, field: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise InvalidInput(f"{field} must be a mapping of names to values", field=field)
-    return {str(k): v for k, v in value.items()}
-
-
 class RunService:
     """Start, log to, finish and read runs."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def start(
-        self,
-        name: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        tags: Mapping[str, str] | None = None,
-        inputs: Iterable[str] = (),
-        input_context: str = "training",
-    ) -> Run:
-        """Start a run; ``inputs`` are dataset refs (``name/N``) it reads."""
+    def start(self, spec: StartRun, *, input_context: str = "training") -> Run:
+        """Start a run; ``spec.inputs`` are dataset refs (``name/N``) it reads.
+
+        Args:
+            spec: Name, params, tags and inputs
+                (:class:`~mlsteward.registry.specs.StartRun`).
+            input_context: What the inputs were used for.
+
+        Raises:
+            NotFound: An input dataset version does not exist (field ``inputs``).
+
+        Example:
+            >>> RunService(ctx).start(StartRun(name="gbm", inputs=["gc/1"]))
+            ... # doctest: +SKIP
+        """
         run_id = uuid.uuid4().hex
-        params = _check_json_map(params, "params")
         with self.ctx.store.unit_of_work() as session:
             session.execute(
                 runs.insert().values(
                     id=run_id,
-                    name=name,
-                    status="running",
+                    name=spec.name,
+                    status=RunStatus.RUNNING.value,
                     started_at=utcnow(),
                     created_by=self.ctx.actor,
-                    params={k: _jsonable(v) for k, v in params.items()},
-                    tags={str(k): str(v) for k, v in (tags or {}).items()},
+                    params=spec.params,
+                    tags=spec.tags,
                     git_sha=git_sha(),
                     environment=environment_versions(),
                 )
             )
-            for ref in inputs:
+            for ref in spec.inputs:
                 self._add_input(session, run_id, ref, input_context)
             audit.record(
                 session,
@@ -111,7 +106,7 @@ class RunService:
                 action="run.started",
                 object_type="run",
                 object_id=run_id,
-                details={"name": name, "inputs": list(inputs)},
+                details={"name": spec.name, "inputs": spec.inputs},
             )
             return self._get(session, run_id)
 
@@ -131,24 +126,18 @@ class RunService:
             )
         )
 
-    def log_metrics(
-        self, run_id: str, metrics: Mapping[str, float], *, step: int = 0
-    ) -> None:
-        clean: dict[str, float] = {}
-        for key, value in _check_json_map(metrics, "metrics").items():
-            try:
-                number = float(value)
-            except (TypeError, ValueError) as exc:
-                raise InvalidInput(
-                    f"metric {key!r} must be a number, got {value!r}",
-                    field=f"metrics.{key}",
-                ) from exc
-            if number != number or number in (float("inf"), float("-inf")):
-                raise InvalidInput(
-                    f"metric {key!r} is {value!r}; expected a finite number",
-                    field=f"metrics.{key}",
-                )
-            clean[key] = number
+    def log_metrics(self, run_id: str, spec: LogMetrics) -> None:
+        """Log ``spec.metrics`` (finite numbers) at ``spec.step`` of a running run.
+
+        Raises:
+            NotFound: No run ``run_id``.
+            Conflict: The run has ended.
+
+        Example:
+            >>> RunService(ctx).log_metrics(run.id, LogMetrics(metrics={"auc": 0.8}))
+            ... # doctest: +SKIP
+        """
+        clean, step = spec.metrics, spec.step
         now = utcnow()
         with self.ctx.store.unit_of_work() as session:
             self._require_running(session, run_id)
@@ -167,18 +156,19 @@ class RunService:
                     ],
                 )
 
-    def end(self, run_id: str, status: str = "finished") -> Run:
-        if status not in ("finished", "failed"):
-            raise InvalidInput(
-                f"status {status!r} is not one of ['finished', 'failed']",
-                field="status",
-            )
+    def end(self, run_id: str, spec: EndRun | None = None) -> Run:
+        """End a running run as ``spec.status`` (default finished).
+
+        Example:
+            >>> RunService(ctx).end(run.id, EndRun(status="failed"))  # doctest: +SKIP
+        """
+        status = (spec or EndRun()).status
         with self.ctx.store.unit_of_work() as session:
             self._require_running(session, run_id)
             session.execute(
                 update(runs)
                 .where(runs.c.id == run_id)
-                .values(status=status, ended_at=utcnow())
+                .values(status=status.value, ended_at=utcnow())
             )
             audit.record(
                 session,
@@ -212,7 +202,7 @@ class RunService:
         ).scalar()
         if status is None:
             raise NotFound(f"run {run_id!r} not found", field="run_id")
-        if status != "running":
+        if status != RunStatus.RUNNING:
             raise Conflict(
                 f"run {run_id!r} is {status}; only a running run takes metrics "
                 "or can be ended",
@@ -250,13 +240,3 @@ class RunService:
             metrics=metrics,
             inputs=inputs,
         )
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return str(value)

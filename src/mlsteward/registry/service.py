@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -13,14 +12,16 @@ from mlsteward.context import Context
 from mlsteward.errors import Conflict, InvalidInput, NotFound
 from mlsteward.flavors import flavor_for, get_flavor
 from mlsteward.flavors.base import Flavor
-from mlsteward.names import Ref, check_name, parse_ref
+from mlsteward.names import Ref, parse_ref
 from mlsteward.registry.models import (
     LIFECYCLE,
     ModelVersion,
     RegisteredModel,
     Signature,
+    State,
 )
 from mlsteward.registry.signature import conform, infer_signature
+from mlsteward.registry.specs import RegisterModel, SetAlias, Transition
 from mlsteward.registry.tables import (
     model_aliases,
     model_versions,
@@ -76,8 +77,10 @@ class ModelRegistry:
 
     Example:
         >>> reg = ModelRegistry(ctx)  # doctest: +SKIP
-        >>> mv = reg.register("credit-risk", pipeline, X_train)  # doctest: +SKIP
-        >>> reg.set_alias("credit-risk", "champion", mv.version)  # doctest: +SKIP
+        >>> spec = RegisterModel(name="credit-risk")
+        >>> mv = reg.register(spec, pipeline, X_train)  # doctest: +SKIP
+        >>> reg.set_alias("credit-risk", SetAlias(alias="champion",
+        ...               version=mv.version))  # doctest: +SKIP
         >>> reg.load("credit-risk@champion").predict_proba(X)  # doctest: +SKIP
     """
 
@@ -87,94 +90,56 @@ class ModelRegistry:
     # -- writing ----------------------------------------------------------
     def register(
         self,
-        name: str,
+        spec: RegisterModel,
         model: Any,
         training_data: pd.DataFrame | None = None,
         *,
         signature: Signature | None = None,
-        flavor: str | None = None,
-        run_id: str | None = None,
-        parent_version: int | None = None,
-        description: str = "",
-        tags: Mapping[str, str] | None = None,
     ) -> ModelVersion:
-        """Save ``model`` as the next version of ``name``.
+        """Save ``model`` as the next version of ``spec.name``.
 
         The signature is inferred from ``training_data`` (the feature columns
-        the model was fitted on) unless given.
+        the model was fitted on) unless given. The artifact is proved to load
+        and predict on the training data before anything is recorded.
+
+        Args:
+            spec: Name, flavor, run, parent version, description and tags
+                (:class:`~mlsteward.registry.specs.RegisterModel`).
+            model: The fitted model.
+            training_data: The features it was fitted on.
+            signature: Its inputs, when ``training_data`` is not given.
+
+        Raises:
+            InvalidInput: Neither training data nor a signature.
+            NotFound: ``spec.run_id`` or ``spec.parent_version`` does not exist.
+
+        Example:
+            >>> reg.register(RegisterModel(name="credit-risk"), pipeline, X)
+            ... # doctest: +SKIP
         """
-        check_name(name, "name")
-        if signature is None:
-            if training_data is None:
-                raise InvalidInput(
-                    "give training_data (the features the model was fitted on) "
-                    "or a signature, so mlsteward can check inputs later",
-                    field="training_data",
-                )
-            signature = infer_signature(training_data)
-        fl = get_flavor(flavor) if flavor else flavor_for(model)
-        payload = fl.save(model)
-        # Prove the artifact loads and predicts before anything is recorded.
-        if training_data is not None:
-            reloaded = fl.load(payload)
-            fl.predict_proba(reloaded, conform(signature, training_data.head(5)))
+        fl, signature, payload = self._prepare(spec, model, training_data, signature)
         ref = self.ctx.artifacts.put(payload)
-        now = utcnow()
+        name, now = spec.name, utcnow()
         with self.ctx.store.unit_of_work() as session:
-            if (
-                run_id is not None
-                and session.execute(
-                    select(runs.c.id).where(runs.c.id == run_id)
-                ).first()
-                is None
-            ):
-                raise NotFound(f"run {run_id!r} not found", field="run_id")
-            exists = session.execute(
-                select(registered_models.c.name)
-                .where(registered_models.c.name == name)
-                .with_for_update()
-            ).first()
-            if exists is None:
-                session.execute(
-                    registered_models.insert().values(
-                        name=name,
-                        description="",
-                        created_at=now,
-                        created_by=self.ctx.actor,
-                        updated_at=now,
-                        tags={},
-                    )
-                )
-                audit.record(
-                    session,
-                    actor=self.ctx.actor,
-                    action="model.created",
-                    object_type="registered_model",
-                    object_id=name,
-                )
-            version = (
-                session.execute(
-                    select(func.max(model_versions.c.version)).where(
-                        model_versions.c.name == name
-                    )
-                ).scalar()
-                or 0
-            ) + 1
-            if parent_version is not None:
-                self._version_row(session, Ref(name, version=parent_version))
+            if spec.run_id is not None:
+                self._require_run(session, spec.run_id)
+            self._ensure_model(session, name, now)
+            version = self._next_version(session, name)
+            if spec.parent_version is not None:
+                self._version_row(session, Ref(name, version=spec.parent_version))
             session.execute(
                 model_versions.insert().values(
                     name=name,
                     version=version,
-                    state="registered",
+                    state=State.REGISTERED.value,
                     flavor=fl.name,
                     artifact_sha256=ref.sha256,
                     artifact_size=ref.size,
                     signature=signature.to_dict(),
-                    run_id=run_id,
-                    parent_version=parent_version,
-                    description=description,
-                    tags={str(k): str(v) for k, v in (tags or {}).items()},
+                    run_id=spec.run_id,
+                    parent_version=spec.parent_version,
+                    description=spec.description,
+                    tags=spec.tags,
                     created_at=now,
                     created_by=self.ctx.actor,
                     state_changed_at=now,
@@ -194,20 +159,87 @@ class ModelRegistry:
                 details={
                     "flavor": fl.name,
                     "artifact_sha256": ref.sha256,
-                    "run_id": run_id,
-                    "parent_version": parent_version,
+                    "run_id": spec.run_id,
+                    "parent_version": spec.parent_version,
                 },
             )
             return self._get(session, Ref(name, version=version))
 
-    def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
-        """Point ``name@alias`` at ``version`` (moving it if it pointed elsewhere)."""
-        check_name(alias, "alias")
-        if alias.isdigit():
-            raise InvalidInput(
-                f"alias {alias!r} is a number; aliases must not look like versions",
-                field="alias",
+    def _prepare(
+        self,
+        spec: RegisterModel,
+        model: Any,
+        training_data: pd.DataFrame | None,
+        signature: Signature | None,
+    ) -> tuple[Flavor, Signature, bytes]:
+        """The flavor, signature and saved bytes of a model to register,
+        after proving the bytes load and predict."""
+        if signature is None:
+            if training_data is None:
+                raise InvalidInput(
+                    "give training_data (the features the model was fitted on) "
+                    "or a signature, so mlsteward can check inputs later",
+                    field="training_data",
+                )
+            signature = infer_signature(training_data)
+        fl = get_flavor(spec.flavor) if spec.flavor else flavor_for(model)
+        payload = fl.save(model)
+        if training_data is not None:
+            reloaded = fl.load(payload)
+            fl.predict_proba(reloaded, conform(signature, training_data.head(5)))
+        return fl, signature, payload
+
+    def _ensure_model(self, session: Session, name: str, now: Any) -> None:
+        """Create the registered model ``name`` on its first version."""
+        exists = session.execute(
+            select(registered_models.c.name)
+            .where(registered_models.c.name == name)
+            .with_for_update()
+        ).first()
+        if exists is not None:
+            return
+        session.execute(
+            registered_models.insert().values(
+                name=name,
+                description="",
+                created_at=now,
+                created_by=self.ctx.actor,
+                updated_at=now,
+                tags={},
             )
+        )
+        audit.record(
+            session,
+            actor=self.ctx.actor,
+            action="model.created",
+            object_type="registered_model",
+            object_id=name,
+        )
+
+    @staticmethod
+    def _require_run(session: Session, run_id: str) -> None:
+        found = session.execute(select(runs.c.id).where(runs.c.id == run_id))
+        if found.first() is None:
+            raise NotFound(f"run {run_id!r} not found", field="run_id")
+
+    @staticmethod
+    def _next_version(session: Session, name: str) -> int:
+        latest = session.execute(
+            select(func.max(model_versions.c.version)).where(
+                model_versions.c.name == name
+            )
+        ).scalar()
+        return int(latest or 0) + 1
+
+    def set_alias(self, name: str, spec: SetAlias) -> ModelVersion:
+        """Point ``name@spec.alias`` at ``spec.version`` (moving it if it
+        pointed elsewhere).
+
+        Example:
+            >>> reg.set_alias("credit-risk", SetAlias(alias="champion", version=3))
+            ... # doctest: +SKIP
+        """
+        alias, version = spec.alias, spec.version
         with self.ctx.store.unit_of_work() as session:
             self._version_row(session, Ref(name, version=version))
             previous = session.execute(
@@ -265,19 +297,25 @@ class ModelRegistry:
                 details={"alias": alias},
             )
 
-    def transition(self, ref: str, state: str, *, reason: str = "") -> ModelVersion:
-        """Move a version through its lifecycle (see ``LIFECYCLE``)."""
-        if state not in LIFECYCLE:
-            raise InvalidInput(
-                f"state {state!r} is not one of {list(LIFECYCLE)}", field="state"
-            )
+    def transition(self, ref: str, spec: Transition) -> ModelVersion:
+        """Move a version to ``spec.state`` through its lifecycle (see
+        ``LIFECYCLE``).
+
+        Raises:
+            Conflict: The version's state cannot move there.
+
+        Example:
+            >>> reg.transition("credit-risk/3", Transition(state="approved"))
+            ... # doctest: +SKIP
+        """
+        state, reason = spec.state, spec.reason
         with self.ctx.store.unit_of_work() as session:
             row = self._version_row(session, parse_ref(ref, "model"))
-            allowed = LIFECYCLE[row.state]
+            allowed = [s.value for s in LIFECYCLE[State(row.state)]]
             if state not in allowed:
                 raise Conflict(
                     f"{row.name}/{row.version} is {row.state}; it can move to "
-                    f"{list(allowed) or 'nothing'}, not {state!r}",
+                    f"{allowed or 'nothing'}, not {state.value!r}",
                     field="state",
                 )
             session.execute(
@@ -286,15 +324,15 @@ class ModelRegistry:
                     model_versions.c.name == row.name,
                     model_versions.c.version == row.version,
                 )
-                .values(state=state, state_changed_at=utcnow())
+                .values(state=state.value, state_changed_at=utcnow())
             )
             audit.record(
                 session,
                 actor=self.ctx.actor,
-                action=f"model_version.{state}",
+                action=f"model_version.{state.value}",
                 object_type="model_version",
                 object_id=f"{row.name}/{row.version}",
-                details={"from": row.state, "to": state, "reason": reason},
+                details={"from": row.state, "to": state.value, "reason": reason},
             )
             return self._get(session, Ref(row.name, version=row.version))
 

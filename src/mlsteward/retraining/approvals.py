@@ -22,7 +22,9 @@ from sqlalchemy import select, update
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mlsteward.identity.service import IdentityService, role_at_least
+from mlsteward.registry.models import State
 from mlsteward.registry.service import ModelRegistry
+from mlsteward.registry.specs import Transition
 from mlsteward.retraining.models import ApprovalRequest
 from mlsteward.retraining.tables import approval_requests as t
 from mlsteward.store import audit, utcnow
@@ -312,8 +314,9 @@ class ApprovalService:
                 reason=f"approved by {self.ctx.actor}: {comment}".rstrip(": "),
             )
         else:
+            reason = f"rejected by {self.ctx.actor}: {comment}"
             self.registry.transition(
-                req.ref, "rejected", reason=f"rejected by {self.ctx.actor}: {comment}"
+                req.ref, Transition(state=State.REJECTED, reason=reason)
             )
             from mlsteward.retraining.promotion import withdraw
 

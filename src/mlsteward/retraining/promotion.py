@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from mlsteward.context import Context
+from mlsteward.registry.models import State
 from mlsteward.registry.service import ModelRegistry
+from mlsteward.registry.specs import SetAlias, Transition
 
 __all__ = ["promote", "route_challenger", "withdraw"]
 
@@ -28,8 +30,8 @@ def promote(ctx: Context, ref: str, *, reason: str) -> None:
     registry = ModelRegistry(ctx)
     mv = registry.get(ref)
     if mv.state == "registered":
-        registry.transition(mv.ref, "approved", reason=reason)
-    registry.set_alias(mv.name, "champion", mv.version)
+        registry.transition(mv.ref, Transition(state=State.APPROVED, reason=reason))
+    registry.set_alias(mv.name, SetAlias(alias="champion", version=mv.version))
     if "challenger" in mv.aliases:
         registry.delete_alias(mv.name, "challenger")
     svc = _deployments(ctx)

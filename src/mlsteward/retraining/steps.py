@@ -37,10 +37,19 @@ import pandas as pd
 from sqlalchemy import select, update
 
 from mlsteward.datasets.service import DatasetService
+from mlsteward.datasets.specs import RegisterDataset
 from mlsteward.errors import InvalidInput, NotFound
 from mlsteward.registry.evaluation import EvaluationService
-from mlsteward.registry.models import ModelVersion
+from mlsteward.registry.models import ModelVersion, RunStatus, State
 from mlsteward.registry.runs import RunService
+from mlsteward.registry.specs import (
+    EndRun,
+    Evaluate,
+    RegisterModel,
+    SetAlias,
+    StartRun,
+    Transition,
+)
 from mlsteward.retraining.gates import judge_gates
 from mlsteward.retraining.policy import Policy
 from mlsteward.retraining.tables import approval_requests, retrainings
@@ -209,16 +218,20 @@ class Retrain:
             {c.name: c.role for c in ref_dv.columns if c.name in train.columns}
         )
         train_dv = ds.register(
-            f"{self.model}-retrain",
+            RegisterDataset.parse(
+                name=f"{self.model}-retrain",
+                roles=roles,
+                description=f"reference plus labelled log before {period}",
+            ),
             train,
-            roles=roles,
-            description=f"reference plus labelled log before {period}",
         )
         hold_dv = ds.register(
-            f"{self.model}-holdout-{period}",
+            RegisterDataset.parse(
+                name=f"{self.model}-holdout-{period}",
+                roles={k: v for k, v in roles.items() if k in holdout.columns},
+                description=f"out-of-time holdout: {period}",
+            ),
             holdout,
-            roles={k: v for k, v in roles.items() if k in holdout.columns},
-            description=f"out-of-time holdout: {period}",
         )
         self._frames = {"train": train, "holdout": holdout}
         return {
@@ -241,10 +254,12 @@ class Retrain:
         data = self.steps["data"]
         trainer = self.policy.trainer
         run = RunService(self.ctx).start(
-            f"retrain-{self.model}-{data['period']}",
-            params={"trainer": trainer.name, **trainer.params},
-            inputs=[data["train"]],
-            tags={"retraining": self.id},
+            StartRun(
+                name=f"retrain-{self.model}-{data['period']}",
+                params={"trainer": trainer.name, **trainer.params},
+                inputs=[data["train"]],
+                tags={"retraining": self.id},
+            )
         )
         return {"run": run.id}
 
@@ -259,7 +274,9 @@ class Retrain:
         if runs.get(run_id).status == "running":
             runs.end(run_id)
         if challenger.version not in self._alias_versions("challenger"):
-            self.registry.set_alias(self.model, "challenger", challenger.version)
+            self.registry.set_alias(
+                self.model, SetAlias(alias="challenger", version=challenger.version)
+            )
         return {"challenger": challenger.ref}
 
     def _alias_versions(self, alias: str) -> list[int]:
@@ -279,17 +296,16 @@ class Retrain:
                 target=self.policy.target,
                 params=self.policy.trainer.params or None,
             )
-            return self.registry.register(
-                self.model,
-                fitted,
-                train[features],
+            spec = RegisterModel(
+                name=self.model,
                 run_id=run_id,
                 parent_version=champion.version,
                 description="challenger trained by policy on data before "
                 f"{data['period']}",
             )
+            return self.registry.register(spec, fitted, train[features])
         except Exception:
-            RunService(self.ctx).end(run_id, "failed")
+            RunService(self.ctx).end(run_id, EndRun(status=RunStatus.FAILED))
             raise
 
     def _evaluation(self) -> dict[str, Any]:
@@ -298,12 +314,9 @@ class Retrain:
         evals = EvaluationService(self.ctx)
         thr = self.policy.promotion.threshold
         target = self.policy.target
-        champ = evals.evaluate(
-            data["champion"], data["holdout"], target=target, threshold=thr
-        )
-        chall = evals.evaluate(
-            challenger, data["holdout"], target=target, threshold=thr
-        )
+        spec = Evaluate(target=target, threshold=thr)
+        champ = evals.evaluate(data["champion"], data["holdout"], spec)
+        chall = evals.evaluate(challenger, data["holdout"], spec)
         return {"champion": champ.metrics, "challenger": chall.metrics}
 
     def _decision(self) -> dict[str, Any]:
@@ -363,7 +376,9 @@ class Retrain:
         challenger = self.steps["challenger"]["challenger"]
         if decision == "rejected":
             if self.registry.get(challenger).state != "rejected":
-                self.registry.transition(challenger, "rejected", reason=reason)
+                self.registry.transition(
+                    challenger, Transition(state=State.REJECTED, reason=reason)
+                )
             withdraw(self.ctx, challenger)
             return {}
         if decision == "promoted":

@@ -196,7 +196,9 @@ def guard_canary(ctx: Context, policy: Policy, monitor: Any, alert: Any) -> bool
         check_kind(c) for c in policy.promotion.canary_rollback_checks
     }:
         return False
+    from mlsteward.registry.models import State
     from mlsteward.registry.service import ModelRegistry
+    from mlsteward.registry.specs import Transition
     from mlsteward.retraining.approvals import ApprovalService
     from mlsteward.serving.deployments import DeploymentService
 
@@ -213,7 +215,7 @@ def guard_canary(ctx: Context, policy: Policy, monitor: Any, alert: Any) -> bool
     deployments.clear_canary(deployment.name)
     registry = ModelRegistry(ctx)
     if registry.get(ref).state == "registered":
-        registry.transition(ref, "rejected", reason=reason)
+        registry.transition(ref, Transition(state=State.REJECTED, reason=reason))
     ApprovalService(ctx).withdraw(ref, reason)
     logger.warning("%s: %s", ref, reason)
     return True

@@ -7,7 +7,7 @@ one transaction. A later remote mode speaks the same method names over HTTP.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +15,11 @@ import pandas as pd
 
 from mlsteward.config import Settings, get_settings
 from mlsteward.context import Context
-from mlsteward.datasets.models import DatasetVersion
-from mlsteward.datasets.service import DatasetService
 from mlsteward.monitoring.outcomes import LoadResult, OutcomeService
-from mlsteward.registry.evaluation import EvaluationService
-from mlsteward.registry.models import (
-    Evaluation,
-    ModelVersion,
-    RegisteredModel,
-    Run,
-    Signature,
-)
-from mlsteward.registry.runs import RunService
-from mlsteward.registry.service import LoadedModel, ModelRegistry
 from mlsteward.sdk.governance import GovernanceMixin
 from mlsteward.sdk.jobs import JobsMixin
 from mlsteward.sdk.monitoring import MonitoringMixin
+from mlsteward.sdk.registry import RegistryMixin
 from mlsteward.sdk.retraining import RetrainingMixin
 from mlsteward.sdk.serving import ServingMixin
 from mlsteward.serving.log.service import PredictionLog
@@ -41,7 +30,12 @@ __all__ = ["Client"]
 
 
 class Client(
-    ServingMixin, MonitoringMixin, RetrainingMixin, GovernanceMixin, JobsMixin
+    RegistryMixin,
+    ServingMixin,
+    MonitoringMixin,
+    RetrainingMixin,
+    GovernanceMixin,
+    JobsMixin,
 ):
     """Everything a data scientist does, against the embedded store by default.
 
@@ -58,7 +52,7 @@ class Client(
         >>> import mlsteward
         >>> client = mlsteward.Client(home="/tmp/ms-doc")  # doctest: +SKIP
         >>> df = mlsteward.datasets.load_german_credit()  # doctest: +SKIP
-        >>> client.register_dataset("german-credit", df)  # doctest: +SKIP
+        >>> client.datasets.register(data=df, name="german-credit")  # doctest: +SKIP
     """
 
     def __init__(
@@ -80,10 +74,6 @@ class Client(
         elif actor:
             ctx = ctx.as_actor(actor)
         self.ctx = ctx
-        self._datasets = DatasetService(self.ctx)
-        self._runs = RunService(self.ctx)
-        self._registry = ModelRegistry(self.ctx)
-        self._evaluations = EvaluationService(self.ctx)
         self._log = PredictionLog(self.ctx)
         self._scoring = ScoringService(self.ctx)
         self._outcomes = OutcomeService(self.ctx)
@@ -96,120 +86,6 @@ class Client(
     def close(self) -> None:
         self.stop_worker()
         self.ctx.store.dispose()
-
-    # -- datasets ---------------------------------------------------------
-    def register_dataset(
-        self,
-        name: str,
-        data: pd.DataFrame | str | Path,
-        *,
-        roles: Mapping[str, str] | None = None,
-        description: str = "",
-        tags: Mapping[str, str] | None = None,
-    ) -> DatasetVersion:
-        return self._datasets.register(
-            name, data, roles=roles, description=description, tags=tags
-        )
-
-    def get_dataset(self, ref: str) -> DatasetVersion:
-        return self._datasets.get(ref)
-
-    def list_datasets(self, name: str | None = None) -> list[DatasetVersion]:
-        return self._datasets.list(name)
-
-    def load_dataset(self, ref: str) -> pd.DataFrame:
-        return self._datasets.load(ref)
-
-    # -- runs -------------------------------------------------------------
-    def start_run(
-        self,
-        name: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        tags: Mapping[str, str] | None = None,
-        inputs: Iterable[str] = (),
-    ) -> Run:
-        return self._runs.start(name, params=params, tags=tags, inputs=list(inputs))
-
-    def log_metrics(
-        self, run_id: str, metrics: Mapping[str, float], *, step: int = 0
-    ) -> None:
-        self._runs.log_metrics(run_id, metrics, step=step)
-
-    def end_run(self, run_id: str, status: str = "finished") -> Run:
-        return self._runs.end(run_id, status)
-
-    def get_run(self, run_id: str) -> Run:
-        return self._runs.get(run_id)
-
-    def list_runs(self, *, limit: int = 100) -> list[Run]:
-        return self._runs.list(limit=limit)
-
-    # -- registry ---------------------------------------------------------
-    def register_model(
-        self,
-        name: str,
-        model: Any,
-        training_data: pd.DataFrame | None = None,
-        *,
-        signature: Signature | None = None,
-        flavor: str | None = None,
-        run_id: str | None = None,
-        parent_version: int | None = None,
-        description: str = "",
-        tags: Mapping[str, str] | None = None,
-    ) -> ModelVersion:
-        return self._registry.register(
-            name,
-            model,
-            training_data,
-            signature=signature,
-            flavor=flavor,
-            run_id=run_id,
-            parent_version=parent_version,
-            description=description,
-            tags=tags,
-        )
-
-    def get_model_version(self, ref: str) -> ModelVersion:
-        return self._registry.get(ref)
-
-    def get_model(self, name: str) -> RegisteredModel:
-        return self._registry.get_model(name)
-
-    def list_models(self) -> list[RegisteredModel]:
-        return self._registry.list_models()
-
-    def list_versions(self, name: str) -> list[ModelVersion]:
-        return self._registry.list_versions(name)
-
-    def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
-        return self._registry.set_alias(name, alias, version)
-
-    def delete_alias(self, name: str, alias: str) -> None:
-        self._registry.delete_alias(name, alias)
-
-    def transition(self, ref: str, state: str, *, reason: str = "") -> ModelVersion:
-        return self._registry.transition(ref, state, reason=reason)
-
-    def load_model(self, ref: str) -> LoadedModel:
-        return self._registry.load(ref)
-
-    def evaluate(
-        self,
-        ref: str,
-        data: pd.DataFrame | str,
-        *,
-        target: str | None = None,
-        threshold: float = 0.5,
-        label: str | None = None,
-    ) -> Evaluation:
-        return self._evaluations.evaluate(
-            ref, data, target=target, threshold=threshold, label=label
-        )
-
-    def list_evaluations(self, ref: str) -> list[Evaluation]:
-        return self._evaluations.list(ref)
 
     # -- predictions and outcomes ----------------------------------------
     def score(
