@@ -22,22 +22,16 @@ MAX_FUNCTION_LINES = 80
 
 #: Modules over the limit when the check was introduced (path below SRC).
 LONG_MODULES: set[str] = {
-    "flavors/onnx/flavor.py",
     "jobs/service.py",
-    "monitoring/drift/compute.py",
 }
 
 #: Functions over the limit when the check was introduced ("path:name").
 LONG_FUNCTIONS: set[str] = {
-    "cli/drift.py:drift",
-    "demo.py:run_demo",
     "jobs/batch.py:score_file",
-    "monitoring/alerts.py:raise_alerts",
     "monitoring/monitors.py:create",
     "monitoring/monitors.py:run",
     "monitoring/outcomes.py:load",
     "retraining/approvals.py:_decide",
-    "serving/runtime.py:predict",
 }
 
 #: Functions that are long for a reason, and the reason.

@@ -39,7 +39,7 @@ from mlsteward.datasets.bundled import (
     german_credit_roles,
     load_german_credit,
 )
-from mlsteward.datasets.simulate import make_periods
+from mlsteward.datasets.simulate import Period, make_periods
 from mlsteward.identity.service import IdentityService
 from mlsteward.metrics import auc as auc_of
 from mlsteward.monitoring.drift.stats import psi_band
@@ -316,6 +316,19 @@ def _train_and_register(
     return mv, cv, dv
 
 
+@dataclass(frozen=True)
+class _DemoRun:
+    """What every step of one demo run shares."""
+
+    client: Client
+    policy: DemoPolicy
+    say: Progress
+    #: The run's start time, in every request id so a second run never collides.
+    run_tag: str
+    features: list[str]
+    deployment: str
+
+
 def run_demo(
     client: Client,
     *,
@@ -331,27 +344,54 @@ def run_demo(
     the same content are the same versions, the model gets new versions, and
     request ids carry the run's start time so they never collide.
     """
-    policy = policy or DemoPolicy()
-    say = progress or (lambda _msg: None)
-    run_tag = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
     roles = german_credit_roles()
-    features = _features(roles)
-    log_columns = [*GERMAN_CREDIT_PROTECTED, "application_id"]
-
     ensure_users(client)
-    as_dev = client.ctx.as_actor(DEVELOPER)
-    deployment = _fresh_deployment(client)
-
-    say("loading German credit and simulating later months")
+    demo = _DemoRun(
+        client=client,
+        policy=policy or DemoPolicy(),
+        say=progress or (lambda _msg: None),
+        run_tag=dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f"),
+        features=_features(roles),
+        deployment=_fresh_deployment(client),
+    )
+    demo.say("loading German credit and simulating later months")
     history = make_periods(
         load_german_credit(),
         n_periods=n_periods,
         rows_per_period=rows_per_period,
         seed=seed,
     )
-    train = history.train
+    report = _first_champion(demo, history.train, roles, seed)
+    _fresh_monitor(demo)
+    baseline = report.baseline_auc
+    last_retrain: int | None = None
+    for i, period in enumerate(history.periods):
+        result = _watch_month(demo, period, baseline)
+        report.periods.append(result)
+        # A retraining needs a labelled month besides the holdout (the newest).
+        if not result.triggered or i == 0:
+            continue
+        if (
+            last_retrain is not None
+            and i - last_retrain <= demo.policy.cooldown_periods
+        ):
+            result.triggered.append("cool-down")
+            continue
+        last_retrain = i
+        decision = _retrain(demo, period.label, result.triggered)
+        report.decisions.append(decision)
+        if decision.promoted:
+            baseline = decision.challenger_auc
+    _finish(demo, report)
+    return report
 
-    say("training the champion")
+
+def _first_champion(
+    demo: _DemoRun, train: pd.DataFrame, roles: dict[str, str], seed: int
+) -> DemoReport:
+    """Train, register and approve the first champion; set the demo's policy."""
+    client = demo.client
+    demo.say("training the champion")
     champion, baseline_auc, _ = _train_and_register(
         client,
         train,
@@ -367,12 +407,16 @@ def run_demo(
         champion.ref, "approved", reason="first champion of the demo (policy: auto)"
     )
     RetrainingService(client.ctx.as_actor(ADMIN)).set_policy(DEMO_POLICY)
-    report = DemoReport(
+    return DemoReport(
         home=str(client.ctx.settings.resolved_home()),
         champion_start=champion.ref,
         baseline_auc=baseline_auc,
     )
 
+
+def _fresh_monitor(demo: _DemoRun) -> None:
+    """The monthly monitor of this run's deployment, created anew."""
+    client, deployment = demo.client, demo.deployment
     if deployment in {m.name for m in client.list_monitors()}:
         client.delete_monitor(deployment)  # left by a run that stopped early
     client.create_monitor(
@@ -383,89 +427,90 @@ def run_demo(
         alerting={"sinks": ["log"]},
         description="the demo's monthly vintages against the champion's training data",
     )
-    labelled: list[pd.DataFrame] = []
-    current_baseline = baseline_auc
-    last_retrain: int | None = None
-    for i, period in enumerate(history.periods):
-        frame = period.frame.reset_index(drop=True)
-        champ_ref = client.get_model_version(f"{MODEL_NAME}@champion").ref
-        say(f"{period.label}: scoring {len(frame)} applications with {champ_ref}")
-        ids = [f"{run_tag}-{period.label}-{j:04d}" for j in range(len(frame))]
-        times = [
-            t.to_pydatetime() for t in pd.to_datetime(frame["applied_at"], utc=True)
-        ]
-        client.score(
-            f"{MODEL_NAME}@champion",
-            frame,
-            deployment=deployment,
-            threshold=policy.threshold,
-            request_ids=ids,
-            timestamps=times,
-            log_columns=log_columns,
+
+
+def _watch_month(demo: _DemoRun, period: Period, baseline: float) -> PeriodResult:
+    """Score a month with the champion, join its outcomes, run the monitor on
+    it, and note what the drift policy says against AUC ``baseline``."""
+    frame = period.frame.reset_index(drop=True)
+    champ_ref = demo.client.get_model_version(f"{MODEL_NAME}@champion").ref
+    demo.say(f"{period.label}: scoring {len(frame)} applications with {champ_ref}")
+    _score_and_join(demo, period.label, frame)
+    demo.say(f"{period.label}: monitor {demo.deployment} runs on the month")
+    run = demo.client.run_monitor(
+        demo.deployment, window=(period.start, period.end), at=period.end
+    )
+    result = PeriodResult(
+        label=period.label,
+        n=len(frame),
+        scored_by=champ_ref,
+        psi={c: _required(run, "drift.psi", c) for c in demo.features},
+        score_psi=_required(run, "score_drift.psi", "score"),
+        auc=_required(run, "performance.auc"),
+        ks=_required(run, "performance.ks"),
+        bad_rate=float((run.get("performance.auc") or {})["details"]["bad_rate"]),
+        estimated_auc=_maybe_float(run.value("estimated.auc")),
+        alerts=len(run.alerts),
+    )
+    result.triggered.extend(_triggers(result, demo.policy, baseline))
+    return result
+
+
+def _score_and_join(demo: _DemoRun, label: str, frame: pd.DataFrame) -> None:
+    """Score ``frame`` through the champion, logging every prediction, then
+    load its true outcomes as observed 90 days after each application."""
+    ids = [f"{demo.run_tag}-{label}-{j:04d}" for j in range(len(frame))]
+    times = [t.to_pydatetime() for t in pd.to_datetime(frame["applied_at"], utc=True)]
+    demo.client.score(
+        f"{MODEL_NAME}@champion",
+        frame,
+        deployment=demo.deployment,
+        threshold=demo.policy.threshold,
+        request_ids=ids,
+        timestamps=times,
+        log_columns=[*GERMAN_CREDIT_PROTECTED, "application_id"],
+    )
+    demo.say(f"{label}: outcomes mature and are joined back")
+    demo.client.load_outcomes(
+        pd.DataFrame(
+            {
+                "request_id": ids,
+                "label": frame[TARGET].to_numpy(),
+                "observed_at": [t + dt.timedelta(days=90) for t in times],
+            }
         )
-        say(f"{period.label}: outcomes mature and are joined back")
-        client.load_outcomes(
-            pd.DataFrame(
-                {
-                    "request_id": ids,
-                    "label": frame[TARGET].to_numpy(),
-                    "observed_at": [t + dt.timedelta(days=90) for t in times],
-                }
-            )
-        )
-        say(f"{period.label}: monitor {deployment} runs on the month")
-        run = client.run_monitor(
-            deployment, window=(period.start, period.end), at=period.end
-        )
-        psi = {c: _required(run, "drift.psi", c) for c in features}
-        score_psi = _required(run, "score_drift.psi", "score")
-        result = PeriodResult(
-            label=period.label,
-            n=len(frame),
-            scored_by=champ_ref,
-            psi=psi,
-            score_psi=score_psi,
-            auc=_required(run, "performance.auc"),
-            ks=_required(run, "performance.ks"),
-            bad_rate=float((run.get("performance.auc") or {})["details"]["bad_rate"]),
-            estimated_auc=_maybe_float(run.value("estimated.auc")),
-            alerts=len(run.alerts),
-        )
-        drifted = [c for c, v in psi.items() if v > policy.psi_act]
-        if drifted:
-            result.triggered.append(f"PSI>{policy.psi_act}: {', '.join(drifted)}")
-        if score_psi > policy.psi_act:
-            result.triggered.append(f"score PSI>{policy.psi_act}")
-        if current_baseline - result.auc > policy.auc_drop:
-            result.triggered.append(
-                f"AUC -{current_baseline - result.auc:.3f} vs {current_baseline:.3f}"
-            )
-        report.periods.append(result)
-        labelled.append(frame)
-        if not result.triggered or len(labelled) < 2:
-            continue
-        if last_retrain is not None and i - last_retrain <= policy.cooldown_periods:
-            result.triggered.append("cool-down")
-            continue
-        last_retrain = i
-        say(
-            f"{period.label}: drift policy triggered; {DEVELOPER} asks for a retraining"
-        )
-        retraining = RetrainingService(as_dev).retrain(
-            MODEL_NAME,
-            trigger={
-                "kind": "demo-monitor",
-                "period": period.label,
-                "reasons": result.triggered,
-            },
-            deployment=deployment,
-        )
-        decision = _decide(client, retraining, say, period.label)
-        report.decisions.append(decision)
-        if decision.promoted:
-            current_baseline = decision.challenger_auc
+    )
+
+
+def _triggers(result: PeriodResult, policy: DemoPolicy, baseline: float) -> list[str]:
+    """Why the drift policy asks for a retraining after this month, if it does."""
+    reasons = []
+    drifted = [c for c, v in result.psi.items() if v > policy.psi_act]
+    if drifted:
+        reasons.append(f"PSI>{policy.psi_act}: {', '.join(drifted)}")
+    if result.score_psi > policy.psi_act:
+        reasons.append(f"score PSI>{policy.psi_act}")
+    if baseline - result.auc > policy.auc_drop:
+        reasons.append(f"AUC -{baseline - result.auc:.3f} vs {baseline:.3f}")
+    return reasons
+
+
+def _retrain(demo: _DemoRun, label: str, reasons: list[str]) -> Decision:
+    """The developer asks for a retraining; the approver decides on it."""
+    demo.say(f"{label}: drift policy triggered; {DEVELOPER} asks for a retraining")
+    retraining = RetrainingService(demo.client.ctx.as_actor(DEVELOPER)).retrain(
+        MODEL_NAME,
+        trigger={"kind": "demo-monitor", "period": label, "reasons": reasons},
+        deployment=demo.deployment,
+    )
+    return _decide(demo.client, retraining, demo.say, label)
+
+
+def _finish(demo: _DemoRun, report: DemoReport) -> None:
+    """Write the final champion's documentation and verify the audit chain."""
+    client = demo.client
     report.champion_end = client.get_model_version(f"{MODEL_NAME}@champion").ref
-    say(f"writing the model documentation of {report.champion_end}")
+    demo.say(f"writing the model documentation of {report.champion_end}")
     home = client.ctx.settings.resolved_home()
     written = client.write_report(
         report.champion_end,
@@ -474,4 +519,3 @@ def run_demo(
     report.report_path = str(written.html)
     n_events, problems = client.verify_audit()
     report.audit_events, report.audit_ok = n_events, not problems
-    return report

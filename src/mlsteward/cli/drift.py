@@ -36,6 +36,8 @@ from rich.table import Table
 if TYPE_CHECKING:  # pandas is imported on use: every CLI start pays otherwise
     import pandas as pd
 
+    from mlsteward.monitoring.drift.compute import DriftResult
+
 from mlsteward.cli.common import (
     JSON_OPTION,
     client,
@@ -213,8 +215,33 @@ def drift(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Drift of CURRENT against REFERENCE: per-column table and verdict."""
-    from mlsteward.monitoring.drift.compute import compute_drift
+    _check_options(mode, engine, current)
+    profile, sample = _load_reference(reference, mode)
+    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    kwargs: dict[str, Any] = {
+        "methods": _parse_methods(method) if method else None,
+        "alpha": alpha,
+        "columns": wanted,
+        "reference_sample": sample,
+        "engine": engine,
+    }
+    needed = wanted or list(profile["columns"])
+    if engine == "dask":
+        result = _drift_on_dask(profile, current, needed, scheduler, kwargs)
+    else:
+        show = err_console.is_terminal and not as_json
+        result = _drift_streaming(profile, current, needed, chunk_rows, show, kwargs)
 
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        _print(result)
+    if fail_on_drift and result.verdict == "drift":
+        raise typer.Exit(1)
+
+
+def _check_options(mode: str | None, engine: str, current: Path) -> None:
+    """Refuse a bad ``--mode``, ``--engine`` or CURRENT before reading anything."""
     if mode not in (None, "exact", "sketch"):
         raise InvalidInput(
             f"--mode must be exact or sketch, got {mode!r}", field="mode"
@@ -225,40 +252,44 @@ def drift(
         )
     if not current.is_file():
         raise InvalidInput(f"current {str(current)!r} is not a file", field="current")
-    profile, sample = _load_reference(reference, mode)
-    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
-    methods = _parse_methods(method) if method else None
-    needed = wanted or list(profile["columns"])
-    kwargs: dict[str, Any] = {
-        "methods": methods,
-        "alpha": alpha,
-        "columns": wanted,
-        "reference_sample": sample,
-        "engine": engine,
-    }
-    if engine == "dask":
-        dclient = None
-        if scheduler:
-            from dask.distributed import Client
 
-            dclient = Client(scheduler)
-        try:
-            result = compute_drift(profile, _dask_frame(current, needed), **kwargs)
-        finally:
-            if dclient is not None:
-                dclient.close()
-    else:
-        chunks, total, position = _chunks(current, needed, chunk_rows)
-        show = err_console.is_terminal and not as_json
-        with _progress(show, total, current, position) as advance:
-            result = compute_drift(profile, chunks, on_chunk=advance, **kwargs)
 
-    if as_json:
-        emit_json(result.to_dict())
-    else:
-        _print(result)
-    if fail_on_drift and result.verdict == "drift":
-        raise typer.Exit(1)
+def _drift_on_dask(
+    profile: dict[str, Any],
+    current: Path,
+    needed: list[str],
+    scheduler: str | None,
+    kwargs: dict[str, Any],
+) -> DriftResult:
+    """The report computed by dask, on ``scheduler`` if given (else in process)."""
+    from mlsteward.monitoring.drift.compute import compute_drift
+
+    dclient = None
+    if scheduler:
+        from dask.distributed import Client
+
+        dclient = Client(scheduler)
+    try:
+        return compute_drift(profile, _dask_frame(current, needed), **kwargs)
+    finally:
+        if dclient is not None:
+            dclient.close()
+
+
+def _drift_streaming(
+    profile: dict[str, Any],
+    current: Path,
+    needed: list[str],
+    chunk_rows: int,
+    show: bool,
+    kwargs: dict[str, Any],
+) -> DriftResult:
+    """The report computed chunk by chunk, with a progress bar when ``show``."""
+    from mlsteward.monitoring.drift.compute import compute_drift
+
+    chunks, total, position = _chunks(current, needed, chunk_rows)
+    with _progress(show, total, current, position) as advance:
+        return compute_drift(profile, chunks, on_chunk=advance, **kwargs)
 
 
 @contextlib.contextmanager

@@ -176,17 +176,7 @@ class AlertService:
                 .limit(1)
             ).first()
             if last is not None and abs(at - last.first_seen) < cooldown:
-                session.execute(
-                    update(t)
-                    .where(t.c.id == last.id)
-                    .values(
-                        count=t.c.count + 1,
-                        last_seen=max(last.last_seen, at),
-                        value=row.get("value"),
-                        window_label=row["window_label"],
-                        run_id=run_id,
-                    )
-                )
+                self._fold(session, last, row, at, run_id)
                 touched.append(last.id)
                 continue
             sinks = [
@@ -223,23 +213,56 @@ class AlertService:
                     sent_at=None if sinks else now,
                 )
             )
-            audit.record(
-                session,
-                actor=self.ctx.actor,
-                action="alert.raised",
-                object_type="alert",
-                object_id=alert_id,
-                details={
-                    "monitor": monitor.name,
-                    "check": row["check"],
-                    "column": row["column"],
-                    "severity": severity,
-                    "window": row["window_label"],
-                    "value": row.get("value"),
-                },
-            )
+            self._audit_raised(session, monitor, row, severity, alert_id)
             touched.append(alert_id)
         return touched
+
+    def _audit_raised(
+        self,
+        session: Session,
+        monitor: Monitor,
+        row: Mapping[str, Any],
+        severity: str,
+        alert_id: str,
+    ) -> None:
+        """The audit event of a newly raised alert."""
+        audit.record(
+            session,
+            actor=self.ctx.actor,
+            action="alert.raised",
+            object_type="alert",
+            object_id=alert_id,
+            details={
+                "monitor": monitor.name,
+                "check": row["check"],
+                "column": row["column"],
+                "severity": severity,
+                "window": row["window_label"],
+                "value": row.get("value"),
+            },
+        )
+
+    @staticmethod
+    def _fold(
+        session: Session,
+        last: Any,
+        row: Mapping[str, Any],
+        at: dt.datetime,
+        run_id: str,
+    ) -> None:
+        """Fold a repeat within the cool-down into the alert ``last``: one
+        more count, the newest value, window and run."""
+        session.execute(
+            update(t)
+            .where(t.c.id == last.id)
+            .values(
+                count=t.c.count + 1,
+                last_seen=max(last.last_seen, at),
+                value=row.get("value"),
+                window_label=row["window_label"],
+                run_id=run_id,
+            )
+        )
 
     # -- reading ----------------------------------------------------------
     def list(

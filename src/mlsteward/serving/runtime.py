@@ -355,37 +355,12 @@ class ServingRuntime:
             v = config.champion_version
             versions, routes, groups = [v] * n, ["champion"] * n, {v: None}
         else:
-            keys = batch.keys
-            chosen = [
-                live.choose(key if key is not None else (keys[i] if keys else None))
-                for i in range(n)
-            ]
-            versions = [v for v, _ in chosen]
-            routes = [r for _, r in chosen]
-            split: dict[int, list[int]] = {}
-            for i, v in enumerate(versions):
-                split.setdefault(v, []).append(i)
-            groups = {v: (None if len(idx) == n else idx) for v, idx in split.items()}
+            versions, routes, groups = _canary_routes(live, batch, key)
         if len(groups) == 1:
             (v,) = groups
             scores = await live.batchers[v].score(batch.columns, n)
         else:
-            scores = np.empty(n, dtype=np.float64)
-            picked = [(v, idx) for v, idx in groups.items() if idx is not None]
-            parts = await asyncio.gather(
-                *(
-                    live.batchers[v].score(
-                        {
-                            c: [vals[i] for i in idx]
-                            for c, vals in batch.columns.items()
-                        },
-                        len(idx),
-                    )
-                    for v, idx in picked
-                )
-            )
-            for (_, idx), part in zip(picked, parts, strict=True):
-                scores[idx] = part
+            scores = await _score_split(live, batch, groups)
         threshold = config.threshold
         values = scores.tolist()
         decisions = ["deny" if s >= threshold else "approve" for s in values]
@@ -407,12 +382,7 @@ class ServingRuntime:
             hist.observe(latency / 1000)
             counter.inc(n)
         else:
-            for v in groups:
-                m.latency.labels(config.name, str(v)).observe(latency / 1000)
-            for (v, route), count in Counter(
-                zip(versions, routes, strict=True)
-            ).items():
-                m.answered(config.name, v, route)[1].inc(count)
+            _count_routes(m, config.name, groups, versions, routes, latency)
         if config.shadow_versions:
             self._mirror(live, batch, ids)
         return Scored(
@@ -564,3 +534,61 @@ class ServingRuntime:
             self.metrics.shadow_errors.labels(config.name, str(version)).inc()
         finally:
             self._shadow_rows -= batch.n
+
+
+# The helpers below serve only deployments with a canary (the last two only a
+# request whose records split across routes): a champion-only request never
+# calls them, and each is one call per request, never per record.
+def _canary_routes(
+    live: LiveDeployment, batch: Batch, key: str | None
+) -> tuple[list[int], list[str], dict[int, list[int] | None]]:
+    """Per record its version and route, and version -> the records it
+    answers (None: all of them)."""
+    n = batch.n
+    keys = batch.keys
+    chosen = [
+        live.choose(key if key is not None else (keys[i] if keys else None))
+        for i in range(n)
+    ]
+    versions = [v for v, _ in chosen]
+    routes = [r for _, r in chosen]
+    split: dict[int, list[int]] = {}
+    for i, v in enumerate(versions):
+        split.setdefault(v, []).append(i)
+    groups = {v: (None if len(idx) == n else idx) for v, idx in split.items()}
+    return versions, routes, groups
+
+
+async def _score_split(
+    live: LiveDeployment, batch: Batch, groups: dict[int, list[int] | None]
+) -> np.ndarray:
+    """Scores of records split across versions, each part by its version."""
+    scores = np.empty(batch.n, dtype=np.float64)
+    picked = [(v, idx) for v, idx in groups.items() if idx is not None]
+    parts = await asyncio.gather(
+        *(
+            live.batchers[v].score(
+                {c: [vals[i] for i in idx] for c, vals in batch.columns.items()},
+                len(idx),
+            )
+            for v, idx in picked
+        )
+    )
+    for (_, idx), part in zip(picked, parts, strict=True):
+        scores[idx] = part
+    return scores
+
+
+def _count_routes(
+    m: ServingMetrics,
+    name: str,
+    groups: dict[int, list[int] | None],
+    versions: list[int],
+    routes: list[str],
+    latency: float,
+) -> None:
+    """Latency per version and answers per (version, route) of a split request."""
+    for v in groups:
+        m.latency.labels(name, str(v)).observe(latency / 1000)
+    for (v, route), count in Counter(zip(versions, routes, strict=True)).items():
+        m.answered(name, v, route)[1].inc(count)

@@ -34,8 +34,7 @@ which keeps a serving process small and quick to start.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -49,6 +48,13 @@ from mlsteward.flavors.onnx.graph import (
     categories,
     check_graph,
     read,
+)
+from mlsteward.flavors.onnx.inputs import (
+    FLOAT_LIMITS,
+    NP_DTYPES,
+    as_input,
+    missing_column,
+    series_values,
 )
 
 if TYPE_CHECKING:
@@ -75,17 +81,6 @@ TARGET_OPSET: Final[dict[str, int]] = {"": 21, "ai.onnx.ml": 3}
 #: accepts between the source model and its ONNX graph (float32 inside).
 PARITY_ATOL: Final = 1e-5
 
-_NP_DTYPES: Final[dict[str, np.dtype[Any]]] = {
-    "float32": np.dtype(np.float32),
-    "float64": np.dtype(np.float64),
-    "int64": np.dtype(np.int64),
-    "string": np.dtype(object),
-}
-#: Largest magnitude a float input takes without becoming infinite.
-_FLOAT_LIMITS: Final[dict[str, float]] = {
-    "float32": float(np.finfo(np.float32).max),
-    "float64": float(np.finfo(np.float64).max) * (1 - 1e-16),
-}
 _MODEL: Final = FIELDS["ModelProto"]
 _GRAPH: Final = FIELDS["GraphProto"]
 
@@ -182,8 +177,8 @@ class OnnxModel:
             try:
                 values = columns[name]
             except KeyError:
-                raise _missing_column(name, self.input_names) from None
-            array = _as_input(name, dtype, values)
+                raise missing_column(name, self.input_names) from None
+            array = as_input(name, dtype, values)
             if n != array.shape[0]:
                 if n >= 0:
                     raise InvalidInput(
@@ -230,9 +225,9 @@ class OnnxModel:
                 if not kinds <= {int, float}:
                     return None
                 top = max(max(values), -min(values))
-                if not top < _FLOAT_LIMITS[dtype]:  # also false for NaN
+                if not top < FLOAT_LIMITS[dtype]:  # also false for NaN
                     return None
-                array = np.array(values, dtype=_NP_DTYPES[dtype])
+                array = np.array(values, dtype=NP_DTYPES[dtype])
             feed[name] = array.reshape(n, 1) if rank == 2 else array
         return feed
 
@@ -361,8 +356,8 @@ class OnnxFlavor(Flavor):
             )
         missing = [i.name for i in loaded.inputs if i.name not in X.columns]
         if missing:
-            raise _missing_column(missing[0], loaded.input_names)
-        columns = {i.name: _series_values(X[i.name]) for i in loaded.inputs}
+            raise missing_column(missing[0], loaded.input_names)
+        columns = {i.name: series_values(X[i.name]) for i in loaded.inputs}
         proba = loaded.predict_columns(columns)
         return positive_class_proba(proba, len(X), flavor=self.name)
 
@@ -429,134 +424,6 @@ def _check_model(raw: bytes) -> None:
         raise InvalidInput(
             f"The onnx artifact is not a valid ONNX model: {exc}", field="data"
         ) from exc
-
-
-# --- turning values into input tensors ----------------------------------------
-
-
-def _missing_column(name: str, expected: Sequence[str]) -> InvalidInput:
-    return InvalidInput(
-        f"missing input column {name!r}; the ONNX model reads {list(expected)}",
-        field=name,
-    )
-
-
-def _as_input(name: str, dtype: str, values: Any) -> np.ndarray:
-    """A 1-D array of the input's dtype, or an error naming the column."""
-    if dtype == "string":
-        return _as_strings(name, values)
-    target = _NP_DTYPES[dtype]
-    array = values if isinstance(values, np.ndarray) else _to_array(name, dtype, values)
-    if array.ndim != 1:
-        if array.ndim == 2 and array.shape[1] == 1:
-            array = array[:, 0]
-        else:
-            raise InvalidInput(
-                f"column {name!r} must be a flat list of values, got shape "
-                f"{array.shape}",
-                field=name,
-            )
-    kind = array.dtype.kind
-    if kind in "iub":
-        return array.astype(target, copy=False)
-    if kind != "f":
-        try:
-            array = array.astype(np.float64)
-        except (ValueError, TypeError) as exc:
-            raise _bad_values(name, dtype, values) from exc
-    if dtype == "int64":
-        if not (np.isfinite(array).all() and (array == np.round(array)).all()):
-            raise _bad_values(name, dtype, values)
-        return array.astype(np.int64)
-    with np.errstate(over="ignore"):  # too large for float32 -> inf, refused below
-        out = array.astype(target, copy=False)
-    if np.isinf(out).any():
-        raise InvalidInput(
-            f"column {name!r} contains infinity or a number too large for "
-            f"{dtype}; expected a finite number",
-            field=name,
-        )
-    return out
-
-
-def _to_array(name: str, dtype: str, values: Any) -> np.ndarray:
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
-        raise _bad_values(name, dtype, values)
-    try:
-        return np.asarray(values)
-    except (ValueError, TypeError) as exc:
-        raise _bad_values(name, dtype, values) from exc
-
-
-def _bad_values(name: str, dtype: str, values: Any) -> InvalidInput:
-    expected = {
-        "int64": "whole numbers (no missing values)",
-        "float32": "numbers (null for missing)",
-        "float64": "numbers (null for missing)",
-    }[dtype]
-    shown = (
-        list(values[:3]) if isinstance(values, (list, tuple, np.ndarray)) else values
-    )
-    return InvalidInput(
-        f"column {name!r} must hold {expected} for the ONNX model's {dtype} "
-        f"input; got {shown!r}",
-        field=name,
-    )
-
-
-def _as_strings(name: str, values: Any) -> np.ndarray:
-    # The usual cases first: a list from JSON, an object array from the engine.
-    if isinstance(values, np.ndarray):
-        if values.dtype.kind == "U" and values.ndim == 1:
-            return values.astype(object)
-        if values.dtype == object and values.ndim == 1 and _only_str(values):
-            return values
-    elif isinstance(values, list) and _only_str(values):
-        return np.array(values, dtype=object)
-    if isinstance(values, str) or not hasattr(values, "__len__"):
-        raise InvalidInput(
-            f"column {name!r} must be a list of strings, got {type(values).__name__}",
-            field=name,
-        )
-    out = np.empty(len(values), dtype=object)
-    for i, value in enumerate(values):
-        if type(value) is str:
-            out[i] = value
-        elif _is_missing(value):
-            out[i] = ""  # no category is "", so it scores as unseen
-        elif isinstance(value, (str, int, float, np.integer, np.floating, np.str_)):
-            out[i] = str(value)
-        else:
-            raise InvalidInput(
-                f"column {name!r} must hold strings for the ONNX model's string "
-                f"input; got {type(value).__name__} {value!r}",
-                field=name,
-            )
-    return out
-
-
-def _only_str(values: Any) -> bool:
-    return set(map(type, values)) <= {str}  # C loops; exact str, no subclasses
-
-
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float):
-        return math.isnan(value)
-    return type(value).__name__ in ("NAType", "NaTType")
-
-
-def _series_values(series: pd.Series) -> Any:
-    """A column as numpy values: numbers as a numeric array, others as objects."""
-    import pandas as pd
-
-    dtype = series.dtype
-    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
-        if series.hasnans:
-            return series.to_numpy(dtype=np.float64, na_value=np.nan)
-        return series.to_numpy()
-    return series.to_numpy(dtype=object)
 
 
 def _not_onnx(model: object) -> InvalidInput:
