@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
@@ -44,6 +44,11 @@ class Settings(BaseSettings):
             ``failed`` (it stays listed, and can be retried).
         token: API token the SDK and CLI act with (``MLSTEWARD_TOKEN``);
             never printed.
+        audit_key: Secret that keys an HMAC-SHA256 on every new audit event
+            (``MLSTEWARD_AUDIT_KEY``, at least 16 characters). It lives outside
+            the database, so a rewrite of the audit history with recomputed
+            hashes cannot recompute the HMACs; ``audit verify`` checks them
+            when it is set. Never logged, printed or stored.
         auth_required: The HTTP API demands a bearer token on every endpoint
             but health and metrics (``MLSTEWARD_AUTH_REQUIRED``, default on).
             Turn it off only for a single-user machine.
@@ -98,6 +103,7 @@ class Settings(BaseSettings):
     alert_max_attempts: int = 10
     auth_required: bool = True
     token: str | None = Field(default=None, repr=False)
+    audit_key: SecretStr | None = Field(default=None, repr=False, min_length=16)
     serving_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     serving_max_rows: int = Field(default=1000, ge=1)
     serving_max_batch_rows: int = Field(default=256, ge=1)

@@ -472,6 +472,6 @@ def run_demo(
         home / f"{report.champion_end.replace('/', '-')}-report.html",
     )
     report.report_path = str(written.html)
-    n_events, problems = client.verify_audit()
-    report.audit_events, report.audit_ok = n_events, not problems
+    chain = client.verify_audit()
+    report.audit_events, report.audit_ok = chain.events, chain.ok
     return report
