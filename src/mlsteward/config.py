@@ -90,7 +90,11 @@ class Settings(BaseSettings):
         True
     """
 
-    model_config = SettingsConfigDict(env_prefix="MLSTEWARD_", extra="ignore")
+    # Errors name the field but never echo its value: the token and the audit
+    # key are secrets, and a wrong one is still close to the right one.
+    model_config = SettingsConfigDict(
+        env_prefix="MLSTEWARD_", extra="ignore", hide_input_in_errors=True
+    )
 
     home: Path = Field(default=Path(".mlsteward"))
     db_url: str | None = None

@@ -205,17 +205,13 @@ def event_hash(
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def record(
-    session: Session,
-    *,
-    actor: str,
-    action: str,
-    object_type: str,
-    object_id: str,
-    details: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Append one event to the chain, inside the caller's transaction."""
-    details = json.loads(json.dumps(details or {}, default=str, allow_nan=False))
+def _lock_head(session: Session) -> tuple[int, str]:
+    """Lock the head row and return it, once it agrees with the log's end.
+
+    A chain whose head row is missing or does not match the newest event is
+    not extended: that would crash on a duplicate event number, or bury the
+    tampering under new events.
+    """
     head = session.execute(
         select(audit_head.c.seq, audit_head.c.hash)
         .where(audit_head.c.id == 1)
@@ -228,7 +224,7 @@ def record(
                 f"the audit chain head row is missing although the log holds "
                 f"events up to {last.seq}: it was deleted. Nothing was written; "
                 "run `mlsteward audit verify --expect-head SEQ:HASH` against a "
-                "head kept outside the database",
+                "head kept outside the database (docs/audit.md: restoring it)",
                 field="audit_head",
                 log_ends_at=last.seq,
             )
@@ -241,11 +237,27 @@ def record(
                 f"the audit chain head row records event {prev_seq} but the log "
                 f"ends at event {last.seq}: the chain was cut or the head row "
                 "edited. Nothing was written; run `mlsteward audit verify "
-                "--expect-head SEQ:HASH` against a head kept outside the database",
+                "--expect-head SEQ:HASH` against a head kept outside the database "
+                "(docs/audit.md: restoring it)",
                 field="audit_head",
                 head_seq=prev_seq,
                 log_ends_at=last.seq,
             )
+    return prev_seq, prev_hash
+
+
+def record(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the chain, inside the caller's transaction."""
+    details = json.loads(json.dumps(details or {}, default=str, allow_nan=False))
+    prev_seq, prev_hash = _lock_head(session)
     seq = prev_seq + 1
     # Microsecond precision survives both databases unchanged.
     at = utcnow()
