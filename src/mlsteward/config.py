@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         url: A server to work against (``MLSTEWARD_URL``,
             ``http://host:8000``): the CLI and ``mlsteward.Client()`` then
             speak its REST API with ``token`` and need no database.
+        audit_key: Secret that keys an HMAC-SHA256 on every new audit event
+            (``MLSTEWARD_AUDIT_KEY``, at least 16 characters). It lives outside
+            the database, so a rewrite of the audit history with recomputed
+            hashes cannot recompute the HMACs; ``audit verify`` checks them
+            when it is set. Never logged, printed or stored.
         auth_required: The HTTP API demands a bearer token on every endpoint
             but health and metrics (``MLSTEWARD_AUTH_REQUIRED``, default on).
             Turn it off only for a single-user machine.
@@ -88,7 +93,11 @@ class Settings(BaseSettings):
         True
     """
 
-    model_config = SettingsConfigDict(env_prefix="MLSTEWARD_", extra="ignore")
+    # Errors name the field but never echo its value: the token and the audit
+    # key are secrets, and a wrong one is still close to the right one.
+    model_config = SettingsConfigDict(
+        env_prefix="MLSTEWARD_", extra="ignore", hide_input_in_errors=True
+    )
 
     home: Path = Field(default=Path(".mlsteward"))
     db_url: str | None = None
@@ -102,6 +111,7 @@ class Settings(BaseSettings):
     auth_required: bool = True
     token: str | None = Field(default=None, repr=False)
     url: str | None = None
+    audit_key: SecretStr | None = Field(default=None, repr=False, min_length=16)
     serving_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     serving_max_rows: int = Field(default=1000, ge=1)
     serving_max_batch_rows: int = Field(default=256, ge=1)

@@ -517,5 +517,5 @@ def _finish(demo: _DemoRun, report: DemoReport) -> None:
         home / f"{report.champion_end.replace('/', '-')}-report.html",
     )
     report.report_path = str(written.html)
-    n_events, problems = client.verify_audit()
-    report.audit_events, report.audit_ok = n_events, not problems
+    chain = client.verify_audit()
+    report.audit_events, report.audit_ok = chain.events, chain.ok

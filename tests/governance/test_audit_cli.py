@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import json
 import os
 import sqlite3
@@ -13,11 +15,18 @@ import pytest
 
 
 def run(
-    home: Path, *args: str, token: str | None = None, code: int = 0
+    home: Path,
+    *args: str,
+    token: str | None = None,
+    code: int = 0,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
+    extra = env or {}
     env = {**os.environ, "MLSTEWARD_HOME": str(home), "MLSTEWARD_ACTOR": "local"}
     env.pop("MLSTEWARD_DB_URL", None)
     env.pop("MLSTEWARD_TOKEN", None)
+    env.pop("MLSTEWARD_AUDIT_KEY", None)
+    env.update(extra)
     if token:
         env["MLSTEWARD_TOKEN"] = token
     proc = subprocess.run(
@@ -146,3 +155,95 @@ def test_retention_keeps_at_least_six_months(home: Path) -> None:
         run(home, "retention", "apply", "--days", "400", "--dry-run", "--json").stdout
     )
     assert out["would_delete"] == 0
+
+
+def test_audit_head_and_expect_head_catch_a_cut_tail(home: Path) -> None:
+    line = run(home, "audit", "head").stdout.strip()
+    seq, _, digest = line.partition(":")
+    assert int(seq) > 5 and len(digest) == 64
+    assert json.loads(run(home, "audit", "head", "--json").stdout) == {
+        "seq": int(seq),
+        "hash": digest,
+    }
+    ok = run(home, "audit", "verify", "--expect-head", line).stdout
+    assert "expected head" in ok and f"head {line}" in ok
+
+    # Cut the last two events and move the head row back with them.
+    db = sqlite3.connect(home / "mlsteward.db")
+    db.execute("DELETE FROM audit_events WHERE seq > ?", (int(seq) - 2,))
+    db.execute(
+        "UPDATE audit_head SET seq = seq - 2, hash = "
+        "(SELECT hash FROM audit_events WHERE seq = ?)",
+        (int(seq) - 2,),
+    )
+    db.commit()
+    run(home, "audit", "verify")  # the database alone cannot tell
+    broken = run(home, "audit", "verify", "--expect-head", line, code=1).stdout
+    assert "BROKEN" in broken and f"event {seq}" in broken
+    assert "no longer reaches" in broken
+    report = json.loads(
+        run(home, "audit", "verify", "--expect-head", line, "--json", code=1).stdout
+    )
+    assert report["ok"] is False and report["expected_head"]["seq"] == int(seq)
+
+    # Without the head row, verify fails on its own, and a change is refused
+    # with a clear message rather than a database traceback.
+    db.execute("DELETE FROM audit_head")
+    db.commit()
+    db.close()
+    missing = run(home, "audit", "verify", code=1).stdout
+    assert "head row is missing" in missing
+    refused = run(home, "comments", "add", "credit-risk/2", "-m", "hello", code=1)
+    assert "head row is missing" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+    bad = run(home, "audit", "verify", "--expect-head", "7", code=2)
+    assert "SEQ:HASH" in bad.stderr
+
+
+def test_audit_key_catches_a_rewrite_with_recomputed_hashes(home: Path) -> None:
+    from mlsteward.store.audit import GENESIS, event_hash
+
+    key = {"MLSTEWARD_AUDIT_KEY": "a-secret-of-some-length"}
+    run_keyed = functools.partial(run, env=key)
+    run_keyed(home, "comments", "add", "credit-risk/2", "-m", "keyed one")
+    run_keyed(home, "comments", "add", "credit-risk/2", "-m", "keyed two")
+    assert "HMACs" in run_keyed(home, "audit", "verify").stdout
+
+    # Someone with the database but not the key edits the first comment and
+    # recomputes every hash after it, and the head row.
+    db = sqlite3.connect(home / "mlsteward.db")
+    rows = db.execute(
+        "SELECT seq, at, actor, action, object_type, object_id, details, hash "
+        "FROM audit_events ORDER BY seq"
+    ).fetchall()
+    first = next(r[0] for r in rows if "keyed one" in r[6])
+    prev = GENESIS
+    for seq, at, actor, action, otype, oid, details, digest in rows:
+        if seq >= first:
+            d = json.loads(details)
+            if seq == first:
+                d["text"] = "nothing to see"
+            digest = event_hash(
+                seq=seq,
+                at=dt.datetime.fromisoformat(at).replace(tzinfo=dt.UTC),
+                actor=actor,
+                action=action,
+                object_type=otype,
+                object_id=oid,
+                details=d,
+                prev_hash=prev,
+            )
+            db.execute(
+                "UPDATE audit_events SET details = ?, prev_hash = ?, hash = ? "
+                "WHERE seq = ?",
+                (json.dumps(d), prev, digest, seq),
+            )
+        prev = digest
+    db.execute("UPDATE audit_head SET seq = ?, hash = ?", (rows[-1][0], prev))
+    db.commit()
+    db.close()
+    run(home, "audit", "verify")  # documented limit: no key, no kept head
+    broken = run_keyed(home, "audit", "verify", code=1).stdout
+    assert f"event {first}: HMAC does not match" in broken
+    assert "a-secret" not in broken

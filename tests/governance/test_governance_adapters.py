@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from mlsteward.api import create_app
 from mlsteward.datasets.bundled import german_credit_roles
-from mlsteward.errors import InvalidInput
+from mlsteward.errors import IntegrityError, InvalidInput
 from mlsteward.store import utcnow
 
 
@@ -89,3 +89,56 @@ def test_audit_log_has_one_set_of_filters_in_sdk_and_rest(
     with pytest.raises(InvalidInput) as bad:
         c.audit_log(limit=0)
     assert bad.value.field == "limit"
+
+
+def test_audit_head_and_expect_head_in_sdk_and_rest(
+    sqlite_client, credit, admin_headers
+) -> None:
+    c = sqlite_client
+    c.register_dataset("a", credit.iloc[:50])
+    c.comment("dataset_version", "a/1", "first")
+    c.comment("dataset_version", "a/1", "second")
+    api = TestClient(create_app(ctx=c.ctx), headers=admin_headers)
+
+    head = c.audit_head()
+    assert api.get("/api/v1/audit/head").json() == head.to_dict()
+    kept = str(head)
+    ok = api.get("/api/v1/audit/verify", params={"expect_head": kept}).json()
+    assert ok["ok"] is True and ok["expected_head"] == head.to_dict()
+    assert ok["head"] == head.to_dict() and ok["keyed"] is False
+    assert c.verify_audit(expect_head=kept).ok
+
+    # Cut the newest event and move the head row back with it.
+    from sqlalchemy import delete, select, update
+
+    from mlsteward.store.audit import audit_events, audit_head
+
+    with c.ctx.store.engine.begin() as conn:
+        conn.execute(delete(audit_events).where(audit_events.c.seq == head.seq))
+        prev = conn.execute(
+            select(audit_events.c.hash).where(audit_events.c.seq == head.seq - 1)
+        ).scalar_one()
+        conn.execute(update(audit_head).values(seq=head.seq - 1, hash=prev))
+    assert api.get("/api/v1/audit/verify").json()["ok"] is True  # the limit
+    cut = api.get("/api/v1/audit/verify", params={"expect_head": kept})
+    assert cut.status_code == 200
+    body = cut.json()
+    assert body["ok"] is False and body["problems"][0]["seq"] == head.seq
+    assert "no longer reaches" in body["problems"][0]["problem"]
+    assert c.verify_audit(expect_head=head) == c.verify_audit(expect_head=kept)
+
+    bad = api.get("/api/v1/audit/verify", params={"expect_head": "latest"})
+    assert bad.status_code == 422 and bad.json()["field"] == "expect_head"
+    with pytest.raises(InvalidInput) as exc:
+        c.verify_audit(expect_head="latest")
+    assert exc.value.field == "expect_head"
+
+    # Without the head row, verify fails and a change is a domain error,
+    # not the database's unique-key crash.
+    with c.ctx.store.engine.begin() as conn:
+        conn.execute(delete(audit_head))
+    missing = api.get("/api/v1/audit/verify").json()
+    assert missing["ok"] is False
+    assert any("head row is missing" in p["problem"] for p in missing["problems"])
+    with pytest.raises(IntegrityError, match="head row is missing"):
+        c.comment("dataset_version", "a/1", "third")

@@ -72,6 +72,15 @@ def test_events_are_posted_in_order_and_retried(
         "model_version.registered",
         "alias.set",
     ]
+    # Each message carries the chain's head: the receiver holds a copy that
+    # reaches at least the event it was told about, and checks out.
+    head = sqlite_client.audit_head()
+    for m in state.received:
+        kept = m["audit_head"]
+        assert m["event"]["seq"] <= kept["seq"] <= head.seq
+        assert sqlite_client.verify_audit(
+            expect_head=f"{kept['seq']}:{kept['hash']}"
+        ).ok
     assert svc.deliver()["chat"]["sent"] == 0  # nothing twice
 
 

@@ -324,8 +324,8 @@ def test_the_in_process_worker_runs_jobs_in_the_background(sqlite_client: Any) -
     assert [e.message for e in sdk.job_logs(queued.id)] == ["noop ran"]
     assert {j.state for j in sdk.list_jobs()} == {"succeeded", "cancelled"}
     assert sdk.get_job(queued.id).attempts == 1
-    n, problems = sqlite_client.verify_audit()
-    assert n > 0 and problems == []
+    chain = sqlite_client.verify_audit()
+    assert chain.events > 0 and chain.problems == []
 
 
 def test_register_handler_cannot_stand_in_for_a_built_in_kind() -> None:

@@ -148,8 +148,12 @@ def test_failing_webhook_keeps_the_alert_pending_until_delivered(
     assert a.delivered[0] == "log" and a.delivered[1].startswith("webhook:127.0.0.1:")
     assert [x["sink"] for x in a.sink_attempts].count("log") == 1
     assert len(handler.bodies) == 3
-    assert set(handler.bodies[-1]) == {"text"}  # what a chat webhook accepts
+    # What a chat webhook accepts, and the audit head for the receiver to keep.
+    assert set(handler.bodies[-1]) == {"text", "audit_head"}
     assert "credit_amount" in handler.bodies[-1]["text"]
+    kept = handler.bodies[-1]["audit_head"]
+    assert kept["seq"] > 0
+    assert sqlite_client.verify_audit(expect_head=f"{kept['seq']}:{kept['hash']}").ok
     assert svc.deliver_pending() == []
     assert "s3cret" not in json.dumps(svc.get(alert_id).to_dict())
 
@@ -175,6 +179,7 @@ def test_gives_up_after_max_attempts_but_can_retry(tmp_path, hook) -> None:
         [a] = c.deliver_alerts(retry_failed=True)
         assert a.status == "sent"
         assert handler.bodies[-1]["alert"]["check"] == "drift.psi"
+        assert set(handler.bodies[-1]["audit_head"]) == {"seq", "hash"}
     finally:
         c.close()
 

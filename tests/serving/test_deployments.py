@@ -62,7 +62,7 @@ def test_routes_promote_and_rollback(versions: Any) -> None:
     ]
     assert [e.action for e in events][-1] == "deployment.rolled_back"
     assert events[-1].details["routes"]["champion"] == 1
-    assert c.verify_audit()[1] == []
+    assert c.verify_audit().problems == []
 
 
 def test_bad_changes_are_refused_by_name(versions: Any) -> None:

@@ -28,7 +28,7 @@ from mlsteward.registry.models import (
 from mlsteward.registry.runs import RunService
 from mlsteward.registry.service import ModelRegistry
 from mlsteward.registry.specs import MAX_VERSION, SetAlias, Transition
-from mlsteward.store.audit import AuditEvent, ChainReport
+from mlsteward.store.audit import AuditEvent, ChainHead, ChainReport
 
 router = APIRouter(tags=["registry"])
 
@@ -100,12 +100,21 @@ def audit_log(
     return events
 
 
-@router.get("/audit/verify")
-def audit_verify(ctx: Ctx) -> ChainReport:
+@router.get("/audit/head")
+def audit_head(ctx: Ctx) -> ChainHead:
+    """The newest audit event's number and hash, to keep outside the database."""
     from mlsteward.governance.records import AuditService
 
-    n, problems = AuditService(ctx).verify()
-    return ChainReport(events=n, ok=not problems, problems=problems)
+    return AuditService(ctx).head()
+
+
+@router.get("/audit/verify")
+def audit_verify(ctx: Ctx, expect_head: str | None = None) -> ChainReport:
+    """Recompute the chain; ``expect_head=SEQ:HASH`` (a head kept elsewhere)
+    also catches a cut tail and a rewritten history."""
+    from mlsteward.governance.records import AuditService
+
+    return AuditService(ctx).verify(expect_head=expect_head)
 
 
 @router.put("/models/{name}/aliases/{alias}")

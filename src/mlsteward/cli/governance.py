@@ -217,28 +217,54 @@ def tokens_revoke(token_id: str) -> None:
     console.print(f"token {token_id} revoked")
 
 
+@audit_app.command("head")
+@handle_errors
+def audit_head(as_json: bool = JSON_OPTION) -> None:
+    """Print the newest event as SEQ:HASH: keep it outside the database."""
+    from mlsteward.governance.records import AuditService
+
+    head = AuditService(_ctx()).head()
+    if as_json:
+        emit_json(head.to_dict())
+    else:
+        typer.echo(str(head))
+
+
 @audit_app.command("verify")
 @handle_errors
-def audit_verify(as_json: bool = JSON_OPTION) -> None:
+def audit_verify(
+    expect_head: str | None = typer.Option(
+        None,
+        "--expect-head",
+        metavar="SEQ:HASH",
+        help="A head kept outside the database (`mlsteward audit head`): fail "
+        "if the chain no longer reaches it or it was rewritten.",
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Recompute the hash chain; exit 1 and say where if anything was changed."""
     from mlsteward.governance.records import AuditService
 
-    n, problems = AuditService(_ctx()).verify()
+    report = AuditService(_ctx()).verify(expect_head=expect_head)
     if as_json:
-        emit_json(
-            {
-                "events": n,
-                "ok": not problems,
-                "problems": [p.to_dict() for p in problems],
-            }
-        )
-    elif problems:
-        console.print(f"[red]audit chain BROKEN[/] ({n} events):")
-        for p in problems:
-            console.print(f"  event {p.seq}: {p.problem}")
+        emit_json(report.to_dict())
+    elif report.problems:
+        console.print(f"[red]audit chain BROKEN[/] ({report.events} events):")
+        for p in report.problems:
+            where = f"event {p.seq}" if p.seq is not None else "chain"
+            console.print(f"  {where}: {p.problem}")
     else:
-        console.print(f"[green]audit chain verified[/]: {n} events")
-    if problems:
+        checked = [
+            "HMACs" if report.keyed else "",
+            f"expected head {report.expected_head.seq}" if report.expected_head else "",
+        ]
+        also = " and ".join(c for c in checked if c)
+        console.print(
+            f"[green]audit chain verified[/]: {report.events} events"
+            + (f", {also} checked" if also else "")
+            + f"; head {report.head}"
+        )
+    if not report.ok:
         raise typer.Exit(1)
 
 

@@ -3,9 +3,12 @@
 A sink is a URL and the action prefixes it wants (``model_version.registered``,
 ``approval.``, ``alias.set``, ``alert.``, ...). Delivery reads the audit trail
 after the sink's cursor and posts each matching event as JSON that chat
-incoming webhooks accept (``{"text": ...}``) with the event beside it. The
-cursor moves only past delivered events, so a failing sink loses nothing: the
-next delivery starts again at the first event it has not taken.
+incoming webhooks accept (``{"text": ...}``) with the event beside it, and
+the audit chain's head (``{"audit_head": {"seq", "hash"}}``) so the receiving
+system holds a copy of the head outside the database (``audit verify
+--expect-head``). The cursor moves only past delivered events, so a failing
+sink loses nothing: the next delivery starts again at the first event it has
+not taken.
 """
 
 from __future__ import annotations
@@ -167,6 +170,7 @@ class NotificationService:
                     .order_by(audit_events.c.seq)
                     .limit(batch)
                 ).all()
+                head = audit.chain_head(session).to_dict()
             cursor, sent, error = sink.cursor, 0, None
             with httpx.Client(timeout=timeout) as http:
                 for r in rows:
@@ -178,6 +182,7 @@ class NotificationService:
                                 json={
                                     "text": f"[mlsteward] {message_for(event)}",
                                     "event": event.to_dict(),
+                                    "audit_head": head,
                                 },
                             )
                             resp.raise_for_status()

@@ -16,7 +16,7 @@ from mlsteward.registry.runs import RunService
 from mlsteward.registry.service import ModelRegistry
 from mlsteward.results import Result
 from mlsteward.store import audit, utcnow
-from mlsteward.store.audit import AuditEvent, ChainProblem
+from mlsteward.store.audit import AuditEvent, ChainHead, ChainReport
 
 __all__ = [
     "COMMENTABLE",
@@ -72,9 +72,39 @@ class AuditService:
                 limit=limit,
             )
 
-    def verify(self) -> tuple[int, list[ChainProblem]]:
+    def head(self) -> ChainHead:
+        """The newest event's number and hash: keep a copy outside the
+        database, and check the chain against it with ``verify(expect_head=)``.
+
+        Example:
+            >>> str(AuditService(ctx).head())  # doctest: +SKIP
+            '42:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'
+        """
+        return audit.read_head(self.ctx.store)
+
+    def verify(self, *, expect_head: ChainHead | str | None = None) -> ChainReport:
+        """Recompute the chain, check the HMACs where ``MLSTEWARD_AUDIT_KEY`` is
+        set, and, given ``expect_head`` (``SEQ:HASH`` from :meth:`head`, kept
+        elsewhere), check the chain still reaches that event with that hash.
+
+        Without ``expect_head`` a cut tail (with the head row moved back) goes
+        unseen; without the key, a history rewritten with recomputed hashes
+        does too. The report's ``head`` is the one to keep next.
+
+        Raises:
+            InvalidInput: ``expect_head`` is not ``SEQ:HASH``.
+
+        Example:
+            >>> AuditService(ctx).verify(expect_head="42:9f86...").ok  # doctest: +SKIP
+            True
+        """
+        expected = (
+            ChainHead.parse(expect_head)
+            if isinstance(expect_head, str)
+            else expect_head
+        )
         with self.ctx.store.read() as session:
-            return audit.verify_chain(session)
+            return audit.chain_report(session, expect_head=expected)
 
     def comment(self, object_type: str, object_id: str, text: str) -> AuditEvent:
         """Attach a comment to an object; comments are audit events."""

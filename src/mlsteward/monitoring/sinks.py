@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from mlsteward.context import Context
 from mlsteward.monitoring.models import Alert
 from mlsteward.plugins import PluginTable
+from mlsteward.store.audit import read_head
 
 __all__ = [
     "SINKS",
@@ -80,13 +81,15 @@ class WebhookSink:
         self.url = spec.get("url") or ctx.settings.alert_webhook_url
         self.format = spec.get("format", "slack")
         self.timeout = ctx.settings.alert_webhook_timeout
+        self.ctx = ctx
 
     def payload(self, alert: Alert) -> dict[str, Any]:
+        head = {"audit_head": read_head(self.ctx.store).to_dict()}  # a copy kept away
         if self.format == "discord":
-            return {"content": alert.message}
+            return {"content": alert.message, **head}
         if self.format == "json":
-            return {"text": alert.message, "alert": alert.to_dict()}
-        return {"text": alert.message}
+            return {"text": alert.message, "alert": alert.to_dict(), **head}
+        return {"text": alert.message, **head}
 
     def send(self, alert: Alert) -> None:
         import httpx

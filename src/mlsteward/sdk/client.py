@@ -24,7 +24,7 @@ from mlsteward.sdk.retraining import RetrainingMixin
 from mlsteward.sdk.serving import ServingMixin
 from mlsteward.serving.log.service import PredictionLog
 from mlsteward.serving.scoring import ScoringService
-from mlsteward.store.audit import AuditEvent, ChainProblem
+from mlsteward.store.audit import AuditEvent, ChainHead, ChainReport
 
 __all__ = ["Client"]
 
@@ -168,7 +168,29 @@ class Client(
             limit=limit,
         )
 
-    def verify_audit(self) -> tuple[int, list[ChainProblem]]:
+    def audit_head(self) -> ChainHead:
+        """The newest audit event's number and hash (``str()`` gives
+        ``SEQ:HASH``): keep it outside the database.
+
+        Example:
+            >>> str(client.audit_head())  # doctest: +SKIP
+            '42:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'
+        """
         from mlsteward.governance.records import AuditService
 
-        return AuditService(self.ctx).verify()
+        return AuditService(self.ctx).head()
+
+    def verify_audit(
+        self, *, expect_head: ChainHead | str | None = None
+    ) -> ChainReport:
+        """Recompute the audit chain (and its HMACs, with MLSTEWARD_AUDIT_KEY);
+        given ``expect_head`` (``SEQ:HASH``), check it still reaches that event.
+
+        Example:
+            >>> report = client.verify_audit(expect_head=kept)  # doctest: +SKIP
+            >>> report.ok, report.problems  # doctest: +SKIP
+            (True, [])
+        """
+        from mlsteward.governance.records import AuditService
+
+        return AuditService(self.ctx).verify(expect_head=expect_head)

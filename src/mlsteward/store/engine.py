@@ -16,11 +16,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from mlsteward.config import Settings
 from mlsteward.errors import InvalidInput
 
-__all__ = ["HEAD_REVISION", "TABLE_MODULES", "Store", "load_all_tables"]
+__all__ = [
+    "AUDIT_KEY_INFO",
+    "HEAD_REVISION",
+    "TABLE_MODULES",
+    "Store",
+    "load_all_tables",
+]
 
 #: The newest migration. A test checks it against the migration scripts; the
 #: store compares it with the database's revision without importing Alembic.
-HEAD_REVISION: Final = "0008"
+HEAD_REVISION: Final = "0009"
+
+#: The key of ``Session.info`` under which every session of a store carries
+#: the audit key (``None`` without one); :mod:`mlsteward.store.audit` reads it.
+AUDIT_KEY_INFO: Final = "mlsteward_audit_key"
 
 # Every capability's tables, by module name. Alembic's autogenerate and the
 # schema test read the full metadata through this table; the store itself
@@ -74,6 +84,10 @@ class Store:
             ``postgresql+psycopg://user@host/db``).
         auto_upgrade: Apply pending migrations the first time a unit of work
             starts.
+        audit_key: Secret the audit chain's HMACs are keyed with
+            (``MLSTEWARD_AUDIT_KEY``); every session carries it in
+            ``Session.info`` for :func:`mlsteward.store.audit.record`. Kept in
+            memory only: never stored, never shown.
 
     Example:
         >>> store = Store("sqlite:///:memory:")  # doctest: +SKIP
@@ -81,9 +95,12 @@ class Store:
         ...     ...
     """
 
-    def __init__(self, url: str, *, auto_upgrade: bool = True) -> None:
+    def __init__(
+        self, url: str, *, auto_upgrade: bool = True, audit_key: str | None = None
+    ) -> None:
         self.url = url
         self.auto_upgrade = auto_upgrade
+        self._audit_key = audit_key or None
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
         self._upgraded = False
@@ -96,7 +113,12 @@ class Store:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
-        return cls(settings.resolved_db_url(), auto_upgrade=settings.auto_upgrade)
+        key = settings.audit_key
+        return cls(
+            settings.resolved_db_url(),
+            auto_upgrade=settings.auto_upgrade,
+            audit_key=key.get_secret_value() if key is not None else None,
+        )
 
     @property
     def dialect(self) -> str:
@@ -108,7 +130,11 @@ class Store:
             with self._lock:
                 if self._engine is None:
                     self._engine = self._create_engine()
-                    self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+                    self._sessions = sessionmaker(
+                        self._engine,
+                        expire_on_commit=False,
+                        info={AUDIT_KEY_INFO: self._audit_key},
+                    )
         return self._engine
 
     def _create_engine(self) -> Engine:
