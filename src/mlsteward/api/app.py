@@ -6,6 +6,7 @@ from importlib import import_module
 
 from fastapi import FastAPI
 
+from mlsteward.api.guard import ControlGuard
 from mlsteward.api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from mlsteward.config import Settings, get_settings
 from mlsteward.context import Context
@@ -46,6 +47,9 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
     app.state.ctx = ctx
     app.state.auth_required = ctx.settings.auth_required
     install_problem_handlers(app)
+    # Outermost: a request without a valid token is refused before its body
+    # is read, and no body past the limit is read at all.
+    app.add_middleware(ControlGuard, ctx=ctx)
 
     @app.get("/api/v1/health", tags=["health"])
     def health() -> Health:

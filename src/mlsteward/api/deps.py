@@ -12,12 +12,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
+from mlsteward.api.guard import PRINCIPAL_KEY
 from mlsteward.context import Context
 from mlsteward.identity.service import IdentityService, Principal
+from mlsteward.names import MAX_VERSION
 
-__all__ = ["Actor", "Admin", "Approver", "Ctx", "get_context", "get_principal"]
+__all__ = [
+    "Actor",
+    "Admin",
+    "Approver",
+    "Ctx",
+    "Version",
+    "get_context",
+    "get_principal",
+]
 
 
 def get_context(request: Request) -> Context:
@@ -30,6 +40,10 @@ def get_principal(request: Request) -> Principal:
     ctx = get_context(request)
     if not request.app.state.auth_required:
         return Principal(ctx.actor, "admin")
+    checked = getattr(request.state, PRINCIPAL_KEY, None)
+    if checked is not None:  # authenticated by the guard, before the body
+        principal: Principal = checked
+        return principal
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     presented = token.strip() if scheme.lower() == "bearer" else None
@@ -50,3 +64,7 @@ Ctx = Annotated[Context, Depends(_acting("viewer", "read"))]
 Actor = Annotated[Context, Depends(_acting("developer", "change this"))]
 Approver = Annotated[Context, Depends(_acting("approver", "approve or reject"))]
 Admin = Annotated[Context, Depends(_acting("admin", "administer"))]
+
+#: A version number as a path parameter: positive and within the store's
+#: 32-bit integers, so a huge one is a 422 naming it, never an overflow.
+Version = Annotated[int, Path(ge=1, le=MAX_VERSION)]

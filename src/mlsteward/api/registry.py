@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from mlsteward.api.deps import Actor, Ctx
+from mlsteward.api.deps import Actor, Ctx, Version
 from mlsteward.datasets.models import DatasetVersion, DatasetVersionDetail
 from mlsteward.datasets.service import DatasetService
 from mlsteward.governance.records import Lineage
+from mlsteward.names import MAX_VERSION
 from mlsteward.registry.evaluation import EvaluationService
 from mlsteward.registry.models import (
     ModelVersion,
@@ -27,13 +27,10 @@ from mlsteward.store.audit import AuditEvent, ChainReport
 
 router = APIRouter(tags=["registry"])
 
-#: A version number as a path parameter: positive and within a 32-bit integer.
-Version = Annotated[int, Path(ge=1, le=2_147_483_647)]
-
 
 class AliasBody(BaseModel):
     version: int = Field(
-        ge=1, le=2_147_483_647, description="Version the alias points at."
+        ge=1, le=MAX_VERSION, description="Version the alias points at."
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from mlsteward.api.deps import Actor, Approver, Ctx
+from mlsteward.api.deps import Actor, Approver, Ctx, Version
 from mlsteward.serving.deployments import DeploymentService
 from mlsteward.serving.log.service import PredictionLog
 from mlsteward.serving.models import Deployment, PredictionRecord
@@ -62,7 +62,7 @@ def add_shadow(name: str, body: ModelBody, ctx: Actor) -> Deployment:
 
 
 @router.delete("/deployments/{name}/shadows/{version}")
-def remove_shadow(name: str, version: int, ctx: Actor) -> Deployment:
+def remove_shadow(name: str, version: Version, ctx: Actor) -> Deployment:
     return DeploymentService(ctx).remove_shadow(name, str(version))
 
 
