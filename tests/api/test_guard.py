@@ -202,3 +202,24 @@ def test_names_are_matched_whole_and_path_integers_bounded(guarded) -> None:
         assert r.status_code == 422 and r.json()["field"] == "version", r.text
     r = api.get("/api/v1/models/m/versions/99999999999999999999")
     assert r.status_code == 422, r.text
+
+
+def test_docs_load_their_assets_from_the_package(guarded) -> None:
+    app, _, _ = guarded
+    api = TestClient(app)
+    page = api.get("/docs")
+    assert page.status_code == 200
+    assert "cdn" not in page.text.lower() and "https://" not in page.text
+    assert '"validatorUrl": null' in page.text
+    for path in (
+        "/docs/assets/swagger-ui-bundle.js",
+        "/docs/assets/swagger-ui.css",
+        "/docs/assets/favicon-32x32.png",
+    ):
+        assert path in page.text
+        r = api.get(path)
+        assert r.status_code == 200 and len(r.content) > 500, path
+    assert "SwaggerUIBundle" in api.get("/docs/assets/swagger-ui-bundle.js").text
+    assert api.get("/docs/assets/..%2Fguard.py").status_code == 404
+    assert api.get("/docs/assets/LICENSE").status_code == 404
+    assert api.get("/redoc").status_code == 401  # no such page: not open either

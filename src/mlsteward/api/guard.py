@@ -40,9 +40,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Paths answered without a token: health, and the API's own description.
-OPEN_PATHS = frozenset(
-    {"/api/v1/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
-)
+OPEN_PATHS = frozenset({"/api/v1/health", "/openapi.json", "/docs"})
 _OPEN_PREFIXES = ("/docs/assets/",)
 
 #: Where the authenticated principal travels in the ASGI scope's state.
