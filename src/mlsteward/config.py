@@ -55,6 +55,14 @@ class Settings(BaseSettings):
         auth_required: The HTTP API demands a bearer token on every endpoint
             but health and metrics (``MLSTEWARD_AUTH_REQUIRED``, default on).
             Turn it off only for a single-user machine.
+        api_max_body_bytes: Largest request body the control plane
+            (``/api/v1``) reads (``MLSTEWARD_API_MAX_BODY_BYTES``, default
+            10 MiB); larger bodies get 413, counted as they stream in.
+        webhook_allow: Hosts and networks alert and notification webhooks may
+            reach although they are loopback, link-local, private or otherwise
+            internal (``MLSTEWARD_WEBHOOK_ALLOW``, comma-separated host names
+            and CIDRs, e.g. ``chat.internal,10.2.0.0/16``); default none, so a
+            webhook cannot be pointed at the server's own network.
         serving_max_body_bytes: Largest request body the inference server
             reads (``MLSTEWARD_SERVING_MAX_BODY_BYTES``, default 1 MiB); larger
             bodies get 413.
@@ -112,6 +120,8 @@ class Settings(BaseSettings):
     token: str | None = Field(default=None, repr=False)
     url: str | None = None
     audit_key: SecretStr | None = Field(default=None, repr=False, min_length=16)
+    api_max_body_bytes: int = Field(default=10 * 1_048_576, ge=1024)
+    webhook_allow: str = ""
     serving_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     serving_max_rows: int = Field(default=1000, ge=1)
     serving_max_batch_rows: int = Field(default=256, ge=1)

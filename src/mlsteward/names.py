@@ -7,9 +7,15 @@ from dataclasses import dataclass
 
 from mlsteward.errors import InvalidInput
 
-__all__ = ["NAME_PATTERN", "Ref", "check_name", "parse_ref"]
+__all__ = ["MAX_VERSION", "NAME_PATTERN", "Ref", "check_name", "parse_ref"]
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# Matched whole with ``fullmatch``: ``$`` alone would also match before a
+# trailing newline, and ``"champion\n"`` would pass for a second champion.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_VERSION = re.compile(r"[0-9]{1,10}")
+
+#: The largest version number (the store's columns are 32-bit integers).
+MAX_VERSION = 2_147_483_647
 
 
 def check_name(value: object, field: str) -> str:
@@ -19,7 +25,7 @@ def check_name(value: object, field: str) -> str:
         >>> check_name("credit-risk", "name")
         'credit-risk'
     """
-    if not isinstance(value, str) or not NAME_PATTERN.match(value):
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
         raise InvalidInput(
             f"{field} {value!r} is not a valid name: use 1-128 letters, digits, "
             "'.', '_' or '-', starting with a letter or digit",
@@ -58,10 +64,11 @@ def parse_ref(ref: str, field: str = "ref") -> Ref:
         return Ref(check_name(name, field), alias=check_name(alias, field))
     if "/" in ref:
         name, version = ref.split("/", 1)
-        if not version.isdigit() or int(version) < 1:
+        # ASCII digits only: str.isdigit() also takes '²', which int() refuses.
+        if not _VERSION.fullmatch(version) or not 1 <= int(version) <= MAX_VERSION:
             raise InvalidInput(
                 f"{field} {ref!r}: the version after '/' must be a positive "
-                "integer, as in 'credit-risk/3'",
+                f"integer up to {MAX_VERSION}, as in 'credit-risk/3'",
                 field=field,
             )
         return Ref(check_name(name, field), version=int(version))

@@ -95,7 +95,8 @@ def test_round_trip(setup) -> None:
     }
     alerts = api.get("/api/v1/alerts", params={"monitor": "cr"}).json()
     assert all(a["status"] in ("sent", "pending") for a in alerts)
-    assert api.post("/api/v1/alerts/deliver").status_code == 200
+    r = api.post("/api/v1/alerts/deliver")  # queued for a worker
+    assert r.status_code == 202 and r.json()["kind"] == "alert_deliver", r.text
 
     assert api.delete("/api/v1/monitors/cr").status_code == 204
     r = api.get("/api/v1/monitors/cr")
@@ -130,3 +131,72 @@ def test_errors_name_the_field_and_write_nothing(setup) -> None:
     assert api.get("/api/v1/monitors").json() == []
     r = api.post("/api/v1/monitors/nope/run", json={})
     assert r.status_code == 404
+
+
+def test_a_rest_run_never_waits_on_a_sink(setup, monkeypatch) -> None:
+    """A webhook that accepts and never answers: the REST run returns without
+    connecting to it; the queued alert_deliver job tries it with a bounded
+    timeout; a viewer sees the attempt failed, not why."""
+    from tests.conftest import make_user_token
+    from tests.monitoring.test_webhook_safety import Listener
+
+    from mlsteward.context import Context
+    from mlsteward.jobs.service import JobService
+    from mlsteward.monitoring.jobs import deliver_job
+
+    api, ids, labels = setup
+    ctx = api.app.state.ctx
+    silent = Listener()
+    try:
+        monkeypatch.setenv("MLSTEWARD_WEBHOOK_ALLOW", "127.0.0.1")
+        body = [{"request_id": i, "label": y} for i, y in zip(ids, labels, strict=True)]
+        assert api.post("/api/v1/outcomes", json=body).status_code == 200
+        url = f"http://127.0.0.1:{silent.port}/hooks/s3cret"
+        r = api.post(
+            "/api/v1/monitors",
+            json={
+                "name": "cr",
+                "deployment": "credit-risk",
+                # An AUC far below a perfect baseline: an alert, surely.
+                "checks": {"performance": {"baseline_auc": 1.0}},
+                "alerting": {"sinks": [{"type": "webhook", "url": url}]},
+            },
+        )
+        assert r.status_code == 201, r.text
+        assert "s3cret" not in r.text
+        r = api.post("/api/v1/monitors/cr/run", json={"start": JULY[0], "end": JULY[1]})
+        assert r.status_code == 200, r.text
+        alerts = r.json()["alerts"]
+        assert alerts and {a["status"] for a in alerts} == {"pending"}
+        assert silent.accepted == []  # the request never reached for the sink
+        [job] = JobService(ctx).list(kind="alert_deliver")
+        assert job.state == "queued"
+
+        class Log:
+            def __call__(self, message: str, level: str = "info") -> None:
+                pass
+
+            def check(self) -> None:
+                pass
+
+        settings = ctx.settings.model_copy(
+            update={"webhook_allow": "127.0.0.1", "alert_webhook_timeout": 0.3}
+        )
+        worker_ctx = Context(ctx.store, ctx.artifacts, "worker", settings)
+        out = deliver_job(worker_ctx, job.payload, Log())
+        assert out["statuses"] == {"pending": len(alerts)}
+        assert len(silent.accepted) >= 1
+
+        viewer = make_user_token(ctx, "vic", "viewer")
+        [seen] = api.get(
+            "/api/v1/alerts", params={"monitor": "cr"}, headers=viewer
+        ).json()[:1]
+        assert seen["sink_attempts"] and all(
+            set(a) == {"sink", "at", "ok"} for a in seen["sink_attempts"]
+        )
+        assert seen["sink_attempts"][0]["ok"] is False
+        [full] = api.get("/api/v1/alerts", params={"monitor": "cr"}).json()[:1]
+        assert "ReadTimeout" in full["sink_attempts"][0]["error"]
+        assert "s3cret" not in str(full)
+    finally:
+        silent.close()

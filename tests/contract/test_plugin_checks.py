@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlsteward.context import Context
 from mlsteward.errors import InvalidInput
 from mlsteward.flavors import Flavor
 from mlsteward.jobs.handlers import HANDLER_TABLE, HANDLERS
@@ -113,9 +114,11 @@ def test_every_sink_has_a_case() -> None:
 def test_every_built_in_sink_passes(
     name: str, sqlite_client: Any, webhook_url: str
 ) -> None:
-    check_sink(
-        SINK_TABLE.get(name), ctx=sqlite_client.ctx, spec=SINK_SPECS[name](webhook_url)
-    )
+    ctx = sqlite_client.ctx
+    # The loopback webhook is an internal address: allowed here by name.
+    settings = ctx.settings.model_copy(update={"webhook_allow": "127.0.0.1"})
+    ctx = Context(ctx.store, ctx.artifacts, ctx.actor, settings)
+    check_sink(SINK_TABLE.get(name), ctx=ctx, spec=SINK_SPECS[name](webhook_url))
 
 
 class _ReturnsFalse:
@@ -166,6 +169,7 @@ HANDLER_CASES: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = 
     "sleep": ({"seconds": 0.05}, {"seconds": -1}),
     "batch_score": (None, {}),
     "monitor_run": (None, {}),
+    "alert_deliver": ({}, {"retry_failed": "yes"}),
     "retrain": (None, {}),
 }
 

@@ -13,6 +13,14 @@ from mlsteward.errors import InvalidInput
 from mlsteward.governance.notify import NotificationService
 
 
+@pytest.fixture(autouse=True)
+def _loopback_webhooks_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The webhooks here listen on loopback, an internal address: allowed by
+    name, before any settings are read (the refusal is tested in
+    tests/monitoring/test_webhook_safety.py)."""
+    monkeypatch.setenv("MLSTEWARD_WEBHOOK_ALLOW", "127.0.0.1")
+
+
 class Hook:
     def __init__(self) -> None:
         self.received: list[dict] = []

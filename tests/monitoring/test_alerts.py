@@ -27,6 +27,14 @@ UTC = dt.UTC
 T0 = dt.datetime(2025, 7, 31, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def _loopback_webhooks_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The webhooks here listen on loopback, an internal address: allowed by
+    name, before any settings are read (the refusal is tested in
+    tests/monitoring/test_webhook_safety.py)."""
+    monkeypatch.setenv("MLSTEWARD_WEBHOOK_ALLOW", "127.0.0.1")
+
+
 def _monitor(sinks: list[Any], cooldown: int = 86400, name: str = "m") -> Monitor:
     return Monitor(
         id=f"id-{name}",

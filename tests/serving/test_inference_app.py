@@ -104,6 +104,26 @@ def test_tokens_guard_inference_but_not_health(secured: Any, credit: Any) -> Non
             assert status == 422 and problem["field"] == "reference"
             assert (await call(app, "GET", "/predict/credit-risk"))[0] == 405
             assert (await call(app, "GET", "/nowhere"))[0] == 404
+            # Readiness of one model is open to probes, and tells nothing of
+            # the other deployments or versions served.
+            status, ok = await call(app, "GET", "/v2/models/other/ready")
+            assert (status, ok) == (200, {"name": "other", "ready": True})
+            for path in (
+                "/v2/models/nope/ready",
+                "/v2/models/other/versions/7/ready",
+                "/v2/models/other/versions/99999999999999999999999/ready",
+                "/v2/models/other/versions/²/ready",
+            ):
+                status, err = await call(app, "GET", path)
+                assert status == 404, (path, err)
+                assert "credit-risk" not in err["error"], err
+                assert "champion" not in err["error"], err
+            # Without a token, unknown and known models look alike: 401.
+            for name in ("nope", "other"):
+                status, err = await call(app, "GET", f"/v2/models/{name}")
+                assert status == 401 and "credit-risk" not in err["error"]
+                status, err = await call(app, "POST", f"/v2/models/{name}/infer")
+                assert status == 401
             assert (await call(app, "POST", "/predict/nope", body, admin))[0] == 404
         finally:
             await app.shutdown()

@@ -6,6 +6,8 @@ from importlib import import_module
 
 from fastapi import FastAPI
 
+from mlsteward.api.docs import install_docs
+from mlsteward.api.guard import ControlGuard
 from mlsteward.api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from mlsteward.config import Settings, get_settings
 from mlsteward.context import Context
@@ -42,10 +44,16 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
         title="mlsteward",
         version=__version__,
         description="Closed-loop model operations with governance built in.",
+        docs_url=None,  # served from the package by install_docs, not a CDN
+        redoc_url=None,
     )
     app.state.ctx = ctx
     app.state.auth_required = ctx.settings.auth_required
     install_problem_handlers(app)
+    install_docs(app)
+    # Outermost: a request without a valid token is refused before its body
+    # is read, and no body past the limit is read at all.
+    app.add_middleware(ControlGuard, ctx=ctx)
 
     @app.get("/api/v1/health", tags=["health"])
     def health() -> Health:

@@ -17,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
+from mlsteward.api.guard import PRINCIPAL_KEY
 from mlsteward.context import Context
 from mlsteward.identity.access import USE_CASES, Principal
 from mlsteward.identity.service import IdentityService
+from mlsteward.names import MAX_VERSION
 
 __all__ = [
     "Actor",
@@ -29,6 +31,7 @@ __all__ = [
     "Approver",
     "Ctx",
     "Op",
+    "Version",
     "get_context",
     "get_principal",
     "use_case_of",
@@ -47,6 +50,10 @@ def get_principal(request: Request) -> Principal | None:
     ctx = get_context(request)
     if not request.app.state.auth_required:
         return None
+    checked = getattr(request.state, PRINCIPAL_KEY, None)
+    if checked is not None:  # authenticated by the guard, before the body
+        principal: Principal = checked
+        return principal
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     presented = token.strip() if scheme.lower() == "bearer" else None
@@ -103,3 +110,7 @@ Ctx = Annotated[Context, Depends(_acting("viewer", "read"))]
 Actor = Annotated[Context, Depends(_acting("developer", "change this"))]
 Approver = Annotated[Context, Depends(_acting("approver", "approve or reject"))]
 Admin = Annotated[Context, Depends(_acting("admin", "administer"))]
+
+#: A version number as a path parameter: positive and within the store's
+#: 32-bit integers, so a huge one is a 422 naming it, never an overflow.
+Version = Annotated[int, Path(ge=1, le=MAX_VERSION)]

@@ -311,15 +311,17 @@ class InferenceApp:
             return await _respond(
                 send, 405, {"error": f"use {expected}"}, allow=expected
             )
+        if action == "ready":
+            return await self._model_ready(send, name, version)
         try:
+            headers = _headers(scope)
+            # Who asks comes first: an unknown caller learns nothing of what
+            # is served (a not-found message names the served deployments).
+            await self.auth.check(headers.get("authorization"), name)
             live = rt.deployment(name)
             pinned = _version(version)
             if pinned is not None:
                 live.pinned(pinned)
-            if action == "ready":
-                return await _respond(send, 200, {"name": name, "ready": True})
-            headers = _headers(scope)
-            await self.auth.check(headers.get("authorization"), name)
             if action is None:
                 return await _respond(send, 200, _metadata(live, pinned))
             await self._infer(receive, send, live, pinned, headers)
@@ -330,6 +332,23 @@ class InferenceApp:
             rt.metrics.requests.labels(name, "v2", str(status)).inc()
             rt.metrics.errors.labels(name, reason).inc()
             await _respond(send, status, {"error": message})
+
+    async def _model_ready(self, send: Send, name: str, version: str | None) -> None:
+        """``GET /v2/models/{name}[/versions/{v}]/ready``, open without a token
+        so orchestrators can probe one model, as ``/v2/health/ready`` is: it
+        answers for the model asked about and says nothing of any other (not
+        which deployments or versions are served)."""
+        live = self.runtime.live.get(name)
+        ready = live is not None
+        if live is not None and version is not None:
+            try:
+                live.pinned(int(_version(version) or 0))
+            except MlstewardError:
+                ready = False
+        if ready:
+            return await _respond(send, 200, {"name": name, "ready": True})
+        what = name if version is None else f"{name} version {version[:20]}"
+        await _respond(send, 404, {"error": f"model {what[:200]!r} is not ready here"})
 
     async def _infer(
         self,
@@ -393,9 +412,10 @@ def _explain_asked(query: bytes) -> bool:
 def _version(text: str | None) -> int | None:
     if text is None:
         return None
-    if not text.isdigit():
+    # ASCII digits, bounded: '²' passes str.isdigit() and int() refuses it.
+    if not (text.isascii() and text.isdigit() and len(text) <= 10):
         raise NotFound(
-            f"model version {text!r} is not a version number", field="version"
+            f"model version {text[:20]!r} is not a version number", field="version"
         )
     return int(text)
 

@@ -11,6 +11,8 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from mlsteward.api.deps import Actor, Ctx
+from mlsteward.jobs.models import Job
+from mlsteward.jobs.service import JobService
 from mlsteward.monitoring.alerts import AlertService
 from mlsteward.monitoring.models import Alert, Monitor, MonitorRun, ResultRow
 from mlsteward.monitoring.monitors import MonitorService
@@ -63,7 +65,13 @@ def delete_monitor(name: str, ctx: Actor) -> Response:
 
 @router.post("/monitors/{name}/run")
 def run_monitor(name: str, ctx: Actor, body: RunMonitor | None = None) -> MonitorRun:
-    return MonitorService(ctx).run(name, body)
+    """Run the monitor now. Its alerts are raised and returned here; their
+    delivery to sinks (network calls) is queued as an ``alert_deliver`` job
+    for a worker, so this request never waits on a sink."""
+    run = MonitorService(ctx).run(name, body, deliver=False)
+    if any(a.status == "pending" for a in run.alerts):
+        JobService(ctx).enqueue("alert_deliver", {})
+    return run
 
 
 @router.get("/monitors/{name}/results")
@@ -104,9 +112,12 @@ def list_alerts(
     )
 
 
-@router.post("/alerts/deliver")
-def deliver_alerts(ctx: Actor, retry_failed: bool = False) -> list[Alert]:
-    return AlertService(ctx).deliver_pending(retry_failed=retry_failed)
+@router.post("/alerts/deliver", status_code=202)
+def deliver_alerts(ctx: Actor, retry_failed: bool = False) -> Job:
+    """Queue the delivery of pending alerts (and failed ones, with
+    ``retry_failed``) as an ``alert_deliver`` job; a worker runs it, since
+    sinks may take their whole timeout to answer."""
+    return JobService(ctx).enqueue("alert_deliver", {"retry_failed": retry_failed})
 
 
 @router.post("/outcomes")

@@ -119,7 +119,13 @@ def install_problem_handlers(app: FastAPI) -> None:
             405: "MethodNotAllowed",
             413: "PayloadTooLarge",
         }.get(exc.status_code, "HTTPError")
-        response = problem(exc.status_code, title, str(exc.detail), code=title.lower())
+        response = problem(
+            exc.status_code,
+            title,
+            str(exc.detail),
+            code=title.lower(),
+            field=getattr(exc, "field", None),
+        )
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
         return response
@@ -128,7 +134,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         first = errors[0] if errors else {}
-        loc = tuple(p for p in first.get("loc", ()) if p not in ("body", "query"))
+        loc = tuple(first.get("loc", ()))
+        if loc[:1] == ("path",):  # a path parameter is named as it is
+            loc = loc[1:]
+        loc = tuple(p for p in loc if p not in ("body", "query"))
         # The same wording as the SDK and CLI get from a spec (mlsteward.spec).
         error = error_of({**first, "loc": loc}) if first else None
         extra = error.details if error is not None else {}

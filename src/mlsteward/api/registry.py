@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Body
 from fastapi.responses import HTMLResponse
 
-from mlsteward.api.deps import Actor, Ctx
+from mlsteward.api.deps import Actor, Ctx, Version
 from mlsteward.datasets.models import DatasetVersion, DatasetVersionDetail
 from mlsteward.datasets.service import DatasetService
 from mlsteward.governance.records import Lineage
+from mlsteward.names import MAX_VERSION
 from mlsteward.registry.evaluation import EvaluationService
 from mlsteward.registry.models import (
     ModelVersion,
@@ -27,13 +28,10 @@ from mlsteward.registry.models import (
 )
 from mlsteward.registry.runs import RunService
 from mlsteward.registry.service import ModelRegistry
-from mlsteward.registry.specs import MAX_VERSION, SetAlias, Transition
+from mlsteward.registry.specs import SetAlias, Transition
 from mlsteward.store.audit import AuditEvent, ChainHead, ChainReport
 
 router = APIRouter(tags=["registry"])
-
-#: A version number as a path parameter: positive and within a 32-bit integer.
-Version = Annotated[int, Path(ge=1, le=MAX_VERSION)]
 
 
 @router.get("/models")

@@ -80,11 +80,11 @@ def add_shadow(
     return DeploymentService(ctx).add_shadow(name, body.model)
 
 
-@router.delete("/deployments/{name}/shadows/{model:path}")
+@router.delete("/deployments/{name}/shadows/{model}")
 def remove_shadow(
     name: str, model: str, ctx: Annotated[Context, Op("deployments.remove_shadow")]
 ) -> Deployment:
-    """``model`` is a version number or a reference (``credit-risk/3``)."""
+    """``model`` is the shadow's version number."""
     return DeploymentService(ctx).remove_shadow(name, model)
 
 

@@ -406,8 +406,13 @@ def notify_list(as_json: bool = JSON_OPTION) -> None:
         emit_json([s.to_dict() for s in sinks])
         return
     table = Table("name", "url", "delivered up to event", "last error")
-    for s_ in sinks:
-        table.add_row(s_.name, s_.url, str(s_.cursor), s_.last_error or "-")
+    for shown in (s.to_dict() for s in sinks):  # the URL masked
+        table.add_row(
+            shown["name"],
+            shown["url"],
+            str(shown["cursor"]),
+            shown["last_error"] or "-",
+        )
     console.print(table)
 
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 from sqlalchemy import func, select, update
 
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, InvalidInput, NotFound
 from mlsteward.governance.tables import notification_sinks as t
+from mlsteward.monitoring.sinks import UnsafeWebhook, check_webhook_url, post_webhook
+from mlsteward.monitoring.spec import mask_url
 from mlsteward.names import check_name
 from mlsteward.store import audit, utcnow
 from mlsteward.store.audit import AuditEvent, audit_events
@@ -50,9 +51,10 @@ class Sink:
     last_attempt_at: dt.datetime | None
 
     def to_dict(self) -> dict[str, Any]:
+        """What is shown of the sink: its URL masked (it holds the secret)."""
         return {
             "name": self.name,
-            "url": self.url,
+            "url": mask_url(self.url),
             "actions": self.actions,
             "cursor": self.cursor,
             "last_error": self.last_error,
@@ -97,9 +99,7 @@ class NotificationService:
         """Add a webhook sink; it hears events from now on (or all, with
         ``from_start``)."""
         check_name(name, "name")
-        parsed = urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise InvalidInput(f"sink url {url!r} must be an http(s) URL", field="url")
+        check_webhook_url(url, "url", allow=self.ctx.settings.webhook_allow)
         acts = list(actions or DEFAULT_ACTIONS)
         if not acts or any(not a or not isinstance(a, str) for a in acts):
             raise InvalidInput(
@@ -136,7 +136,7 @@ class NotificationService:
                 action="sink.added",
                 object_type="sink",
                 object_id=name,
-                details={"url": url, "actions": acts},
+                details={"url": mask_url(url), "actions": acts},
             )
         return self.get(name)
 
@@ -158,9 +158,10 @@ class NotificationService:
 
     def deliver(self, *, timeout: float = 5.0, batch: int = 200) -> dict[str, Any]:
         """Post every sink's pending events in order; stop a sink at its first
-        failure and keep its cursor there."""
-        import httpx
-
+        failure and keep its cursor there. Each post is checked against the
+        webhook allow-list after resolving its host
+        (:func:`~mlsteward.monitoring.sinks.post_webhook`)."""
+        allow = self.ctx.settings.webhook_allow
         out: dict[str, Any] = {}
         for sink in self.list():
             with self.ctx.store.read() as session:
@@ -172,25 +173,26 @@ class NotificationService:
                 ).all()
                 head = audit.chain_head(session).to_dict()
             cursor, sent, error = sink.cursor, 0, None
-            with httpx.Client(timeout=timeout) as http:
-                for r in rows:
-                    event = AuditEvent.from_row(r)
-                    if any(event.action.startswith(a) for a in sink.actions):
-                        try:
-                            resp = http.post(
-                                sink.url,
-                                json={
-                                    "text": f"[mlsteward] {message_for(event)}",
-                                    "event": event.to_dict(),
-                                    "audit_head": head,
-                                },
-                            )
-                            resp.raise_for_status()
-                        except httpx.HTTPError as exc:
-                            error = f"{type(exc).__name__}: {exc}"[:500]
-                            break
-                        sent += 1
-                    cursor = event.seq
+            for r in rows:
+                event = AuditEvent.from_row(r)
+                if any(event.action.startswith(a) for a in sink.actions):
+                    body = {
+                        "text": f"[mlsteward] {message_for(event)}",
+                        "event": event.to_dict(),
+                        "audit_head": head,
+                    }
+                    try:
+                        status = post_webhook(
+                            sink.url, body, timeout=timeout, allow=allow
+                        )
+                    except (RuntimeError, UnsafeWebhook) as exc:
+                        error = f"{type(exc).__name__}: {exc}"[:500]
+                        break
+                    if not 200 <= status < 300:
+                        error = f"the webhook answered HTTP {status}"
+                        break
+                    sent += 1
+                cursor = event.seq
             with self.ctx.store.unit_of_work() as session:
                 session.execute(
                     update(t)

@@ -67,6 +67,7 @@ HANDLERS: dict[str, str] = {
     "noop": "mlsteward.jobs.builtin:noop",
     "sleep": "mlsteward.jobs.builtin:sleep",
     "monitor_run": "mlsteward.monitoring.jobs:run_job",
+    "alert_deliver": "mlsteward.monitoring.jobs:deliver_job",
     "retrain": "mlsteward.retraining.service:run_job",
 }
 

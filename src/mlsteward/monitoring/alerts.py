@@ -117,7 +117,7 @@ def message_of(monitor: str, row: Mapping[str, Any], severity: str) -> str:
     )
 
 
-def _row_to_alert(r: Any) -> Alert:
+def _row_to_alert(r: Any, *, errors: bool = True) -> Alert:
     return Alert(
         id=r.id,
         monitor=r.monitor,
@@ -135,7 +135,10 @@ def _row_to_alert(r: Any) -> Alert:
         count=r.count,
         sinks=[s["id"] for s in r.sinks],
         delivered=list(r.delivered),
-        sink_attempts=list(r.sink_attempts),
+        sink_attempts=[
+            a if errors else {k: v for k, v in a.items() if k != "error"}
+            for a in r.sink_attempts
+        ],
         attempts=r.attempts,
         created_at=r.created_at,
         sent_at=r.sent_at,
@@ -147,6 +150,13 @@ class AlertService:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+
+    def _alert(self, row: Any) -> Alert:
+        """An alert as the acting principal may see it: a delivery's error
+        text (what a sink's host answered, or why it could not be reached)
+        is for admins; others see each attempt's sink, time and outcome."""
+        principal = self.ctx.principal
+        return _row_to_alert(row, errors=principal is None or principal.can("admin"))
 
     # -- raising ----------------------------------------------------------
     def raise_alerts(
@@ -288,7 +298,7 @@ class AlertService:
         if severity is not None:
             q = q.where(t.c.severity == severity)
         with self.ctx.store.read() as session:
-            return [_row_to_alert(r) for r in session.execute(q.limit(max(1, limit)))]
+            return [self._alert(r) for r in session.execute(q.limit(max(1, limit)))]
 
     def of_monitors(
         self, monitor_ids: Iterable[str], *, since: dt.datetime
@@ -306,14 +316,14 @@ class AlertService:
             .order_by(t.c.last_seen.desc())
         )
         with self.ctx.store.read() as session:
-            return [_row_to_alert(r) for r in session.execute(q)]
+            return [self._alert(r) for r in session.execute(q)]
 
     def get(self, alert_id: str) -> Alert:
         with self.ctx.store.read() as session:
             row = session.execute(select(t).where(t.c.id == alert_id)).first()
         if row is None:
             raise NotFound(f"alert {alert_id!r} not found", field="alert")
-        return _row_to_alert(row)
+        return self._alert(row)
 
     # -- delivering -------------------------------------------------------
     def deliver_pending(self, *, retry_failed: bool = False) -> builtins.list[Alert]:
@@ -417,4 +427,4 @@ class AlertService:
                     details={"attempts": attempts, "delivered": delivered},
                 )
             fresh = session.execute(select(t).where(t.c.id == alert_id)).one()
-        return _row_to_alert(fresh)
+        return self._alert(fresh)

@@ -1,4 +1,5 @@
-"""Monitoring as background work: the ``monitor_run`` job handler.
+"""Monitoring as background work: the ``monitor_run`` and ``alert_deliver``
+job handlers.
 
 The jobs layer names it in its ``HANDLERS`` table and imports it only when a
 worker runs such a job.
@@ -10,10 +11,11 @@ from typing import Any
 
 from mlsteward.context import Context
 from mlsteward.errors import InvalidInput
+from mlsteward.monitoring.alerts import AlertService
 from mlsteward.monitoring.monitors import MonitorService
 from mlsteward.monitoring.specs import RunMonitor
 
-__all__ = ["run_job"]
+__all__ = ["deliver_job", "run_job"]
 
 
 def run_job(ctx: Context, payload: dict[str, Any], log: Any) -> dict[str, Any]:
@@ -31,3 +33,26 @@ def run_job(ctx: Context, payload: dict[str, Any], log: Any) -> dict[str, Any]:
         "results": len(run.results),
         "alerts": [a.id for a in run.alerts],
     }
+
+
+def deliver_job(ctx: Context, payload: dict[str, Any], log: Any) -> dict[str, Any]:
+    """Job handler ``alert_deliver``: deliver pending alerts to their sinks
+    (payload ``{"retry_failed": true}`` retries failed ones too).
+
+    Sinks make network calls that may take up to their timeout each, so they
+    run here, in a worker, and never inside a request: a monitor run or a
+    delivery asked for over REST queues this job.
+    """
+    retry = payload.get("retry_failed", False)
+    if not isinstance(retry, bool):
+        raise InvalidInput(
+            "alert_deliver jobs take {'retry_failed': true|false}",
+            field="retry_failed",
+        )
+    log.check()
+    alerts = AlertService(ctx).deliver_pending(retry_failed=retry)
+    counts: dict[str, int] = {}
+    for alert in alerts:
+        counts[alert.status] = counts.get(alert.status, 0) + 1
+    log(f"{len(alerts)} alerts tried: {counts or 'none pending'}")
+    return {"tried": [a.id for a in alerts], "statuses": counts}

@@ -370,13 +370,9 @@ def _sink(raw: Any, index: int, types: Sequence[str]) -> dict[str, Any]:
     if kind == "webhook":
         url: Any = raw.get("url")
         if url is not None:
-            parts = urlsplit(str(url))
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise InvalidInput(
-                    f"{field}.url must be an http(s) URL, got {mask_url(str(url))!r}",
-                    field=f"{field}.url",
-                )
-            sink["url"] = str(url)
+            from mlsteward.monitoring.sinks import check_webhook_url
+
+            sink["url"] = check_webhook_url(url, f"{field}.url")
         fmt = raw.get("format", "slack")
         if fmt not in WEBHOOK_FORMATS:
             raise InvalidInput(

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from mlsteward.names import check_name, parse_ref
+from mlsteward.names import MAX_VERSION, check_name, parse_ref
 from mlsteward.registry.models import RunStatus, State
 from mlsteward.spec import Spec, guard, invalid
 
@@ -36,9 +36,6 @@ __all__ = [
     "check_alias",
     "str_map",
 ]
-
-#: Versions are 32-bit integers in the store.
-MAX_VERSION = 2_147_483_647
 
 
 def str_map(value: Any, field: str) -> dict[str, str]:

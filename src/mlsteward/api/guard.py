@@ -1,0 +1,171 @@
+"""The control plane's door: who is asking, then how much they may send.
+
+FastAPI reads and parses a request's body before it resolves the route's
+dependencies, so authentication in a dependency comes too late: a large body
+without a token would be read (and held in memory) before its 401, and
+malformed JSON would get a 400 instead. :class:`ControlGuard` is ASGI
+middleware in front of every control-plane route that
+
+1. authenticates the bearer token before a byte of the body is read; a
+   request without a valid token is answered 401 at once (the body is never
+   received); the principal is handed on in the request's state, so the
+   route's role dependency does not look the token up again;
+2. limits the body (``MLSTEWARD_API_MAX_BODY_BYTES``): a declared
+   ``Content-Length`` over the limit is refused before reading, and the
+   bytes actually received are counted as they stream in, since a chunked
+   body declares no length.
+
+Both answers are problem+json naming the field (``token``, ``body``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+from fastapi import HTTPException
+
+from mlsteward.context import Context
+from mlsteward.errors import MlstewardError
+from mlsteward.identity.service import IdentityService
+
+__all__ = ["OPEN_PATHS", "PRINCIPAL_KEY", "BodyTooLarge", "ControlGuard"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: Paths answered without a token: health, and the API's own description.
+OPEN_PATHS = frozenset({"/api/v1/health", "/openapi.json", "/docs"})
+_OPEN_PREFIXES = ("/docs/assets/",)
+
+#: Where the authenticated principal travels in the ASGI scope's state.
+PRINCIPAL_KEY = "mlsteward_principal"
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` once the streamed body passes the limit.
+
+    An :class:`~fastapi.HTTPException`, because FastAPI turns any other error
+    met while reading a body into a 400; this one it lets through to the
+    problem handlers (``api/problems.py``), which answer 413.
+    """
+
+    field = "body"
+
+
+def _problem(status: int, title: str, detail: str, field: str, code: str) -> bytes:
+    return orjson.dumps(
+        {
+            "type": f"https://mlsteward.dev/problems/{code}",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "field": field,
+        }
+    )
+
+
+async def _answer(send: Send, status: int, body: bytes, **headers: str) -> None:
+    raw = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+        *((k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+class ControlGuard:
+    """Authenticate, then limit the body, before the control plane runs.
+
+    Args:
+        app: The control-plane ASGI app.
+        ctx: Its context (the token store, the settings).
+    """
+
+    def __init__(self, app: ASGIApp, ctx: Context) -> None:
+        self.app = app
+        self.ctx = ctx
+        self.auth_required = ctx.settings.auth_required
+        self.max_body = ctx.settings.api_max_body_bytes
+
+        self._detail = (
+            f"the body is over the limit of {self.max_body} bytes "
+            "(MLSTEWARD_API_MAX_BODY_BYTES); send less per request"
+        )
+
+    def _too_large(self, declared: int | None = None) -> bytes:
+        detail = self._detail
+        if declared is not None:
+            rest = detail.removeprefix("the body is ")
+            detail = f"the body declares {declared} bytes; {rest}"
+        return _problem(413, "PayloadTooLarge", detail, "body", "payloadtoolarge")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path: str = scope["path"]
+        if self.auth_required and not (
+            path in OPEN_PATHS or path.startswith(_OPEN_PREFIXES)
+        ):
+            try:
+                principal = await asyncio.to_thread(
+                    IdentityService(self.ctx).authenticate, _bearer(scope)
+                )
+            except MlstewardError as exc:
+                body = _problem(401, type(exc).__name__, exc.message, "token", exc.code)
+                return await _answer(send, 401, body, www_authenticate="Bearer")
+            scope.setdefault("state", {})[PRINCIPAL_KEY] = principal
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_body:
+            body = self._too_large(declared)
+            return await _answer(send, 413, body, connection="close")
+        await self._limited(scope, receive, send)
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
+        received = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise BodyTooLarge(413, detail=self._detail)
+            return message
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except BodyTooLarge:
+            if started:
+                raise
+            body = self._too_large()
+            await _answer(send, 413, body, connection="close")
+
+
+def _bearer(scope: Scope) -> str | None:
+    for key, value in scope["headers"]:
+        if key == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() or None if scheme.lower() == "bearer" else None
+    return None
+
+
+def _content_length(scope: Scope) -> int | None:
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            text = value.decode("latin-1").strip()
+            return int(text) if text.isascii() and text.isdigit() else None
+    return None
