@@ -23,7 +23,6 @@ MAX_FUNCTION_LINES = 80
 #: Modules over the limit when the check was introduced (path below SRC).
 LONG_MODULES: set[str] = {
     "flavors/onnx/flavor.py",
-    "jobs/service.py",
     "monitoring/drift/compute.py",
 }
 
@@ -31,14 +30,11 @@ LONG_MODULES: set[str] = {
 LONG_FUNCTIONS: set[str] = {
     "cli/drift.py:drift",
     "demo.py:run_demo",
-    "jobs/batch.py:score_file",
     "monitoring/alerts.py:raise_alerts",
     "monitoring/monitors.py:create",
     "monitoring/monitors.py:run",
-    "monitoring/outcomes.py:load",
     "registry/evaluation.py:evaluate",
     "registry/service.py:register",
-    "retraining/approvals.py:_decide",
     "serving/runtime.py:predict",
 }
 

@@ -41,10 +41,13 @@ from mlsteward.datasets.bundled import (
 )
 from mlsteward.datasets.simulate import make_periods
 from mlsteward.identity.service import IdentityService
+from mlsteward.identity.specs import CreateUser
 from mlsteward.metrics import auc as auc_of
 from mlsteward.monitoring.drift.stats import psi_band
 from mlsteward.retraining.approvals import ApprovalService
+from mlsteward.retraining.policy import as_policy
 from mlsteward.retraining.service import Retraining, RetrainingService
+from mlsteward.retraining.specs import Decide, Retrain
 from mlsteward.retraining.trainers import logistic_scorecard
 from mlsteward.sdk import Client
 
@@ -208,10 +211,10 @@ def ensure_users(client: Client) -> None:
     svc = IdentityService(client.ctx.as_actor(ADMIN))
     existing = {u.name for u in svc.list_users()}
     if not existing:
-        svc.create_user(ADMIN, "admin", bootstrap=True)
+        svc.create_user(CreateUser(name=ADMIN, role="admin"), bootstrap=True)
     for name, role in ((DEVELOPER, "developer"), (APPROVER, "approver")):
         if name not in existing:
-            svc.create_user(name, role)
+            svc.create_user(CreateUser.parse(name=name, role=role))
 
 
 def _fresh_deployment(client: Client) -> str:
@@ -238,7 +241,9 @@ def _decide(client: Client, r: Retraining, say: Progress, label: str) -> Decisio
             f"challenger AUC {chall['auc']:.3f} beats champion "
             f"{champ['auc']:.3f} on {r.holdout}; every gate passed"
         )
-        ApprovalService(client.ctx.as_actor(APPROVER)).approve(r.approval_id, comment)
+        ApprovalService(client.ctx.as_actor(APPROVER)).approve(
+            r.approval_id, Decide(comment=comment)
+        )
         say(f"{label}: {APPROVER} approved {r.challenger} ({comment})")
         promoted, reason = True, f"approved by {APPROVER}: {comment}"
     else:
@@ -366,7 +371,7 @@ def run_demo(
     client.transition(
         champion.ref, "approved", reason="first champion of the demo (policy: auto)"
     )
-    RetrainingService(client.ctx.as_actor(ADMIN)).set_policy(DEMO_POLICY)
+    RetrainingService(client.ctx.as_actor(ADMIN)).set_policy(as_policy(DEMO_POLICY))
     report = DemoReport(
         home=str(client.ctx.settings.resolved_home()),
         champion_start=champion.ref,
@@ -453,12 +458,12 @@ def run_demo(
         )
         retraining = RetrainingService(as_dev).retrain(
             MODEL_NAME,
+            Retrain(deployment=deployment),
             trigger={
                 "kind": "demo-monitor",
                 "period": period.label,
                 "reasons": result.triggered,
             },
-            deployment=deployment,
         )
         decision = _decide(client, retraining, say, period.label)
         report.decisions.append(decision)

@@ -17,7 +17,7 @@ from mlsteward.config import Settings, get_settings
 from mlsteward.context import Context
 from mlsteward.datasets.models import DatasetVersion
 from mlsteward.datasets.service import DatasetService
-from mlsteward.monitoring.outcomes import LoadResult, OutcomeService
+from mlsteward.monitoring.outcomes import LoadResult
 from mlsteward.registry.evaluation import EvaluationService
 from mlsteward.registry.models import (
     Evaluation,
@@ -31,11 +31,11 @@ from mlsteward.registry.service import LoadedModel, ModelRegistry
 from mlsteward.sdk.governance import GovernanceMixin
 from mlsteward.sdk.jobs import JobsMixin
 from mlsteward.sdk.monitoring import MonitoringMixin
+from mlsteward.sdk.outcomes import Outcomes
 from mlsteward.sdk.retraining import RetrainingMixin
 from mlsteward.sdk.serving import ServingMixin
 from mlsteward.serving.log.service import PredictionLog
 from mlsteward.serving.scoring import ScoringService
-from mlsteward.store.audit import AuditEvent, ChainProblem
 
 __all__ = ["Client"]
 
@@ -86,7 +86,6 @@ class Client(
         self._evaluations = EvaluationService(self.ctx)
         self._log = PredictionLog(self.ctx)
         self._scoring = ScoringService(self.ctx)
-        self._outcomes = OutcomeService(self.ctx)
 
     # -- store ------------------------------------------------------------
     def upgrade(self) -> str | None:
@@ -247,8 +246,14 @@ class Client(
             deployment=deployment, since=since, until=until, limit=limit
         )
 
+    @property
+    def outcomes(self) -> Outcomes:
+        """Outcomes: load, labelled_window."""
+        return Outcomes(self.ctx)
+
     def load_outcomes(self, data: pd.DataFrame | str | Path) -> LoadResult:
-        return self._outcomes.load(data)
+        """Use ``client.outcomes.load``; this delegates to it."""
+        return self.outcomes.load(data)
 
     def labelled_window(
         self,
@@ -257,42 +262,7 @@ class Client(
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
     ) -> pd.DataFrame:
-        return self._outcomes.labelled_window(
+        """Use ``client.outcomes.labelled_window``; this delegates to it."""
+        return self.outcomes.labelled_window(
             deployment=deployment, since=since, until=until
         )
-
-    # -- audit ------------------------------------------------------------
-    def audit_log(
-        self,
-        *,
-        object_id: str | None = None,
-        object_type: str | None = None,
-        actor: str | None = None,
-        action: str | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-        limit: int = 1000,
-    ) -> list[AuditEvent]:
-        """The newest ``limit`` audit events that pass every filter, oldest
-        first (``action`` is a prefix; times need a time zone).
-
-        Example:
-            >>> client.audit_log(object_id="credit-risk/3")  # doctest: +SKIP
-            [AuditEvent(seq=4, ..., action='model_version.registered', ...)]
-        """
-        from mlsteward.governance.records import AuditService
-
-        return AuditService(self.ctx).log(
-            object_id=object_id,
-            object_type=object_type,
-            actor=actor,
-            action=action,
-            since=since,
-            until=until,
-            limit=limit,
-        )
-
-    def verify_audit(self) -> tuple[int, list[ChainProblem]]:
-        from mlsteward.governance.records import AuditService
-
-        return AuditService(self.ctx).verify()
