@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from mlsteward.config import Settings
+from mlsteward.identity.specs import CreateToken, CreateUser
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -138,8 +139,11 @@ def make_user_token(ctx: object, name: str, role: str) -> dict[str, str]:
     from mlsteward.identity.service import IdentityService
 
     svc = IdentityService(ctx)  # type: ignore[arg-type]
-    svc.create_user(name, role, bootstrap=not svc.list_users() and role == "admin")
-    token = svc.create_token(name).secret
+    svc.create_user(
+        CreateUser.parse(name=name, role=role),
+        bootstrap=not svc.list_users() and role == "admin",
+    )
+    token = svc.create_token(CreateToken(user=name)).secret
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -41,10 +41,13 @@ from mlsteward.datasets.bundled import (
 )
 from mlsteward.datasets.simulate import Period, make_periods
 from mlsteward.identity.service import IdentityService
+from mlsteward.identity.specs import CreateUser
 from mlsteward.metrics import auc as auc_of
 from mlsteward.monitoring.drift.stats import psi_band
 from mlsteward.retraining.approvals import ApprovalService
+from mlsteward.retraining.policy import as_policy
 from mlsteward.retraining.service import Retraining, RetrainingService
+from mlsteward.retraining.specs import Decide, Retrain
 from mlsteward.retraining.trainers import logistic_scorecard
 from mlsteward.sdk import Client
 
@@ -208,10 +211,10 @@ def ensure_users(client: Client) -> None:
     svc = IdentityService(client.ctx.as_actor(ADMIN))
     existing = {u.name for u in svc.list_users()}
     if not existing:
-        svc.create_user(ADMIN, "admin", bootstrap=True)
+        svc.create_user(CreateUser(name=ADMIN, role="admin"), bootstrap=True)
     for name, role in ((DEVELOPER, "developer"), (APPROVER, "approver")):
         if name not in existing:
-            svc.create_user(name, role)
+            svc.create_user(CreateUser.parse(name=name, role=role))
 
 
 def _fresh_deployment(client: Client) -> str:
@@ -238,7 +241,9 @@ def _decide(client: Client, r: Retraining, say: Progress, label: str) -> Decisio
             f"challenger AUC {chall['auc']:.3f} beats champion "
             f"{champ['auc']:.3f} on {r.holdout}; every gate passed"
         )
-        ApprovalService(client.ctx.as_actor(APPROVER)).approve(r.approval_id, comment)
+        ApprovalService(client.ctx.as_actor(APPROVER)).approve(
+            r.approval_id, Decide(comment=comment)
+        )
         say(f"{label}: {APPROVER} approved {r.challenger} ({comment})")
         promoted, reason = True, f"approved by {APPROVER}: {comment}"
     else:
@@ -406,7 +411,7 @@ def _first_champion(
     client.transition(
         champion.ref, "approved", reason="first champion of the demo (policy: auto)"
     )
-    RetrainingService(client.ctx.as_actor(ADMIN)).set_policy(DEMO_POLICY)
+    RetrainingService(client.ctx.as_actor(ADMIN)).set_policy(as_policy(DEMO_POLICY))
     return DemoReport(
         home=str(client.ctx.settings.resolved_home()),
         champion_start=champion.ref,
@@ -500,8 +505,8 @@ def _retrain(demo: _DemoRun, label: str, reasons: list[str]) -> Decision:
     demo.say(f"{label}: drift policy triggered; {DEVELOPER} asks for a retraining")
     retraining = RetrainingService(demo.client.ctx.as_actor(DEVELOPER)).retrain(
         MODEL_NAME,
+        Retrain(deployment=demo.deployment),
         trigger={"kind": "demo-monitor", "period": label, "reasons": reasons},
-        deployment=demo.deployment,
     )
     return _decide(demo.client, retraining, demo.say, label)
 

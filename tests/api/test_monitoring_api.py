@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from mlsteward.api import create_app
 from mlsteward.datasets.bundled import GERMAN_CREDIT_PROTECTED, german_credit_roles
+from mlsteward.identity.specs import CreateToken, CreateUser
 
 ROLES = german_credit_roles()
 FEATURES = [c for c, r in ROLES.items() if r == "feature"]
@@ -41,8 +42,9 @@ def setup(client, credit, trained) -> tuple[TestClient, list[str], list[int]]:
     from mlsteward.identity.service import IdentityService
 
     users = IdentityService(client.ctx)
-    users.create_user("admin", "admin", bootstrap=True)
-    headers = {"Authorization": f"Bearer {users.create_token('admin').secret}"}
+    users.create_user(CreateUser(name="admin", role="admin"), bootstrap=True)
+    token = users.create_token(CreateToken(user="admin")).secret
+    headers = {"Authorization": f"Bearer {token}"}
     api = TestClient(create_app(ctx=client.ctx), headers=headers)
     return api, ids, month["bad"].tolist()
 

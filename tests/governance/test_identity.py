@@ -9,23 +9,24 @@ from sqlalchemy import select
 
 from mlsteward.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
 from mlsteward.identity.service import IdentityService
+from mlsteward.identity.specs import CreateToken, CreateUser
 from mlsteward.identity.tables import tokens
 
 
 def test_bootstrap_then_tokens(client) -> None:
     svc = IdentityService(client.ctx)
     with pytest.raises(InvalidInput, match="must be an admin"):
-        svc.create_user("ann", "developer", bootstrap=True)
-    svc.create_user("root", "admin", bootstrap=True)
+        svc.create_user(CreateUser(name="ann", role="developer"), bootstrap=True)
+    svc.create_user(CreateUser(name="root", role="admin"), bootstrap=True)
     with pytest.raises(Conflict, match="bootstrap"):
-        svc.create_user("eve", "admin", bootstrap=True)
-    svc.create_user("ann", "developer")
+        svc.create_user(CreateUser(name="eve", role="admin"), bootstrap=True)
+    svc.create_user(CreateUser(name="ann", role="developer"))
     with pytest.raises(Conflict):
-        svc.create_user("ann", "viewer")
-    with pytest.raises(InvalidInput, match="not one of"):
-        svc.create_user("bob", "superuser")
+        svc.create_user(CreateUser(name="ann", role="viewer"))
+    with pytest.raises(InvalidInput, match="must be one of"):
+        svc.create_user(CreateUser.parse(name="bob", role="superuser"))
 
-    created = svc.create_token("ann", description="laptop")
+    created = svc.create_token(CreateToken(user="ann", description="laptop"))
     principal = svc.authenticate(created.secret)
     assert (principal.user, principal.role, principal.scope) == (
         "ann",
@@ -56,7 +57,7 @@ def test_bootstrap_then_tokens(client) -> None:
     with pytest.raises(Unauthenticated):
         svc.authenticate(created.secret)
 
-    scoped = svc.create_token("ann", scope="deployment:credit-risk")
+    scoped = svc.create_token(CreateToken(user="ann", scope="deployment:credit-risk"))
     p = svc.authenticate(scoped.secret)
     assert p.can_infer("credit-risk") and not p.can_infer("other")
     assert not p.can("viewer")  # a deployment token reads nothing else
@@ -72,9 +73,9 @@ def test_the_sdk_acts_as_its_token(sqlite_client, credit, trained) -> None:
     from mlsteward.sdk import Client
 
     svc = IdentityService(sqlite_client.ctx)
-    svc.create_user("root", "admin", bootstrap=True)
-    svc.create_user("dana", "developer")
-    token = svc.create_token("dana").secret
+    svc.create_user(CreateUser(name="root", role="admin"), bootstrap=True)
+    svc.create_user(CreateUser(name="dana", role="developer"))
+    token = svc.create_token(CreateToken(user="dana")).secret
     settings = sqlite_client.ctx.settings
     dana = Client(settings, token=token)
     model, features = trained

@@ -16,6 +16,7 @@ import pytest
 from mlsteward.errors import InvalidInput, NotFound
 from mlsteward.jobs.batch import BatchScoringService
 from mlsteward.jobs.service import JobService
+from mlsteward.jobs.specs import EnqueueJob, ScoreBatch
 
 from .conftest import cli_env, jobs_sdk
 
@@ -33,21 +34,25 @@ def test_csv_and_parquet_score_like_the_model_and_are_logged(
     svc = BatchScoringService(client.ctx)
     seen: list[tuple[str, int, int | None]] = []
     first = svc.score_file(
-        "credit-risk@champion",
-        tmp_path / "in.csv",
-        tmp_path / "out.parquet",
-        chunk_size=333,
+        ScoreBatch.parse(
+            model="credit-risk@champion",
+            input=tmp_path / "in.csv",
+            output=tmp_path / "out.parquet",
+            chunk_size=333,
+        ),
         progress=lambda *a: seen.append(a),
     )
     second = svc.score_file(
-        "credit-risk/1",
-        tmp_path / "in.parquet",
-        tmp_path / "out.csv",
-        chunk_size=256,
-        deployment="nightly",
-        id_column="application_id",
-        log_columns=["personal_status_and_sex"],
-        pii=["telephone"],
+        ScoreBatch.parse(
+            model="credit-risk/1",
+            input=tmp_path / "in.parquet",
+            output=tmp_path / "out.csv",
+            chunk_size=256,
+            deployment="nightly",
+            id_column="application_id",
+            log_columns=["personal_status_and_sex"],
+            pii=["telephone"],
+        )
     )
     expected = _expected(client, credit)
     assert (first.model, first.rows, first.chunks) == ("credit-risk/1", 1000, 4)
@@ -142,11 +147,13 @@ def test_bad_files_give_clear_errors_and_write_nothing(
     out_dir.mkdir()
     with pytest.raises(InvalidInput, match=message):
         BatchScoringService(client.ctx).score_file(
-            "credit-risk@champion",
-            src,
-            out_dir / "scores.parquet",
-            chunk_size=300,
-            id_column=id_column,
+            ScoreBatch.parse(
+                model="credit-risk@champion",
+                input=src,
+                output=out_dir / "scores.parquet",
+                chunk_size=300,
+                id_column=id_column,
+            )
         )
     _nothing_written(client, out_dir)
 
@@ -161,22 +168,52 @@ def test_bad_arguments_and_repeated_ids_are_refused(
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     with pytest.raises(NotFound, match="credit-risk"):
-        svc.score_file("credit-risk@nope", src, out_dir / "a.csv")
+        svc.score_file(
+            ScoreBatch.parse(
+                model="credit-risk@nope", input=src, output=out_dir / "a.csv"
+            )
+        )
     with pytest.raises(InvalidInput, match="engine 'spark'"):
-        svc.score_file("credit-risk", src, out_dir / "a.csv", engine="spark")
+        svc.score_file(
+            ScoreBatch.parse(
+                model="credit-risk", input=src, output=out_dir / "a.csv", engine="spark"
+            )
+        )
     with pytest.raises(InvalidInput, match="chunk_size"):
-        svc.score_file("credit-risk", src, out_dir / "a.csv", chunk_size=0)
+        svc.score_file(
+            ScoreBatch.parse(
+                model="credit-risk", input=src, output=out_dir / "a.csv", chunk_size=0
+            )
+        )
     with pytest.raises(InvalidInput, match="output folder"):
-        svc.score_file("credit-risk", src, tmp_path / "no" / "a.csv")
+        svc.score_file(
+            ScoreBatch.parse(
+                model="credit-risk", input=src, output=tmp_path / "no" / "a.csv"
+            )
+        )
     _nothing_written(client, out_dir)
 
-    svc.score_file("credit-risk", src, out_dir / "a.csv", id_column="application_id")
+    svc.score_file(
+        ScoreBatch.parse(
+            model="credit-risk",
+            input=src,
+            output=out_dir / "a.csv",
+            id_column="application_id",
+        )
+    )
     with pytest.raises(InvalidInput, match="already exists"):
-        svc.score_file("credit-risk", src, out_dir / "a.csv")
+        svc.score_file(
+            ScoreBatch.parse(model="credit-risk", input=src, output=out_dir / "a.csv")
+        )
     # The same ids again: each request is scored once.
     with pytest.raises(InvalidInput, match="already in the prediction log"):
         svc.score_file(
-            "credit-risk", src, out_dir / "b.csv", id_column="application_id"
+            ScoreBatch.parse(
+                model="credit-risk",
+                input=src,
+                output=out_dir / "b.csv",
+                id_column="application_id",
+            )
         )
     assert [p.name for p in out_dir.iterdir()] == ["a.csv"]
     assert len(client.predictions()) == 1000
@@ -189,17 +226,26 @@ def test_batch_score_jobs(
     credit.to_parquet(tmp_path / "in.parquet", index=False)
     svc = JobService(client.ctx)
     good = svc.enqueue(
-        "batch_score",
-        {
-            "model": "credit-risk@champion",
-            "input": str(tmp_path / "in.parquet"),
-            "output": str(tmp_path / "out.parquet"),
-            "chunk_size": 400,
-        },
+        EnqueueJob.parse(
+            kind="batch_score",
+            payload={
+                "model": "credit-risk@champion",
+                "input": str(tmp_path / "in.parquet"),
+                "output": str(tmp_path / "out.parquet"),
+                "chunk_size": 400,
+            },
+        )
     )
     typo = svc.enqueue(
-        "batch_score",
-        {"model": "credit-risk", "input": "x.csv", "output": "y.csv", "chunksize": 5},
+        EnqueueJob.parse(
+            kind="batch_score",
+            payload={
+                "model": "credit-risk",
+                "input": "x.csv",
+                "output": "y.csv",
+                "chunksize": 5,
+            },
+        )
     )
     ran = {j.id: j for j in jobs_sdk(client).run_jobs()}
     assert ran[good.id].state == "succeeded"
@@ -207,7 +253,7 @@ def test_batch_score_jobs(
     assert len(pd.read_parquet(tmp_path / "out.parquet")) == 1000
     assert any("scored 1000 rows" in e.message for e in svc.logs(good.id))
     assert ran[typo.id].state == "dead"
-    assert "unknown key(s) ['chunksize']" in (ran[typo.id].error or "")
+    assert "unknown key 'chunksize'" in (ran[typo.id].error or "")
 
 
 def test_the_score_and_jobs_commands(

@@ -14,6 +14,7 @@ import pytest
 from mlsteward.errors import InvalidInput
 from mlsteward.jobs.batch import BatchScoringService
 from mlsteward.jobs.dask_engine import cached_models
+from mlsteward.jobs.specs import ScoreBatch
 
 pytestmark = pytest.mark.dask
 
@@ -26,13 +27,15 @@ def test_the_dask_engine_scores_like_the_local_one(
     svc = BatchScoringService(client.ctx)
     address = dask_client.scheduler.address
     result = svc.score_file(
-        "credit-risk@champion",
-        tmp_path / "in.parquet",
-        tmp_path / "dask.csv",
-        engine="dask",
-        scheduler=address,
-        chunk_size=100,
-        deployment="nightly",
+        ScoreBatch.parse(
+            model="credit-risk@champion",
+            input=tmp_path / "in.parquet",
+            output=tmp_path / "dask.csv",
+            engine="dask",
+            scheduler=address,
+            chunk_size=100,
+            deployment="nightly",
+        )
     )
     assert (result.engine, result.rows, result.chunks) == ("dask", 1000, 10)
     local = client.load_model("credit-risk/1").predict_proba(credit)
@@ -54,12 +57,14 @@ def test_the_dask_engine_scores_like_the_local_one(
     bad.to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(InvalidInput, match="rows 601-700: column 'duration_in_month'"):
         svc.score_file(
-            "credit-risk",
-            tmp_path / "bad.csv",
-            tmp_path / "bad-out.parquet",
-            engine="dask",
-            scheduler=address,
-            chunk_size=100,
+            ScoreBatch.parse(
+                model="credit-risk",
+                input=tmp_path / "bad.csv",
+                output=tmp_path / "bad-out.parquet",
+                engine="dask",
+                scheduler=address,
+                chunk_size=100,
+            )
         )
     assert not (tmp_path / "bad-out.parquet").exists()
     assert len(client.predictions()) == 1000

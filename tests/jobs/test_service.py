@@ -15,6 +15,7 @@ from mlsteward.errors import Conflict, InvalidInput, NotFound
 from mlsteward.jobs import handlers as handlers_module
 from mlsteward.jobs.models import JobInterrupted
 from mlsteward.jobs.service import JobService
+from mlsteward.jobs.specs import CancelJob, EnqueueJob
 from mlsteward.jobs.tables import jobs
 from mlsteward.jobs.worker import InProcessWorker, Worker
 from mlsteward.store import utcnow
@@ -33,15 +34,21 @@ def _count_jobs(client: Any) -> int:
 
 def test_the_same_key_gives_the_same_job(client: Any) -> None:
     svc = JobService(client.ctx)
-    first = svc.enqueue("noop", {"echo": 1}, idempotency_key="alert-42")
-    again = svc.enqueue("noop", {"echo": 2}, idempotency_key="alert-42")
+    first = svc.enqueue(
+        EnqueueJob.parse(kind="noop", payload={"echo": 1}, idempotency_key="alert-42")
+    )
+    again = svc.enqueue(
+        EnqueueJob.parse(kind="noop", payload={"echo": 2}, idempotency_key="alert-42")
+    )
     assert again.id == first.id and again.payload == {"echo": 1}
-    other = svc.enqueue("noop", {"echo": 3}, idempotency_key="alert-43")
+    other = svc.enqueue(
+        EnqueueJob.parse(kind="noop", payload={"echo": 3}, idempotency_key="alert-43")
+    )
     assert other.id != first.id
     assert _count_jobs(client) == 2
     assert _actions(client, first.id) == ["job.enqueued"]
     with pytest.raises(Conflict, match=r"already names job .* of kind 'noop'"):
-        svc.enqueue("sleep", idempotency_key="alert-42")
+        svc.enqueue(EnqueueJob.parse(kind="sleep", idempotency_key="alert-42"))
 
 
 def test_racing_enqueues_with_one_key_make_one_job(client: Any) -> None:
@@ -50,7 +57,9 @@ def test_racing_enqueues_with_one_key_make_one_job(client: Any) -> None:
 
     def enqueue(_: int) -> str:
         barrier.wait(timeout=10)
-        return svc.enqueue("noop", idempotency_key="drift-episode-7").id
+        return svc.enqueue(
+            EnqueueJob.parse(kind="noop", idempotency_key="drift-episode-7")
+        ).id
 
     with ThreadPoolExecutor(8) as pool:
         ids = set(pool.map(enqueue, range(8)))
@@ -61,25 +70,27 @@ def test_racing_enqueues_with_one_key_make_one_job(client: Any) -> None:
 def test_bad_enqueues_are_refused_with_the_field_named(sqlite_client: Any) -> None:
     svc = JobService(sqlite_client.ctx)
     with pytest.raises(InvalidInput, match="no handler for job kind 'retrian'") as e:
-        svc.enqueue("retrian")
+        svc.enqueue(EnqueueJob.parse(kind="retrian"))
     assert "batch_score" in e.value.details["allowed"]
     with pytest.raises(InvalidInput) as e:
-        svc.enqueue("noop", [1, 2])  # type: ignore[arg-type]
+        svc.enqueue(EnqueueJob.parse(kind="noop", payload=[1, 2]))  # type: ignore[arg-type]
     assert e.value.field == "payload"
     with pytest.raises(InvalidInput, match="finite"):
-        svc.enqueue("noop", {"x": float("nan")})
+        svc.enqueue(EnqueueJob.parse(kind="noop", payload={"x": float("nan")}))
     with pytest.raises(InvalidInput) as e:
-        svc.enqueue("noop", max_attempts=0)
+        svc.enqueue(EnqueueJob.parse(kind="noop", max_attempts=0))
     assert e.value.field == "max_attempts"
     with pytest.raises(InvalidInput, match="time-zone aware"):
-        svc.enqueue("noop", run_after=dt.datetime(2030, 1, 1))
+        svc.enqueue(EnqueueJob.parse(kind="noop", run_after=dt.datetime(2030, 1, 1)))
     assert _count_jobs(sqlite_client) == 0
 
 
 def test_a_claim_takes_only_due_jobs_of_the_asked_kinds(client: Any) -> None:
     svc = JobService(client.ctx)
-    later = svc.enqueue("noop", run_after=utcnow() + dt.timedelta(hours=1))
-    sleeper = svc.enqueue("sleep", {"seconds": 0})
+    later = svc.enqueue(
+        EnqueueJob.parse(kind="noop", run_after=utcnow() + dt.timedelta(hours=1))
+    )
+    sleeper = svc.enqueue(EnqueueJob.parse(kind="sleep", payload={"seconds": 0}))
     assert svc.claim("w1", kinds=["noop"]) is None  # the noop job is not due
     claimed = svc.claim("w1", lease_seconds=30)
     assert claimed is not None and claimed.id == sleeper.id
@@ -116,7 +127,7 @@ def test_failures_back_off_exponentially_then_the_job_is_dead(
 
     handlers("flaky", flaky)
     svc = JobService(client.ctx)
-    job = svc.enqueue("flaky", max_attempts=3)
+    job = svc.enqueue(EnqueueJob.parse(kind="flaky", max_attempts=3))
     worker = Worker(client.ctx, "w1")
     states = []
     for n in (1, 2, 3):
@@ -156,8 +167,10 @@ def test_errors_no_retry_can_fix_are_dead_at_once(
 
     handlers("bad", bad)
     svc = JobService(sqlite_client.ctx)
-    job = svc.enqueue("bad", max_attempts=5)
-    listed = svc.enqueue("bad", {"shape": "list"}, max_attempts=5)
+    job = svc.enqueue(EnqueueJob.parse(kind="bad", max_attempts=5))
+    listed = svc.enqueue(
+        EnqueueJob.parse(kind="bad", payload={"shape": "list"}, max_attempts=5)
+    )
     Worker(sqlite_client.ctx, "w1").run_pending()
     dead = svc.get(job.id)
     assert (dead.state, dead.attempts) == ("dead", 1)
@@ -171,7 +184,7 @@ def test_a_handler_that_cannot_be_imported_fails_the_job_not_the_worker(
 ) -> None:
     install_plugin({"mlsteward.jobs": {"ghost": "mlsteward.no_such_module:run_job"}})
     svc = JobService(sqlite_client.ctx)
-    job = svc.enqueue("ghost", max_attempts=2)
+    job = svc.enqueue(EnqueueJob.parse(kind="ghost", max_attempts=2))
     ran = Worker(sqlite_client.ctx, "w1").run_once()
     assert ran is not None and ran.state == "failed"  # retried: a redeploy may fix it
     assert "cannot be imported in this worker" in (ran.error or "")
@@ -181,7 +194,7 @@ def test_a_handler_that_cannot_be_imported_fails_the_job_not_the_worker(
     # A kind only another process knows (a plug-in, a registered function).
     handlers_module.register_handler("elsewhere", lambda ctx, payload, log: {})
     try:
-        other = svc.enqueue("elsewhere")
+        other = svc.enqueue(EnqueueJob.parse(kind="elsewhere"))
     finally:
         handlers_module.unregister_handler("elsewhere")
     ran = Worker(sqlite_client.ctx, "w1", kinds=["elsewhere"]).run_once()
@@ -193,7 +206,7 @@ def test_an_expired_lease_is_taken_over_and_the_old_worker_is_fenced(
     client: Any,
 ) -> None:
     svc = JobService(client.ctx)
-    job = svc.enqueue("noop", max_attempts=2)
+    job = svc.enqueue(EnqueueJob.parse(kind="noop", max_attempts=2))
     stale = svc.claim("w1", lease_seconds=0.01)
     assert stale is not None
     fresh = poll(lambda: svc.claim("w2", lease_seconds=60))
@@ -216,7 +229,7 @@ def test_a_lease_that_expires_on_the_last_attempt_buries_the_job(
     sqlite_client: Any,
 ) -> None:
     svc = JobService(sqlite_client.ctx)
-    job = svc.enqueue("noop", max_attempts=1)
+    job = svc.enqueue(EnqueueJob.parse(kind="noop", max_attempts=1))
     assert svc.claim("w1", lease_seconds=0.01) is not None
 
     def settled() -> bool:
@@ -230,8 +243,8 @@ def test_a_lease_that_expires_on_the_last_attempt_buries_the_job(
 
 def test_cancel(sqlite_client: Any, handlers: Any) -> None:
     svc = JobService(sqlite_client.ctx)
-    queued = svc.enqueue("noop")
-    cancelled = svc.cancel(queued.id, reason="not needed")
+    queued = svc.enqueue(EnqueueJob.parse(kind="noop"))
+    cancelled = svc.cancel(queued.id, CancelJob(reason="not needed"))
     assert cancelled.state == "cancelled" and "not needed" in (cancelled.error or "")
     with pytest.raises(Conflict, match="already cancelled"):
         svc.cancel(queued.id)
@@ -253,13 +266,13 @@ def test_cancel(sqlite_client: Any, handlers: Any) -> None:
         return {}
 
     handlers("long", long)
-    running = svc.enqueue("long")
+    running = svc.enqueue(EnqueueJob.parse(kind="long"))
     worker = Worker(sqlite_client.ctx, "w1", lease_seconds=0.3)
     outcome: list[Any] = []
     thread = threading.Thread(target=lambda: outcome.append(worker.run_once()))
     thread.start()
     assert started.wait(20)
-    svc.cancel(running.id, reason="wrong data")
+    svc.cancel(running.id, CancelJob(reason="wrong data"))
     thread.join(20)
     assert stopped == [True]
     assert outcome[0].state == "cancelled"
@@ -280,8 +293,8 @@ def test_logs_and_listing(sqlite_client: Any, handlers: Any) -> None:
 
     handlers("chatty", chatty)
     svc = JobService(sqlite_client.ctx)
-    job = svc.enqueue("chatty")
-    other = svc.enqueue("noop")
+    job = svc.enqueue(EnqueueJob.parse(kind="chatty"))
+    other = svc.enqueue(EnqueueJob.parse(kind="noop"))
     ran = {
         j.id: j
         for j in Worker(sqlite_client.ctx.as_actor("worker"), "w1").run_pending()
@@ -306,7 +319,7 @@ def test_the_in_process_worker_runs_jobs_in_the_background(sqlite_client: Any) -
     svc = JobService(sqlite_client.ctx)
     with InProcessWorker(sqlite_client.ctx, poll_interval=0.02) as worker:
         assert worker.alive
-        job = svc.enqueue("noop", {"echo": "bg"})
+        job = svc.enqueue(EnqueueJob.parse(kind="noop", payload={"echo": "bg"}))
         done = svc.wait(job.id, timeout=20, poll=0.02)
     assert not worker.alive
     assert done.result is not None and done.result["echo"] == "bg"

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from mlsteward.jobs.service import JobService
+from mlsteward.jobs.specs import EnqueueJob
 from mlsteward.jobs.worker import Worker
 
 from .conftest import poll, start_cli
@@ -31,7 +32,7 @@ def test_two_worker_processes_race_for_one_job_and_it_runs_once(
 ) -> None:
     svc = JobService(client.ctx)
     # Long enough that both workers look while one of them holds it.
-    job = svc.enqueue("sleep", {"seconds": 1.0})
+    job = svc.enqueue(EnqueueJob.parse(kind="sleep", payload={"seconds": 1.0}))
     procs = [start_cli(settings, "worker", "--once", "--json") for _ in range(2)]
     stop_processes.extend(procs)
     outs = []
@@ -54,7 +55,10 @@ def test_two_worker_processes_drain_a_queue_each_job_once(
     take turns at the write lock, which the one-job race already covers."""
     client, settings = postgres_client
     svc = JobService(client.ctx)
-    queued = [svc.enqueue("sleep", {"seconds": 0.05}).id for _ in range(12)]
+    queued = [
+        svc.enqueue(EnqueueJob.parse(kind="sleep", payload={"seconds": 0.05})).id
+        for _ in range(12)
+    ]
     procs = [start_cli(settings, "jobs", "run-pending", "--json") for _ in range(2)]
     stop_processes.extend(procs)
     reported: list[str] = []
@@ -102,7 +106,9 @@ def test_a_killed_workers_job_is_taken_over_after_its_lease(
     held_file = tmp_path / "hold"
     held_file.touch()
     svc = JobService(client.ctx)
-    job = svc.enqueue("test.hold", {"hold": str(held_file)})
+    job = svc.enqueue(
+        EnqueueJob.parse(kind="test.hold", payload={"hold": str(held_file)})
+    )
     pythonpath = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
     victim = start_cli(
         settings, "worker", "--once", "--lease-seconds", "1", PYTHONPATH=pythonpath
@@ -135,7 +141,7 @@ def test_sigterm_lets_the_current_job_finish(
     sqlite_client: Any, sqlite_settings: Any, stop_processes: list[Any]
 ) -> None:
     svc = JobService(sqlite_client.ctx)
-    job = svc.enqueue("sleep", {"seconds": 1.0})
+    job = svc.enqueue(EnqueueJob.parse(kind="sleep", payload={"seconds": 1.0}))
     worker = start_cli(sqlite_settings, "worker", "--poll-interval", "0.05", "--json")
     stop_processes.append(worker)
     poll(lambda: svc.get(job.id).state == "running", timeout=30)

@@ -20,8 +20,11 @@ from tests.jobs.conftest import cli_env
 from tests.retraining.conftest import champion_with_history
 
 from mlsteward.identity.service import IdentityService
+from mlsteward.identity.specs import CreateUser
 from mlsteward.jobs.service import JobService
+from mlsteward.jobs.specs import EnqueueJob
 from mlsteward.registry.tables import evaluations, model_versions
+from mlsteward.retraining.policy import as_policy
 from mlsteward.retraining.service import RetrainingService, run_job
 from mlsteward.retraining.steps import FAULT_ENV, STEPS
 from mlsteward.retraining.tables import approval_requests
@@ -82,10 +85,12 @@ def _effects(client: Any) -> dict[str, int]:
 def dana(client: Any) -> Any:
     """A champion with three labelled months, and a developer's context."""
     champion_with_history(client, n_periods=3)
-    IdentityService(client.ctx).create_user("root", "admin", bootstrap=True)
-    IdentityService(client.ctx).create_user("dana", "developer")
+    IdentityService(client.ctx).create_user(
+        CreateUser(name="root", role="admin"), bootstrap=True
+    )
+    IdentityService(client.ctx).create_user(CreateUser(name="dana", role="developer"))
     ctx = client.ctx.as_actor("dana")
-    RetrainingService(ctx).set_policy(POLICY)
+    RetrainingService(ctx).set_policy(as_policy(POLICY))
     return ctx
 
 
@@ -95,7 +100,9 @@ def test_a_retraining_killed_after_each_step_resumes_without_repeats(
     client: Any, settings: Any, dana: Any, step: str
 ) -> None:
     before = _effects(client)
-    job = JobService(dana).enqueue("retrain", {"model": "credit-risk"})
+    job = JobService(dana).enqueue(
+        EnqueueJob.parse(kind="retrain", payload={"model": "credit-risk"})
+    )
 
     killed = subprocess.run(
         [sys.executable, "-m", "mlsteward", "worker", "--once"],

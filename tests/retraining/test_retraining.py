@@ -10,9 +10,11 @@ from tests.retraining.conftest import champion_with_history
 
 from mlsteward.errors import Conflict, Forbidden, InvalidInput, PolicyViolation
 from mlsteward.identity.service import IdentityService
+from mlsteward.identity.specs import CreateUser
 from mlsteward.retraining.approvals import ApprovalService
-from mlsteward.retraining.policy import load_policy
+from mlsteward.retraining.policy import as_policy, load_policy
 from mlsteward.retraining.service import RetrainingService
+from mlsteward.retraining.specs import Decide
 
 RELAXED = {
     "auc_max_drop": 1.0,
@@ -27,9 +29,9 @@ def home(client):  # type: ignore[no-untyped-def]
     """A champion, three scored and labelled months, and the users of a bank."""
     champion_with_history(client, n_periods=3)
     idents = IdentityService(client.ctx)
-    idents.create_user("root", "admin", bootstrap=True)
+    idents.create_user(CreateUser(name="root", role="admin"), bootstrap=True)
     for name, role in [("dana", "developer"), ("alex", "approver"), ("vera", "viewer")]:
-        idents.create_user(name, role)
+        idents.create_user(CreateUser(name=name, role=role))
     return client
 
 
@@ -44,7 +46,7 @@ def _policy(mode: str, **gates: object) -> dict:
 
 def test_auto_mode_promotes_when_gates_pass(home) -> None:
     svc = RetrainingService(home.ctx.as_actor("dana"))
-    svc.set_policy(_policy("auto"))
+    svc.set_policy(as_policy(_policy("auto")))
     r = svc.retrain(
         "credit-risk",
         trigger={"kind": "test"},
@@ -67,7 +69,7 @@ def test_auto_mode_promotes_when_gates_pass(home) -> None:
 
 def test_a_failed_gate_rejects_in_every_mode(home) -> None:
     svc = RetrainingService(home.ctx.as_actor("dana"))
-    svc.set_policy(_policy("auto", ks_min=0.99))
+    svc.set_policy(as_policy(_policy("auto", ks_min=0.99)))
     r = svc.retrain("credit-risk")
     assert r.decision == "rejected" and "ks_min" in r.reason
     gate = next(g for g in r.gates if g["gate"] == "ks_min")
@@ -79,11 +81,13 @@ def test_a_failed_gate_rejects_in_every_mode(home) -> None:
 def test_real_gates_are_judged_with_their_figures(home) -> None:
     svc = RetrainingService(home.ctx.as_actor("dana"))
     svc.set_policy(
-        {
-            "model": "credit-risk",
-            "data": {"reference": "german-credit-train", "window": "3650d"},
-            "promotion": {"mode": "auto"},
-        }
+        as_policy(
+            {
+                "model": "credit-risk",
+                "data": {"reference": "german-credit-train", "window": "3650d"},
+                "promotion": {"mode": "auto"},
+            }
+        )
     )
     r = svc.retrain("credit-risk")
     names = {g["gate"] for g in r.gates}
@@ -95,7 +99,7 @@ def test_real_gates_are_judged_with_their_figures(home) -> None:
 def test_manual_mode_needs_a_second_person_with_the_right_role(home) -> None:
     dana = home.ctx.as_actor("dana")
     svc = RetrainingService(dana)
-    svc.set_policy(_policy("manual"))
+    svc.set_policy(as_policy(_policy("manual")))
     r = svc.retrain("credit-risk")
     assert r.decision == "awaiting_approval" and r.approval_id
     req = ApprovalService(dana).get(r.approval_id)
@@ -110,7 +114,9 @@ def test_manual_mode_needs_a_second_person_with_the_right_role(home) -> None:
         ApprovalService(home.ctx.as_actor("stranger")).approve(r.approval_id)
     with pytest.raises(InvalidInput, match="comment"):
         ApprovalService(home.ctx.as_actor("alex")).reject(r.approval_id)
-    done = ApprovalService(home.ctx.as_actor("alex")).approve(r.approval_id, "ok")
+    done = ApprovalService(home.ctx.as_actor("alex")).approve(
+        r.approval_id, Decide(comment="ok")
+    )
     assert done.status == "approved" and done.decided_by == "alex"
     assert home.get_model_version("credit-risk@champion").ref == r.challenger
     with pytest.raises(Conflict, match="not pending"):
@@ -122,11 +128,11 @@ def test_manual_mode_needs_a_second_person_with_the_right_role(home) -> None:
 def test_stale_request_cannot_be_approved(home) -> None:
     dana = home.ctx.as_actor("dana")
     svc = RetrainingService(dana)
-    svc.set_policy(_policy("manual"))
+    svc.set_policy(as_policy(_policy("manual")))
     first = svc.retrain("credit-risk")
     second = svc.retrain("credit-risk")
     alex = ApprovalService(home.ctx.as_actor("alex"))
-    alex.approve(second.approval_id, "newer one")
+    alex.approve(second.approval_id, Decide(comment="newer one"))
     with pytest.raises(Conflict, match="stale"):
         alex.approve(first.approval_id)
     assert alex.get(first.approval_id).status == "stale"
@@ -135,9 +141,11 @@ def test_stale_request_cannot_be_approved(home) -> None:
 
 def test_rejection_keeps_the_champion(home) -> None:
     svc = RetrainingService(home.ctx.as_actor("dana"))
-    svc.set_policy(_policy("manual"))
+    svc.set_policy(as_policy(_policy("manual")))
     r = svc.retrain("credit-risk")
-    ApprovalService(home.ctx.as_actor("alex")).reject(r.approval_id, "not convinced")
+    ApprovalService(home.ctx.as_actor("alex")).reject(
+        r.approval_id, Decide(comment="not convinced")
+    )
     assert home.get_model_version(r.challenger).state == "rejected"
     assert home.get_model_version("credit-risk@champion").version == 1
 
@@ -145,14 +153,16 @@ def test_rejection_keeps_the_champion(home) -> None:
 def test_not_enough_labels_is_a_policy_violation(home) -> None:
     svc = RetrainingService(home.ctx.as_actor("dana"))
     svc.set_policy(
-        {
-            **_policy("auto"),
-            "data": {
-                "reference": "german-credit-train",
-                "window": "3650d",
-                "min_holdout_rows": 5000,
-            },
-        }
+        as_policy(
+            {
+                **_policy("auto"),
+                "data": {
+                    "reference": "german-credit-train",
+                    "window": "3650d",
+                    "min_holdout_rows": 5000,
+                },
+            }
+        )
     )
     with pytest.raises(PolicyViolation, match="needs"):
         svc.retrain("credit-risk")

@@ -10,6 +10,7 @@ from tests.retraining.conftest import champion_with_history
 from mlsteward.jobs.service import JobService
 from mlsteward.jobs.worker import Worker
 from mlsteward.monitoring.alerts import retraining_triggers
+from mlsteward.retraining.policy import as_policy
 from mlsteward.retraining.service import RetrainingService
 from mlsteward.retraining.triggers import check_kind, enqueue_due, on_alert
 
@@ -27,22 +28,24 @@ def bank(sqlite_client):  # type: ignore[no-untyped-def]
         reference="german-credit-train/1",
     )
     RetrainingService(c.ctx).set_policy(
-        {
-            "model": "credit-risk",
-            "triggers": {
-                "monitors": ["credit-risk"],
-                "checks": ["drift"],
-                "cooldown": "14d",
-                "min_new_labels": 100,
-            },
-            "data": {"reference": "german-credit-train", "window": "3650d"},
-            "gates": {
-                "auc_max_drop": 1.0,
-                "four_fifths_min": None,
-                "score_psi_max": None,
-            },
-            "promotion": {"mode": "auto"},
-        }
+        as_policy(
+            {
+                "model": "credit-risk",
+                "triggers": {
+                    "monitors": ["credit-risk"],
+                    "checks": ["drift"],
+                    "cooldown": "14d",
+                    "min_new_labels": 100,
+                },
+                "data": {"reference": "german-credit-train", "window": "3650d"},
+                "gates": {
+                    "auc_max_drop": 1.0,
+                    "four_fifths_min": None,
+                    "score_psi_max": None,
+                },
+                "promotion": {"mode": "auto"},
+            }
+        )
     )
     return c, history
 
@@ -50,7 +53,7 @@ def bank(sqlite_client):  # type: ignore[no-untyped-def]
 def test_the_policy_trigger_is_installed() -> None:
     assert on_alert in retraining_triggers()
     assert check_kind("drift.psi") == "drift"
-    assert check_kind("estimated.auc") == "estimated_performance"
+    assert check_kind("estimated.auc") == "estimated"
 
 
 def test_drift_alerts_queue_one_retraining_and_the_worker_runs_it(bank) -> None:
@@ -78,7 +81,7 @@ def test_schedule_queues_when_due(bank) -> None:
     policy = svc.get_policy("credit-risk").to_dict()
     policy["triggers"]["schedule"] = "30d"
     policy["triggers"]["min_new_labels"] = 0
-    svc.set_policy(policy)
+    svc.set_policy(as_policy(policy))
     queued = enqueue_due(client.ctx)
     assert len(queued) == 1 and queued[0].payload["trigger"]["kind"] == "schedule"
     assert enqueue_due(client.ctx) == []  # not due again yet
@@ -96,7 +99,7 @@ def test_canary_mode_routes_traffic_and_rolls_back_on_a_live_breach(bank) -> Non
     svc = RetrainingService(client.ctx)
     policy = svc.get_policy("credit-risk").to_dict()
     policy["promotion"] = {"mode": "canary", "canary_share": 0.25}
-    svc.set_policy(policy)
+    svc.set_policy(as_policy(policy))
     r = svc.retrain("credit-risk")
     assert r.decision == "awaiting_approval"
     challenger = int(r.challenger.split("/")[1])
@@ -156,10 +159,10 @@ def test_a_policy_file_keeps_its_monitors(bank, tmp_path) -> None:
         'alerting = { sinks = ["log", "retrain"] }\n'
     )
     svc = RetrainingService(client.ctx)
-    svc.set_policy(path)
+    svc.set_policy(as_policy(path))
     monitor = {m.name: m for m in client.list_monitors()}["credit-risk-monthly"]
     assert monitor.deployment == "credit-risk" and monitor.model == "credit-risk"
-    svc.set_policy(path)  # setting it again replaces, not duplicates
+    svc.set_policy(as_policy(path))  # setting it again replaces, not duplicates
     assert [m.name for m in client.list_monitors()].count("credit-risk-monthly") == 1
     bad = tmp_path / "bad.toml"
     bad.write_text(
@@ -167,7 +170,7 @@ def test_a_policy_file_keeps_its_monitors(bank, tmp_path) -> None:
         '[[monitors]]\nname = "m"\nwindw = "period:month"\n'
     )
     with pytest.raises(InvalidInput) as info:
-        svc.set_policy(bad)
+        svc.set_policy(as_policy(bad))
     assert info.value.field == "monitors.0.windw"
 
 
@@ -181,7 +184,7 @@ def test_a_cron_schedule_falls_due_at_its_next_time_after_the_last(bank) -> None
     svc = RetrainingService(client.ctx)
     policy = svc.get_policy("credit-risk").to_dict()
     policy["triggers"].update(schedule="0 6 * * mon", cooldown="0s", min_new_labels=0)
-    svc.set_policy(policy)
+    svc.set_policy(as_policy(policy))
     saved = dt.datetime(2025, 7, 1, 7, 0, tzinfo=dt.UTC)  # a Tuesday
     with client.ctx.store.unit_of_work() as session:  # saved at a known time
         session.execute(update(policies).values(updated_at=saved))
@@ -203,7 +206,7 @@ def test_policies_take_weeks_and_cron_and_name_the_bad_field(bank) -> None:
     base = svc.get_policy("credit-risk").to_dict()
     for schedule in ("1w", "0 6 * * mon", "3600"):
         base["triggers"]["schedule"] = schedule
-        assert svc.set_policy(base).triggers.schedule == schedule
+        assert svc.set_policy(as_policy(base)).triggers.schedule == schedule
     for key, value in [
         ("schedule", "every monday"),
         ("schedule", "0 6 * * funday"),
@@ -213,10 +216,10 @@ def test_policies_take_weeks_and_cron_and_name_the_bad_field(bank) -> None:
         bad = svc.get_policy("credit-risk").to_dict()
         bad["triggers"][key] = value
         with pytest.raises(InvalidInput) as info:
-            svc.set_policy(bad)
+            svc.set_policy(as_policy(bad))
         assert info.value.field == f"triggers.{key}", (key, value, info.value)
     bad = svc.get_policy("credit-risk").to_dict()
     bad["data"]["window"] = "1y"
     with pytest.raises(InvalidInput, match="'1w'") as info:
-        svc.set_policy(bad)
+        svc.set_policy(as_policy(bad))
     assert info.value.field == "data.window"

@@ -11,6 +11,7 @@ import pytest
 from mlsteward.api.inference import InferenceApp
 from mlsteward.config import Settings
 from mlsteward.context import Context
+from mlsteward.identity.specs import CreateToken
 
 
 async def call(
@@ -64,7 +65,11 @@ def test_tokens_guard_inference_but_not_health(secured: Any, credit: Any) -> Non
     ctx, admin, viewer, features = secured
     from mlsteward.identity.service import IdentityService
 
-    scoped = IdentityService(ctx).create_token("vera", scope="deployment:other").secret
+    scoped = (
+        IdentityService(ctx)
+        .create_token(CreateToken(user="vera", scope="deployment:other"))
+        .secret
+    )
     scoped_headers = {"Authorization": f"Bearer {scoped}"}
     body = orjson.dumps(credit[features].iloc[0].to_dict())
 

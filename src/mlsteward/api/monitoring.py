@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from mlsteward.api.deps import Actor, Ctx
 from mlsteward.jobs.models import Job
 from mlsteward.jobs.service import JobService
+from mlsteward.jobs.specs import EnqueueJob
 from mlsteward.monitoring.alerts import AlertService
 from mlsteward.monitoring.models import Alert, Monitor, MonitorRun, ResultRow
 from mlsteward.monitoring.monitors import MonitorService
@@ -70,7 +71,7 @@ def run_monitor(name: str, ctx: Actor, body: RunMonitor | None = None) -> Monito
     for a worker, so this request never waits on a sink."""
     run = MonitorService(ctx).run(name, body, deliver=False)
     if any(a.status == "pending" for a in run.alerts):
-        JobService(ctx).enqueue("alert_deliver", {})
+        JobService(ctx).enqueue(EnqueueJob(kind="alert_deliver"))
     return run
 
 
@@ -117,7 +118,9 @@ def deliver_alerts(ctx: Actor, retry_failed: bool = False) -> Job:
     """Queue the delivery of pending alerts (and failed ones, with
     ``retry_failed``) as an ``alert_deliver`` job; a worker runs it, since
     sinks may take their whole timeout to answer."""
-    return JobService(ctx).enqueue("alert_deliver", {"retry_failed": retry_failed})
+    return JobService(ctx).enqueue(
+        EnqueueJob(kind="alert_deliver", payload={"retry_failed": retry_failed})
+    )
 
 
 @router.post("/outcomes")

@@ -5,29 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 
 from mlsteward.api.deps import Actor, Admin, Approver, Ctx
 from mlsteward.retraining.approvals import ApprovalService
 from mlsteward.retraining.models import ApprovalRequest, Retraining
-from mlsteward.retraining.policy import Policy
+from mlsteward.retraining.policy import Policy, parse_policy
 from mlsteward.retraining.service import RetrainingService
+from mlsteward.retraining.specs import Decide, Retrain
 
 router = APIRouter(tags=["retraining"])
 
 
-class RetrainBody(BaseModel):
-    deployment: str | None = Field(default=None, description="Defaults to the model")
-    reason: str = ""
-
-
-class DecisionBody(BaseModel):
-    comment: str = ""
-
-
 @router.put("/policies/{model}")
 def set_policy(model: str, document: dict[str, Any], ctx: Admin) -> Policy:
-    """Set the model's retraining policy (the document's ``model`` must match)."""
+    """Set the model's retraining policy (the document's ``model`` must match).
+
+    The body is a :class:`~mlsteward.retraining.specs.SetPolicy` document
+    whose ``model`` may be left out (the path names it)."""
     from mlsteward.errors import InvalidInput
 
     if document.get("model", model) != model:
@@ -35,7 +29,8 @@ def set_policy(model: str, document: dict[str, Any], ctx: Admin) -> Policy:
             f"the policy names model {document.get('model')!r}, the path {model!r}",
             field="model",
         )
-    return RetrainingService(ctx).set_policy({**document, "model": model})
+    policy = parse_policy({**document, "model": model})
+    return RetrainingService(ctx).set_policy(policy)
 
 
 @router.get("/policies/{model}")
@@ -44,13 +39,9 @@ def get_policy(model: str, ctx: Ctx) -> Policy:
 
 
 @router.post("/models/{model}/retrain")
-def retrain(model: str, body: RetrainBody, ctx: Actor) -> Retraining:
+def retrain(model: str, body: Retrain, ctx: Actor) -> Retraining:
     """Run a retraining now, by the model's policy (use jobs for background)."""
-    return RetrainingService(ctx).retrain(
-        model,
-        trigger={"kind": "manual", "reason": body.reason},
-        deployment=body.deployment,
-    )
+    return RetrainingService(ctx).retrain(model, body)
 
 
 @router.get("/retrainings")
@@ -71,10 +62,12 @@ def get_approval(request_id: str, ctx: Ctx) -> ApprovalRequest:
 
 
 @router.post("/approvals/{request_id}/approve")
-def approve(request_id: str, body: DecisionBody, ctx: Approver) -> ApprovalRequest:
-    return ApprovalService(ctx).approve(request_id, body.comment)
+def approve(request_id: str, body: Decide, ctx: Approver) -> ApprovalRequest:
+    """Approve a pending request: the version becomes champion."""
+    return ApprovalService(ctx).approve(request_id, body)
 
 
 @router.post("/approvals/{request_id}/reject")
-def reject(request_id: str, body: DecisionBody, ctx: Approver) -> ApprovalRequest:
-    return ApprovalService(ctx).reject(request_id, body.comment)
+def reject(request_id: str, body: Decide, ctx: Approver) -> ApprovalRequest:
+    """Reject a pending request; the comment says why."""
+    return ApprovalService(ctx).reject(request_id, body)

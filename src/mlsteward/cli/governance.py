@@ -79,15 +79,19 @@ def users_create(
 ) -> None:
     """Create a user. The first user must be an admin and needs no token."""
     from mlsteward.identity.service import IdentityService
+    from mlsteward.identity.specs import CreateToken, CreateUser
 
+    spec = CreateUser.parse(name=name, role=role)
     ctx = _ctx()
     svc = IdentityService(ctx)
     bootstrap = not svc.list_users()
     _require_admin(ctx, "create users")
-    user = svc.create_user(name, role, bootstrap=bootstrap)
+    user = svc.create_user(spec, bootstrap=bootstrap)
     # The first admin has no other way to get a token: it gets one now.
     token = (
-        svc.create_token(name, description="bootstrap").secret if bootstrap else None
+        svc.create_token(CreateToken(user=name, description="bootstrap")).secret
+        if bootstrap
+        else None
     )
     if as_json:
         emit_json({**user.to_dict(), **({"token": token} if token else {})})
@@ -127,10 +131,12 @@ def users_list(as_json: bool = JSON_OPTION) -> None:
 def users_set_role(name: str, role: str, as_json: bool = JSON_OPTION) -> None:
     """Change a user's role (admin only)."""
     from mlsteward.identity.service import IdentityService
+    from mlsteward.identity.specs import SetRole
 
+    spec = SetRole.parse(role=role)
     ctx = _ctx()
     _require_admin(ctx, "change roles")
-    user = IdentityService(ctx).set_role(name, role)
+    user = IdentityService(ctx).set_role(name, spec)
     emit_json(user.to_dict()) if as_json else console.print(
         f"{user.name} is now {user.role}"
     )
@@ -154,19 +160,24 @@ def tokens_create(
     user: str,
     scope: str = typer.Option("user", help="'user' or 'deployment:<name>'"),
     description: str = typer.Option("", help="What the token is for."),
-    expires_in_days: int | None = typer.Option(None, min=1),
+    expires_in_days: int | None = typer.Option(None, help="Days it works."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a token for a user; it is printed once and never again."""
     from mlsteward.identity.service import IdentityService
+    from mlsteward.identity.specs import CreateToken
 
+    spec = CreateToken.parse(
+        user=user,
+        scope=scope,
+        description=description,
+        expires_in_days=expires_in_days,
+    )
     ctx = _ctx()
     principal = ctx.principal
     if principal is None or principal.user != user:
         _require_admin(ctx, "create tokens for other users")
-    created = IdentityService(ctx).create_token(
-        user, scope=scope, description=description, expires_in_days=expires_in_days
-    )
+    created = IdentityService(ctx).create_token(spec)
     if as_json:
         emit_json({**created.token.to_dict(), "token": created.secret})
     else:
@@ -324,9 +335,11 @@ def comments_add(
 ) -> None:
     """Comment on a model version, approval, alert or deployment."""
     from mlsteward.governance.records import AuditService, parse_object
+    from mlsteward.governance.specs import Comment
 
     kind, oid = parse_object(target)
-    event = AuditService(_ctx()).comment(kind, oid, text)
+    spec = Comment.parse(object_type=kind, object_id=oid, text=text)
+    event = AuditService(_ctx()).comment(spec)
     emit_json(event.to_dict()) if as_json else console.print(
         f"comment {event.seq} added to {kind} {oid}"
     )

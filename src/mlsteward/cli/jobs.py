@@ -246,8 +246,9 @@ def cancel(
     """Cancel a job that has not finished (a running one stops at its next
     safe point)."""
     from mlsteward.jobs.service import JobService
+    from mlsteward.jobs.specs import CancelJob
 
-    job = JobService(_ctx()).cancel(job_id, reason=reason)
+    job = JobService(_ctx()).cancel(job_id, CancelJob.parse(reason=reason))
     if as_json:
         emit_json(job.to_dict())
         return
@@ -267,6 +268,7 @@ def enqueue(
 ) -> None:
     """Queue a job for a worker."""
     from mlsteward.jobs.service import JobService
+    from mlsteward.jobs.specs import EnqueueJob
 
     try:
         body = json.loads(payload)
@@ -276,9 +278,10 @@ def enqueue(
             '\'{"model": "credit-risk@champion"}\'',
             field="payload",
         ) from exc
-    job = JobService(_ctx()).enqueue(
-        kind, body, idempotency_key=key, max_attempts=max_attempts
+    spec = EnqueueJob.parse(
+        kind=kind, payload=body, idempotency_key=key, max_attempts=max_attempts
     )
+    job = JobService(_ctx()).enqueue(spec)
     if as_json:
         emit_json(job.to_dict())
         return

@@ -24,9 +24,10 @@ def _ctx():  # type: ignore[no-untyped-def]
 @handle_errors
 def policies_set(path: Path, as_json: bool = JSON_OPTION) -> None:
     """Validate and set a policy from a TOML or YAML file."""
+    from mlsteward.retraining.policy import load_policy
     from mlsteward.retraining.service import RetrainingService
 
-    policy = RetrainingService(_ctx()).set_policy(path)
+    policy = RetrainingService(_ctx()).set_policy(load_policy(path))
     emit_json(policy.to_dict()) if as_json else console.print(
         f"policy for {policy.model} set (mode {policy.promotion.mode})"
     )
@@ -64,11 +65,11 @@ def retrain(
 ) -> None:
     """Train a challenger now by the model's policy, judge gates, decide."""
     from mlsteward.retraining.service import RetrainingService
+    from mlsteward.retraining.specs import Retrain
 
+    spec = Retrain.parse(deployment=deployment, reason=reason)
     with console.status(f"retraining {model}", spinner="dots"):
-        r = RetrainingService(_ctx()).retrain(
-            model, trigger={"kind": "manual", "reason": reason}, deployment=deployment
-        )
+        r = RetrainingService(_ctx()).retrain(model, spec)
     if as_json:
         emit_json(r.to_dict())
         return
@@ -166,6 +167,25 @@ def approvals_list(
     console.print(table)
 
 
+@approvals_app.command("request")
+@handle_errors
+def approvals_request(
+    ref: str = typer.Argument(..., help="The version: credit-risk/4."),
+    comment: str = typer.Option("", "-m", help="What the approver should know."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Ask for a registered version to become champion; an approver decides."""
+    from mlsteward.retraining.approvals import ApprovalService
+    from mlsteward.retraining.specs import RequestApproval
+
+    spec = RequestApproval.parse(ref=ref, comment=comment)
+    a = ApprovalService(_ctx()).request(spec)
+    emit_json(a.to_dict()) if as_json else console.print(
+        f"approval request {a.id} for {a.ref}: an approver runs "
+        f"`mlsteward approvals approve {a.id}`"
+    )
+
+
 @approvals_app.command("approve")
 @handle_errors
 def approvals_approve(
@@ -173,8 +193,9 @@ def approvals_approve(
 ) -> None:
     """Approve a request (approver role; not your own): promotes the version."""
     from mlsteward.retraining.approvals import ApprovalService
+    from mlsteward.retraining.specs import Decide
 
-    a = ApprovalService(_ctx()).approve(request_id, comment)
+    a = ApprovalService(_ctx()).approve(request_id, Decide.parse(comment=comment))
     emit_json(a.to_dict()) if as_json else console.print(
         f"approved {a.ref}; it is now champion"
     )
@@ -187,8 +208,9 @@ def approvals_reject(
 ) -> None:
     """Reject a request with a comment saying why."""
     from mlsteward.retraining.approvals import ApprovalService
+    from mlsteward.retraining.specs import Decide
 
-    a = ApprovalService(_ctx()).reject(request_id, comment)
+    a = ApprovalService(_ctx()).reject(request_id, Decide.parse(comment=comment))
     emit_json(a.to_dict()) if as_json else console.print(f"rejected {a.ref}")
 
 

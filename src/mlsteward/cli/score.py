@@ -61,35 +61,35 @@ def score(
     """
     from mlsteward.config import get_settings
     from mlsteward.context import Context
+    from mlsteward.jobs.specs import EnqueueJob, ScoreBatch
 
+    spec = ScoreBatch.parse(
+        model=model_ref,
+        # A worker may run elsewhere: it gets absolute paths.
+        input=str(input.resolve()) if as_job else str(input),
+        output=str(output.resolve()) if as_job else str(output),
+        deployment=deployment,
+        chunk_size=chunk_size,
+        engine=engine,
+        scheduler=scheduler,
+        id_column=id_column,
+        threshold=threshold,
+        log_columns=list(log_column or []),
+        pii=list(pii or []),
+        overwrite=overwrite,
+    )
     ctx = Context.from_settings(get_settings())
-    options: dict[str, Any] = {
-        "deployment": deployment,
-        "chunk_size": chunk_size,
-        "engine": engine,
-        "scheduler": scheduler,
-        "id_column": id_column,
-        "threshold": threshold,
-        "log_columns": list(log_column or []),
-        "pii": list(pii or []),
-        "overwrite": overwrite,
-    }
     if as_job:
         from mlsteward.jobs.service import JobService
 
-        payload = {
-            "model": model_ref,
-            "input": str(input.resolve()),
-            "output": str(output.resolve()),
-            **{k: v for k, v in options.items() if v not in (None, [])},
-        }
-        job = JobService(ctx).enqueue("batch_score", payload)
+        payload = spec.model_dump(exclude_defaults=True)
+        job = JobService(ctx).enqueue(EnqueueJob(kind="batch_score", payload=payload))
         if as_json:
             emit_json(job.to_dict())
         else:
             console.print(f"job {job.id} (batch_score): {job.state}")
         return
-    result = _score_with_progress(ctx, model_ref, input, output, options)
+    result = _score_with_progress(ctx, spec)
     if as_json:
         emit_json(result.to_dict())
         return
@@ -100,9 +100,7 @@ def score(
     )
 
 
-def _score_with_progress(
-    ctx: Any, model_ref: str, input: Path, output: Path, options: dict[str, Any]
-) -> Any:
+def _score_with_progress(ctx: Any, spec: Any) -> Any:
     """Score the file in this process, with a bar per phase on stderr."""
     from rich.progress import (
         BarColumn,
@@ -137,6 +135,4 @@ def _score_with_progress(
                 bar.update(tasks[phase], total=done)
             bar.update(tasks[phase], completed=done)
 
-        return BatchScoringService(ctx).score_file(
-            model_ref, input, output, progress=progress, **options
-        )
+        return BatchScoringService(ctx).score_file(spec, progress=progress)

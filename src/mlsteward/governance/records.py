@@ -9,6 +9,7 @@ from pydantic import Field
 
 from mlsteward.context import Context
 from mlsteward.errors import InvalidInput, NotFound
+from mlsteward.governance.specs import COMMENTABLE, Comment
 from mlsteward.names import parse_ref
 from mlsteward.registry.evaluation import EvaluationService
 from mlsteward.registry.models import Evaluation, ModelVersion, Run
@@ -27,9 +28,6 @@ __all__ = [
     "LineageService",
     "RetentionService",
 ]
-
-#: Kinds of object a comment may be attached to.
-COMMENTABLE = ("model_version", "approval", "alert", "deployment", "dataset_version")
 
 #: EU AI Act Art. 19 and 26(6): automatically generated logs of a high-risk
 #: system are kept for at least six months.
@@ -106,17 +104,14 @@ class AuditService:
         with self.ctx.store.read() as session:
             return audit.chain_report(session, expect_head=expected)
 
-    def comment(self, object_type: str, object_id: str, text: str) -> AuditEvent:
-        """Attach a comment to an object; comments are audit events."""
-        if object_type not in COMMENTABLE:
-            raise InvalidInput(
-                f"object type {object_type!r} is not one of {list(COMMENTABLE)}",
-                field="object_type",
-            )
-        if not text.strip():
-            raise InvalidInput("a comment needs text", field="text")
-        if len(text) > 10_000:
-            raise InvalidInput("a comment is at most 10000 characters", field="text")
+    def comment(self, spec: Comment) -> AuditEvent:
+        """Attach a comment to an object; comments are audit events.
+
+        Example:
+            >>> svc.comment(Comment(object_type="model_version",
+            ...     object_id="credit-risk/3", text="checked"))  # doctest: +SKIP
+        """
+        object_type, object_id, text = spec.object_type, spec.object_id, spec.text
         if object_type == "model_version":
             ModelRegistry(self.ctx).get(object_id)  # must exist
         with self.ctx.store.unit_of_work() as session:

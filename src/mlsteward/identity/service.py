@@ -34,8 +34,8 @@ from mlsteward.errors import (
 )
 from mlsteward.identity.access import ROLES, Principal, role_at_least
 from mlsteward.identity.models import Token, User
+from mlsteward.identity.specs import CreateToken, CreateUser, SetRole
 from mlsteward.identity.tables import tokens, users
-from mlsteward.names import check_name
 from mlsteward.store import audit, utcnow
 
 __all__ = [
@@ -92,14 +92,16 @@ class IdentityService:
         self.ctx = ctx
 
     # -- users ------------------------------------------------------------
-    def create_user(self, name: str, role: str, *, bootstrap: bool = False) -> User:
+    def create_user(self, spec: CreateUser, *, bootstrap: bool = False) -> User:
         """Create a user. ``bootstrap`` allows the first admin without a caller
-        holding the admin role, and only while no user exists."""
-        check_name(name, "name")
-        if role not in ROLES:
-            raise InvalidInput(
-                f"role {role!r} is not one of {list(ROLES)}", field="role"
-            )
+        holding the admin role, and only while no user exists.
+
+        Example:
+            >>> svc.create_user(CreateUser(name="vera", role="approver")).role
+            ... # doctest: +SKIP
+            'approver'
+        """
+        name, role = spec.name, spec.role
         with self.ctx.store.unit_of_work() as session:
             n_users = session.execute(select(func.count()).select_from(users)).scalar()
             if bootstrap and n_users:
@@ -140,11 +142,14 @@ class IdentityService:
                 created_by=self.ctx.actor,
             )
 
-    def set_role(self, name: str, role: str) -> User:
-        if role not in ROLES:
-            raise InvalidInput(
-                f"role {role!r} is not one of {list(ROLES)}", field="role"
-            )
+    def set_role(self, name: str, spec: SetRole) -> User:
+        """Change a user's role.
+
+        Example:
+            >>> svc.set_role("vera", SetRole(role="admin")).role  # doctest: +SKIP
+            'admin'
+        """
+        role = spec.role
         with self.ctx.store.unit_of_work() as session:
             row = self._user_row(session, name)
             session.execute(update(users).where(users.c.name == name).values(role=role))
@@ -184,25 +189,15 @@ class IdentityService:
             return self._get_user(session, name)
 
     # -- tokens -----------------------------------------------------------
-    def create_token(
-        self,
-        user: str,
-        *,
-        scope: str = "user",
-        description: str = "",
-        expires_in_days: int | None = None,
-    ) -> CreatedToken:
-        if scope != "user":
-            if not scope.startswith("deployment:"):
-                raise InvalidInput(
-                    f"scope {scope!r} must be 'user' or 'deployment:<name>'",
-                    field="scope",
-                )
-            check_name(scope.split(":", 1)[1], "scope")
-        if expires_in_days is not None and expires_in_days < 1:
-            raise InvalidInput(
-                "expires_in_days must be at least 1", field="expires_in_days"
-            )
+    def create_token(self, spec: CreateToken) -> CreatedToken:
+        """A new token; the secret is in the result, once, and never stored.
+
+        Example:
+            >>> svc.create_token(CreateToken(user="dana")).secret  # doctest: +SKIP
+            'mls_...'
+        """
+        user, scope = spec.user, spec.scope
+        description, expires_in_days = spec.description, spec.expires_in_days
         token_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         now = utcnow()

@@ -34,10 +34,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mlsteward.context import Context
-from mlsteward.datasets.io import table_format
 from mlsteward.errors import InvalidInput
-from mlsteward.jobs.batch_io import ChunkReader, OutputWriter, output_format
+from mlsteward.jobs.batch_io import ChunkReader, OutputWriter
 from mlsteward.jobs.handlers import JobLogger
+from mlsteward.jobs.specs import ENGINES, ScoreBatch
 from mlsteward.names import check_name
 from mlsteward.registry.models import ModelVersion
 from mlsteward.registry.service import ModelRegistry
@@ -52,8 +52,6 @@ __all__ = [
     "run_job",
 ]
 
-#: Where phase 1 scores: in this process, or on a Dask distributed cluster.
-ENGINES = ("local", "dask")
 #: Records per prediction-log transaction in phase 2.
 LOG_BATCH_ROWS = 1000
 #: Longest request id the prediction log stores.
@@ -124,88 +122,48 @@ class BatchScoringService:
 
     def score_file(
         self,
-        ref: str,
-        input: str | Path,
-        output: str | Path,
+        spec: ScoreBatch,
         *,
-        deployment: str | None = None,
-        chunk_size: int = 10_000,
-        engine: str = "local",
-        scheduler: str | None = None,
-        id_column: str | None = None,
-        threshold: float = 0.5,
-        log_columns: Sequence[str] = (),
-        pii: Sequence[str] = (),
-        overwrite: bool = False,
         progress: Progress | None = None,
         check: Callable[[], None] | None = None,
     ) -> BatchScoreResult:
-        """Score ``input`` with ``ref`` into ``output``; log every prediction.
+        """Score ``spec.input`` with ``spec.model`` into ``spec.output``; log
+        every prediction.
 
         Args:
-            ref: ``name``, ``name/N`` or ``name@alias``; resolved once, so an
-                alias moved meanwhile does not mix versions in one file.
-            input: CSV or Parquet file with the model's input columns.
-            output: CSV or Parquet file to write: ``request_id`` (named
-                ``id_column`` if given), ``score`` (probability of label 1)
-                and ``decision`` per input row, in input order.
-            deployment: Deployment name in the prediction log (default
-                ``<model>-batch``).
-            chunk_size: Rows scored at a time.
-            engine: ``"local"`` or ``"dask"``.
-            scheduler: Dask scheduler address (default: a LocalCluster).
-            id_column: Column whose values are the request ids (unique,
-                at most 64 characters, not yet in the log); default ids are
-                ``<batch id>-<row number>``.
-            threshold: Decision is ``deny`` at or above it.
-            log_columns: Columns logged beside the inputs (protected
-                attributes for fairness monitoring).
-            pii: Logged columns whose values are redacted.
-            overwrite: Replace ``output`` if it exists.
+            spec: What to score, where to and how
+                (:class:`~mlsteward.jobs.specs.ScoreBatch`).
             progress: Called after each chunk with (phase, done, total).
             check: Called between chunks; raises to stop (job cancellation).
 
         Raises:
-            InvalidInput: a bad argument, file, column or value; nothing was
-                written.
-            NotFound: ``ref`` names no version.
+            InvalidInput: a bad file, column or value; nothing was written.
+            NotFound: ``spec.model`` names no version.
+
+        Example:
+            >>> svc.score_file(ScoreBatch(model="credit-risk@champion",
+            ...     input="in.parquet", output="out.parquet"))  # doctest: +SKIP
         """
         began = time.perf_counter()
-        src, dst = Path(input), Path(output)
-        self._check_arguments(src, dst, chunk_size, engine, threshold, overwrite)
-        mv = self.registry.get(ref)
+        src, dst = Path(spec.input), Path(spec.output)
+        self._check_paths(src, dst, spec.overwrite)
+        mv = self.registry.get(spec.model)
         resolved = f"{mv.name}/{mv.version}"
-        deployment = check_name(deployment or f"{mv.name}-batch", "deployment")
-        features = mv.signature.feature_names
-        if id_column is not None and id_column in features:
-            text_id = False
-        else:
-            text_id = id_column is not None
-        reader = ChunkReader(
-            src,
-            [*features, *([id_column] if id_column else []), *log_columns],
-            chunk_size,
-            text_columns=[
-                *(
-                    c["name"]
-                    for c in mv.signature.inputs
-                    if c["kind"] != "numeric" and c["dtype"] not in ("bool", "boolean")
-                ),
-                *([id_column] if text_id and id_column else []),
-            ],
-            expected=f"model {resolved} expects {features}",
-        )
+        deployment = check_name(spec.deployment or f"{mv.name}-batch", "deployment")
+        reader = self._reader(src, mv, spec)
         total = reader.total_rows() if progress is not None else None
         batch_id = uuid.uuid4().hex[:16]
-        logged = list(dict.fromkeys([*features, *log_columns]))
-        first = id_column or "request_id"
-        out_schema = pa.schema(
-            [(first, pa.string()), ("score", pa.float64()), ("decision", pa.string())]
-        )
+        first = spec.id_column or "request_id"
         writer = OutputWriter(
             dst,
             dst.with_name(f".{dst.name}.{batch_id}.partial"),
-            out_schema,
+            pa.schema(
+                [
+                    (first, pa.string()),
+                    ("score", pa.float64()),
+                    ("decision", pa.string()),
+                ]
+            ),
             {
                 "mlsteward.model": resolved,
                 "mlsteward.deployment": deployment,
@@ -217,38 +175,27 @@ class BatchScoringService:
         rows = chunks = 0
         try:
             seen: set[str] = set()
+            logged = list(
+                dict.fromkeys([*mv.signature.feature_names, *spec.log_columns])
+            )
             for start, frame, scores, ms in self._scored(
-                reader, mv, engine, scheduler, check
+                reader, mv, spec.engine, spec.scheduler, check
             ):
                 stop = start + len(frame)
                 where = f"{str(src)!r} rows {start + 1}-{stop}"
-                ids = self._request_ids(frame, start, batch_id, id_column, seen, where)
-                decisions = np.where(scores >= threshold, "deny", "approve")
+                ids = self._request_ids(
+                    frame, start, batch_id, spec.id_column, seen, where
+                )
+                decisions = np.where(scores >= spec.threshold, "deny", "approve")
                 writer.write(
                     pd.DataFrame({first: ids, "score": scores, "decision": decisions})
                 )
-                records = frame[logged].to_dict(orient="records")
-                staging.write_table(
-                    pa.Table.from_pydict(
-                        {
-                            "request_id": ids,
-                            "created_at": [utcnow()] * len(ids),
-                            "score": scores,
-                            "decision": decisions,
-                            "latency_ms": [ms / max(len(ids), 1)] * len(ids),
-                            "inputs": [
-                                orjson.dumps(r, default=_json_default).decode()
-                                for r in records
-                            ],
-                        },
-                        schema=_STAGING,
-                    )
-                )
+                staging.write_table(_staged(ids, scores, decisions, ms, frame[logged]))
                 rows, chunks = stop, chunks + 1
                 if progress is not None:
                     progress("score", rows, total)
             staging.close()
-            self._append_log(staging_path, mv, deployment, pii, rows, progress)
+            self._append_log(staging_path, mv, deployment, spec.pii, rows, progress)
             writer.commit()
         except BaseException:
             writer.abort()
@@ -262,10 +209,32 @@ class BatchScoringService:
             input=str(src),
             output=str(dst),
             deployment=deployment,
-            engine=engine,
+            engine=spec.engine,
             rows=rows,
             chunks=chunks,
             seconds=time.perf_counter() - began,
+        )
+
+    @staticmethod
+    def _reader(src: Path, mv: ModelVersion, spec: ScoreBatch) -> ChunkReader:
+        """Chunks of the input: the model's features, the id and logged columns;
+        text columns (and a text id column) read as text."""
+        features = mv.signature.feature_names
+        id_column = spec.id_column
+        text_id = id_column is not None and id_column not in features
+        return ChunkReader(
+            src,
+            [*features, *([id_column] if id_column else []), *spec.log_columns],
+            spec.chunk_size,
+            text_columns=[
+                *(
+                    c["name"]
+                    for c in mv.signature.inputs
+                    if c["kind"] != "numeric" and c["dtype"] not in ("bool", "boolean")
+                ),
+                *([id_column] if text_id and id_column else []),
+            ],
+            expected=f"model {mv.name}/{mv.version} expects {features}",
         )
 
     # -- phases -----------------------------------------------------------
@@ -417,37 +386,8 @@ class BatchScoringService:
 
     # -- arguments --------------------------------------------------------
     @staticmethod
-    def _check_arguments(
-        src: Path,
-        dst: Path,
-        chunk_size: int,
-        engine: str,
-        threshold: float,
-        overwrite: bool,
-    ) -> None:
-        if engine not in ENGINES:
-            raise InvalidInput(
-                f"engine {engine!r} is not one of {list(ENGINES)}",
-                field="engine",
-                allowed=list(ENGINES),
-            )
-        if (
-            isinstance(chunk_size, bool)
-            or not isinstance(chunk_size, int)
-            or not 1 <= chunk_size <= 10_000_000
-        ):
-            raise InvalidInput(
-                f"chunk_size must be a whole number from 1 to 10000000, got "
-                f"{chunk_size!r}",
-                field="chunk_size",
-            )
-        if not isinstance(threshold, int | float) or not 0.0 < threshold < 1.0:
-            raise InvalidInput(
-                f"threshold must be between 0 and 1, got {threshold!r}",
-                field="threshold",
-            )
-        table_format(src, "input")
-        output_format(dst, "output")
+    def _check_paths(src: Path, dst: Path, overwrite: bool) -> None:
+        """What the spec cannot know: the output's folder and whether it exists."""
         if not dst.parent.is_dir():
             raise InvalidInput(
                 f"output folder {str(dst.parent)!r} does not exist", field="output"
@@ -466,58 +406,34 @@ class BatchScoringService:
                 )
 
 
+def _staged(
+    ids: list[str],
+    scores: np.ndarray,
+    decisions: np.ndarray,
+    ms: float,
+    logged: pd.DataFrame,
+) -> pa.Table:
+    """One chunk's prediction records, as staged for phase 2."""
+    records = logged.to_dict(orient="records")
+    return pa.Table.from_pydict(
+        {
+            "request_id": ids,
+            "created_at": [utcnow()] * len(ids),
+            "score": scores,
+            "decision": decisions,
+            "latency_ms": [ms / max(len(ids), 1)] * len(ids),
+            "inputs": [
+                orjson.dumps(r, default=_json_default).decode() for r in records
+            ],
+        },
+        schema=_STAGING,
+    )
+
+
 # -- the "batch_score" job kind -------------------------------------------
-_PAYLOAD_KEYS = {
-    "model": str,
-    "input": str,
-    "output": str,
-    "deployment": str,
-    "chunk_size": int,
-    "engine": str,
-    "scheduler": str,
-    "id_column": str,
-    "threshold": float,
-    "log_columns": list,
-    "pii": list,
-    "overwrite": bool,
-}
-_REQUIRED = ("model", "input", "output")
-
-
-def _payload_arguments(payload: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(payload) - set(_PAYLOAD_KEYS))
-    if unknown:
-        raise InvalidInput(
-            f"batch_score payload has unknown key(s) {unknown}; allowed: "
-            f"{sorted(_PAYLOAD_KEYS)}",
-            field=unknown[0],
-        )
-    missing = [k for k in _REQUIRED if not payload.get(k)]
-    if missing:
-        raise InvalidInput(f"batch_score payload needs {missing}", field=missing[0])
-    args: dict[str, Any] = {}
-    for key, value in payload.items():
-        kind = _PAYLOAD_KEYS[key]
-        if value is None:
-            continue
-        ok = (
-            isinstance(value, int | float) and not isinstance(value, bool)
-            if kind is float
-            else isinstance(value, kind)
-            and not (kind is int and isinstance(value, bool))
-        )
-        if not ok:
-            raise InvalidInput(
-                f"batch_score payload {key!r} must be {kind.__name__}, got {value!r}",
-                field=key,
-            )
-        args[key] = value
-    return args
-
-
 def run_job(ctx: Context, payload: dict[str, Any], log: JobLogger) -> dict[str, Any]:
-    """Handler of ``batch_score`` jobs: the payload holds
-    :meth:`BatchScoringService.score_file`'s arguments (``model``, ``input``,
+    """Handler of ``batch_score`` jobs: the payload is a
+    :class:`~mlsteward.jobs.specs.ScoreBatch` (``model``, ``input``,
     ``output`` required; paths as the worker sees them).
 
     Example:
@@ -525,7 +441,7 @@ def run_job(ctx: Context, payload: dict[str, Any], log: JobLogger) -> dict[str, 
         ...     "input": "/data/in.parquet", "output": "/data/out.parquet"})
         ... # doctest: +SKIP
     """
-    args = _payload_arguments(payload)
+    spec = ScoreBatch.parse(payload)
     last = [time.monotonic()]
 
     def progress(phase: str, done: int, total: int | None) -> None:
@@ -534,14 +450,9 @@ def run_job(ctx: Context, payload: dict[str, Any], log: JobLogger) -> dict[str, 
             of = f" of ~{total}" if total else ""
             log(f"{'scored' if phase == 'score' else 'logged'} {done}{of} rows")
 
-    log(f"scoring {args['input']} with {args['model']} into {args['output']}")
+    log(f"scoring {spec.input} with {spec.model} into {spec.output}")
     result = BatchScoringService(ctx).score_file(
-        args.pop("model"),
-        args.pop("input"),
-        args.pop("output"),
-        progress=progress,
-        check=log.check,
-        **args,
+        spec, progress=progress, check=log.check
     )
     log(
         f"scored {result.rows} rows with {result.model} in {result.seconds:.1f} s; "

@@ -42,15 +42,18 @@ SOURCE_TABLE: PluginTable[Any] = PluginTable(
 def tick(ctx: Context, *, now: dt.datetime | None = None) -> list[Any]:
     """Queue the due monitors and what every source makes due; return the jobs."""
     from mlsteward.jobs.service import JobService
+    from mlsteward.jobs.specs import EnqueueJob
     from mlsteward.monitoring.monitors import MonitorService
 
     now = now or utcnow()
     jobs = JobService(ctx)
     queued: list[Any] = [
         jobs.enqueue(
-            "monitor_run",
-            {"monitor": name},
-            idempotency_key=f"monitor:{name}:{due.isoformat()}",
+            EnqueueJob.parse(
+                kind="monitor_run",
+                payload={"monitor": name},
+                idempotency_key=f"monitor:{name}:{due.isoformat()}",
+            )
         )
         for name, due in MonitorService(ctx).claim_due(now=now)
     ]

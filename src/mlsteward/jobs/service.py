@@ -14,23 +14,19 @@ Every state change writes its audit event in the same transaction.
 from __future__ import annotations
 
 import builtins
-import datetime as dt
-import math
 import time
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
-from sqlalchemy.orm import Session
 
 from mlsteward.context import Context
-from mlsteward.errors import Conflict, InvalidInput, NotFound
-from mlsteward.jobs.handlers import check_kind
+from mlsteward.errors import Conflict, InvalidInput
+from mlsteward.jobs.attempts import Attempts, row_to_job
 from mlsteward.jobs.models import TERMINAL, Job, JobLogEntry, JobState
+from mlsteward.jobs.specs import CancelJob, EnqueueJob
 from mlsteward.jobs.tables import job_logs, jobs
-from mlsteward.jobs.validate import MAX_PAYLOAD_BYTES, check_enqueue, json_object
+from mlsteward.jobs.validate import MAX_PAYLOAD_BYTES
 from mlsteward.store import audit, utcnow
 
 __all__ = ["LOG_LEVELS", "MAX_PAYLOAD_BYTES", "JobService"]
@@ -38,38 +34,14 @@ __all__ = ["LOG_LEVELS", "MAX_PAYLOAD_BYTES", "JobService"]
 #: Levels a job log line may have.
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _MAX_LOG_CHARS = 20_000
-_MAX_ERROR_CHARS = 20_000
 
 
-def _row_to_job(row: Any) -> Job:
-    return Job(
-        id=row.id,
-        kind=row.kind,
-        payload=row.payload or {},
-        state=row.state,
-        attempts=row.attempts,
-        max_attempts=row.max_attempts,
-        run_after=row.run_after,
-        idempotency_key=row.idempotency_key,
-        claimed_by=row.claimed_by,
-        claimed_at=row.claimed_at,
-        heartbeat_at=row.heartbeat_at,
-        lease_expires_at=row.lease_expires_at,
-        result=row.result,
-        error=row.error,
-        created_at=row.created_at,
-        created_by=row.created_by,
-        updated_at=row.updated_at,
-        finished_at=row.finished_at,
-    )
-
-
-class JobService:
+class JobService(Attempts):
     """The job queue of one metadata store.
 
     Example:
         >>> svc = JobService(ctx)  # doctest: +SKIP
-        >>> job = svc.enqueue("noop", {"echo": 1}, idempotency_key="demo-1")
+        >>> job = svc.enqueue(EnqueueJob(kind="noop", idempotency_key="demo-1"))
         >>> claimed = svc.claim("worker-a")  # doctest: +SKIP
         >>> svc.complete(claimed, {"ok": True}).state  # doctest: +SKIP
         'succeeded'
@@ -79,34 +51,24 @@ class JobService:
         self.ctx = ctx
 
     # -- creating and reading --------------------------------------------
-    def enqueue(
-        self,
-        kind: str,
-        payload: Mapping[str, Any] | None = None,
-        *,
-        idempotency_key: str | None = None,
-        max_attempts: int = 3,
-        run_after: dt.datetime | None = None,
-    ) -> Job:
+    def enqueue(self, spec: EnqueueJob) -> Job:
         """Queue a job, or return the job already queued under the same key.
 
         Args:
-            kind: A known job kind (see :func:`~mlsteward.jobs.available_kinds`).
-            payload: JSON object handed to the handler.
-            idempotency_key: A trigger that may fire twice passes the same key
-                and gets the first job back, never a second one; the key is
-                unique for ever, so include what makes an episode distinct
-                (``"retrain:credit-risk:alert-42"``).
-            max_attempts: Attempts before the job is ``dead`` (1-100).
-            run_after: Not before this (time-zone aware) time; default now.
+            spec: Kind, payload and queue settings
+                (:class:`~mlsteward.jobs.specs.EnqueueJob`), validated there.
 
         Raises:
             InvalidInput: unknown kind, payload not a JSON object, bad limits.
             Conflict: the key names an existing job of another kind.
+
+        Example:
+            >>> svc.enqueue(EnqueueJob(kind="noop", idempotency_key="once"))
+            ... # doctest: +SKIP
         """
-        check_kind(kind)
-        body = json_object(payload, "payload")
-        check_enqueue(idempotency_key, max_attempts, run_after)
+        kind, body = spec.kind, spec.payload
+        idempotency_key, max_attempts = spec.idempotency_key, spec.max_attempts
+        run_after = spec.run_after
         if idempotency_key is not None:
             existing = self._by_key(idempotency_key)
             if existing is not None:
@@ -186,7 +148,7 @@ class JobService:
         if kind is not None:
             q = q.where(jobs.c.kind == kind)
         with self.ctx.store.read() as session:
-            return [_row_to_job(r) for r in session.execute(q)]
+            return [row_to_job(r) for r in session.execute(q)]
 
     def logs(
         self, job_id: str, *, limit: int | None = None
@@ -252,8 +214,8 @@ class JobService:
             time.sleep(poll)
 
     # -- state changes ----------------------------------------------------
-    def cancel(self, job_id: str, *, reason: str = "") -> Job:
-        """Cancel a job that has not finished.
+    def cancel(self, job_id: str, spec: CancelJob | None = None) -> Job:
+        """Cancel a job that has not finished; ``spec.reason`` says why.
 
         A queued or failed job will not run again. A running job is marked
         cancelled at once; its worker notices at its next heartbeat, the
@@ -263,6 +225,7 @@ class JobService:
         Raises:
             Conflict: the job already finished.
         """
+        reason = (spec or CancelJob()).reason
         with self.ctx.store.unit_of_work() as session:
             row = self._locked(session, job_id)
             if row.state in TERMINAL:
@@ -298,227 +261,13 @@ class JobService:
             )
             return self._get(session, job_id)
 
-    def claim(
-        self,
-        worker_id: str,
-        kinds: Sequence[str] | None = None,
-        lease_seconds: float | None = None,
-    ) -> Job | None:
-        """Take the next due job for ``worker_id`` and mark it running.
-
-        Due means ``queued`` or ``failed`` with ``run_after`` passed, or
-        ``running`` with its lease expired. A job whose lease expired on its
-        last allowed attempt is marked ``dead`` instead of being run again.
-
-        Args:
-            worker_id: Who claims; recorded as ``claimed_by``.
-            kinds: Only these kinds (default: any).
-            lease_seconds: How long the claim holds without a heartbeat
-                (default ``settings.jobs_lease_seconds``).
-
-        Returns:
-            The claimed job (``attempts`` already counts this attempt), or
-            None when nothing is due.
-        """
-        if not isinstance(worker_id, str) or not 1 <= len(worker_id) <= 200:
-            raise InvalidInput(
-                "worker_id must be a string of 1-200 characters", field="worker_id"
-            )
-        lease = self.resolve_lease(lease_seconds)
-        for _ in range(100):  # bounded: each pass settles one expired job
-            with self.ctx.store.unit_of_work() as session:
-                now = utcnow()
-                row = session.execute(_next_due(kinds, now)).first()
-                if row is None:
-                    return None
-                expired = row.state == JobState.RUNNING
-                if expired and row.attempts >= row.max_attempts:
-                    self._bury_expired(session, row, now)
-                    continue
-                self._start_attempt(session, row, worker_id, lease, now)
-                return self._get(session, row.id)
-        return None
-
-    def _start_attempt(
-        self, session: Session, row: Any, worker_id: str, lease: float, now: Any
-    ) -> None:
-        expired = row.state == JobState.RUNNING
-        attempt = row.attempts + 1
-        session.execute(
-            update(jobs)
-            .where(jobs.c.id == row.id)
-            .values(
-                state=JobState.RUNNING.value,
-                attempts=attempt,
-                claimed_by=worker_id,
-                claimed_at=now,
-                heartbeat_at=now,
-                lease_expires_at=now + dt.timedelta(seconds=lease),
-                updated_at=now,
-            )
-        )
-        audit.record(
-            session,
-            actor=self.ctx.actor,
-            action="job.claimed",
-            object_type="job",
-            object_id=row.id,
-            details={
-                "kind": row.kind,
-                "worker": worker_id,
-                "attempt": attempt,
-                "lease_seconds": lease,
-                "from": row.state,
-                "lease_expired_for": row.claimed_by if expired else None,
-            },
-        )
-
-    def heartbeat(self, job: Job, lease_seconds: float | None = None) -> Job:
-        """Extend the lease of a job this worker holds.
-
-        Raises:
-            Conflict: the worker no longer holds it (cancelled, or its lease
-                expired and another worker took it over).
-        """
-        lease = self.resolve_lease(lease_seconds)
-        with self.ctx.store.unit_of_work() as session:
-            self._held(session, job)
-            now = utcnow()
-            session.execute(
-                update(jobs)
-                .where(jobs.c.id == job.id)
-                .values(
-                    heartbeat_at=now,
-                    lease_expires_at=now + dt.timedelta(seconds=lease),
-                )
-            )
-            return self._get(session, job.id)
-
-    def complete(self, job: Job, result: Mapping[str, Any] | None = None) -> Job:
-        """Record the result of the attempt ``job`` was claimed for.
-
-        Raises:
-            Conflict: the worker no longer holds the job; the result is not
-                recorded.
-            InvalidInput: the result is not a JSON object.
-        """
-        body = json_object(result, "result")
-        with self.ctx.store.unit_of_work() as session:
-            self._held(session, job)
-            now = utcnow()
-            session.execute(
-                update(jobs)
-                .where(jobs.c.id == job.id)
-                .values(
-                    state=JobState.SUCCEEDED.value,
-                    result=body,
-                    error=None,
-                    lease_expires_at=None,
-                    updated_at=now,
-                    finished_at=now,
-                )
-            )
-            audit.record(
-                session,
-                actor=self.ctx.actor,
-                action="job.succeeded",
-                object_type="job",
-                object_id=job.id,
-                details={
-                    "kind": job.kind,
-                    "worker": job.claimed_by,
-                    "attempt": job.attempts,
-                },
-            )
-            return self._get(session, job.id)
-
-    def fail(self, job: Job, error: str, *, retry: bool = True) -> Job:
-        """Record that the attempt ``job`` was claimed for failed.
-
-        With attempts left (and ``retry``), the job goes to ``failed`` and is
-        due again after a back-off of ``jobs_retry_base_seconds * 2**(n-1)``
-        after the n-th attempt, capped at ``jobs_retry_max_seconds``;
-        otherwise it is ``dead``.
-
-        Raises:
-            Conflict: the worker no longer holds the job.
-        """
-        text = str(error)
-        if len(text) > _MAX_ERROR_CHARS:
-            text = text[:_MAX_ERROR_CHARS] + " [truncated]"
-        with self.ctx.store.unit_of_work() as session:
-            row = self._held(session, job)
-            now = utcnow()
-            again = retry and row.attempts < row.max_attempts
-            if again:
-                delay = self.retry_delay(row.attempts)
-                values: dict[str, Any] = {
-                    "state": JobState.FAILED.value,
-                    "run_after": now + dt.timedelta(seconds=delay),
-                }
-            else:
-                values = {"state": JobState.DEAD.value, "finished_at": now}
-            session.execute(
-                update(jobs)
-                .where(jobs.c.id == job.id)
-                .values(error=text, lease_expires_at=None, updated_at=now, **values)
-            )
-            audit.record(
-                session,
-                actor=self.ctx.actor,
-                action="job.failed" if again else "job.dead",
-                object_type="job",
-                object_id=job.id,
-                details={
-                    "kind": job.kind,
-                    "worker": job.claimed_by,
-                    "attempt": row.attempts,
-                    "max_attempts": row.max_attempts,
-                    "retry_at": values["run_after"].isoformat() if again else None,
-                    "error": text[:500],
-                },
-            )
-            return self._get(session, job.id)
-
-    def retry_delay(self, attempts: int) -> float:
-        """Seconds to wait after the ``attempts``-th failed attempt.
-
-        Example:
-            >>> JobService(ctx).retry_delay(3)  # base 10 s  # doctest: +SKIP
-            40.0
-        """
-        s = self.ctx.settings
-        exponent = min(max(attempts - 1, 0), 60)
-        return float(
-            min(s.jobs_retry_base_seconds * 2**exponent, s.jobs_retry_max_seconds)
-        )
-
     # -- helpers ----------------------------------------------------------
-    def resolve_lease(self, lease_seconds: float | None) -> float:
-        """``lease_seconds``, or the configured lease, checked."""
-        lease = (
-            self.ctx.settings.jobs_lease_seconds
-            if lease_seconds is None
-            else lease_seconds
-        )
-        if (
-            isinstance(lease, bool)
-            or not isinstance(lease, int | float)
-            or not math.isfinite(lease)
-            or lease <= 0
-        ):
-            raise InvalidInput(
-                f"lease_seconds must be a positive number, got {lease!r}",
-                field="lease_seconds",
-            )
-        return float(lease)
-
     def _by_key(self, key: str) -> Job | None:
         with self.ctx.store.read() as session:
             row = session.execute(
                 select(jobs).where(jobs.c.idempotency_key == key)
             ).first()
-            return _row_to_job(row) if row is not None else None
+            return row_to_job(row) if row is not None else None
 
     @staticmethod
     def _same_kind(existing: Job, kind: str) -> Job:
@@ -530,94 +279,3 @@ class JobService:
                 field="idempotency_key",
             )
         return existing
-
-    def _get(self, session: Session, job_id: str) -> Job:
-        row = session.execute(select(jobs).where(jobs.c.id == job_id)).first()
-        if row is None:
-            raise NotFound(f"job {job_id!r} not found", field="job_id")
-        return _row_to_job(row)
-
-    def _locked(self, session: Session, job_id: str) -> Any:
-        # FOR NO KEY UPDATE: the id never changes, and a weaker lock lets
-        # job_logs inserts (whose foreign key takes KEY SHARE) pass.
-        row = session.execute(
-            select(jobs).where(jobs.c.id == job_id).with_for_update(key_share=True)
-        ).first()
-        if row is None:
-            raise NotFound(f"job {job_id!r} not found", field="job_id")
-        return row
-
-    def _held(self, session: Session, job: Job) -> Any:
-        """The job's row, locked, if ``job``'s worker still holds this attempt."""
-        row = self._locked(session, job.id)
-        if (
-            row.state == JobState.RUNNING
-            and row.claimed_by == job.claimed_by
-            and row.attempts == job.attempts
-        ):
-            return row
-        if row.state == JobState.RUNNING or row.attempts != job.attempts:
-            why = (
-                f"its lease expired and it was taken over (now attempt "
-                f"{row.attempts} by {row.claimed_by})"
-            )
-        else:
-            why = f"it is {row.state} now"
-        raise Conflict(
-            f"worker {job.claimed_by} no longer holds job {job.id} (attempt "
-            f"{job.attempts}): {why}",
-            field="job_id",
-            state=row.state,
-        )
-
-    def _bury_expired(self, session: Session, row: Any, now: dt.datetime) -> None:
-        error = (
-            f"worker {row.claimed_by} stopped renewing its lease during attempt "
-            f"{row.attempts} of {row.max_attempts} (killed or cut off); no "
-            "attempts left"
-        )
-        session.execute(
-            update(jobs)
-            .where(jobs.c.id == row.id)
-            .values(
-                state=JobState.DEAD.value,
-                error=error,
-                lease_expires_at=None,
-                updated_at=now,
-                finished_at=now,
-            )
-        )
-        audit.record(
-            session,
-            actor=self.ctx.actor,
-            action="job.dead",
-            object_type="job",
-            object_id=row.id,
-            details={
-                "kind": row.kind,
-                "worker": row.claimed_by,
-                "attempt": row.attempts,
-                "max_attempts": row.max_attempts,
-                "error": error,
-            },
-        )
-
-
-def _next_due(kinds: Sequence[str] | None, now: dt.datetime) -> Any:
-    """The next due job, locked: queued or failed with ``run_after`` passed, or
-    running with its lease expired; other workers' locked rows are skipped."""
-    due = or_(
-        and_(
-            jobs.c.state.in_([JobState.QUEUED, JobState.FAILED]),
-            jobs.c.run_after <= now,
-        ),
-        and_(jobs.c.state == JobState.RUNNING, jobs.c.lease_expires_at < now),
-    )
-    q = select(jobs).where(due)
-    if kinds is not None:
-        q = q.where(jobs.c.kind.in_(list(kinds)))
-    return (
-        q.order_by(jobs.c.run_after, jobs.c.created_at, jobs.c.id)
-        .limit(1)
-        .with_for_update(skip_locked=True, key_share=True)
-    )

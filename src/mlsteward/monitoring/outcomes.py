@@ -62,6 +62,60 @@ def _read(path: str | Path) -> pd.DataFrame:
     return read_table(path, "path", text_columns=["request_id"])
 
 
+def _checked(
+    data: pd.DataFrame, now: dt.datetime
+) -> tuple[list[str], np.ndarray, list[dt.datetime]] | None:
+    """Request ids, labels and observation times of an outcomes frame, every
+    row checked (None for an empty frame); a bad row names its column."""
+    for col in ("request_id", "label"):
+        if col not in data.columns:
+            raise InvalidInput(
+                f"outcomes need a {col!r} column; found {list(data.columns)}",
+                field=col,
+            )
+    if data.empty:
+        return None
+    ids = data["request_id"].astype("string")
+    if ids.isna().any():
+        raise InvalidInput("request_id is missing in some rows", field="request_id")
+    dup = ids[ids.duplicated()]
+    if not dup.empty:
+        raise InvalidInput(
+            f"request id {dup.iloc[0]!r} appears more than once in the file",
+            field="request_id",
+        )
+    labels = _labels(data["label"])
+    if "observed_at" not in data.columns:
+        return ids.tolist(), labels, [now] * len(data)
+    try:
+        observed = pd.to_datetime(data["observed_at"], utc=True)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(
+            "observed_at must be ISO-8601 times", field="observed_at"
+        ) from exc
+    if observed.isna().any():
+        raise InvalidInput("observed_at is missing in some rows", field="observed_at")
+    return ids.tolist(), labels, [t.to_pydatetime() for t in observed]
+
+
+def _existing(session: Session, ids: list[str]) -> dict[str, int]:
+    """The labels already loaded for these request ids."""
+    existing: dict[str, int] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        existing.update(
+            {
+                r.request_id: r.label
+                for r in session.execute(
+                    select(outcomes.c.request_id, outcomes.c.label).where(
+                        outcomes.c.request_id.in_(chunk)
+                    )
+                )
+            }
+        )
+    return existing
+
+
 class OutcomeService:
     """Join true outcomes to logged predictions.
 
@@ -73,61 +127,23 @@ class OutcomeService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def load(self, data: pd.DataFrame | str | Path) -> LoadResult:  # noqa: C901 - debt: listed long in tests/test_architecture.py
+    def load(self, data: pd.DataFrame | str | Path) -> LoadResult:
         """Load a frame or table file with ``request_id``, ``label`` and
-        optionally ``observed_at`` (UTC; default now)."""
+        optionally ``observed_at`` (UTC; default now).
+
+        Example:
+            >>> OutcomeService(ctx).load("outcomes.csv").loaded  # doctest: +SKIP
+            412
+        """
         if not isinstance(data, pd.DataFrame):
             data = _read(data)
-        for col in ("request_id", "label"):
-            if col not in data.columns:
-                raise InvalidInput(
-                    f"outcomes need a {col!r} column; found {list(data.columns)}",
-                    field=col,
-                )
-        if data.empty:
-            return LoadResult(loaded=0, unchanged=0)
-        ids = data["request_id"].astype("string")
-        if ids.isna().any():
-            raise InvalidInput("request_id is missing in some rows", field="request_id")
-        dup = ids[ids.duplicated()]
-        if not dup.empty:
-            raise InvalidInput(
-                f"request id {dup.iloc[0]!r} appears more than once in the file",
-                field="request_id",
-            )
-        labels = _labels(data["label"])
         now = utcnow()
-        if "observed_at" in data.columns:
-            try:
-                observed = pd.to_datetime(data["observed_at"], utc=True)
-            except (ValueError, TypeError) as exc:
-                raise InvalidInput(
-                    "observed_at must be ISO-8601 times", field="observed_at"
-                ) from exc
-            if observed.isna().any():
-                raise InvalidInput(
-                    "observed_at is missing in some rows", field="observed_at"
-                )
-            observed_list: list[dt.datetime] = [t.to_pydatetime() for t in observed]
-        else:
-            observed_list = [now] * len(data)
-        id_list = ids.tolist()
-        loaded = unchanged = 0
+        checked = _checked(data, now)
+        if checked is None:
+            return LoadResult(loaded=0, unchanged=0)
+        id_list, labels, observed = checked
         with self.ctx.store.unit_of_work() as session:
             known = PredictionLog(self.ctx).logged(id_list, session=session)
-            existing: dict[str, int] = {}
-            for start in range(0, len(id_list), _CHUNK):
-                chunk = id_list[start : start + _CHUNK]
-                existing.update(
-                    {
-                        r.request_id: r.label
-                        for r in session.execute(
-                            select(outcomes.c.request_id, outcomes.c.label).where(
-                                outcomes.c.request_id.in_(chunk)
-                            )
-                        )
-                    }
-                )
             unknown = [i for i in id_list if i not in known]
             if unknown:
                 raise InvalidInput(
@@ -135,8 +151,9 @@ class OutcomeService:
                     f"for example {unknown[:3]}; nothing was loaded",
                     field="request_id",
                 )
-            rows = []
-            for rid, label, seen in zip(id_list, labels, observed_list, strict=True):
+            existing = _existing(session, id_list)
+            rows, unchanged = [], 0
+            for rid, label, seen in zip(id_list, labels, observed, strict=True):
                 if rid in existing:
                     if existing[rid] != int(label):
                         raise Conflict(
@@ -157,17 +174,16 @@ class OutcomeService:
                 )
             for start in range(0, len(rows), 1000):
                 session.execute(outcomes.insert(), rows[start : start + 1000])
-            loaded = len(rows)
-            if loaded:
+            if rows:
                 audit.record(
                     session,
                     actor=self.ctx.actor,
                     action="outcomes.loaded",
                     object_type="outcomes",
                     object_id=f"batch-{now.strftime('%Y%m%dT%H%M%S%f')}",
-                    details={"loaded": loaded, "unchanged": unchanged},
+                    details={"loaded": len(rows), "unchanged": unchanged},
                 )
-        return LoadResult(loaded=loaded, unchanged=unchanged)
+        return LoadResult(loaded=len(rows), unchanged=unchanged)
 
     def labelled_window(
         self,

@@ -26,6 +26,7 @@ from mlsteward.registry.models import State
 from mlsteward.registry.service import ModelRegistry
 from mlsteward.registry.specs import Transition
 from mlsteward.retraining.models import ApprovalRequest
+from mlsteward.retraining.specs import Decide, RequestApproval
 from mlsteward.retraining.tables import approval_requests as t
 from mlsteward.store import audit, utcnow
 
@@ -61,15 +62,25 @@ class ApprovalService:
 
     def request(
         self,
-        ref: str,
+        spec: RequestApproval,
         *,
         evidence: dict[str, Any] | None = None,
         retraining_id: str | None = None,
         action: str = "promote",
     ) -> ApprovalRequest:
-        """Ask for ``ref`` to become champion; evidence is what the approver sees
-        (gate results, comparison, lineage)."""
-        mv = self.registry.get(ref)
+        """Ask for ``spec.ref`` to become champion; evidence is what the
+        approver sees (gate results, comparison, lineage), and the spec's
+        comment goes with it.
+
+        Example:
+            >>> svc.request(RequestApproval(ref="credit-risk/4")).status
+            ... # doctest: +SKIP
+            'pending'
+        """
+        mv = self.registry.get(spec.ref)
+        evidence = dict(evidence or {})
+        if spec.comment:
+            evidence["comment"] = spec.comment
         if mv.state != "registered":
             raise Conflict(
                 f"{mv.ref} is {mv.state}; only a registered version can "
@@ -102,7 +113,7 @@ class ApprovalService:
                     status="pending",
                     retraining_id=retraining_id,
                     champion_version=champion,
-                    evidence=evidence or {},
+                    evidence=evidence,
                     requested_by=self.ctx.actor,
                     requested_at=now,
                     decided_by=None,
@@ -165,10 +176,23 @@ class ApprovalService:
         with self.ctx.store.read() as session:
             return [_row(r) for r in session.execute(q)]
 
-    def approve(self, request_id: str, comment: str = "") -> ApprovalRequest:
-        return self._decide(request_id, "approved", comment)
+    def approve(self, request_id: str, spec: Decide | None = None) -> ApprovalRequest:
+        """Approve a pending request (approver role, not one's own): the
+        version becomes champion in the same step.
 
-    def reject(self, request_id: str, comment: str = "") -> ApprovalRequest:
+        Example:
+            >>> svc.approve(req.id, Decide(comment="gates pass"))  # doctest: +SKIP
+        """
+        return self._decide(request_id, "approved", (spec or Decide()).comment)
+
+    def reject(self, request_id: str, spec: Decide | None = None) -> ApprovalRequest:
+        """Reject a pending request; the comment says why and is required.
+
+        Example:
+            >>> svc.reject(req.id, Decide(comment="AUC gain too thin"))
+            ... # doctest: +SKIP
+        """
+        comment = (spec or Decide()).comment
         if not comment.strip():
             raise InvalidInput(
                 "a rejection needs a comment saying why", field="comment"
@@ -247,64 +271,15 @@ class ApprovalService:
                 field="request_id",
             )
         self._require_approver(req)
-        mv = self.registry.get(req.ref)
-        stale_reason = None
-        if mv.state != "registered":
-            stale_reason = f"{req.ref} is now {mv.state}"
-        elif self._champion_version(req.model_name) != req.champion_version:
-            stale_reason = (
-                "the champion changed since the request "
-                f"(was version {req.champion_version})"
-            )
-        now = utcnow()
+        stale_reason = self._stale_reason(req)
         if stale_reason:
-            with self.ctx.store.unit_of_work() as session:
-                session.execute(
-                    update(t)
-                    .where(t.c.id == request_id)
-                    .values(
-                        status="stale",
-                        decided_at=now,
-                        decided_by=self.ctx.actor,
-                        comment=stale_reason,
-                    )
-                )
-                audit.record(
-                    session,
-                    actor=self.ctx.actor,
-                    action="approval.stale",
-                    object_type="approval",
-                    object_id=request_id,
-                    details={"version": req.ref, "reason": stale_reason},
-                )
+            self._mark_stale(req, stale_reason)
             raise Conflict(
                 f"approval request {request_id} is stale: {stale_reason}; "
                 "request a new comparison",
                 field="request_id",
             )
-        with self.ctx.store.unit_of_work() as session:
-            session.execute(
-                update(t)
-                .where(t.c.id == request_id, t.c.status == "pending")
-                .values(
-                    status=decision,
-                    decided_by=self.ctx.actor,
-                    decided_at=now,
-                    comment=comment,
-                )
-            )
-            audit.record(
-                session,
-                actor=self.ctx.actor,
-                action=f"approval.{decision}",
-                object_type="approval",
-                object_id=request_id,
-                details={
-                    "version": req.ref,
-                    "comment": comment,
-                    "requested_by": req.requested_by,
-                },
-            )
+        self._record_decision(req, decision, comment)
         if decision == "approved":
             from mlsteward.retraining.promotion import promote
 
@@ -322,3 +297,63 @@ class ApprovalService:
 
             withdraw(self.ctx, req.ref)
         return self.get(request_id)
+
+    def _stale_reason(self, req: ApprovalRequest) -> str | None:
+        """Why the request can no longer be decided, or None."""
+        mv = self.registry.get(req.ref)
+        if mv.state != "registered":
+            return f"{req.ref} is now {mv.state}"
+        if self._champion_version(req.model_name) != req.champion_version:
+            return (
+                "the champion changed since the request "
+                f"(was version {req.champion_version})"
+            )
+        return None
+
+    def _mark_stale(self, req: ApprovalRequest, reason: str) -> None:
+        with self.ctx.store.unit_of_work() as session:
+            session.execute(
+                update(t)
+                .where(t.c.id == req.id)
+                .values(
+                    status="stale",
+                    decided_at=utcnow(),
+                    decided_by=self.ctx.actor,
+                    comment=reason,
+                )
+            )
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action="approval.stale",
+                object_type="approval",
+                object_id=req.id,
+                details={"version": req.ref, "reason": reason},
+            )
+
+    def _record_decision(
+        self, req: ApprovalRequest, decision: str, comment: str
+    ) -> None:
+        with self.ctx.store.unit_of_work() as session:
+            session.execute(
+                update(t)
+                .where(t.c.id == req.id, t.c.status == "pending")
+                .values(
+                    status=decision,
+                    decided_by=self.ctx.actor,
+                    decided_at=utcnow(),
+                    comment=comment,
+                )
+            )
+            audit.record(
+                session,
+                actor=self.ctx.actor,
+                action=f"approval.{decision}",
+                object_type="approval",
+                object_id=req.id,
+                details={
+                    "version": req.ref,
+                    "comment": comment,
+                    "requested_by": req.requested_by,
+                },
+            )

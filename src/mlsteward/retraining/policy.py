@@ -61,16 +61,33 @@ from mlsteward.errors import InvalidInput
 from mlsteward.monitoring.specs import CreateMonitor
 from mlsteward.spec import allowed_keys, field_of
 
-__all__ = ["Policy", "load_policy", "parse_policy"]
+__all__ = [
+    "DEPRECATED_CHECK_KINDS",
+    "Policy",
+    "as_policy",
+    "load_policy",
+    "parse_policy",
+]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-CheckKind = Literal[
-    "drift", "quality", "performance", "estimated_performance", "fairness"
-]
+CheckKind = Literal["drift", "quality", "performance", "estimated", "fairness"]
+
+#: Old names of check kinds, still read from stored policies and files and
+#: normalised on parse: ``estimated_performance`` is ``estimated``, as
+#: monitoring calls it.
+DEPRECATED_CHECK_KINDS = {"estimated_performance": "estimated"}
+
+
+def _normalise_kinds(value: Any) -> Any:
+    if isinstance(value, list):
+        return [
+            DEPRECATED_CHECK_KINDS.get(v, v) if isinstance(v, str) else v for v in value
+        ]
+    return value
 
 
 def _default_checks() -> list[CheckKind]:
@@ -83,6 +100,11 @@ class Triggers(_Strict):
     min_new_labels: int = Field(default=0, ge=0)
     cooldown: str = "14d"
     schedule: str | None = None
+
+    @field_validator("checks", mode="before")
+    @classmethod
+    def _deprecated_kinds(cls, v: Any) -> Any:
+        return _normalise_kinds(v)
 
     @field_validator("cooldown")
     @classmethod
@@ -132,6 +154,11 @@ class Promotion(_Strict):
     canary_rollback_checks: list[str] = Field(
         default_factory=lambda: ["drift", "performance"]
     )
+
+    @field_validator("canary_rollback_checks", mode="before")
+    @classmethod
+    def _deprecated_kinds(cls, v: Any) -> Any:
+        return _normalise_kinds(v)
 
 
 class Policy(_Strict):
@@ -246,3 +273,17 @@ def load_policy(path: str | Path) -> Policy:
             f"policy file {str(p)!r} is not valid: {exc}", field="path"
         ) from exc
     return parse_policy(doc)
+
+
+def as_policy(policy: Policy | dict[str, Any] | str | Path) -> Policy:
+    """A policy from a :class:`Policy`, a document or a TOML/YAML file.
+
+    Example:
+        >>> as_policy({"model": "cr", "data": {"reference": "gc/1"}}).model
+        'cr'
+    """
+    if isinstance(policy, Policy):
+        return policy
+    if isinstance(policy, (str, Path)):
+        return load_policy(policy)
+    return parse_policy(policy)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -28,7 +27,9 @@ from mlsteward.monitoring.outcomes import OutcomeService
 from mlsteward.registry.models import ModelVersion
 from mlsteward.registry.service import ModelRegistry
 from mlsteward.retraining.models import Retraining
-from mlsteward.retraining.policy import Policy, load_policy, parse_policy
+from mlsteward.retraining.policy import Policy, parse_policy
+from mlsteward.retraining.specs import Retrain as RetrainSpec
+from mlsteward.retraining.specs import SetPolicy
 from mlsteward.retraining.tables import policies, retrainings
 from mlsteward.store import audit, utcnow
 
@@ -65,11 +66,17 @@ class RetrainingService:
         self.registry = ModelRegistry(ctx)
 
     # -- policies ---------------------------------------------------------
-    def set_policy(self, policy: Policy | dict[str, Any] | str | Path) -> Policy:
-        if isinstance(policy, (str, Path)):
-            policy = load_policy(policy)
-        elif isinstance(policy, dict):
-            policy = parse_policy(policy)
+    def set_policy(self, policy: SetPolicy) -> Policy:
+        """Set (or replace) a model's retraining policy and keep its monitors.
+
+        Args:
+            policy: The validated policy (:class:`~mlsteward.retraining.specs.
+                SetPolicy`); read a document or file with
+                :func:`~mlsteward.retraining.policy.as_policy`.
+
+        Example:
+            >>> svc.set_policy(as_policy("policy.toml")).revision  # doctest: +SKIP
+        """
         self.registry.get_model(policy.model)  # the model must exist
         now = utcnow()
         with self.ctx.store.unit_of_work() as session:
@@ -231,13 +238,22 @@ class RetrainingService:
     def retrain(
         self,
         model: str,
+        spec: RetrainSpec | None = None,
         *,
         trigger: dict[str, Any] | None = None,
-        deployment: str | None = None,
         now: dt.datetime | None = None,
         key: str | None = None,
     ) -> Retraining:
         """Train a challenger by the model's policy and decide on it.
+
+        Args:
+            model: The registered model whose policy is followed.
+            spec: The deployment whose log is read and the reason
+                (:class:`~mlsteward.retraining.specs.Retrain`).
+            trigger: What started it (an alert, a schedule); given a spec,
+                default a manual trigger with its reason.
+            now: The time of the retraining (default now).
+            key: Resume key (a job's id).
 
         The retraining runs as recorded steps (:mod:`mlsteward.retraining.steps`):
         called again with the same ``key`` (a job's retry passes its job id),
@@ -251,9 +267,12 @@ class RetrainingService:
 
         if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 32):
             raise InvalidInput("key must be a string of 1-32 characters", field="key")
+        if trigger is None and spec is not None:
+            trigger = {"kind": "manual", "reason": spec.reason}
+        spec = spec or RetrainSpec()
         policy = self.get_policy(model)
         steps = Retrain(
-            self, policy, key=key, trigger=trigger, deployment=deployment, now=now
+            self, policy, key=key, trigger=trigger, deployment=spec.deployment, now=now
         )
         approval_id = steps.run()
         return _row_like(self.get(steps.id), approval_id)
@@ -279,8 +298,8 @@ def run_job(ctx: Context, payload: dict[str, Any], log: Any) -> dict[str, Any]:
     log(f"retraining {model}")
     result = RetrainingService(ctx).retrain(
         model,
+        RetrainSpec.parse(deployment=payload.get("deployment")),
         trigger=payload.get("trigger"),
-        deployment=payload.get("deployment"),
         key=getattr(getattr(log, "job", None), "id", None),
     )
     log(f"decision: {result.decision} ({result.reason})")

@@ -52,6 +52,7 @@ from mlsteward.registry.specs import (
 )
 from mlsteward.retraining.gates import judge_gates
 from mlsteward.retraining.policy import Policy
+from mlsteward.retraining.specs import RequestApproval
 from mlsteward.retraining.tables import approval_requests, retrainings
 from mlsteward.retraining.trainers import resolve_trainer
 from mlsteward.store import audit, utcnow
@@ -421,6 +422,10 @@ class Retrain:
         }
         return (
             ApprovalService(self.ctx)
-            .request(challenger, retraining_id=self.id, evidence=evidence)
+            .request(
+                RequestApproval(ref=challenger),
+                retraining_id=self.id,
+                evidence=evidence,
+            )
             .id
         )

@@ -46,13 +46,14 @@ _KINDS = {
     "score_drift": "drift",
     "quality": "quality",
     "performance": "performance",
-    "estimated": "estimated_performance",
+    "estimated": "estimated",
+    "estimated_performance": "estimated",  # deprecated name, as in old policies
     "fairness": "fairness",
 }
 
 
 def check_kind(check: str) -> str:
-    """``drift.psi`` -> ``drift``; ``estimated.auc`` -> ``estimated_performance``."""
+    """``drift.psi`` -> ``drift``; ``estimated.auc`` -> ``estimated``."""
     return _KINDS.get(check.split(".", 1)[0], check.split(".", 1)[0])
 
 
@@ -85,6 +86,7 @@ def enqueue_retraining(
     """Queue one ``retrain`` job, unless the cool-down or the label count say
     not yet; returns the job or ``None`` with the reason logged."""
     from mlsteward.jobs.service import JobService
+    from mlsteward.jobs.specs import EnqueueJob
 
     now = now or utcnow()
     cooldown = parse_duration(policy.triggers.cooldown, "triggers.cooldown", minimum=0)
@@ -108,9 +110,15 @@ def enqueue_retraining(
             return None
     bucket = int(now.timestamp() // max(cooldown, 1.0))
     return JobService(ctx).enqueue(
-        "retrain",
-        {"model": policy.model, "deployment": deployment, "trigger": trigger},
-        idempotency_key=f"retrain:{policy.model}:{bucket}",
+        EnqueueJob.parse(
+            kind="retrain",
+            payload={
+                "model": policy.model,
+                "deployment": deployment,
+                "trigger": trigger,
+            },
+            idempotency_key=f"retrain:{policy.model}:{bucket}",
+        )
     )
 
 

@@ -15,16 +15,16 @@ import pandas as pd
 
 from mlsteward.config import Settings, get_settings
 from mlsteward.context import Context
-from mlsteward.monitoring.outcomes import LoadResult, OutcomeService
+from mlsteward.monitoring.outcomes import LoadResult
 from mlsteward.sdk.governance import GovernanceMixin
 from mlsteward.sdk.jobs import JobsMixin
 from mlsteward.sdk.monitoring import MonitoringMixin
+from mlsteward.sdk.outcomes import Outcomes
 from mlsteward.sdk.registry import RegistryMixin
 from mlsteward.sdk.retraining import RetrainingMixin
 from mlsteward.sdk.serving import ServingMixin
 from mlsteward.serving.log.service import PredictionLog
 from mlsteward.serving.scoring import ScoringService
-from mlsteward.store.audit import AuditEvent, ChainHead, ChainReport
 
 __all__ = ["Client"]
 
@@ -76,7 +76,6 @@ class Client(
         self.ctx = ctx
         self._log = PredictionLog(self.ctx)
         self._scoring = ScoringService(self.ctx)
-        self._outcomes = OutcomeService(self.ctx)
 
     # -- store ------------------------------------------------------------
     def upgrade(self) -> str | None:
@@ -123,8 +122,14 @@ class Client(
             deployment=deployment, since=since, until=until, limit=limit
         )
 
+    @property
+    def outcomes(self) -> Outcomes:
+        """Outcomes: load, labelled_window."""
+        return Outcomes(self.ctx)
+
     def load_outcomes(self, data: pd.DataFrame | str | Path) -> LoadResult:
-        return self._outcomes.load(data)
+        """Use ``client.outcomes.load``; this delegates to it."""
+        return self.outcomes.load(data)
 
     def labelled_window(
         self,
@@ -133,64 +138,7 @@ class Client(
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
     ) -> pd.DataFrame:
-        return self._outcomes.labelled_window(
+        """Use ``client.outcomes.labelled_window``; this delegates to it."""
+        return self.outcomes.labelled_window(
             deployment=deployment, since=since, until=until
         )
-
-    # -- audit ------------------------------------------------------------
-    def audit_log(
-        self,
-        *,
-        object_id: str | None = None,
-        object_type: str | None = None,
-        actor: str | None = None,
-        action: str | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-        limit: int = 1000,
-    ) -> list[AuditEvent]:
-        """The newest ``limit`` audit events that pass every filter, oldest
-        first (``action`` is a prefix; times need a time zone).
-
-        Example:
-            >>> client.audit_log(object_id="credit-risk/3")  # doctest: +SKIP
-            [AuditEvent(seq=4, ..., action='model_version.registered', ...)]
-        """
-        from mlsteward.governance.records import AuditService
-
-        return AuditService(self.ctx).log(
-            object_id=object_id,
-            object_type=object_type,
-            actor=actor,
-            action=action,
-            since=since,
-            until=until,
-            limit=limit,
-        )
-
-    def audit_head(self) -> ChainHead:
-        """The newest audit event's number and hash (``str()`` gives
-        ``SEQ:HASH``): keep it outside the database.
-
-        Example:
-            >>> str(client.audit_head())  # doctest: +SKIP
-            '42:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'
-        """
-        from mlsteward.governance.records import AuditService
-
-        return AuditService(self.ctx).head()
-
-    def verify_audit(
-        self, *, expect_head: ChainHead | str | None = None
-    ) -> ChainReport:
-        """Recompute the audit chain (and its HMACs, with MLSTEWARD_AUDIT_KEY);
-        given ``expect_head`` (``SEQ:HASH``), check it still reaches that event.
-
-        Example:
-            >>> report = client.verify_audit(expect_head=kept)  # doctest: +SKIP
-            >>> report.ok, report.problems  # doctest: +SKIP
-            (True, [])
-        """
-        from mlsteward.governance.records import AuditService
-
-        return AuditService(self.ctx).verify(expect_head=expect_head)
