@@ -30,8 +30,39 @@ BAD_MONITORS: list[tuple[dict[str, Any], str, str]] = [
     ({"checks": ["drfit"]}, "checks", "choose from ['drift'"),
     (
         {"alerting": {"sinks": ["pager"]}},
-        "alerting.sinks[0]",
+        "alerting.sinks.0.type",
         "'log', 'retrain', 'webhook'",
+    ),
+    (
+        {"alerting": ["log", {"type": "webhook", "format": "teams"}]},
+        "alerting.sinks.1.format",
+        "'slack', 'discord', 'json'",
+    ),
+    (
+        {"alerting": ["webhook:ftp://hooks.example/secret"]},
+        "alerting.sinks.0.url",
+        "http(s) URL",
+    ),
+    (
+        {"checks": {"performance": {"auc_drop": {"warn": 0.2, "alert": 0.1}}}},
+        "checks.performance.auc_drop",
+        "must not be above the alert level",
+    ),
+    ({"checks": {"drift": {"alpha": 1.5}}}, "checks.drift.alpha", "must be < 1"),
+    (
+        {"checks": {"drift": {"thresholds": {"psi": [0.3, 0.1]}}}},
+        "checks.drift.thresholds.psi",
+        "0 <= watch <= drift",
+    ),
+    (
+        {"checks": {"estimated": {"calibration": "platt"}}},
+        "checks.estimated.calibration",
+        "['none', 'isotonic']",
+    ),
+    (
+        {"checks": {"quality": {"thresholds": {"missing_rate": {"warn": "x"}}}}},
+        "checks.quality.thresholds.missing_rate.warn",
+        "valid number",
     ),
     ({"schedule": "0 25 * * *"}, "schedule", "hour"),
 ]

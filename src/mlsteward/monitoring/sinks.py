@@ -24,8 +24,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from mlsteward.context import Context
+from mlsteward.errors import InvalidInput
 from mlsteward.monitoring.models import Alert
 from mlsteward.plugins import PluginTable
 
@@ -40,6 +42,8 @@ __all__ = [
     "Sink",
     "SinkFactory",
     "WebhookSink",
+    "check_sink_spec",
+    "check_webhook_url",
     "register_retraining_trigger",
     "retraining_triggers",
     "sink_types",
@@ -73,8 +77,31 @@ class LogSink:
         logger.log(level, "%s", alert.message)
 
 
+def check_webhook_url(url: str, *, field: str = "url") -> str:
+    """The webhook URL a sink may post to, or :class:`InvalidInput`.
+
+    Example:
+        >>> check_webhook_url("https://hooks.example.com/T0/secret")
+        'https://hooks.example.com/T0/secret'
+    """
+    from mlsteward.monitoring.spec import mask_url
+
+    parts = urlsplit(str(url))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInput(
+            f"{field} must be an http(s) URL, got {mask_url(str(url))!r}", field=field
+        )
+    return str(url)
+
+
 class WebhookSink:
     """POSTs the alert as JSON to an incoming-webhook URL, with a timeout."""
+
+    @staticmethod
+    def check_spec(spec: Mapping[str, Any]) -> None:
+        """The sink's own check of its spec (see :func:`check_sink_spec`)."""
+        if spec.get("url") is not None:
+            check_webhook_url(spec["url"])
 
     def __init__(self, spec: Mapping[str, Any], ctx: Context) -> None:
         self.url = spec.get("url") or ctx.settings.alert_webhook_url
@@ -163,6 +190,31 @@ def sink_types() -> list[str]:
         True
     """
     return SINK_TABLE.available()
+
+
+def check_sink_spec(spec: Mapping[str, Any]) -> None:
+    """Run a sink type's own check of a sink spec, where the type has one.
+
+    A sink factory may carry ``check_spec(spec)``, which raises
+    :class:`InvalidInput` (or ``ValueError``/``TypeError``) for a spec it
+    cannot deliver with; monitors call it when they are created, so a bad
+    sink is refused then rather than failing at the first alert.
+
+    Raises:
+        InvalidInput: Unknown type, a plug-in that cannot be loaded, or the
+            type's own check refused the spec.
+
+    Example:
+        >>> check_sink_spec({"type": "log"})
+    """
+    factory = SINK_TABLE.get(spec.get("type"))  # type: ignore[arg-type]
+    check = getattr(factory, "check_spec", None)
+    if check is None:
+        return
+    try:
+        check(dict(spec))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"sink {spec.get('type')!r}: {exc}") from exc
 
 
 def retraining_triggers() -> list[RetrainingTrigger]:
