@@ -29,12 +29,13 @@ from urllib.parse import urlsplit
 from pydantic import (
     BaseModel,
     Field,
-    SerializerFunctionWrapHandler,
+    GetJsonSchemaHandler,
     Strict,
     field_validator,
-    model_serializer,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from mlsteward.errors import InvalidInput
 from mlsteward.monitoring import checks as judged
@@ -393,6 +394,10 @@ class FairnessCheck(_Check):
         return value
 
 
+def _absent(value: Any) -> bool:
+    return value is None
+
+
 class Checks(Spec):
     """The checks a monitor runs; a check left out is ``null``.
 
@@ -403,11 +408,12 @@ class Checks(Spec):
         ['drift', 'quality', 'performance', 'estimated', 'fairness']
     """
 
-    drift: DriftCheck | None = None
-    quality: QualityCheck | None = None
-    performance: PerformanceCheck | None = None
-    estimated: EstimatedCheck | None = None
-    fairness: FairnessCheck | None = None
+    # A check left out is not dumped: a dumped spec parses back to the same.
+    drift: DriftCheck | None = Field(default=None, exclude_if=_absent)
+    quality: QualityCheck | None = Field(default=None, exclude_if=_absent)
+    performance: PerformanceCheck | None = Field(default=None, exclude_if=_absent)
+    estimated: EstimatedCheck | None = Field(default=None, exclude_if=_absent)
+    fairness: FairnessCheck | None = Field(default=None, exclude_if=_absent)
 
     @model_validator(mode="before")
     @classmethod
@@ -436,10 +442,15 @@ class Checks(Spec):
         # null picks a check with its defaults (a check left out is absent).
         return {k: {} if v is None else v for k, v in chosen.items()}
 
-    @model_serializer(mode="wrap")
-    def _chosen(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Only the chosen checks: a dumped spec parses back to the same one.
-        return {k: v for k, v in handler(self).items() if v is not None}
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # The shorthands are part of the contract: say so in the OpenAPI schema.
+        if handler.mode == "serialization":
+            return handler(schema)
+        names = {"type": "array", "items": {"enum": list(CHECK_NAMES)}}
+        return {"anyOf": [names, {"type": "string"}, handler(schema)]}
 
     def names(self) -> list[str]:
         """The chosen checks, in the order they run."""
