@@ -33,8 +33,6 @@ LONG_FUNCTIONS: set[str] = {
     "demo.py:run_demo",
     "jobs/batch.py:score_file",
     "monitoring/alerts.py:raise_alerts",
-    "monitoring/monitors.py:create",
-    "monitoring/monitors.py:run",
     "monitoring/outcomes.py:load",
     "registry/evaluation.py:evaluate",
     "registry/service.py:register",

@@ -183,7 +183,8 @@ class Alerting(Spec):
     """
 
     sinks: list[SinkSpec] = Field(
-        default_factory=lambda: [LogSinkSpec()], description="Sinks alerts go to."
+        default_factory=lambda: list[SinkSpec]([LogSinkSpec()]),
+        description="Sinks alerts go to.",
     )
     cooldown_seconds: int | str | None = Field(
         default=None,
