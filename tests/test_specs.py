@@ -30,8 +30,39 @@ BAD_MONITORS: list[tuple[dict[str, Any], str, str]] = [
     ({"checks": ["drfit"]}, "checks", "choose from ['drift'"),
     (
         {"alerting": {"sinks": ["pager"]}},
-        "alerting.sinks[0]",
+        "alerting.sinks.0.type",
         "'log', 'retrain', 'webhook'",
+    ),
+    (
+        {"alerting": ["log", {"type": "webhook", "format": "teams"}]},
+        "alerting.sinks.1.format",
+        "'slack', 'discord', 'json'",
+    ),
+    (
+        {"alerting": ["webhook:ftp://hooks.example/secret"]},
+        "alerting.sinks.0.url",
+        "http(s) URL",
+    ),
+    (
+        {"checks": {"performance": {"auc_drop": {"warn": 0.2, "alert": 0.1}}}},
+        "checks.performance.auc_drop",
+        "must not be above the alert level",
+    ),
+    ({"checks": {"drift": {"alpha": 1.5}}}, "checks.drift.alpha", "must be < 1"),
+    (
+        {"checks": {"drift": {"thresholds": {"psi": [0.3, 0.1]}}}},
+        "checks.drift.thresholds.psi",
+        "0 <= watch <= drift",
+    ),
+    (
+        {"checks": {"estimated": {"calibration": "platt"}}},
+        "checks.estimated.calibration",
+        "['none', 'isotonic']",
+    ),
+    (
+        {"checks": {"quality": {"thresholds": {"missing_rate": {"warn": "x"}}}}},
+        "checks.quality.thresholds.missing_rate.warn",
+        "valid number",
     ),
     ({"schedule": "0 25 * * *"}, "schedule", "hour"),
 ]
@@ -206,3 +237,74 @@ def test_canary_and_update_specs_everywhere(sqlite_client, api) -> None:  # type
         lambda: sqlite_client.deployments.update("d", unseen_policy="skip")
     )
     assert sdk_err.field == "unseen_policy"
+
+
+def test_rest_problems_carry_the_nested_field_and_the_allowed(api) -> None:  # type: ignore[no-untyped-def]
+    bad = {"estimated": {"calibration": "platt"}}
+    r = api.post("/api/v1/monitors", json={**BASE_MONITOR, "checks": bad})
+    problem = r.json()
+    assert (r.status_code, problem["field"]) == (422, "checks.estimated.calibration")
+    assert problem["allowed"] == ["none", "isotonic"]
+    r = api.post(
+        "/api/v1/monitors",
+        json={**BASE_MONITOR, "checks": {"drift": {"methods": {"age": ["psy"]}}}},
+    )
+    assert r.json()["field"] == "checks.drift.methods.age"
+    assert "jensen_shannon" in r.json()["allowed"]
+
+
+def test_openapi_describes_the_checks_and_the_sinks(api) -> None:  # type: ignore[no-untyped-def]
+    schemas = api.get("/openapi.json").json()["components"]["schemas"]
+    drift = schemas["DriftCheck"]["properties"]
+    assert {"columns", "methods", "score_methods", "thresholds", "alpha"} <= set(drift)
+    [create] = [k for k in schemas if k.startswith("CreateMonitor")][:1]
+    checks = schemas[create]["properties"]["checks"]
+    name = checks["$ref"].rsplit("/", 1)[-1]
+    assert name.startswith("Checks")
+    [as_object] = [s for s in schemas[name]["anyOf"] if "properties" in s]
+    assert set(as_object["properties"]) == {
+        "drift", "quality", "performance", "estimated", "fairness",
+    }  # fmt: skip
+    assert schemas["EstimatedCheck"]["properties"]["calibration"]["enum"] == [
+        "none",
+        "isotonic",
+    ]
+    hook = schemas["WebhookSinkSpec-Input"]["properties"]
+    assert hook["format"]["enum"] == ["slack", "discord", "json"]
+    assert "PluginSinkSpec-Input" in schemas  # third-party sink types are accepted too
+
+
+def test_plugin_sinks_are_checked_by_the_plugin(install_plugin) -> None:  # type: ignore[no-untyped-def]
+    import uuid
+
+    from mlsteward.monitoring.alerting import Alerting, PluginSinkSpec
+
+    module = f"pager_{uuid.uuid4().hex[:8]}"
+    source = """
+    class PagerSink:
+        def __init__(self, spec, ctx):
+            self.spec = spec
+
+        def send(self, alert):
+            pass
+
+        @staticmethod
+        def check_spec(spec):
+            if not str(spec.get("routing_key", "")).startswith("R"):
+                raise ValueError("routing_key must start with R")
+    """
+    install_plugin(
+        {"mlsteward.alert_sinks": {"pager": f"{module}:PagerSink"}}, {module: source}
+    )
+    good = Alerting.parse(sinks=[{"type": "pager", "routing_key": "R1"}])
+    assert isinstance(good.sinks[0], PluginSinkSpec)
+    assert good.stored(default_cooldown=0)["sinks"] == [
+        {"type": "pager", "min_severity": "warning", "routing_key": "R1", "id": "pager"}
+    ]
+    err = _error(
+        lambda: CreateMonitor.parse(
+            BASE_MONITOR, alerting=["log", {"type": "pager", "routing_key": "X"}]
+        )
+    )
+    assert err.field == "alerting.sinks.1"
+    assert "routing_key must start with R" in err.message

@@ -14,6 +14,7 @@ problem handler reads the same ``field`` and ``allowed``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, Self, TypeVar
 
@@ -33,6 +34,14 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+#: Number bounds pydantic checks, as the messages say them.
+_BOUNDS = {
+    "greater_than": (">", "gt"),
+    "greater_than_equal": (">=", "ge"),
+    "less_than": ("<", "lt"),
+    "less_than_equal": ("<=", "le"),
+}
 
 
 class Spec(BaseModel):
@@ -157,7 +166,10 @@ def error_of(err: Mapping[str, Any], model: Any = None) -> InvalidInput:
     field = field_of(tuple(err.get("loc", ())), ctx)
     if err["type"] == "invalid_input":
         details = {"allowed": ctx["allowed"]} if "allowed" in ctx else {}
-        return InvalidInput(str(ctx["message"]), field=field or None, **details)
+        message = str(ctx["message"])
+        if not ctx.get("field") and field:  # a validator that knows no path
+            message = f"{field}: {message}"
+        return InvalidInput(message, field=field or None, **details)
     if err["type"] == "extra_forbidden":
         allowed = allowed_keys(model, loc[:-1]) if model is not None else []
         known = f"; allowed here: {allowed}" if allowed else ""
@@ -170,9 +182,18 @@ def error_of(err: Mapping[str, Any], model: Any = None) -> InvalidInput:
         return InvalidInput(f"{field} is required", field=field)
     expected = ctx.get("expected")
     if expected:
+        # A Literal's choices come as "'a', 'b' or 'c'": list them.
+        choices = re.findall(r"'((?:[^'\\]|\\.)*)'", str(expected)) or [expected]
         return InvalidInput(
-            f"{field} must be one of {expected}, got {err.get('input')!r}",
+            f"{field} must be one of {choices}, got {err.get('input')!r}",
             field=field,
-            allowed=expected,
+            allowed=choices,
+        )
+    bound = _BOUNDS.get(err["type"])
+    if bound is not None:
+        op, key = bound
+        return InvalidInput(
+            f"{field} must be {op} {ctx.get(key)}, got {err.get('input')!r}",
+            field=field,
         )
     return InvalidInput(f"{field}: {err['msg']}", field=field)

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import pytest
 
 from mlsteward.config import Settings
+from mlsteward.monitoring.alerting import Alerting
 from mlsteward.monitoring.alerts import (
     AlertService,
     register_retraining_trigger,
@@ -21,7 +22,6 @@ from mlsteward.monitoring.alerts import (
 )
 from mlsteward.monitoring.models import Monitor
 from mlsteward.monitoring.sinks import TRIGGER_TABLE, sink_types
-from mlsteward.monitoring.spec import parse_alerting
 
 UTC = dt.UTC
 T0 = dt.datetime(2025, 7, 31, tzinfo=UTC)
@@ -45,10 +45,8 @@ def _monitor(sinks: list[Any], cooldown: int = 86400, name: str = "m") -> Monito
         window={"type": "period", "period": "month", "lookback": 1},
         reference="champion",
         checks={},
-        alerting=parse_alerting(
-            {"sinks": sinks, "cooldown_seconds": cooldown},
-            default_cooldown=cooldown,
-            sink_types=["log", "webhook", "retrain"],
+        alerting=Alerting.parse({"sinks": sinks, "cooldown_seconds": cooldown}).stored(
+            default_cooldown=cooldown
         ),
         routes=["champion"],
         description="",
@@ -262,10 +260,8 @@ def test_trigger_and_sink_plugins_come_from_entry_points(
     m = Monitor(
         **{
             **_monitor([]).__dict__,
-            "alerting": parse_alerting(
-                {"sinks": ["list", "log", "retrain"]},
-                default_cooldown=60,
-                sink_types=sink_types(),
+            "alerting": Alerting.parse({"sinks": ["list", "log", "retrain"]}).stored(
+                default_cooldown=60
             ),
         }
     )

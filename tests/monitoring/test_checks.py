@@ -4,6 +4,7 @@ quality by hand, thresholds, schedules, windows and monitor specs."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,11 +15,13 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from mlsteward.datasets.profile import compute_profile
 from mlsteward.durations import parse_schedule
 from mlsteward.errors import InvalidInput
+from mlsteward.monitoring.alerting import Alerting
 from mlsteward.monitoring.checks import Threshold
 from mlsteward.monitoring.fairness import AGE_BANDS, fairness_checks, group_values
 from mlsteward.monitoring.performance import bad_rate_by_band, performance_checks
 from mlsteward.monitoring.quality import quality_checks, volume_check
-from mlsteward.monitoring.spec import merge_checks, parse_alerting, parse_window
+from mlsteward.monitoring.spec import Threshold as Levels
+from mlsteward.monitoring.specs import CreateMonitor, Window
 from mlsteward.monitoring.windows import plan_windows, range_label
 
 UTC = dt.UTC
@@ -163,7 +166,7 @@ def test_threshold_direction_and_validation() -> None:
     assert Threshold(0.1, 0.25).status(0.1) == "ok"  # strictly past
     assert Threshold(0.9, 0.8, "below").status(0.79) == "alert"
     with pytest.raises(InvalidInput, match="warning level"):
-        Threshold.parse({"warn": 0.5, "alert": 0.1}, field="x")
+        Levels.parse({"warn": 0.5, "alert": 0.1})
 
 
 def test_cron_and_interval_schedules() -> None:
@@ -182,7 +185,7 @@ def test_cron_and_interval_schedules() -> None:
 
 
 def test_windows_split_into_calendar_months() -> None:
-    spec = parse_window("period:month")
+    spec = Window.model_validate("period:month").canonical()
     wins = plan_windows(
         spec,
         dt.datetime(2026, 1, 1, tzinfo=UTC),
@@ -200,23 +203,29 @@ def test_windows_split_into_calendar_months() -> None:
         plan_windows(spec, at, (dt.datetime(2025, 7, 1), dt.datetime(2025, 8, 1)))
 
 
+def _create(**fields: Any) -> CreateMonitor:
+    return CreateMonitor.parse(name="m", deployment="d", **fields)
+
+
 def test_specs_name_the_bad_field() -> None:
     with pytest.raises(InvalidInput) as bad:
-        merge_checks({"fairness": {"min_group": 3}})
+        _create(checks={"fairness": {"min_group": 3}})
     assert bad.value.field == "checks.fairness.min_group"
+    assert "min_group_size" in bad.value.details["allowed"]
     with pytest.raises(InvalidInput) as bad:
-        merge_checks(["drift", "telepathy"])
+        _create(checks=["drift", "telepathy"])
     assert "drift" in bad.value.details["allowed"]
     with pytest.raises(InvalidInput) as bad:
-        merge_checks({"fairness": {"approval_ratio": {"warn": 0.7, "alert": 0.8}}})
+        _create(checks={"fairness": {"approval_ratio": {"warn": 0.7, "alert": 0.8}}})
     assert bad.value.field == "checks.fairness.approval_ratio"
+    assert bad.value.message.startswith("checks.fairness.approval_ratio: the warn")
     with pytest.raises(InvalidInput) as bad:
-        parse_window("last:zero")
+        _create(window="last:zero")
     assert bad.value.field == "window.n"
     with pytest.raises(InvalidInput) as bad:
-        parse_alerting({"sinks": ["pager"]}, default_cooldown=60)
-    assert bad.value.details["allowed"] == ["log", "webhook", "retrain"]
-    hook = parse_alerting(
-        ["webhook:https://chat.example/hook/s3cret"], default_cooldown=0
-    )
-    assert hook["sinks"][0]["id"] == "webhook:chat.example"  # no secret in the id
+        Alerting.parse({"sinks": ["pager"]})
+    assert bad.value.details["allowed"] == ["log", "retrain", "webhook"]
+    assert bad.value.field == "alerting.sinks.0.type"
+    hook = Alerting.parse(sinks=["webhook:https://chat.example/hook/s3cret"])
+    stored = hook.stored(default_cooldown=0)
+    assert stored["sinks"][0]["id"] == "webhook:chat.example"  # no secret in the id

@@ -11,8 +11,8 @@ import math
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from mlsteward.monitoring.alerting import Alerting
 from mlsteward.monitoring.models import Alert, Monitor, MonitorRun, Window
-from mlsteward.monitoring.spec import parse_alerting
 
 T0 = dt.datetime(2025, 7, 31, tzinfo=dt.UTC)
 SECRET = "https://hooks.example.com/services/T0/B0/secret"
@@ -28,10 +28,8 @@ def _monitor() -> Monitor:
         window={"type": "period", "period": "month", "lookback": 1},
         reference="champion",
         checks={},
-        alerting=parse_alerting(
-            {"sinks": [{"type": "webhook", "url": SECRET}]},
-            default_cooldown=60,
-            sink_types=["log", "webhook"],
+        alerting=Alerting.parse({"sinks": [{"type": "webhook", "url": SECRET}]}).stored(
+            default_cooldown=60
         ),
         routes=["champion"],
         description="",

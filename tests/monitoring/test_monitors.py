@@ -291,3 +291,76 @@ def test_monitors_take_weeks_and_cron_and_name_a_bad_schedule(sqlite_world) -> N
     with pytest.raises(InvalidInput) as info:
         c.create_monitor("bad", deployment="credit-risk", window="range:1y")
     assert info.value.field == "window.seconds"
+
+
+#: A monitor row as the hand validators of earlier releases stored it: every
+#: default written out, numbers as given, a threshold with its direction, a
+#: sink with its id. Such rows are in users' databases and must keep running.
+OLD_CHECKS = {
+    "drift": {
+        "columns": FEATURES,
+        "methods": {},  # filled in below, as creation fixed them
+        "score": True,
+        "score_methods": ["psi", "ks"],
+        "thresholds": {"psi": [0.1, 0.2]},
+        "alpha": 0.05,
+    },
+    "performance": {
+        "min_labelled_share": 1,
+        "baseline_auc": None,
+        "baseline_metric": "cv_auc",
+        "auc_drop": {"warn": 0.03, "alert": 0.1},
+        "calibration": None,
+    },
+    "fairness": {
+        "protected": ["personal_status_and_sex", "age_in_years", "foreign_worker"],
+        "bands": {"age_in_years": [25, 35, 45, 55, 65]},
+        "min_group_size": 30,
+        "approval_ratio": {"warn": 0.9, "alert": 0.8, "direction": "below"},
+        "tpr_difference": {"warn": 0.1, "alert": 0.2},
+        "threshold": 0.5,
+    },
+}
+OLD_ALERTING = {
+    "sinks": [{"type": "log", "min_severity": "warning", "id": "log"}],
+    "cooldown_seconds": 86400,
+}
+
+
+def test_a_monitor_stored_in_the_old_shape_loads_and_runs_alike(sqlite_world) -> None:
+    from mlsteward.monitoring.tables import monitors as mt
+
+    c, period = sqlite_world.client, sqlite_world.history.periods[0]
+    options = {
+        "drift": {"thresholds": {"psi": [0.1, 0.2]}},
+        "performance": {"min_labelled_share": 1, "auc_drop": {"alert": 0.1}},
+        "fairness": {"approval_ratio": {"warn": 0.9, "alert": 0.8}},
+    }
+    new = c.create_monitor("new", deployment="credit-risk", checks=options)
+    old = c.create_monitor("old", deployment="credit-risk", checks=["drift"])
+    stored = {
+        **OLD_CHECKS,
+        "drift": {**OLD_CHECKS["drift"], "methods": new.checks["drift"]["methods"]},
+    }
+    with c.ctx.store.unit_of_work() as session:
+        session.execute(
+            mt.update()
+            .where(mt.c.name == "old")
+            .values(checks=stored, alerting=OLD_ALERTING)
+        )
+    loaded = c.get_monitor("old")
+    assert loaded.checks == stored and loaded.alerting == OLD_ALERTING
+    assert new.checks["performance"]["auc_drop"] == {"warn": 0.03, "alert": 0.1}
+    assert new.alerting == OLD_ALERTING  # the same shape is still written
+    sqlite_world.score(period)
+    runs = [
+        c.run_monitor(m.name, window=(period.start, period.end)) for m in (old, new)
+    ]
+
+    def figures(run):  # type: ignore[no-untyped-def]
+        return sorted(
+            (r["check"], r["column"], r["value"], r["status"]) for r in run.results
+        )
+
+    assert figures(runs[0]) == figures(runs[1])
+    assert runs[0].get("drift.psi", "credit_amount")["details"]["threshold"] == 0.2

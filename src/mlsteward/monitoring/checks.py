@@ -30,8 +30,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mlsteward.errors import InvalidInput
-
 __all__ = [
     "SEVERITY",
     "STATUSES",
@@ -83,62 +81,6 @@ class Threshold:
 
     def to_dict(self) -> dict[str, Any]:
         return {"warn": self.warn, "alert": self.alert, "direction": self.direction}
-
-    @classmethod
-    def parse(
-        cls,
-        value: Any,
-        *,
-        field: str,
-        direction: Literal["above", "below"] = "above",
-    ) -> Threshold:
-        """Read ``{"warn": w, "alert": a}`` (either may be missing or null).
-
-        Raises:
-            InvalidInput: Not a mapping, unknown keys, non-numbers, or the
-                warning level is past the alert level.
-        """
-        if isinstance(value, Threshold):
-            return value
-        if not isinstance(value, Mapping):
-            raise InvalidInput(
-                f"{field} must be an object like {{'warn': 0.1, 'alert': 0.25}}, "
-                f"got {value!r}",
-                field=field,
-            )
-        extra = set(value) - {"warn", "alert", "direction"}
-        if extra:
-            raise InvalidInput(
-                f"{field} has unknown keys {sorted(extra)}; allowed: warn, alert",
-                field=field,
-            )
-        levels: dict[str, float | None] = {}
-        for key in ("warn", "alert"):
-            raw = value.get(key)
-            if raw is None:
-                levels[key] = None
-                continue
-            if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-                raise InvalidInput(
-                    f"{field}.{key} must be a number, got {raw!r}",
-                    field=f"{field}.{key}",
-                )
-            if not math.isfinite(raw):
-                raise InvalidInput(
-                    f"{field}.{key} must be finite", field=f"{field}.{key}"
-                )
-            levels[key] = float(raw)
-        warn, alert = levels["warn"], levels["alert"]
-        if warn is not None and alert is not None:
-            inverted = warn > alert if direction == "above" else warn < alert
-            if inverted:
-                worse = "above" if direction == "above" else "below"
-                raise InvalidInput(
-                    f"{field}: the warning level {warn} must not be {worse} the "
-                    f"alert level {alert}",
-                    field=field,
-                )
-        return cls(warn, alert, direction)
 
 
 @dataclass

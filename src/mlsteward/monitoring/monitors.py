@@ -30,20 +30,16 @@ import pandas as pd
 from sqlalchemy import delete, or_, select, update
 
 from mlsteward.context import Context
-from mlsteward.datasets.models import DatasetVersion
+from mlsteward.datasets.models import ColumnRole, DatasetVersion
 from mlsteward.datasets.service import DatasetService
 from mlsteward.durations import parse_schedule
 from mlsteward.errors import Conflict, InvalidInput, MlstewardError, NotFound
-from mlsteward.monitoring.alerts import AlertService, sink_types
+from mlsteward.monitoring.alerts import AlertService
 from mlsteward.monitoring.models import RESULT_COLUMNS, Monitor, MonitorRun, Window
 from mlsteward.monitoring.outcomes import OutcomeService
 from mlsteward.monitoring.reference import ReferenceResolver, training_dataset
 from mlsteward.monitoring.runner import compute_window
-from mlsteward.monitoring.spec import (
-    fix_columns,
-    merge_checks,
-    parse_alerting,
-)
+from mlsteward.monitoring.spec import Checks, fix_columns
 from mlsteward.monitoring.specs import CreateMonitor, RunMonitor
 from mlsteward.monitoring.tables import monitor_results as rt
 from mlsteward.monitoring.tables import monitors as mt
@@ -107,45 +103,35 @@ class MonitorService:
             >>> svc.create(CreateMonitor(name="cr", deployment="credit-risk"))
             ... # doctest: +SKIP
         """
-        name, deployment, reference = spec.name, spec.deployment, spec.reference
         sched = parse_schedule(spec.schedule)
-        win = spec.window.canonical()
-        cfg = merge_checks(spec.checks)
+        cfg = spec.checks.stored()
         if spec.methods:
             cfg["drift"]["methods"] = {**cfg["drift"]["methods"], **spec.methods}
-        alert_cfg = parse_alerting(
-            spec.alerting.model_dump(exclude_none=True),
-            default_cooldown=self.ctx.settings.alert_cooldown_seconds,
-            sink_types=sink_types(),
-        )
-        route_list = list(spec.routes)
-        model_ref = spec.model or self._model_of(deployment)
-        model = parse_ref(model_ref, "model").name
+        model_ref = spec.model or self._model_of(spec.deployment)
         version = self._version_for(model_ref)
-        dataset = self._reference_dataset(reference, version)
+        dataset = self._reference_dataset(spec.reference, version)
         fix_columns(
             cfg,
             profile=dataset.profile,
             features=version.signature.feature_names,
-            protected=dataset.columns_with_role("protected"),
+            protected=dataset.columns_with_role(ColumnRole.PROTECTED),
             where=f"the reference {dataset.ref}",
         )
-        description = spec.description
         now = utcnow()
-        monitor_id = uuid.uuid4().hex
-        stored_reference = "champion" if reference == "champion" else dataset.ref
         values = {
-            "id": monitor_id,
-            "name": name,
-            "deployment": deployment,
-            "model": model,
+            "id": uuid.uuid4().hex,
+            "name": spec.name,
+            "deployment": spec.deployment,
+            "model": parse_ref(model_ref, "model").name,
             "schedule": sched.text,
-            "window": win,
-            "reference": stored_reference,
+            "window": spec.window.canonical(),
+            "reference": "champion" if spec.reference == "champion" else dataset.ref,
             "checks": cfg,
-            "alerting": alert_cfg,
-            "routes": route_list,
-            "description": description,
+            "alerting": spec.alerting.stored(
+                default_cooldown=self.ctx.settings.alert_cooldown_seconds
+            ),
+            "routes": list(spec.routes),
+            "description": spec.description,
             "enabled": True,
             "created_at": now,
             "created_by": self.ctx.actor,
@@ -157,6 +143,11 @@ class MonitorService:
                 "model_version_at_creation": version.ref,
             },
         }
+        return self._insert(values)
+
+    def _insert(self, values: dict[str, Any]) -> Monitor:
+        """Store a new monitor row and its audit event, in one transaction."""
+        name = values["name"]
         with self.ctx.store.unit_of_work() as session:
             clash = session.execute(select(mt.c.id).where(mt.c.name == name)).first()
             if clash is not None:
@@ -166,6 +157,7 @@ class MonitorService:
                     field="name",
                 )
             session.execute(mt.insert().values(**values))
+            checks = values["checks"]
             audit.record(
                 session,
                 actor=self.ctx.actor,
@@ -173,19 +165,18 @@ class MonitorService:
                 object_type="monitor",
                 object_id=name,
                 details={
-                    "id": monitor_id,
-                    "deployment": deployment,
-                    "model": model,
-                    "reference": stored_reference,
-                    "reference_dataset": dataset.ref,
-                    "schedule": sched.text,
-                    "window": win,
-                    "checks": sorted(cfg),
-                    "drift_methods": cfg.get("drift", {}).get("methods"),
+                    **{
+                        k: values[k] for k in ("id", "deployment", "model", "reference")
+                    },
+                    "reference_dataset": values["state"]["reference_at_creation"],
+                    "schedule": values["schedule"],
+                    "window": values["window"],
+                    "checks": sorted(checks),
+                    "drift_methods": checks.get("drift", {}).get("methods"),
                 },
             )
             return _row_to_monitor(
-                session.execute(select(mt).where(mt.c.id == monitor_id)).one()
+                session.execute(select(mt).where(mt.c.id == values["id"])).one()
             )
 
     def get(self, name: str) -> Monitor:
@@ -269,54 +260,14 @@ class MonitorService:
             >>> svc.run("cr", RunMonitor(start=t0, end=t1))  # doctest: +SKIP
         """
         spec = spec or RunMonitor()
-        window, at = spec.window, spec.at
         monitor = self.get(name)
-        at = as_utc(at, "at") if at is not None else utcnow()
+        at = as_utc(spec.at, "at") if spec.at is not None else utcnow()
         run_id = uuid.uuid4().hex
         state = dict(monitor.state)
-        resolver = ReferenceResolver(
-            self.ctx,
-            model=monitor.model,
-            reference=monitor.reference,
-            checks=monitor.checks,
-            state=state,
-        )
-        history = self._volume_history(monitor)
         computed_at = utcnow()
-        rows: list[dict[str, Any]] = []
-        windows: list[Window] = []
-        for win, frame in self._windows(monitor, window, at):
-            windows.append(win)
-            versions: Any = frame["model_version"] if len(frame) else []
-            ref = resolver.resolve(versions)
-            before = [h for w, h in history if w < win.start]
-            results = compute_window(
-                monitor.checks,
-                win,
-                frame,
-                ref,
-                at=at,
-                volume_history=before[::-1],
-            )
-            for res in results:
-                d = res.to_dict()
-                d["details"].setdefault("reference", ref.to_dict())
-                rows.append(
-                    {
-                        "monitor": monitor.name,
-                        "run_id": run_id,
-                        **{k: d[k] for k in ("check", "column", "value", "status")},
-                        "details": d["details"],
-                        "window_start": win.start,
-                        "window_end": win.end,
-                        "window_label": win.label,
-                        "computed_at": computed_at,
-                    }
-                )
-                if res.check == "quality.volume" and res.value is not None:
-                    history = [h for h in history if h[0] != win.start]
-                    history.append((win.start, res.value))
-                    history.sort(key=lambda h: h[0])
+        windows, rows = self._compute(monitor, spec.window, at, state)
+        for row in rows:
+            row.update(run_id=run_id, computed_at=computed_at)
         alerts = AlertService(self.ctx)
         with self.ctx.store.unit_of_work() as session:
             if rows:
@@ -359,6 +310,54 @@ class MonitorService:
             results=rows,
             alerts=raised,
         )
+
+    def _compute(
+        self,
+        monitor: Monitor,
+        explicit: tuple[dt.datetime, dt.datetime] | None,
+        at: dt.datetime,
+        state: dict[str, Any],
+    ) -> tuple[builtins.list[Window], builtins.list[dict[str, Any]]]:
+        """Every check on every window of a run: the windows and result rows
+        (``run_id`` and ``computed_at`` are the caller's to add). ``state``
+        takes what the reference resolver learns."""
+        checks = Checks.load(monitor.checks)
+        resolver = ReferenceResolver(
+            self.ctx,
+            model=monitor.model,
+            reference=monitor.reference,
+            checks=monitor.checks,
+            state=state,
+        )
+        history = self._volume_history(monitor)
+        rows: list[dict[str, Any]] = []
+        windows: list[Window] = []
+        for win, frame in self._windows(monitor, explicit, at):
+            windows.append(win)
+            versions: Any = frame["model_version"] if len(frame) else []
+            ref = resolver.resolve(versions)
+            before = [h for w, h in history if w < win.start]
+            results = compute_window(
+                checks, win, frame, ref, at=at, volume_history=before[::-1]
+            )
+            for res in results:
+                d = res.to_dict()
+                d["details"].setdefault("reference", ref.to_dict())
+                rows.append(
+                    {
+                        "monitor": monitor.name,
+                        **{k: d[k] for k in ("check", "column", "value", "status")},
+                        "details": d["details"],
+                        "window_start": win.start,
+                        "window_end": win.end,
+                        "window_label": win.label,
+                    }
+                )
+                if res.check == "quality.volume" and res.value is not None:
+                    history = [h for h in history if h[0] != win.start]
+                    history.append((win.start, res.value))
+                    history.sort(key=lambda h: h[0])
+        return windows, rows
 
     def claim_due(
         self, *, now: dt.datetime | None = None

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -34,13 +34,13 @@ import pandas as pd
 
 from mlsteward.errors import MlstewardError
 from mlsteward.monitoring.cbpe import CANNOT_SEE, estimate_performance
-from mlsteward.monitoring.checks import CheckResult, Threshold
+from mlsteward.monitoring.checks import CheckResult
 from mlsteward.monitoring.fairness import fairness_checks
 from mlsteward.monitoring.models import Window
 from mlsteward.monitoring.performance import performance_checks
 from mlsteward.monitoring.quality import quality_checks, volume_check
 from mlsteward.monitoring.reference import Reference
-from mlsteward.monitoring.spec import threshold_of
+from mlsteward.monitoring.spec import Checks, DriftCheck, EstimatedCheck
 
 __all__ = ["STATUS_OF_DRIFT", "compute_window", "inputs_of"]
 
@@ -71,21 +71,22 @@ def _guard(family: str, fn: Any, *args: Any, **kwargs: Any) -> list[CheckResult]
 
 
 def _drift(
-    options: Mapping[str, Any],
+    options: DriftCheck,
     current: pd.DataFrame,
     scores: np.ndarray,
     ref: Reference,
 ) -> list[CheckResult]:
     from mlsteward.monitoring.drift.compute import compute_drift
 
-    methods: dict[str, list[str]] = options["methods"]
-    present = [c for c in options["columns"] if c in current.columns]
-    absent = [c for c in options["columns"] if c not in current.columns]
+    methods = options.methods
+    monitored = options.columns or []
+    present = [c for c in monitored if c in current.columns]
+    absent = [c for c in monitored if c not in current.columns]
     if len(current) == 0:
         return [CheckResult("drift", "*", None, "no_data", {"reason": "empty window"})]
     out: list[CheckResult] = []
-    thresholds = options.get("thresholds") or {}
-    alpha = float(options.get("alpha", 0.05))
+    thresholds = options.thresholds
+    alpha = options.alpha
     common = {"reference": ref.to_dict()}
     if present:
         result = compute_drift(
@@ -119,11 +120,11 @@ def _drift(
                 {"error": f"no monitored column is logged: {absent}", **common},
             )
         )
-    if options.get("score") and ref.score_profile is not None and scores.size:
+    if options.score and ref.score_profile is not None and scores.size:
         score = compute_drift(
             ref.score_profile,
             pd.DataFrame({"score": scores}),
-            methods={"score": list(options.get("score_methods") or ["psi"])},
+            methods={"score": list(options.score_methods)},
             thresholds=thresholds,
             alpha=alpha,
         )
@@ -162,13 +163,12 @@ def _drift_row(prefix: str, row: Any) -> CheckResult:
 
 
 def _estimated(
-    checks: Mapping[str, Mapping[str, Any]],
+    options: EstimatedCheck,
     scores: np.ndarray,
     ref: Reference,
     realised: CheckResult | None,
 ) -> list[CheckResult]:
-    options = checks["estimated"]
-    if scores.size < int(options.get("min_rows", 1)):
+    if scores.size < options.min_rows:
         return [
             CheckResult(
                 "estimated.auc",
@@ -177,7 +177,7 @@ def _estimated(
                 "no_data",
                 {
                     "reason": f"{scores.size} scores; CBPE needs at least "
-                    f"{options.get('min_rows')}",
+                    f"{options.min_rows}",
                     "cannot_see": CANNOT_SEE,
                 },
             )
@@ -199,10 +199,9 @@ def _estimated(
             # itself: the part of any gap below that comes from calibration.
             details["reference_estimated_auc"] = ref_est
             details["reference_overconfidence"] = ref_est - baseline
-        level = threshold_of(checks, "estimated", "auc_drop")
-        if level is not None:
-            status = level.status(drop)
-            details["threshold"] = {"auc_drop": level.to_dict()}
+        level = options.auc_drop.judge()
+        status = level.status(drop)
+        details["threshold"] = {"auc_drop": level.to_dict()}
     if realised is not None and realised.value is not None:
         details["realised_auc"] = realised.value
         details["realised_minus_estimated"] = realised.value - est.auc
@@ -212,7 +211,7 @@ def _estimated(
 
 
 def compute_window(
-    checks: Mapping[str, Mapping[str, Any]],
+    checks: Checks,
     window: Window,
     frame: pd.DataFrame,
     ref: Reference,
@@ -223,7 +222,7 @@ def compute_window(
     """Every configured check of one window.
 
     Args:
-        checks: The monitor's stored checks.
+        checks: The monitor's checks (:meth:`Checks.load` of the stored ones).
         window: The window's span and label.
         frame: Its predictions: ``input.<column>``, ``score``, ``decision``,
             ``created_at``, ``label`` (NaN where no outcome yet).
@@ -239,15 +238,12 @@ def compute_window(
         else np.empty(0)
     )
     out: list[CheckResult] = []
-    if "drift" in checks:
-        out += _guard("drift", _drift, checks["drift"], current, scores, ref)
-    if "quality" in checks:
-        q = checks["quality"]
-        levels = {
-            k: Threshold.parse(v, field=f"checks.quality.thresholds.{k}")
-            for k, v in q["thresholds"].items()
-        }
-        cols = [c for c in q["columns"] if c in ref.columns]
+    if checks.drift is not None:
+        out += _guard("drift", _drift, checks.drift, current, scores, ref)
+    if checks.quality is not None:
+        q = checks.quality
+        levels = {k: t.judge() for k, t in q.thresholds.items()}
+        cols = [c for c in q.columns or [] if c in ref.columns]
         out += _guard("quality", quality_checks, ref.columns, current, cols, levels)
         if window.label.startswith("last "):
             span = 0.0
@@ -262,8 +258,8 @@ def compute_window(
             volume_check(n, span / 86400.0, list(volume_history), levels.get("volume"))
         )
     realised: CheckResult | None = None
-    if "performance" in checks:
-        p = checks["performance"]
+    if checks.performance is not None:
+        p = checks.performance
         labels = frame["label"] if n else pd.Series(dtype="float64")
         perf_frame = pd.DataFrame({"score": scores, "label": labels.to_numpy()})
         cuts = (ref.score or {}).get("cuts")
@@ -271,31 +267,29 @@ def compute_window(
             "performance",
             performance_checks,
             perf_frame,
-            min_labelled_share=float(p["min_labelled_share"]),
+            min_labelled_share=p.min_labelled_share,
             baseline_auc=ref.derived.get("baseline_auc"),
             baseline_source=ref.derived.get("baseline_source"),
-            auc_drop=threshold_of(checks, "performance", "auc_drop"),
-            calibration=threshold_of(checks, "performance", "calibration"),
+            auc_drop=p.auc_drop.judge(),
+            calibration=p.calibration.judge() if p.calibration else None,
             band_cuts=cuts,
         )
         out += perf
         realised = next((r for r in perf if r.check == "performance.auc"), None)
-    if "estimated" in checks:
-        out += _guard("estimated", _estimated, checks, scores, ref, realised)
-    if "fairness" in checks:
-        f = checks["fairness"]
+    if checks.estimated is not None:
+        out += _guard("estimated", _estimated, checks.estimated, scores, ref, realised)
+    if checks.fairness is not None:
+        f = checks.fairness
         out += _guard(
             "fairness",
             fairness_checks,
             frame,
-            list(f["protected"]),
-            bands=f["bands"],
-            min_group_size=int(f["min_group_size"]),
-            approval_ratio=threshold_of(checks, "fairness", "approval_ratio")
-            or Threshold(None, None, "below"),
-            tpr_difference=threshold_of(checks, "fairness", "tpr_difference")
-            or Threshold(None, None),
-            threshold=float(f["threshold"]),
+            list(f.protected or []),
+            bands=f.bands,
+            min_group_size=f.min_group_size,
+            approval_ratio=f.approval_ratio.judge(),
+            tpr_difference=f.tpr_difference.judge(),
+            threshold=f.threshold,
         )
     for r in out:
         if r.value is not None and not math.isfinite(r.value):

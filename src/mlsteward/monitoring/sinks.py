@@ -57,6 +57,7 @@ __all__ = [
     "SinkFactory",
     "UnsafeWebhook",
     "WebhookSink",
+    "check_sink_spec",
     "check_webhook_url",
     "post_webhook",
     "register_retraining_trigger",
@@ -265,6 +266,12 @@ class LogSink:
 class WebhookSink:
     """POSTs the alert as JSON to an incoming-webhook URL, with a timeout."""
 
+    @staticmethod
+    def check_spec(spec: Mapping[str, Any]) -> None:
+        """The sink's own check of its spec (see :func:`check_sink_spec`)."""
+        if spec.get("url") is not None:
+            check_webhook_url(spec["url"], "url")
+
     def __init__(self, spec: Mapping[str, Any], ctx: Context) -> None:
         self.url = spec.get("url") or ctx.settings.alert_webhook_url
         self.format = spec.get("format", "slack")
@@ -355,6 +362,31 @@ def sink_types() -> list[str]:
         True
     """
     return SINK_TABLE.available()
+
+
+def check_sink_spec(spec: Mapping[str, Any]) -> None:
+    """Run a sink type's own check of a sink spec, where the type has one.
+
+    A sink factory may carry ``check_spec(spec)``, which raises
+    :class:`InvalidInput` (or ``ValueError``/``TypeError``) for a spec it
+    cannot deliver with; monitors call it when they are created, so a bad
+    sink is refused then rather than failing at the first alert.
+
+    Raises:
+        InvalidInput: Unknown type, a plug-in that cannot be loaded, or the
+            type's own check refused the spec.
+
+    Example:
+        >>> check_sink_spec({"type": "log"})
+    """
+    factory = SINK_TABLE.get(spec.get("type"))  # type: ignore[arg-type]
+    check = getattr(factory, "check_spec", None)
+    if check is None:
+        return
+    try:
+        check(dict(spec))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"sink {spec.get('type')!r}: {exc}") from exc
 
 
 def retraining_triggers() -> list[RetrainingTrigger]:

@@ -1,224 +1,482 @@
-"""What a monitor is made of, validated: its window, checks and alerting.
+"""What a monitor checks, typed: one model per check kind, and their levels.
 
-Everything here turns user input (CLI flags, SDK arguments, REST JSON) into
-the canonical dicts stored in the ``monitors`` row, or raises
-:class:`~mlsteward.errors.InvalidInput` naming the field and the allowed
-values. Pure: no database, no web framework.
+:class:`Checks` is the ``checks`` field of
+:class:`~mlsteward.monitoring.specs.CreateMonitor`. It accepts a list of
+check names (``["drift", "quality"]``, or ``"drift,quality"``), or an object
+of options per check (``{"fairness": {"min_group_size": 50}}``; ``true`` or
+``null`` takes a check with its defaults, ``false`` leaves it out); no value
+means every check with its defaults. A threshold option given as an object
+is laid over its default (``{"auc_drop": {"alert": 0.1}}`` keeps the default
+warning level).
 
-Window (``window``)
-    * ``{"type": "last_n", "n": 1000}`` or ``"last:1000"``: the newest
-      ``n`` predictions before the run.
-    * ``{"type": "range", "seconds": 604800}`` or ``"range:7d"``: a rolling
-      time range ending at the run.
-    * ``{"type": "period", "period": "month", "lookback": 1}`` or
-      ``"period:month"`` (also ``week``, ``day``): calendar periods (UTC),
-      the current one and ``lookback`` before it; an explicit range given to
-      a run is split into such periods. Calendar months give vintage views.
+Each check kind is a model below (:class:`DriftCheck`, :class:`QualityCheck`,
+:class:`PerformanceCheck`, :class:`EstimatedCheck`, :class:`FairnessCheck`)
+listing every option, its bounds and its default, so the OpenAPI document
+describes them too. What a monitor stores is :meth:`Checks.stored`: every
+option of every chosen check, as plain JSON; the runner reads it back through
+the same models (:meth:`Checks.load`), so a monitor stored before these models
+existed loads unchanged.
 
-Checks (``checks``): a list of names, or ``{name: options}``; see
-:data:`CHECK_DEFAULTS` for every option and its default.
-
-Alerting (``alerting``): ``{"sinks": [...], "cooldown_seconds": 86400}``.
-A sink is ``"log"``, ``"webhook"`` (the URL in ``MLSTEWARD_ALERT_WEBHOOK_URL``),
-``"webhook:https://..."``, ``"retrain"`` or a dict ``{"type": ...,
-"url": ..., "format": "slack" | "discord" | "json", "min_severity":
-"warning" | "critical"}``.
+Pure: no database, no web framework.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from mlsteward.durations import parse_duration
+from pydantic import (
+    BaseModel,
+    Field,
+    GetJsonSchemaHandler,
+    Strict,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+
 from mlsteward.errors import InvalidInput
-from mlsteward.monitoring.checks import Threshold
+from mlsteward.monitoring import checks as judged
+from mlsteward.spec import Spec, invalid
 
 __all__ = [
-    "CHECK_DEFAULTS",
     "CHECK_NAMES",
     "PERIODS",
-    "SEVERITIES",
-    "SINK_TYPES",
+    "QUALITY_FIGURES",
+    "Checks",
+    "DriftCheck",
+    "EstimatedCheck",
+    "FairnessCheck",
+    "PerformanceCheck",
+    "QualityCheck",
+    "Threshold",
+    "ThresholdBelow",
     "fix_columns",
     "mask_url",
-    "merge_checks",
-    "parse_alerting",
-    "parse_window",
-    "threshold_of",
 ]
 
 PERIODS = ("month", "week", "day")
-SEVERITIES = ("warning", "critical")
-SINK_TYPES = ("log", "webhook", "retrain")
-WEBHOOK_FORMATS = ("slack", "discord", "json")
+CHECK_NAMES = ("drift", "quality", "performance", "estimated", "fairness")
+QUALITY_FIGURES = (
+    "missing_rate",
+    "out_of_range",
+    "unseen_categories",
+    "schema",
+    "volume",
+)
 
-#: Every check, its options and their defaults. ``drift`` methods per column
-#: are filled in at creation from the reference profile and then fixed.
-CHECK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "drift": {
-        "columns": None,  # None: the model's inputs found in the reference
-        "methods": {},  # {column: [method, ...]}; unset columns get defaults
-        "score": True,  # also the drift of the score
-        "score_methods": ["psi", "ks"],
-        "thresholds": {},  # {method or column: [watch, drift]}
-        "alpha": 0.05,
-    },
-    "quality": {
-        "columns": None,
-        "thresholds": {
-            "missing_rate": {"warn": 0.05, "alert": 0.10},
-            "out_of_range": {"warn": 0.01, "alert": 0.05},
-            "unseen_categories": {"warn": 0.01, "alert": 0.05},
-            "schema": {"warn": None, "alert": 0.0},
-            "volume": {"warn": 0.3, "alert": 0.5},
-        },
-    },
-    "performance": {
-        "min_labelled_share": 0.9,
-        "baseline_auc": None,  # None: the scoring version's run metric, ...
-        "baseline_metric": "cv_auc",
-        "auc_drop": {"warn": 0.03, "alert": 0.05},
-        "calibration": None,  # threshold on the mean absolute gap
-    },
-    "estimated": {
-        "calibration": "none",  # or "isotonic"
-        "calibration_dataset": None,  # labelled data for it; None: the reference
-        "auc_drop": {"warn": 0.03, "alert": 0.05},
-        "min_rows": 50,
-    },
-    "fairness": {
-        "protected": None,  # None: the reference's protected columns
-        "bands": {},  # {numeric column: [cut, ...]}
-        "min_group_size": 30,
-        "approval_ratio": {"warn": 0.9, "alert": 0.8},
-        "tpr_difference": {"warn": 0.1, "alert": 0.2},
-        "threshold": 0.5,
-    },
-}
-CHECK_NAMES = tuple(CHECK_DEFAULTS)
-_BELOW = {("fairness", "approval_ratio")}
+#: A finite number; ``true`` is not 1 here.
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+Share = Annotated[float, Strict(), Field(ge=0, le=1)]
+Count = Annotated[int, Strict(), Field(ge=1)]
 
 
-def parse_window(value: Any) -> dict[str, Any]:
-    """Canonical window dict (see the module docstring and
-    :class:`~mlsteward.monitoring.specs.Window`, which validates it).
+# -- levels -----------------------------------------------------------------
+class Threshold(Spec):
+    """Warning and alert levels of a figure where larger values are worse.
+
+    "Past" means strictly past (see :mod:`mlsteward.monitoring.checks`).
 
     Example:
-        >>> parse_window("last:500"), parse_window("period:month")["lookback"]
-        ({'type': 'last_n', 'n': 500}, 1)
+        >>> Threshold(warn=0.1, alert=0.25).judge().status(0.3)
+        'alert'
     """
-    from pydantic import ValidationError
 
-    from mlsteward.monitoring.specs import Window
-    from mlsteward.spec import invalid_input_of
+    direction: ClassVar[Literal["above", "below"]] = "above"
 
-    try:
-        return Window.model_validate(value or "period:month").canonical()
-    except ValidationError as exc:
-        raise invalid_input_of(exc, Window) from exc
+    warn: Number | None = Field(
+        default=None, description="Level past which the status is warn (null: none)."
+    )
+    alert: Number | None = Field(
+        default=None, description="Level past which the status is alert (null: none)."
+    )
 
-
-def threshold_of(checks: Mapping[str, Any], check: str, key: str) -> Threshold | None:
-    """The :class:`Threshold` stored at ``checks[check][key]`` (or ``None``)."""
-    raw = checks[check].get(key)
-    if raw is None:
-        return None
-    if (check, key) in _BELOW:
-        return Threshold.parse(raw, field=f"checks.{check}.{key}", direction="below")
-    return Threshold.parse(raw, field=f"checks.{check}.{key}")
-
-
-def merge_checks(value: Any) -> dict[str, dict[str, Any]]:
-    """Defaults merged with the user's choice of checks and options.
-
-    ``None`` means every check with its defaults; a list names the checks to
-    run; a dict gives options per check (``{"fairness": {"min_group_size":
-    50}}``; ``false`` leaves a check out).
-
-    Example:
-        >>> sorted(merge_checks(["drift", "quality"]))
-        ['drift', 'quality']
-    """
-    if value is None:
-        chosen: dict[str, Any] = {name: {} for name in CHECK_NAMES}
-    elif isinstance(value, str):
-        chosen = {n.strip(): {} for n in value.split(",") if n.strip()}
-    elif isinstance(value, Mapping):
-        chosen = {str(k): v for k, v in value.items() if v is not False}
-    elif isinstance(value, Sequence):
-        chosen = {str(n): {} for n in value}
-    else:
-        raise InvalidInput(
-            "checks must be a list of names or an object", field="checks"
-        )
-    out: dict[str, dict[str, Any]] = {}
-    for name, options in chosen.items():
-        if name not in CHECK_DEFAULTS:
-            raise InvalidInput(
-                f"check {name!r} is not known; choose from {list(CHECK_NAMES)}",
-                field="checks",
-                allowed=list(CHECK_NAMES),
+    @model_validator(mode="before")
+    @classmethod
+    def _object(cls, value: Any) -> Any:
+        if isinstance(value, Threshold):
+            return value
+        if not isinstance(value, Mapping):
+            invalid(
+                f"must be an object like {{'warn': 0.1, 'alert': 0.25}}, got {value!r}",
+                "",
             )
-        if options is True or options is None:
-            options = {}
-        if not isinstance(options, Mapping):
-            raise InvalidInput(
-                f"checks.{name} must be an object of options", field=f"checks.{name}"
-            )
-        merged = copy.deepcopy(CHECK_DEFAULTS[name])
-        for key, opt in options.items():
-            if key not in merged:
-                raise InvalidInput(
-                    f"checks.{name} has no option {key!r}; options are "
-                    f"{sorted(merged)}",
-                    field=f"checks.{name}.{key}",
-                    allowed=sorted(merged),
+        # The check fixes the direction; monitors stored by earlier releases
+        # may carry it, so it is read and dropped rather than refused.
+        return {k: v for k, v in value.items() if k != "direction"}
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Threshold:
+        warn, alert = self.warn, self.alert
+        if warn is not None and alert is not None:
+            inverted = warn > alert if self.direction == "above" else warn < alert
+            if inverted:
+                invalid(
+                    f"the warning level {warn} must not be {self.direction} the "
+                    f"alert level {alert} (smaller values are worse here)"
+                    if self.direction == "below"
+                    else f"the warning level {warn} must not be above the alert "
+                    f"level {alert}",
+                    "",
                 )
-            if (
-                isinstance(merged[key], dict)
-                and isinstance(opt, Mapping)
-                and key not in ("methods", "bands")
-            ):
-                merged[key] = {**merged[key], **opt}
+        return self
+
+    def judge(self) -> judged.Threshold:
+        """The levels as the checks read them."""
+        return judged.Threshold(self.warn, self.alert, self.direction)
+
+
+class ThresholdBelow(Threshold):
+    """Warning and alert levels of a figure where smaller values are worse
+    (the approval-rate ratio of the four-fifths rule): ``warn >= alert``.
+
+    Example:
+        >>> ThresholdBelow(warn=0.9, alert=0.8).judge().status(0.85)
+        'warn'
+    """
+
+    direction: ClassVar[Literal["above", "below"]] = "below"
+
+
+def _levels(warn: float | None, alert: float | None) -> Any:
+    return Field(default_factory=lambda: Threshold(warn=warn, alert=alert))
+
+
+# -- the checks -------------------------------------------------------------
+class _Check(Spec):
+    """Options of one check; an object given for a threshold (or a map of
+    thresholds) is laid over the default one."""
+
+    name: ClassVar[str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _over_defaults(cls, value: Any) -> Any:
+        if value is None or value is True:
+            return {}
+        if isinstance(value, _Check):
+            return value
+        if not isinstance(value, Mapping):
+            invalid(
+                f"checks.{cls.name} must be an object of options, got {value!r}",
+                f"checks.{cls.name}",
+            )
+        out = dict(value)
+        for key, given in value.items():
+            info = cls.model_fields.get(key)
+            if info is None or not isinstance(given, Mapping):
+                continue
+            default = info.get_default(call_default_factory=True)
+            if isinstance(default, BaseModel):
+                default = default.model_dump()
+            if isinstance(default, dict):
+                out[key] = {**default, **given}
+        return out
+
+
+Band = float | tuple[float, float]
+
+
+def _band(value: Any, field: str) -> None:
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if number(value):
+        pair = (float(value), float(value))
+    elif (
+        isinstance(value, Sequence)
+        and not isinstance(value, str)
+        and len(value) == 2
+        and all(number(v) for v in value)
+    ):
+        pair = (float(value[0]), float(value[1]))
+    else:
+        invalid(
+            f"{field} must be a number or a [watch, drift] pair, got {value!r}", field
+        )
+    if not 0 <= pair[0] <= pair[1] < float("inf"):
+        invalid(f"{field} must satisfy 0 <= watch <= drift, got {list(pair)}", field)
+
+
+class DriftCheck(_Check):
+    """Drift of each monitored column (and of the score) from the reference."""
+
+    name: ClassVar[str] = "drift"
+
+    columns: list[str] | None = Field(
+        default=None,
+        description="Columns compared; null: the model's inputs in the reference.",
+    )
+    methods: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Drift method(s) per column (psi, ks, chi2, jensen_shannon, "
+        "wasserstein); columns not named get defaults from the reference.",
+    )
+    score: bool = Field(default=True, description="Also the drift of the score.")
+    score_methods: list[str] = Field(
+        default_factory=lambda: ["psi", "ks"], description="Methods for the score."
+    )
+    thresholds: dict[str, Band | dict[str, Band]] = Field(
+        default_factory=dict,
+        description="{method or column: watch level or [watch, drift]}, or "
+        "{column: {method: ...}}; unset: each method's defaults.",
+    )
+    alpha: float = Field(
+        default=0.05, gt=0, lt=1, strict=True, description="Family-wise test level."
+    )
+
+    @field_validator("methods", mode="before")
+    @classmethod
+    def _methods(cls, value: Any) -> Any:
+        from mlsteward.monitoring.drift.compute import METHODS
+
+        if not isinstance(value, Mapping):
+            return value
+        out: dict[str, Any] = {}
+        for column, given in value.items():
+            listed = [given] if isinstance(given, str) else given
+            field = f"checks.drift.methods.{column}"
+            if not isinstance(listed, list) or not listed:
+                invalid(f"{field} must name at least one drift method", field)
+            bad = [m for m in listed if m not in METHODS]
+            if bad:
+                invalid(
+                    f"{field}: {bad} are not drift methods; choose from "
+                    f"{list(METHODS)}",
+                    field,
+                    list(METHODS),
+                )
+            out[column] = listed
+        return out
+
+    @field_validator("score_methods")
+    @classmethod
+    def _score_methods(cls, value: list[str]) -> list[str]:
+        from mlsteward.monitoring.drift.compute import KIND_METHODS
+
+        allowed = list(KIND_METHODS["numeric"])
+        bad = [m for m in value if m not in allowed]
+        if bad or not value:
+            invalid(
+                f"checks.drift.score_methods {bad or value} are not drift methods "
+                f"of a score; choose from {allowed}",
+                "checks.drift.score_methods",
+                allowed,
+            )
+        return value
+
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def _thresholds(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            invalid(
+                "checks.drift.thresholds must map a method or a column to a "
+                "number or a [watch, drift] pair",
+                "checks.drift.thresholds",
+            )
+        for key, given in value.items():
+            field = f"checks.drift.thresholds.{key}"
+            if isinstance(given, Mapping):
+                for method, band in given.items():
+                    _band(band, f"{field}.{method}")
             else:
-                merged[key] = opt
-        out[name] = merged
-    if not out:
-        raise InvalidInput("a monitor needs at least one check", field="checks")
-    _validate(out)
-    return out
+                _band(given, field)
+        return value
 
 
-def fix_columns(
+def _quality_levels() -> dict[str, Threshold]:
+    return {
+        "missing_rate": Threshold(warn=0.05, alert=0.10),
+        "out_of_range": Threshold(warn=0.01, alert=0.05),
+        "unseen_categories": Threshold(warn=0.01, alert=0.05),
+        "schema": Threshold(warn=None, alert=0.0),
+        "volume": Threshold(warn=0.3, alert=0.5),
+    }
+
+
+class QualityCheck(_Check):
+    """Missing values, out-of-range values, unseen categories, schema, volume."""
+
+    name: ClassVar[str] = "quality"
+
+    columns: list[str] | None = Field(
+        default=None,
+        description="Columns checked; null: the model's inputs in the reference.",
+    )
+    thresholds: dict[str, Threshold] = Field(
+        default_factory=_quality_levels,
+        description="Levels per figure: " + ", ".join(QUALITY_FIGURES) + ".",
+    )
+
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def _figures(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            for key in value:
+                if key not in QUALITY_FIGURES:
+                    invalid(
+                        f"checks.quality.thresholds has no figure {key!r}; figures "
+                        f"are {sorted(QUALITY_FIGURES)}",
+                        f"checks.quality.thresholds.{key}",
+                        sorted(QUALITY_FIGURES),
+                    )
+        return value
+
+
+class PerformanceCheck(_Check):
+    """Realised performance once outcomes have arrived: AUC and calibration."""
+
+    name: ClassVar[str] = "performance"
+
+    min_labelled_share: Share = Field(
+        default=0.9, description="Share of outcomes needed before judging."
+    )
+    baseline_auc: Share | None = Field(
+        default=None, description="null: the scoring version's run metric, ..."
+    )
+    baseline_metric: str = Field(
+        default="cv_auc", description="Run metric read as the baseline AUC."
+    )
+    auc_drop: Threshold = _levels(0.03, 0.05)
+    calibration: Threshold | None = Field(
+        default=None, description="Levels of the mean absolute calibration gap."
+    )
+
+
+class EstimatedCheck(_Check):
+    """Performance estimated from the scores alone (CBPE), before outcomes."""
+
+    name: ClassVar[str] = "estimated"
+
+    calibration: Literal["none", "isotonic"] = Field(
+        default="none", description="Calibration of the scores first."
+    )
+    calibration_dataset: str | None = Field(
+        default=None, description="Labelled data to calibrate on; null: the reference."
+    )
+    auc_drop: Threshold = _levels(0.03, 0.05)
+    min_rows: Count = Field(default=50, description="Fewest scores estimated on.")
+
+
+class FairnessCheck(_Check):
+    """Approval-rate ratio and TPR difference across protected groups."""
+
+    name: ClassVar[str] = "fairness"
+
+    protected: list[str] | None = Field(
+        default=None, description="Columns; null: the reference's protected columns."
+    )
+    bands: dict[str, list[Number]] = Field(
+        default_factory=dict,
+        description="{numeric column: increasing cut points}; unset: age bands "
+        "for ages, else the reference's quintiles.",
+    )
+    min_group_size: Count = Field(default=30, description="Smallest group judged.")
+    approval_ratio: ThresholdBelow = Field(
+        default_factory=lambda: ThresholdBelow(warn=0.9, alert=0.8),
+        description="Levels of the four-fifths ratio (smaller is worse).",
+    )
+    tpr_difference: Threshold = _levels(0.1, 0.2)
+    threshold: Share = Field(default=0.5, description="Score cut of an approval.")
+
+    @field_validator("bands")
+    @classmethod
+    def _increasing(cls, value: dict[str, list[float]]) -> dict[str, list[float]]:
+        for column, cuts in value.items():
+            if list(cuts) != sorted(set(cuts)):
+                invalid(
+                    f"checks.fairness.bands.{column} must be increasing numbers, "
+                    f"got {cuts}",
+                    f"checks.fairness.bands.{column}",
+                )
+        return value
+
+
+def _absent(value: Any) -> bool:
+    return value is None
+
+
+class Checks(Spec):
+    """The checks a monitor runs; a check left out is ``null``.
+
+    Example:
+        >>> sorted(Checks.model_validate(["drift", "quality"]).stored())
+        ['drift', 'quality']
+        >>> Checks.model_validate(None).names()
+        ['drift', 'quality', 'performance', 'estimated', 'fairness']
+    """
+
+    # A check left out is not dumped: a dumped spec parses back to the same.
+    drift: DriftCheck | None = Field(default=None, exclude_if=_absent)
+    quality: QualityCheck | None = Field(default=None, exclude_if=_absent)
+    performance: PerformanceCheck | None = Field(default=None, exclude_if=_absent)
+    estimated: EstimatedCheck | None = Field(default=None, exclude_if=_absent)
+    fairness: FairnessCheck | None = Field(default=None, exclude_if=_absent)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _choose(cls, value: Any) -> Any:
+        if isinstance(value, Checks):
+            return value
+        if value is None:
+            chosen: dict[str, Any] = {name: {} for name in CHECK_NAMES}
+        elif isinstance(value, str):
+            chosen = {n.strip(): {} for n in value.split(",") if n.strip()}
+        elif isinstance(value, Mapping):
+            chosen = {str(k): v for k, v in value.items() if v is not False}
+        elif isinstance(value, Sequence):
+            chosen = {str(n): {} for n in value}
+        else:
+            invalid("checks must be a list of names or an object", "checks")
+        for name in chosen:
+            if name not in CHECK_NAMES:
+                invalid(
+                    f"check {name!r} is not known; choose from {list(CHECK_NAMES)}",
+                    "checks",
+                    list(CHECK_NAMES),
+                )
+        if not chosen:
+            invalid("a monitor needs at least one check", "checks")
+        # null picks a check with its defaults (a check left out is absent).
+        return {k: {} if v is None else v for k, v in chosen.items()}
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # The shorthands are part of the contract: say so in the OpenAPI schema.
+        if handler.mode == "serialization":
+            return handler(schema)
+        names = {"type": "array", "items": {"enum": list(CHECK_NAMES)}}
+        return {"anyOf": [names, {"type": "string"}, handler(schema)]}
+
+    def names(self) -> list[str]:
+        """The chosen checks, in the order they run."""
+        return [n for n in CHECK_NAMES if getattr(self, n) is not None]
+
+    def stored(self) -> dict[str, dict[str, Any]]:
+        """Every option of every chosen check, as the monitor row holds it."""
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def load(cls, stored: Mapping[str, Any]) -> Checks:
+        """A monitor's stored checks, read back (earlier releases' too).
+
+        Raises:
+            InvalidInput: The stored checks are not valid (named).
+        """
+        return cls.parse(stored)
+
+
+# -- columns fixed at creation ----------------------------------------------
+def _fix_inputs(
     cfg: dict[str, dict[str, Any]],
-    *,
-    profile: Mapping[str, Any],
-    features: Sequence[str],
-    protected: Sequence[str],
+    cols: Mapping[str, Any],
+    inputs: list[str],
     where: str,
 ) -> None:
-    """Resolve columns, drift methods and fairness groups once, from the
-    reference profile, so every run compares like with like (in place).
-
-    Args:
-        cfg: Checks from :func:`merge_checks`.
-        profile: The reference dataset version's profile.
-        features: The model's inputs.
-        protected: The reference's protected columns.
-        where: How error messages name the reference.
-
-    Raises:
-        InvalidInput: A named column is not profiled, or a drift method does
-            not suit its column's kind.
-    """
-    from mlsteward.monitoring.drift.compute import KIND_METHODS, default_methods
-    from mlsteward.monitoring.fairness import AGE_BANDS
-
-    cols = profile["columns"]
-    inputs = [f for f in features if f in cols]
     for check in ("drift", "quality"):
         if check not in cfg:
             continue
@@ -235,195 +493,83 @@ def fix_columns(
                 f"{where} profiles none of the model's inputs", field="reference"
             )
         cfg[check]["columns"] = list(chosen)
-    if "drift" in cfg:
-        d = cfg["drift"]
-        methods = default_methods(profile, d["columns"])
-        for col, given in dict(d["methods"]).items():
-            if col not in methods:
-                raise InvalidInput(
-                    f"methods names column {col!r}, which the monitor does not check",
-                    field="methods",
-                    allowed=list(methods),
-                )
-            listed = [given] if isinstance(given, str) else list(given)
-            allowed = KIND_METHODS[cols[col]["kind"]]
-            bad = [m for m in listed if m not in allowed]
-            if bad or not listed:
-                raise InvalidInput(
-                    f"drift method(s) {bad or listed} do not suit the "
-                    f"{cols[col]['kind']} column {col!r}; choose from {list(allowed)}",
-                    field="methods",
-                    allowed=list(allowed),
-                )
-            methods[col] = listed
-        d["methods"] = methods
-        bad_score = [m for m in d["score_methods"] if m not in KIND_METHODS["numeric"]]
-        if bad_score:
+
+
+def _fix_methods(drift: dict[str, Any], profile: Mapping[str, Any]) -> None:
+    from mlsteward.monitoring.drift.compute import KIND_METHODS, default_methods
+
+    cols = profile["columns"]
+    methods = default_methods(profile, drift["columns"])
+    for col, given in dict(drift["methods"]).items():
+        if col not in methods:
             raise InvalidInput(
-                f"checks.drift.score_methods {bad_score} are not drift methods",
-                field="checks.drift.score_methods",
+                f"methods names column {col!r}, which the monitor does not check",
+                field="methods",
+                allowed=list(methods),
             )
-    if "fairness" in cfg:
-        f = cfg["fairness"]
-        chosen_protected = f["protected"]
-        if chosen_protected is None:
-            chosen_protected = [c for c in protected if c in cols]
-        f["protected"] = list(chosen_protected)
-        bands = dict(f["bands"])
-        for col in f["protected"]:
-            entry = cols.get(col)
-            if col in bands or entry is None or entry.get("kind") != "numeric":
-                continue
-            if "age" in col.lower():
-                bands[col] = list(AGE_BANDS)
-            else:  # quintiles: every second decile cut of the reference
-                bands[col] = [float(c) for c in entry.get("cuts", [])[1::2]]
-        f["bands"] = bands
-
-
-def _number(value: Any, field: str, lo: float, hi: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidInput(f"{field} must be a number, got {value!r}", field=field)
-    if not lo <= value <= hi:
-        raise InvalidInput(f"{field} must be in [{lo}, {hi}], got {value}", field=field)
-    return float(value)
-
-
-def _validate(checks: dict[str, dict[str, Any]]) -> None:  # noqa: C901 - debt: to become typed check models (monitoring/specs.py)
-    for name, options in checks.items():
-        for key, raw in options.items():
-            looks_like_threshold = isinstance(raw, Mapping) and (
-                {"warn", "alert"} & set(raw)
-            )
-            if looks_like_threshold:
-                threshold_of(checks, name, key)
-        if name == "quality":
-            for key, raw in options["thresholds"].items():
-                if key not in CHECK_DEFAULTS["quality"]["thresholds"]:
-                    raise InvalidInput(
-                        f"checks.quality.thresholds has no figure {key!r}",
-                        field="checks.quality.thresholds",
-                        allowed=sorted(CHECK_DEFAULTS["quality"]["thresholds"]),
-                    )
-                Threshold.parse(raw, field=f"checks.quality.thresholds.{key}")
-    if "performance" in checks:
-        p = checks["performance"]
-        _number(p["min_labelled_share"], "checks.performance.min_labelled_share", 0, 1)
-        if p["baseline_auc"] is not None:
-            _number(p["baseline_auc"], "checks.performance.baseline_auc", 0, 1)
-    if "estimated" in checks:
-        e = checks["estimated"]
-        if e["calibration"] not in ("none", "isotonic"):
+        listed = [given] if isinstance(given, str) else list(given)
+        allowed = KIND_METHODS[cols[col]["kind"]]
+        bad = [m for m in listed if m not in allowed]
+        if bad or not listed:
             raise InvalidInput(
-                "checks.estimated.calibration must be 'none' or 'isotonic'",
-                field="checks.estimated.calibration",
-                allowed=["none", "isotonic"],
+                f"drift method(s) {bad or listed} do not suit the "
+                f"{cols[col]['kind']} column {col!r}; choose from {list(allowed)}",
+                field="methods",
+                allowed=list(allowed),
             )
-        _number(e["min_rows"], "checks.estimated.min_rows", 1, 1e12)
-    if "fairness" in checks:
-        f = checks["fairness"]
-        _number(f["min_group_size"], "checks.fairness.min_group_size", 1, 1e12)
-        _number(f["threshold"], "checks.fairness.threshold", 0, 1)
-        if not isinstance(f["bands"], Mapping):
-            raise InvalidInput(
-                "checks.fairness.bands must map columns to cut points",
-                field="checks.fairness.bands",
-            )
-        for col, cuts in f["bands"].items():
-            ok = isinstance(cuts, Sequence) and all(
-                isinstance(c, (int, float)) and not isinstance(c, bool) for c in cuts
-            )
-            if not ok or list(cuts) != sorted(set(cuts)):
-                raise InvalidInput(
-                    f"checks.fairness.bands.{col} must be increasing numbers",
-                    field=f"checks.fairness.bands.{col}",
-                )
-    if "drift" in checks:
-        _number(checks["drift"]["alpha"], "checks.drift.alpha", 0, 1)
+        methods[col] = listed
+    drift["methods"] = methods
 
 
-def _sink(raw: Any, index: int, types: Sequence[str]) -> dict[str, Any]:
-    field = f"alerting.sinks[{index}]"
-    if isinstance(raw, str):
-        name, _, address = raw.partition(":")
-        raw = {"type": name, **({"url": address} if address else {})}
-    if not isinstance(raw, Mapping):
-        raise InvalidInput(f"{field} must be a name or an object", field=field)
-    kind = raw.get("type")
-    if kind not in types:
-        raise InvalidInput(
-            f"{field}: sink type {kind!r} is not one of {list(types)}",
-            field=field,
-            allowed=list(types),
-        )
-    default_severity = "critical" if kind == "retrain" else "warning"
-    sink: dict[str, Any] = {
-        **{k: v for k, v in raw.items() if k not in ("id", "url")},
-        "type": kind,
-        "min_severity": raw.get("min_severity", default_severity),
-    }
-    if sink["min_severity"] not in SEVERITIES:
-        raise InvalidInput(
-            f"{field}.min_severity must be one of {list(SEVERITIES)}",
-            field=f"{field}.min_severity",
-        )
-    if kind == "webhook":
-        url: Any = raw.get("url")
-        if url is not None:
-            from mlsteward.monitoring.sinks import check_webhook_url
+def _fix_groups(
+    fairness: dict[str, Any], cols: Mapping[str, Any], protected: Sequence[str]
+) -> None:
+    from mlsteward.monitoring.fairness import AGE_BANDS
 
-            sink["url"] = check_webhook_url(url, f"{field}.url")
-        fmt = raw.get("format", "slack")
-        if fmt not in WEBHOOK_FORMATS:
-            raise InvalidInput(
-                f"{field}.format must be one of {list(WEBHOOK_FORMATS)}",
-                field=f"{field}.format",
-                allowed=list(WEBHOOK_FORMATS),
-            )
-        sink["format"] = fmt
-    sink["id"] = (
-        f"{kind}:{urlsplit(sink['url']).netloc}" if sink.get("url") else str(kind)
-    )
-    return sink
+    chosen = fairness["protected"]
+    if chosen is None:
+        chosen = [c for c in protected if c in cols]
+    fairness["protected"] = list(chosen)
+    bands = dict(fairness["bands"])
+    for col in fairness["protected"]:
+        entry = cols.get(col)
+        if col in bands or entry is None or entry.get("kind") != "numeric":
+            continue
+        if "age" in col.lower():
+            bands[col] = list(AGE_BANDS)
+        else:  # quintiles: every second decile cut of the reference
+            bands[col] = [float(c) for c in entry.get("cuts", [])[1::2]]
+    fairness["bands"] = bands
 
 
-def parse_alerting(
-    value: Any, *, default_cooldown: int, sink_types: Sequence[str] = SINK_TYPES
-) -> dict[str, Any]:
-    """Canonical alerting dict: sinks and cool-down.
+def fix_columns(
+    cfg: dict[str, dict[str, Any]],
+    *,
+    profile: Mapping[str, Any],
+    features: Sequence[str],
+    protected: Sequence[str],
+    where: str,
+) -> None:
+    """Resolve columns, drift methods and fairness groups once, from the
+    reference profile, so every run compares like with like (in place).
 
-    Example:
-        >>> a = parse_alerting({"sinks": ["log", "retrain"]}, default_cooldown=60)
-        >>> [s["id"] for s in a["sinks"]], a["cooldown_seconds"]
-        (['log', 'retrain'], 60)
+    Args:
+        cfg: Checks as stored (:meth:`Checks.stored`).
+        profile: The reference dataset version's profile.
+        features: The model's inputs.
+        protected: The reference's protected columns.
+        where: How error messages name the reference.
+
+    Raises:
+        InvalidInput: A named column is not profiled, or a drift method does
+            not suit its column's kind.
     """
-    if value is None:
-        value = {}
-    if isinstance(value, (list, tuple, str)):
-        value = {"sinks": [value] if isinstance(value, str) else list(value)}
-    if not isinstance(value, Mapping):
-        raise InvalidInput("alerting must be an object", field="alerting")
-    extra = set(value) - {"sinks", "cooldown_seconds"}
-    if extra:
-        raise InvalidInput(
-            f"alerting has unknown keys {sorted(extra)}; allowed: sinks, "
-            "cooldown_seconds",
-            field="alerting",
-        )
-    raw_sinks = value.get("sinks", ["log"])
-    if isinstance(raw_sinks, (str, Mapping)):
-        raw_sinks = [raw_sinks]
-    sinks = [_sink(s, i, sink_types) for i, s in enumerate(raw_sinks)]
-    ids = [s["id"] for s in sinks]
-    if len(set(ids)) != len(ids):
-        raise InvalidInput(f"alerting.sinks repeats a sink: {ids}", field="alerting")
-    cooldown = value.get("cooldown_seconds", default_cooldown)
-    return {
-        "sinks": sinks,
-        "cooldown_seconds": parse_duration(cooldown, "alerting.cooldown_seconds")
-        if cooldown
-        else 0,
-    }
+    cols = profile["columns"]
+    _fix_inputs(cfg, cols, [f for f in features if f in cols], where)
+    if "drift" in cfg:
+        _fix_methods(cfg["drift"], profile)
+    if "fairness" in cfg:
+        _fix_groups(cfg["fairness"], cols, protected)
 
 
 def mask_url(url: str) -> str:

@@ -23,16 +23,13 @@ from pydantic import Field, GetJsonSchemaHandler, field_validator, model_validat
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from mlsteward.monitoring.spec import (
-    PERIODS,
-    merge_checks,
-    parse_alerting,
-    parse_duration,
-)
+from mlsteward.durations import parse_duration
+from mlsteward.monitoring.alerting import Alerting
+from mlsteward.monitoring.spec import PERIODS, Checks
 from mlsteward.names import check_name, parse_ref
 from mlsteward.spec import Spec, guard, invalid
 
-__all__ = ["Alerting", "CreateMonitor", "RunMonitor", "Window"]
+__all__ = ["Alerting", "Checks", "CreateMonitor", "RunMonitor", "Window"]
 
 WINDOW_TYPES = ("last_n", "range", "period")
 _WINDOW_KEYS = {
@@ -167,56 +164,6 @@ class Window(Spec):
         return self.model_dump(exclude_none=True)
 
 
-class Alerting(Spec):
-    """Where alerts go and how often: ``{"sinks": [...], "cooldown_seconds": ...}``.
-
-    Also accepted as a list of sinks or one sink name. A sink is ``"log"``,
-    ``"webhook"``, ``"webhook:https://..."``, ``"retrain"`` or an object
-    ``{"type", "url", "format", "min_severity"}`` (see
-    :func:`~mlsteward.monitoring.spec.parse_alerting`).
-
-    Example:
-        >>> Alerting.model_validate(["log", "retrain"]).sinks
-        ['log', 'retrain']
-    """
-
-    sinks: list[str | dict[str, Any]] = Field(
-        default_factory=lambda: list[str | dict[str, Any]](["log"]),
-        description="Sinks alerts go to.",
-    )
-    cooldown_seconds: int | str | None = Field(
-        default=None, description="Seconds or '1d' between repeats (default: settings)."
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return {"sinks": [value]}
-        if isinstance(value, (list, tuple)):
-            return {"sinks": list(value)}
-        if isinstance(value, dict) and isinstance(value.get("sinks"), (str, dict)):
-            return {**value, "sinks": [value["sinks"]]}
-        if not isinstance(value, dict):
-            invalid("alerting must be an object", "alerting")
-        return value
-
-    @classmethod
-    def __get_pydantic_json_schema__(
-        cls, schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        sinks = {"type": "array", "items": {"type": "string"}}
-        return {"anyOf": [{"type": "string"}, sinks, handler(schema)]}
-
-    @model_validator(mode="after")
-    def _sinks(self) -> Alerting:
-        from mlsteward.monitoring.alerts import sink_types
-
-        doc = self.model_dump(exclude_none=True)
-        guard(lambda: parse_alerting(doc, default_cooldown=1, sink_types=sink_types()))
-        return self
-
-
 class CreateMonitor(Spec):
     """Create a monitor of a deployment's prediction log.
 
@@ -239,8 +186,8 @@ class CreateMonitor(Spec):
         description="'last:N', 'range:7d', 'period:month' or an object.",
     )
     reference: str = Field(default="champion", description="'champion' or 'dataset/N'.")
-    checks: list[str] | dict[str, Any] | str | None = Field(
-        default=None,
+    checks: Checks = Field(
+        default_factory=lambda: Checks.model_validate(None),
         description="Check names, or {check: options}; default every check.",
     )
     methods: dict[str, str | list[str]] | None = Field(
@@ -293,8 +240,7 @@ class CreateMonitor(Spec):
 
     @model_validator(mode="after")
     def _checks(self) -> CreateMonitor:
-        cfg = guard(lambda: merge_checks(self.checks))
-        if self.methods and "drift" not in cfg:
+        if self.methods and self.checks.drift is None:
             invalid("methods were given but the drift check is not chosen", "methods")
         return self
 
