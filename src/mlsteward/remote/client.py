@@ -183,6 +183,10 @@ class RemoteClient:
             "over HTTP yet"
         )
 
+    def login(self, token: str) -> None:
+        """Send ``token`` from now on."""
+        self.transport.token = token
+
     def close(self) -> None:
         self.transport.close()
 

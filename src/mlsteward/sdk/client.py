@@ -73,9 +73,29 @@ class Client(
             ctx = ctx.as_principal(IdentityService(ctx).authenticate(token))
         elif actor:
             ctx = ctx.as_actor(actor)
+        self._use(ctx)
+
+    def _use(self, ctx: Context) -> None:
         self.ctx = ctx
         self._log = PredictionLog(self.ctx)
         self._scoring = ScoringService(self.ctx)
+
+    def login(self, token: str) -> Any:
+        """Act from now on as the user of ``token`` (checked now); returns the
+        principal. The same as ``Client(token=...)``, for a client at hand.
+
+        Raises:
+            Unauthenticated: The token is not valid.
+
+        Example:
+            >>> client.login(os.environ["MLSTEWARD_TOKEN"]).role  # doctest: +SKIP
+            'developer'
+        """
+        from mlsteward.identity.service import IdentityService
+
+        principal = IdentityService(self.ctx).authenticate(token)
+        self._use(self.ctx.as_principal(principal))
+        return principal
 
     # -- store ------------------------------------------------------------
     def upgrade(self) -> str | None:
