@@ -137,6 +137,17 @@ def trained(credit: object) -> tuple[object, list[str]]:
 #: The first admin of each store the tests made, by database URL: once a
 #: store has users, only an admin's principal creates more.
 _ADMINS: dict[str, object] = {}
+#: Every token the tests made, by (database URL, user).
+_TOKENS: dict[tuple[str, str], str] = {}
+
+
+def as_user(ctx: object, name: str) -> object:
+    """``ctx`` acting as ``name``, authenticated by the token the tests made
+    for them (see :func:`make_user`), as a real caller would."""
+    from mlsteward.identity.service import IdentityService
+
+    token = _TOKENS[(ctx.store.url, name)]  # type: ignore[attr-defined]
+    return ctx.as_principal(IdentityService(ctx).authenticate(token))  # type: ignore[arg-type,attr-defined]
 
 
 def admin_context(ctx: object) -> object:
@@ -163,10 +174,13 @@ def make_user(ctx: object, name: str, role: str) -> str:
         token = svc.create_token(CreateToken(user=name)).secret
         if role == "admin":
             _ADMINS[url] = svc.authenticate(token)
+        _TOKENS[(url, name)] = token
         return token
     admin = IdentityService(admin_context(ctx))  # type: ignore[arg-type]
     admin.create_user(CreateUser.parse(name=name, role=role))
-    return admin.create_token(CreateToken(user=name)).secret
+    token = admin.create_token(CreateToken(user=name)).secret
+    _TOKENS[(url, name)] = token
+    return token
 
 
 def make_user_token(ctx: object, name: str, role: str) -> dict[str, str]:

@@ -26,13 +26,16 @@ and the report says so.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mlsteward.context import Context
 from mlsteward.datasets.bundled import (
     GERMAN_CREDIT_PROTECTED,
     GERMAN_CREDIT_TARGET,
@@ -40,8 +43,9 @@ from mlsteward.datasets.bundled import (
     load_german_credit,
 )
 from mlsteward.datasets.simulate import Period, make_periods
+from mlsteward.errors import Conflict
 from mlsteward.identity.service import IdentityService
-from mlsteward.identity.specs import CreateUser
+from mlsteward.identity.specs import CreateToken, CreateUser
 from mlsteward.metrics import auc as auc_of
 from mlsteward.monitoring.drift.stats import psi_band
 from mlsteward.retraining.approvals import ApprovalService
@@ -205,16 +209,60 @@ def _maybe_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def ensure_users(client: Client) -> None:
-    """The demo's people: an admin, a developer who asks, an approver who
-    decides. Created once per home."""
-    svc = IdentityService(client.ctx.as_actor(ADMIN))
-    existing = {u.name for u in svc.list_users()}
+def ensure_users(client: Client) -> dict[str, Context]:
+    """The demo's people, each acting through a token of their own: an admin,
+    a developer who asks (dana), an approver who decides (alex).
+
+    The first run in a home bootstraps the admin, who creates the others and
+    mints their tokens; the tokens are kept in ``<home>/tokens/<name>``,
+    readable only by the owner, so a later run (and the reader of the README)
+    acts as them. Returns a context per person, authenticated by token.
+    """
+    folder = client.ctx.settings.resolved_home() / "tokens"
+    ids = IdentityService(client.ctx)
+    existing = {u.name for u in ids.list_users()}
+    tokens = (
+        {p.name: p.read_text().strip() for p in folder.glob("*")}
+        if (folder.is_dir())
+        else {}
+    )
     if not existing:
-        svc.create_user(CreateUser(name=ADMIN, role="admin"), bootstrap=True)
+        ids.create_user(CreateUser(name=ADMIN, role="admin"), bootstrap=True)
+        tokens = {ADMIN: ids.create_token(CreateToken(user=ADMIN)).secret}
+        _keep_token(folder, ADMIN, tokens[ADMIN])
+    if ADMIN not in tokens:
+        raise Conflict(
+            f"this home has users but the demo's tokens are gone from {folder}; "
+            "run the demo in a fresh home (--home)",
+            field="home",
+        )
+    admin = IdentityService(client.ctx.as_principal(ids.authenticate(tokens[ADMIN])))
     for name, role in ((DEVELOPER, "developer"), (APPROVER, "approver")):
         if name not in existing:
-            svc.create_user(CreateUser.parse(name=name, role=role))
+            admin.create_user(CreateUser.parse(name=name, role=role))
+        if name not in tokens:
+            tokens[name] = admin.create_token(CreateToken(user=name)).secret
+            _keep_token(folder, name, tokens[name])
+    return {
+        name: client.ctx.as_principal(ids.authenticate(token))
+        for name, token in tokens.items()
+        if name in (ADMIN, DEVELOPER, APPROVER)
+    }
+
+
+def _keep_token(folder: Path, name: str, secret: str) -> None:
+    """Write ``secret`` to ``folder/name``, readable by the owner only."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    path = folder / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secret + "\n")
+
+
+def token_path(client: Client, name: str = DEVELOPER) -> Path:
+    """Where the demo keeps ``name``'s token (the developer's by default)."""
+    return client.ctx.settings.resolved_home() / "tokens" / name
 
 
 def _fresh_deployment(client: Client) -> str:
@@ -231,7 +279,13 @@ def _deployment_name(n: int) -> str:
     return DEPLOYMENT if n == 1 else f"{DEPLOYMENT}-{n}"
 
 
-def _decide(client: Client, r: Retraining, say: Progress, label: str) -> Decision:
+def _decide(
+    client: Client,
+    r: Retraining,
+    say: Progress,
+    label: str,
+    people: dict[str, Context],
+) -> Decision:
     """The approver reads the evidence and decides; gates already refused a
     challenger that failed them."""
     champ, chall = r.comparison["champion"], r.comparison["challenger"]
@@ -241,7 +295,7 @@ def _decide(client: Client, r: Retraining, say: Progress, label: str) -> Decisio
             f"challenger AUC {chall['auc']:.3f} beats champion "
             f"{champ['auc']:.3f} on {r.holdout}; every gate passed"
         )
-        ApprovalService(client.ctx.as_actor(APPROVER)).approve(
+        ApprovalService(people[APPROVER]).approve(
             r.approval_id, Decide(comment=comment)
         )
         say(f"{label}: {APPROVER} approved {r.challenger} ({comment})")
@@ -332,6 +386,8 @@ class _DemoRun:
     run_tag: str
     features: list[str]
     deployment: str
+    #: The demo's people, each a context authenticated by their token.
+    people: dict[str, Context]
 
 
 def run_demo(
@@ -350,7 +406,9 @@ def run_demo(
     request ids carry the run's start time so they never collide.
     """
     roles = german_credit_roles()
-    ensure_users(client)
+    people = ensure_users(client)
+    # The data scientist's work is dana's, through her token.
+    client.login(token_path(client, DEVELOPER).read_text().strip())
     demo = _DemoRun(
         client=client,
         policy=policy or DemoPolicy(),
@@ -358,6 +416,7 @@ def run_demo(
         run_tag=dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f"),
         features=_features(roles),
         deployment=_fresh_deployment(client),
+        people=people,
     )
     demo.say("loading German credit and simulating later months")
     history = make_periods(
@@ -407,11 +466,21 @@ def _first_champion(
         seed=seed,
         description="champion: logistic scorecard on the training period",
     )
-    client.set_alias(MODEL_NAME, "champion", champion.version)
-    client.transition(
-        champion.ref, "approved", reason="first champion of the demo (policy: auto)"
-    )
-    RetrainingService(client.ctx.as_actor(ADMIN)).set_policy(as_policy(DEMO_POLICY))
+    if client.get_model(MODEL_NAME).governed:
+        # A later run: the model is governed, so its champion moves only
+        # through an approved request (dana asks, alex decides).
+        request = client.approvals.request(
+            ref=champion.ref, comment="the demo's new first champion"
+        )
+        ApprovalService(demo.people[APPROVER]).approve(
+            request.id, Decide(comment="first champion of this demo run")
+        )
+    else:
+        client.set_alias(MODEL_NAME, "champion", champion.version)
+        client.transition(
+            champion.ref, "approved", reason="first champion of the demo (policy: auto)"
+        )
+    RetrainingService(demo.people[ADMIN]).set_policy(as_policy(DEMO_POLICY))
     return DemoReport(
         home=str(client.ctx.settings.resolved_home()),
         champion_start=champion.ref,
@@ -503,12 +572,12 @@ def _triggers(result: PeriodResult, policy: DemoPolicy, baseline: float) -> list
 def _retrain(demo: _DemoRun, label: str, reasons: list[str]) -> Decision:
     """The developer asks for a retraining; the approver decides on it."""
     demo.say(f"{label}: drift policy triggered; {DEVELOPER} asks for a retraining")
-    retraining = RetrainingService(demo.client.ctx.as_actor(DEVELOPER)).retrain(
+    retraining = RetrainingService(demo.client.ctx).retrain(
         MODEL_NAME,
         Retrain(deployment=demo.deployment),
         trigger={"kind": "demo-monitor", "period": label, "reasons": reasons},
     )
-    return _decide(demo.client, retraining, demo.say, label)
+    return _decide(demo.client, retraining, demo.say, label, demo.people)
 
 
 def _finish(demo: _DemoRun, report: DemoReport) -> None:

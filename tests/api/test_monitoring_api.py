@@ -9,10 +9,10 @@ import datetime as dt
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from tests.conftest import make_user
 
 from mlsteward.api import create_app
 from mlsteward.datasets.bundled import GERMAN_CREDIT_PROTECTED, german_credit_roles
-from mlsteward.identity.specs import CreateToken, CreateUser
 
 ROLES = german_credit_roles()
 FEATURES = [c for c, r in ROLES.items() if r == "feature"]
@@ -39,11 +39,8 @@ def setup(client, credit, trained) -> tuple[TestClient, list[str], list[int]]:
         timestamps=[start + dt.timedelta(hours=3 * i) for i in range(len(month))],
         log_columns=list(GERMAN_CREDIT_PROTECTED),
     )
-    from mlsteward.identity.service import IdentityService
-
-    users = IdentityService(client.ctx)
-    users.create_user(CreateUser(name="admin", role="admin"), bootstrap=True)
-    token = users.create_token(CreateToken(user="admin")).secret
+    token = make_user(client.ctx, "admin", "admin")
+    client.login(token)  # the home has users: the test acts as its admin
     headers = {"Authorization": f"Bearer {token}"}
     api = TestClient(create_app(ctx=client.ctx), headers=headers)
     return api, ids, month["bad"].tolist()
@@ -143,6 +140,7 @@ def test_a_rest_run_never_waits_on_a_sink(setup, monkeypatch) -> None:
     from tests.monitoring.test_webhook_safety import Listener
 
     from mlsteward.context import Context
+    from mlsteward.identity.access import job_context
     from mlsteward.jobs.service import JobService
     from mlsteward.monitoring.jobs import deliver_job
 
@@ -185,7 +183,8 @@ def test_a_rest_run_never_waits_on_a_sink(setup, monkeypatch) -> None:
             update={"webhook_allow": "127.0.0.1", "alert_webhook_timeout": 0.3}
         )
         worker_ctx = Context(ctx.store, ctx.artifacts, "worker", settings)
-        out = deliver_job(worker_ctx, job.payload, Log())
+        # The worker runs the job as whoever queued it.
+        out = deliver_job(job_context(worker_ctx, job.created_by), job.payload, Log())
         assert out["statuses"] == {"pending": len(alerts)}
         assert len(silent.accepted) >= 1
 

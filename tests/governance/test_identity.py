@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 from sqlalchemy import select
+from tests.conftest import make_user
 
 from mlsteward.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
 from mlsteward.identity.service import IdentityService
@@ -18,6 +19,14 @@ def test_bootstrap_then_tokens(client) -> None:
     with pytest.raises(InvalidInput, match="must be an admin"):
         svc.create_user(CreateUser(name="ann", role="developer"), bootstrap=True)
     svc.create_user(CreateUser(name="root", role="admin"), bootstrap=True)
+    # The bootstrap admin's first token is the one made without a token.
+    root = svc.authenticate(svc.create_token(CreateToken(user="root")).secret)
+    with pytest.raises(Unauthenticated, match="needs a token"):
+        svc.create_user(CreateUser(name="eve", role="admin"))
+    with pytest.raises(Unauthenticated, match="needs a token"):
+        svc.create_token(CreateToken(user="root"))
+    anon = svc
+    svc = IdentityService(client.ctx.as_principal(root))
     with pytest.raises(Conflict, match="bootstrap"):
         svc.create_user(CreateUser(name="eve", role="admin"), bootstrap=True)
     svc.create_user(CreateUser(name="ann", role="developer"))
@@ -27,7 +36,7 @@ def test_bootstrap_then_tokens(client) -> None:
         svc.create_user(CreateUser.parse(name="bob", role="superuser"))
 
     created = svc.create_token(CreateToken(user="ann", description="laptop"))
-    principal = svc.authenticate(created.secret)
+    principal = anon.authenticate(created.secret)
     assert (principal.user, principal.role, principal.scope) == (
         "ann",
         "developer",
@@ -36,11 +45,20 @@ def test_bootstrap_then_tokens(client) -> None:
     assert principal.can("developer") and not principal.can("approver")
     with pytest.raises(Forbidden, match="needs the admin role"):
         principal.require("admin", "create users")
+    # Only admins mint tokens for others; a user mints their own.
+    as_ann = IdentityService(client.ctx.as_principal(principal))
+    with pytest.raises(Forbidden, match="needs the admin role"):
+        as_ann.create_token(CreateToken(user="root"))
+    own = as_ann.create_token(CreateToken(user="ann", description="second"))
+    assert [t.id for t in as_ann.list_tokens()] == [created.token.id, own.token.id]
+    as_ann.revoke_token(own.token.id)
 
     # Only the hash of the secret is stored.
     secret = created.secret.split("_", 2)[2]
     with client.ctx.store.read() as session:
-        stored = session.execute(select(tokens)).one()
+        stored = session.execute(
+            select(tokens).where(tokens.c.id == created.token.id)
+        ).one()
     assert stored.secret_hash == hashlib.sha256(secret.encode()).hexdigest()
     assert secret not in str(tuple(stored))
 
@@ -72,10 +90,8 @@ def test_bootstrap_then_tokens(client) -> None:
 def test_the_sdk_acts_as_its_token(sqlite_client, credit, trained) -> None:
     from mlsteward.sdk import Client
 
-    svc = IdentityService(sqlite_client.ctx)
-    svc.create_user(CreateUser(name="root", role="admin"), bootstrap=True)
-    svc.create_user(CreateUser(name="dana", role="developer"))
-    token = svc.create_token(CreateToken(user="dana")).secret
+    make_user(sqlite_client.ctx, "root", "admin")
+    token = make_user(sqlite_client.ctx, "dana", "developer")
     settings = sqlite_client.ctx.settings
     dana = Client(settings, token=token)
     model, features = trained

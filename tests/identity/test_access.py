@@ -4,10 +4,13 @@ and again inside the transaction of the change."""
 from __future__ import annotations
 
 import pytest
+from tests.conftest import admin_context, make_user
 
 from mlsteward.errors import Forbidden, NotFound, Unauthenticated
 from mlsteward.identity.access import USE_CASES, Principal
 from mlsteward.identity.service import IdentityService
+from mlsteward.identity.specs import CreateToken, CreateUser, SetRole
+from mlsteward.jobs.specs import EnqueueJob
 from mlsteward.serving.deployments import DeploymentService
 from mlsteward.serving.specs import CreateDeployment
 
@@ -25,7 +28,7 @@ def test_a_store_without_users_trusts_the_declared_actor(sqlite_client) -> None:
 
 
 def test_once_users_exist_a_change_needs_a_token(sqlite_client) -> None:
-    IdentityService(sqlite_client.ctx).create_user("root", "admin", bootstrap=True)
+    make_user(sqlite_client.ctx, "root", "admin")
     svc = DeploymentService(sqlite_client.ctx)
     with pytest.raises(Unauthenticated, match="needs a token"):
         svc.create(CreateDeployment(name="d", model="nope/1"))
@@ -58,11 +61,10 @@ def test_a_token_revoked_after_login_is_refused_in_the_transaction(
 ) -> None:
     _register(sqlite_client, trained, credit)
     ids = IdentityService(sqlite_client.ctx)
-    ids.create_user("root", "admin", bootstrap=True)
-    root = ids.authenticate(ids.create_token("root").secret)
-    admin = IdentityService(sqlite_client.ctx.as_principal(root))
-    admin.create_user("dev", "developer")
-    made = admin.create_token("dev")
+    make_user(sqlite_client.ctx, "root", "admin")
+    admin = IdentityService(admin_context(sqlite_client.ctx))
+    admin.create_user(CreateUser(name="dev", role="developer"))
+    made = admin.create_token(CreateToken(user="dev"))
     dev = ids.authenticate(made.secret)  # authenticated: a valid principal
     admin.revoke_token(made.token.id)
     svc = DeploymentService(sqlite_client.ctx.as_principal(dev))
@@ -77,12 +79,10 @@ def test_a_user_demoted_after_login_is_refused_in_the_transaction(
 ) -> None:
     _register(sqlite_client, trained, credit)
     ids = IdentityService(sqlite_client.ctx)
-    ids.create_user("root", "admin", bootstrap=True)
-    root = ids.authenticate(ids.create_token("root").secret)
-    admin = IdentityService(sqlite_client.ctx.as_principal(root))
-    admin.create_user("dev", "developer")
-    dev = ids.authenticate(admin.create_token("dev").secret)
-    admin.set_role("dev", "viewer")
+    make_user(sqlite_client.ctx, "root", "admin")
+    admin = IdentityService(admin_context(sqlite_client.ctx))
+    dev = ids.authenticate(make_user(sqlite_client.ctx, "dev", "developer"))
+    admin.set_role("dev", SetRole(role="viewer"))
     with pytest.raises(Forbidden, match="needs the developer role"):
         DeploymentService(sqlite_client.ctx.as_principal(dev)).create(
             CreateDeployment(name="d", model="cr/1")
@@ -100,19 +100,17 @@ def test_a_job_runs_as_whoever_queued_it(sqlite_client) -> None:
     from mlsteward.jobs.worker import Worker
 
     ids = IdentityService(sqlite_client.ctx)
-    ids.create_user("root", "admin", bootstrap=True)
-    root = ids.authenticate(ids.create_token("root").secret)
-    admin = IdentityService(sqlite_client.ctx.as_principal(root))
-    admin.create_user("dev", "developer")
-    dev = ids.authenticate(admin.create_token("dev").secret)
+    make_user(sqlite_client.ctx, "root", "admin")
+    admin = IdentityService(admin_context(sqlite_client.ctx))
+    dev = ids.authenticate(make_user(sqlite_client.ctx, "dev", "developer"))
     as_dev = sqlite_client.ctx.as_principal(dev)
-    first = JobService(as_dev).enqueue("noop", {"echo": 1})
+    first = JobService(as_dev).enqueue(EnqueueJob(kind="noop", payload={"echo": 1}))
     (ran,) = Worker(sqlite_client.ctx).run_pending()
     assert ran.id == first.id and ran.state == "succeeded"
     assert ran.result["actor"] == "dev" and ran.result["role"] == "developer"
 
     # Disabled after queueing: the job does not run as them.
-    second = JobService(as_dev).enqueue("noop", {"echo": 2})
+    second = JobService(as_dev).enqueue(EnqueueJob(kind="noop", payload={"echo": 2}))
     admin.disable_user("dev")
     (ran,) = Worker(sqlite_client.ctx).run_pending()
     assert (
@@ -127,6 +125,6 @@ def test_the_scheduler_queues_as_its_own_identity(sqlite_client) -> None:
     ctx = job_context(sqlite_client.ctx, SCHEDULER.user)
     assert ctx.principal == SCHEDULER and ctx.actor == "mlsteward:scheduler"
     # A name nobody holds, in a store with users, runs nothing.
-    IdentityService(sqlite_client.ctx).create_user("root", "admin", bootstrap=True)
+    make_user(sqlite_client.ctx, "root", "admin")
     with pytest.raises(Unauthenticated, match="not a user"):
         job_context(sqlite_client.ctx, "mallory")

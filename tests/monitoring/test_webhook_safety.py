@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from mlsteward.errors import InvalidInput
+from mlsteward.monitoring.alerting import Alerting
 from mlsteward.monitoring.sinks import UnsafeWebhook, check_webhook_url, post_webhook
-from mlsteward.monitoring.spec import parse_alerting
 
 INTERNAL = [
     "http://127.0.0.1:9/hook",
@@ -73,13 +73,9 @@ def test_internal_targets_are_refused_when_configured(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("MLSTEWARD_WEBHOOK_ALLOW", raising=False)
-    with pytest.raises(UnsafeWebhook, match="MLSTEWARD_WEBHOOK_ALLOW") as info:
-        parse_alerting(
-            {"sinks": [{"type": "webhook", "url": url}]},
-            default_cooldown=0,
-            sink_types=["webhook"],
-        )
-    assert info.value.field == "alerting.sinks[0].url"
+    with pytest.raises(InvalidInput, match="MLSTEWARD_WEBHOOK_ALLOW") as info:
+        Alerting.parse({"sinks": [{"type": "webhook", "url": url}]})
+    assert info.value.field == "alerting.sinks.0.url"
     assert "meta-data" not in str(info.value) and "/hook" not in str(info.value)
 
 
@@ -93,12 +89,8 @@ def test_the_allow_list_names_hosts_and_networks(
         with pytest.raises(UnsafeWebhook):
             check_webhook_url(url, "url", allow=allow)
     monkeypatch.setenv("MLSTEWARD_WEBHOOK_ALLOW", "192.168.0.0/16")
-    sinks = parse_alerting(
-        {"sinks": ["webhook:http://192.168.1.1/h"]},
-        default_cooldown=0,
-        sink_types=["webhook"],
-    )["sinks"]
-    assert sinks[0]["id"] == "webhook:192.168.1.1"
+    sinks = Alerting.parse({"sinks": ["webhook:http://192.168.1.1/h"]}).sinks
+    assert sinks[0].id == "webhook:192.168.1.1"
     for bad in ("ftp://example.com/h", "http:///h", "http://u:pw@example.com/h"):
         with pytest.raises(InvalidInput) as info:
             check_webhook_url(bad, "url", allow="")

@@ -184,7 +184,7 @@ def test_runs_namespace_and_flat_methods_agree(sqlite_client, registered) -> Non
 BAD_MODELS: list[tuple[dict[str, Any], str, str]] = [
     ({"flavor": "pickle"}, "flavor", "not one of"),
     ({"name": "credit risk"}, "name", "not a valid name"),
-    ({"parent_version": 0}, "parent_version", "greater than or equal to 1"),
+    ({"parent_version": 0}, "parent_version", "must be >= 1"),
     ({"tags": "owner"}, "tags", "mapping"),
 ]
 

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.conftest import make_user
 
 import mlsteward
 from mlsteward.api import create_app
 from mlsteward.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
-from mlsteward.identity.service import IdentityService
 from mlsteward.remote.binding import operations
 from mlsteward.remote.client import RemoteClient
 from mlsteward.sdk import Client as Embedded
@@ -21,12 +21,8 @@ def home(sqlite_client, trained, credit):  # type: ignore[no-untyped-def]
     """A home with a registered model, an admin and a viewer with tokens."""
     model, features = trained
     sqlite_client.register_model("cr", model, credit[[*features, "bad"]].iloc[:200])
-    ids = IdentityService(sqlite_client.ctx)
-    ids.create_user("root", "admin", bootstrap=True)
-    root = ids.create_token("root").secret
-    admin = IdentityService(sqlite_client.ctx.as_principal(ids.authenticate(root)))
-    admin.create_user("vic", "viewer")
-    viewer = admin.create_token("vic").secret
+    root = make_user(sqlite_client.ctx, "root", "admin")
+    viewer = make_user(sqlite_client.ctx, "vic", "viewer")
     return sqlite_client, {"admin": root, "viewer": viewer}
 
 

@@ -16,11 +16,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from tests.conftest import as_user, make_user
 from tests.jobs.conftest import cli_env
 from tests.retraining.conftest import champion_with_history
 
-from mlsteward.identity.service import IdentityService
-from mlsteward.identity.specs import CreateUser
 from mlsteward.jobs.service import JobService
 from mlsteward.jobs.specs import EnqueueJob
 from mlsteward.registry.tables import evaluations, model_versions
@@ -85,13 +84,10 @@ def _effects(client: Any) -> dict[str, int]:
 def dana(client: Any) -> Any:
     """A champion with three labelled months, and a developer's context."""
     champion_with_history(client, n_periods=3)
-    IdentityService(client.ctx).create_user(
-        CreateUser(name="root", role="admin"), bootstrap=True
-    )
-    IdentityService(client.ctx).create_user(CreateUser(name="dana", role="developer"))
-    ctx = client.ctx.as_actor("dana")
-    RetrainingService(ctx).set_policy(as_policy(POLICY))
-    return ctx
+    make_user(client.ctx, "root", "admin")
+    make_user(client.ctx, "dana", "developer")
+    RetrainingService(as_user(client.ctx, "root")).set_policy(as_policy(POLICY))
+    return as_user(client.ctx, "dana")
 
 
 @pytest.mark.slow

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tests.conftest import as_user, make_user
 from tests.retraining.conftest import champion_with_history
 
 from mlsteward.errors import Conflict, Forbidden, InvalidInput, PolicyViolation
-from mlsteward.identity.service import IdentityService
-from mlsteward.identity.specs import CreateUser
 from mlsteward.retraining.approvals import ApprovalService
 from mlsteward.retraining.policy import as_policy, load_policy
 from mlsteward.retraining.service import RetrainingService
@@ -28,11 +27,15 @@ RELAXED = {
 def home(client):  # type: ignore[no-untyped-def]
     """A champion, three scored and labelled months, and the users of a bank."""
     champion_with_history(client, n_periods=3)
-    idents = IdentityService(client.ctx)
-    idents.create_user(CreateUser(name="root", role="admin"), bootstrap=True)
+    make_user(client.ctx, "root", "admin")
     for name, role in [("dana", "developer"), ("alex", "approver"), ("vera", "viewer")]:
-        idents.create_user(CreateUser(name=name, role=role))
+        make_user(client.ctx, name, role)
     return client
+
+
+def _set_policy(home, policy) -> None:  # type: ignore[no-untyped-def]
+    """Policies are an admin's to set."""
+    RetrainingService(as_user(home.ctx, "root")).set_policy(policy)
 
 
 def _policy(mode: str, **gates: object) -> dict:
@@ -45,8 +48,8 @@ def _policy(mode: str, **gates: object) -> dict:
 
 
 def test_auto_mode_promotes_when_gates_pass(home) -> None:
-    svc = RetrainingService(home.ctx.as_actor("dana"))
-    svc.set_policy(as_policy(_policy("auto")))
+    svc = RetrainingService(as_user(home.ctx, "dana"))
+    _set_policy(home, as_policy(_policy("auto")))
     r = svc.retrain(
         "credit-risk",
         trigger={"kind": "test"},
@@ -68,8 +71,8 @@ def test_auto_mode_promotes_when_gates_pass(home) -> None:
 
 
 def test_a_failed_gate_rejects_in_every_mode(home) -> None:
-    svc = RetrainingService(home.ctx.as_actor("dana"))
-    svc.set_policy(as_policy(_policy("auto", ks_min=0.99)))
+    svc = RetrainingService(as_user(home.ctx, "dana"))
+    _set_policy(home, as_policy(_policy("auto", ks_min=0.99)))
     r = svc.retrain("credit-risk")
     assert r.decision == "rejected" and "ks_min" in r.reason
     gate = next(g for g in r.gates if g["gate"] == "ks_min")
@@ -79,15 +82,16 @@ def test_a_failed_gate_rejects_in_every_mode(home) -> None:
 
 
 def test_real_gates_are_judged_with_their_figures(home) -> None:
-    svc = RetrainingService(home.ctx.as_actor("dana"))
-    svc.set_policy(
+    svc = RetrainingService(as_user(home.ctx, "dana"))
+    _set_policy(
+        home,
         as_policy(
             {
                 "model": "credit-risk",
                 "data": {"reference": "german-credit-train", "window": "3650d"},
                 "promotion": {"mode": "auto"},
             }
-        )
+        ),
     )
     r = svc.retrain("credit-risk")
     names = {g["gate"] for g in r.gates}
@@ -97,41 +101,42 @@ def test_real_gates_are_judged_with_their_figures(home) -> None:
 
 
 def test_manual_mode_needs_a_second_person_with_the_right_role(home) -> None:
-    dana = home.ctx.as_actor("dana")
+    dana = as_user(home.ctx, "dana")
     svc = RetrainingService(dana)
-    svc.set_policy(as_policy(_policy("manual")))
+    _set_policy(home, as_policy(_policy("manual")))
     r = svc.retrain("credit-risk")
     assert r.decision == "awaiting_approval" and r.approval_id
     req = ApprovalService(dana).get(r.approval_id)
     assert req.evidence["comparison"]["challenger"]["ref"] == r.challenger
     assert req.evidence["lineage"]["parent"] == "credit-risk/1"
     assert home.get_model_version("credit-risk@champion").version == 1
-    with pytest.raises(Forbidden, match="may not decide it"):
+    with pytest.raises(Forbidden, match="approver role"):
         ApprovalService(dana).approve(r.approval_id)
     with pytest.raises(Forbidden, match="approver role"):
-        ApprovalService(home.ctx.as_actor("vera")).approve(r.approval_id)
-    with pytest.raises(Forbidden, match="approver role"):
-        ApprovalService(home.ctx.as_actor("stranger")).approve(r.approval_id)
+        ApprovalService(as_user(home.ctx, "vera")).approve(r.approval_id)
+    # A name anyone can type proves nothing: deciding needs a token.
+    with pytest.raises(Forbidden, match="authenticated"):
+        ApprovalService(home.ctx.as_actor("alex")).approve(r.approval_id)
     with pytest.raises(InvalidInput, match="comment"):
-        ApprovalService(home.ctx.as_actor("alex")).reject(r.approval_id)
-    done = ApprovalService(home.ctx.as_actor("alex")).approve(
+        ApprovalService(as_user(home.ctx, "alex")).reject(r.approval_id)
+    done = ApprovalService(as_user(home.ctx, "alex")).approve(
         r.approval_id, Decide(comment="ok")
     )
     assert done.status == "approved" and done.decided_by == "alex"
     assert home.get_model_version("credit-risk@champion").ref == r.challenger
     with pytest.raises(Conflict, match="not pending"):
-        ApprovalService(home.ctx.as_actor("alex")).approve(r.approval_id)
+        ApprovalService(as_user(home.ctx, "alex")).approve(r.approval_id)
     actions = [e.action for e in home.audit_log()]
     assert "approval.requested" in actions and "approval.approved" in actions
 
 
 def test_stale_request_cannot_be_approved(home) -> None:
-    dana = home.ctx.as_actor("dana")
+    dana = as_user(home.ctx, "dana")
     svc = RetrainingService(dana)
-    svc.set_policy(as_policy(_policy("manual")))
+    _set_policy(home, as_policy(_policy("manual")))
     first = svc.retrain("credit-risk")
     second = svc.retrain("credit-risk")
-    alex = ApprovalService(home.ctx.as_actor("alex"))
+    alex = ApprovalService(as_user(home.ctx, "alex"))
     alex.approve(second.approval_id, Decide(comment="newer one"))
     with pytest.raises(Conflict, match="stale"):
         alex.approve(first.approval_id)
@@ -140,10 +145,10 @@ def test_stale_request_cannot_be_approved(home) -> None:
 
 
 def test_rejection_keeps_the_champion(home) -> None:
-    svc = RetrainingService(home.ctx.as_actor("dana"))
-    svc.set_policy(as_policy(_policy("manual")))
+    svc = RetrainingService(as_user(home.ctx, "dana"))
+    _set_policy(home, as_policy(_policy("manual")))
     r = svc.retrain("credit-risk")
-    ApprovalService(home.ctx.as_actor("alex")).reject(
+    ApprovalService(as_user(home.ctx, "alex")).reject(
         r.approval_id, Decide(comment="not convinced")
     )
     assert home.get_model_version(r.challenger).state == "rejected"
@@ -151,8 +156,9 @@ def test_rejection_keeps_the_champion(home) -> None:
 
 
 def test_not_enough_labels_is_a_policy_violation(home) -> None:
-    svc = RetrainingService(home.ctx.as_actor("dana"))
-    svc.set_policy(
+    svc = RetrainingService(as_user(home.ctx, "dana"))
+    _set_policy(
+        home,
         as_policy(
             {
                 **_policy("auto"),
@@ -162,7 +168,7 @@ def test_not_enough_labels_is_a_policy_violation(home) -> None:
                     "min_holdout_rows": 5000,
                 },
             }
-        )
+        ),
     )
     with pytest.raises(PolicyViolation, match="needs"):
         svc.retrain("credit-risk")

@@ -70,16 +70,17 @@ def test_rest_round_trip_with_roles(bank) -> None:
 
 
 def test_cli_policy_check_and_approvals(bank, tmp_path: Path) -> None:
-    client, _ = bank
+    client, h = bank
     home = client.ctx.settings.resolved_home()
-    env = {**os.environ, "MLSTEWARD_HOME": str(home), "MLSTEWARD_ACTOR": "dana"}
-    env.pop("MLSTEWARD_TOKEN", None)
+    env = {**os.environ, "MLSTEWARD_HOME": str(home)}
+    env.pop("MLSTEWARD_ACTOR", None)
     env.pop("MLSTEWARD_DB_URL", None)
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, who: str = "dana") -> subprocess.CompletedProcess[str]:
+        token = h[who]["Authorization"].split()[1]  # the CLI acts as its token
         return subprocess.run(
             [sys.executable, "-m", "mlsteward", *args],
-            env=env,
+            env={**env, "MLSTEWARD_TOKEN": token},
             capture_output=True,
             text=True,
             timeout=120,
@@ -98,7 +99,8 @@ def test_cli_policy_check_and_approvals(bank, tmp_path: Path) -> None:
         '"german-credit-train"\nwindow = "3650d"\n[gates]\n'
         "auc_max_drop = 1.0\nfour_fifths_min = 0.0\nscore_psi_max = 9.0\n"
     )
-    assert run("policies", "set", str(good)).returncode == 0
+    assert run("policies", "set", str(good)).returncode == 1  # admins only
+    assert run("policies", "set", str(good), who="root").returncode == 0
     out = run("retrain", "credit-risk", "--json")
     assert out.returncode == 0, out.stderr
     listed = run("approvals", "list", "--status", "pending", "--json")
@@ -107,4 +109,4 @@ def test_cli_policy_check_and_approvals(bank, tmp_path: Path) -> None:
 
     req = json.loads(listed.stdout)[0]["id"]
     self_ok = run("approvals", "approve", req)
-    assert self_ok.returncode == 1 and "may not decide it" in self_ok.stderr
+    assert self_ok.returncode == 1 and "approver role" in self_ok.stderr

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
+from tests.conftest import admin_context
 
 from mlsteward.api.inference import InferenceApp
 from mlsteward.config import Settings
@@ -66,7 +67,7 @@ def test_tokens_guard_inference_but_not_health(secured: Any, credit: Any) -> Non
     from mlsteward.identity.service import IdentityService
 
     scoped = (
-        IdentityService(ctx)
+        IdentityService(admin_context(ctx))
         .create_token(CreateToken(user="vera", scope="deployment:other"))
         .secret
     )

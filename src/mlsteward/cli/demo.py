@@ -86,6 +86,19 @@ def demo(
         "[bold]mlsteward audit log[/], "
         f"[bold]mlsteward lineage {report.champion_end}[/]"
     )
+    from mlsteward.demo import token_path
+
+    tokens = token_path(client).parent
+    console.print(
+        f"act as the demo's people: their tokens are in {tokens} (yours only); "
+        "as dana, the developer:"
+    )
+    console.print(
+        f"  export MLSTEWARD_TOKEN=$(cat {token_path(client)})",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _months_table(report: Any) -> Table:

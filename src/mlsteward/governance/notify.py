@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, InvalidInput, NotFound
 from mlsteward.governance.tables import notification_sinks as t
+from mlsteward.identity.access import internal, use_case
 from mlsteward.monitoring.sinks import UnsafeWebhook, check_webhook_url, post_webhook
 from mlsteward.monitoring.spec import mask_url
 from mlsteward.names import check_name
@@ -88,6 +89,7 @@ class NotificationService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
+    @use_case("notifications.add_sink", "admin")
     def add_sink(
         self,
         name: str,
@@ -140,6 +142,7 @@ class NotificationService:
             )
         return self.get(name)
 
+    @use_case("notifications.get", "viewer")
     def get(self, name: str) -> Sink:
         with self.ctx.store.read() as session:
             r = session.execute(select(t).where(t.c.name == name)).first()
@@ -147,6 +150,7 @@ class NotificationService:
             raise NotFound(f"sink {name!r} not found", field="name")
         return Sink(r.name, r.url, r.actions, r.cursor, r.last_error, r.last_attempt_at)
 
+    @use_case("notifications.list", "viewer")
     def list(self) -> list[Sink]:
         with self.ctx.store.read() as session:
             return [
@@ -156,6 +160,7 @@ class NotificationService:
                 for r in session.execute(select(t).order_by(t.c.name))
             ]
 
+    @internal("run by a worker or the scheduler")
     def deliver(self, *, timeout: float = 5.0, batch: int = 200) -> dict[str, Any]:
         """Post every sink's pending events in order; stop a sink at its first
         failure and keep its cursor there. Each post is checked against the

@@ -10,6 +10,7 @@ from pydantic import Field
 from mlsteward.context import Context
 from mlsteward.errors import InvalidInput, NotFound
 from mlsteward.governance.specs import COMMENTABLE, Comment
+from mlsteward.identity.access import use_case
 from mlsteward.names import parse_ref
 from mlsteward.registry.evaluation import EvaluationService
 from mlsteward.registry.models import Evaluation, ModelVersion, Run
@@ -40,6 +41,7 @@ class AuditService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
+    @use_case("audit.log", "viewer")
     def log(
         self,
         *,
@@ -70,6 +72,7 @@ class AuditService:
                 limit=limit,
             )
 
+    @use_case("audit.head", "viewer")
     def head(self) -> ChainHead:
         """The newest event's number and hash: keep a copy outside the
         database, and check the chain against it with ``verify(expect_head=)``.
@@ -80,6 +83,7 @@ class AuditService:
         """
         return audit.read_head(self.ctx.store)
 
+    @use_case("audit.verify", "viewer")
     def verify(self, *, expect_head: ChainHead | str | None = None) -> ChainReport:
         """Recompute the chain, check the HMACs where ``MLSTEWARD_AUDIT_KEY`` is
         set, and, given ``expect_head`` (``SEQ:HASH`` from :meth:`head`, kept
@@ -104,6 +108,7 @@ class AuditService:
         with self.ctx.store.read() as session:
             return audit.chain_report(session, expect_head=expected)
 
+    @use_case("audit.comment", "developer")
     def comment(self, spec: Comment) -> AuditEvent:
         """Attach a comment to an object; comments are audit events.
 
@@ -124,6 +129,7 @@ class AuditService:
                 details={"text": text},
             )
 
+    @use_case("audit.comments", "viewer")
     def comments(self, object_id: str) -> list[AuditEvent]:
         return self.log(object_id=object_id, action="comment.")
 
@@ -156,6 +162,7 @@ class LineageService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
+    @use_case("models.lineage", "viewer")
     def lineage(self, ref: str) -> Lineage:
         registry = ModelRegistry(self.ctx)
         mv = registry.get(ref)
@@ -224,6 +231,7 @@ class RetentionService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
+    @use_case("retention.apply", "admin")
     def apply(self, *, days: int, dry_run: bool = False) -> dict[str, Any]:
         if days < MIN_PREDICTION_RETENTION_DAYS:
             raise InvalidInput(

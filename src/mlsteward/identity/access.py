@@ -273,7 +273,7 @@ def job_context(ctx: Any, created_by: str) -> Any:
 
 
 def _action(case: UseCase) -> str:
-    return case.name.replace("_", " ").replace(".", ": ", 1)
+    return f"run {case.name}"
 
 
 def _has_users(store: Any) -> bool:

@@ -32,7 +32,13 @@ from mlsteward.errors import (
     NotFound,
     Unauthenticated,
 )
-from mlsteward.identity.access import ROLES, Principal, role_at_least
+from mlsteward.identity.access import (
+    ROLES,
+    Principal,
+    internal,
+    role_at_least,
+    use_case,
+)
 from mlsteward.identity.models import Token, User
 from mlsteward.identity.specs import CreateToken, CreateUser, SetRole
 from mlsteward.identity.tables import tokens, users
@@ -92,6 +98,7 @@ class IdentityService:
         self.ctx = ctx
 
     # -- users ------------------------------------------------------------
+    @use_case("users.create", "admin")
     def create_user(self, spec: CreateUser, *, bootstrap: bool = False) -> User:
         """Create a user. ``bootstrap`` allows the first admin without a caller
         holding the admin role, and only while no user exists.
@@ -142,6 +149,7 @@ class IdentityService:
                 created_by=self.ctx.actor,
             )
 
+    @use_case("users.set_role", "admin")
     def set_role(self, name: str, spec: SetRole) -> User:
         """Change a user's role.
 
@@ -163,6 +171,7 @@ class IdentityService:
             )
             return self._get_user(session, name)
 
+    @use_case("users.disable", "admin")
     def disable_user(self, name: str) -> User:
         with self.ctx.store.unit_of_work() as session:
             self._user_row(session, name)
@@ -178,17 +187,20 @@ class IdentityService:
             )
             return self._get_user(session, name)
 
+    @use_case("users.list", "viewer")
     def list_users(self) -> list[User]:
         with self.ctx.store.read() as session:
             return [
                 _user(r) for r in session.execute(select(users).order_by(users.c.name))
             ]
 
+    @use_case("users.get", "viewer")
     def get_user(self, name: str) -> User:
         with self.ctx.store.read() as session:
             return self._get_user(session, name)
 
     # -- tokens -----------------------------------------------------------
+    @use_case("tokens.create", "viewer")
     def create_token(self, spec: CreateToken) -> CreatedToken:
         """A new token; the secret is in the result, once, and never stored.
 
@@ -206,6 +218,7 @@ class IdentityService:
             row = self._user_row(session, user)
             if row.disabled:
                 raise Conflict(f"user {user!r} is disabled", field="user")
+            self._may_mint(session, user)
             session.execute(
                 tokens.insert().values(
                     id=token_id,
@@ -237,11 +250,13 @@ class IdentityService:
         )
         return CreatedToken(tok, f"{TOKEN_PREFIX}_{token_id}_{secret}")
 
+    @use_case("tokens.revoke", "viewer")
     def revoke_token(self, token_id: str) -> Token:
         with self.ctx.store.unit_of_work() as session:
             row = session.execute(select(tokens).where(tokens.c.id == token_id)).first()
             if row is None:
                 raise NotFound(f"token {token_id!r} not found", field="token_id")
+            self._own_or_admin(row.user_name, "revoke another user's token")
             if row.revoked_at is None:
                 session.execute(
                     update(tokens)
@@ -259,13 +274,21 @@ class IdentityService:
             row = session.execute(select(tokens).where(tokens.c.id == token_id)).one()
             return _token(row)
 
+    @use_case("tokens.list", "viewer")
     def list_tokens(self, user: str | None = None) -> list[Token]:
+        """Tokens (never their secrets): an admin's of anyone, a user's own."""
+        principal = self.ctx.principal
+        if principal is not None and not principal.can("admin"):
+            if user is not None and user != principal.user:
+                self._own_or_admin(user, "list another user's tokens")
+            user = principal.user
         q = select(tokens).order_by(tokens.c.created_at)
         if user is not None:
             q = q.where(tokens.c.user_name == user)
         with self.ctx.store.read() as session:
             return [_token(r) for r in session.execute(q)]
 
+    @internal("how a principal comes to be: before any use case")
     def authenticate(self, token: str | None) -> Principal:
         """The principal a presented token stands for.
 
@@ -298,6 +321,29 @@ class IdentityService:
         return Principal(row.user_name, row.role, row.scope, token_id)
 
     # -- helpers ----------------------------------------------------------
+    def _own_or_admin(self, user: str, action: str) -> None:
+        principal = self.ctx.principal
+        if principal is not None and principal.user != user:
+            principal.require("admin", action)
+
+    def _may_mint(self, session: Any, user: str) -> None:
+        """Only admins mint tokens for others; without a token, only the
+        bootstrap admin's first token (nothing else could ever log in)."""
+        principal = self.ctx.principal
+        if principal is not None:
+            self._own_or_admin(user, "create tokens for other users")
+            return
+        n_tokens = session.execute(select(func.count()).select_from(tokens)).scalar()
+        n_users = session.execute(select(func.count()).select_from(users)).scalar()
+        if n_tokens == 0 and n_users <= 1:
+            return  # a store without users yet, or its bootstrap admin's first
+        raise Unauthenticated(
+            "this store has users: creating a token needs a token "
+            "(MLSTEWARD_TOKEN); only the bootstrap admin's first token is "
+            "created without one",
+            field="token",
+        )
+
     def _user_row(self, session: Any, name: str) -> Any:
         row = session.execute(select(users).where(users.c.name == name)).first()
         if row is None:

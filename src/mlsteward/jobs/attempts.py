@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, InvalidInput, NotFound
+from mlsteward.identity.access import internal
 from mlsteward.jobs.models import Job, JobState
 from mlsteward.jobs.tables import jobs
 from mlsteward.jobs.validate import json_object
@@ -55,6 +56,7 @@ class Attempts:
 
     ctx: Context
 
+    @internal("run by a worker on the job it claimed")
     def claim(
         self,
         worker_id: str,
@@ -130,6 +132,7 @@ class Attempts:
             },
         )
 
+    @internal("run by a worker on the job it claimed")
     def heartbeat(self, job: Job, lease_seconds: float | None = None) -> Job:
         """Extend the lease of a job this worker holds.
 
@@ -151,6 +154,7 @@ class Attempts:
             )
             return self._get(session, job.id)
 
+    @internal("run by a worker on the job it claimed")
     def complete(self, job: Job, result: Mapping[str, Any] | None = None) -> Job:
         """Record the result of the attempt ``job`` was claimed for.
 
@@ -189,6 +193,7 @@ class Attempts:
             )
             return self._get(session, job.id)
 
+    @internal("run by a worker on the job it claimed")
     def fail(self, job: Job, error: str, *, retry: bool = True) -> Job:
         """Record that the attempt ``job`` was claimed for failed.
 
@@ -237,6 +242,7 @@ class Attempts:
             )
             return self._get(session, job.id)
 
+    @internal("arithmetic of retries")
     def retry_delay(self, attempts: int) -> float:
         """Seconds to wait after the ``attempts``-th failed attempt.
 
@@ -251,6 +257,7 @@ class Attempts:
         )
 
     # -- helpers ----------------------------------------------------------
+    @internal("arithmetic of leases")
     def resolve_lease(self, lease_seconds: float | None) -> float:
         """``lease_seconds``, or the configured lease, checked."""
         lease = (

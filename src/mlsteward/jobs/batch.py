@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 
 from mlsteward.context import Context
 from mlsteward.errors import InvalidInput
+from mlsteward.identity.access import use_case
 from mlsteward.jobs.batch_io import ChunkReader, OutputWriter
 from mlsteward.jobs.handlers import JobLogger
 from mlsteward.jobs.specs import ENGINES, ScoreBatch
@@ -120,6 +121,7 @@ class BatchScoringService:
         self.registry = ModelRegistry(ctx)
         self.log = PredictionLog(ctx)
 
+    @use_case("jobs.score_file", "developer")
     def score_file(
         self,
         spec: ScoreBatch,

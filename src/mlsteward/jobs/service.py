@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError as DBIntegrityError
 
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, InvalidInput
+from mlsteward.identity.access import internal, use_case
 from mlsteward.jobs.attempts import Attempts, row_to_job
 from mlsteward.jobs.models import TERMINAL, Job, JobLogEntry, JobState
 from mlsteward.jobs.specs import CancelJob, EnqueueJob
@@ -51,6 +52,7 @@ class JobService(Attempts):
         self.ctx = ctx
 
     # -- creating and reading --------------------------------------------
+    @use_case("jobs.enqueue", "developer")
     def enqueue(self, spec: EnqueueJob) -> Job:
         """Queue a job, or return the job already queued under the same key.
 
@@ -116,11 +118,13 @@ class JobService(Attempts):
                 raise
             return self._same_kind(existing, kind)
 
+    @use_case("jobs.get", "viewer")
     def get(self, job_id: str) -> Job:
         """One job by id."""
         with self.ctx.store.read() as session:
             return self._get(session, job_id)
 
+    @use_case("jobs.list", "viewer")
     def list(
         self,
         *,
@@ -150,6 +154,7 @@ class JobService(Attempts):
         with self.ctx.store.read() as session:
             return [row_to_job(r) for r in session.execute(q)]
 
+    @use_case("jobs.logs", "viewer")
     def logs(
         self, job_id: str, *, limit: int | None = None
     ) -> builtins.list[JobLogEntry]:
@@ -174,6 +179,7 @@ class JobService(Attempts):
             for r in rows
         ]
 
+    @internal("a handler writing to its job log")
     def log(self, job: Job, message: str, level: str = "info") -> None:
         """Append one line to ``job``'s log, tagged with its attempt."""
         if level not in LOG_LEVELS:
@@ -195,6 +201,7 @@ class JobService(Attempts):
                 )
             )
 
+    @use_case("jobs.wait", "viewer")
     def wait(self, job_id: str, *, timeout: float = 60.0, poll: float = 0.1) -> Job:
         """Poll until the job is final; return it.
 
@@ -214,6 +221,7 @@ class JobService(Attempts):
             time.sleep(poll)
 
     # -- state changes ----------------------------------------------------
+    @use_case("jobs.cancel", "developer")
     def cancel(self, job_id: str, spec: CancelJob | None = None) -> Job:
         """Cancel a job that has not finished; ``spec.reason`` says why.
 

@@ -51,6 +51,7 @@ from sqlalchemy.orm import Session
 
 from mlsteward.context import Context
 from mlsteward.errors import InvalidInput, NotFound
+from mlsteward.identity.access import internal, use_case
 from mlsteward.monitoring.checks import SEVERITY
 from mlsteward.monitoring.models import Alert, Monitor
 from mlsteward.monitoring.sinks import (
@@ -159,6 +160,7 @@ class AlertService:
         return _row_to_alert(row, errors=principal is None or principal.can("admin"))
 
     # -- raising ----------------------------------------------------------
+    @internal("a monitor run raising its alerts")
     def raise_alerts(
         self,
         session: Session,
@@ -275,6 +277,7 @@ class AlertService:
         )
 
     # -- reading ----------------------------------------------------------
+    @use_case("alerts.list", "viewer")
     def list(
         self,
         *,
@@ -300,6 +303,7 @@ class AlertService:
         with self.ctx.store.read() as session:
             return [self._alert(r) for r in session.execute(q.limit(max(1, limit)))]
 
+    @internal("read by the model report")
     def of_monitors(
         self, monitor_ids: Iterable[str], *, since: dt.datetime
     ) -> builtins.list[Alert]:
@@ -318,6 +322,7 @@ class AlertService:
         with self.ctx.store.read() as session:
             return [self._alert(r) for r in session.execute(q)]
 
+    @use_case("alerts.get", "viewer")
     def get(self, alert_id: str) -> Alert:
         with self.ctx.store.read() as session:
             row = session.execute(select(t).where(t.c.id == alert_id)).first()
@@ -326,6 +331,7 @@ class AlertService:
         return self._alert(row)
 
     # -- delivering -------------------------------------------------------
+    @use_case("alerts.deliver_pending", "developer")
     def deliver_pending(self, *, retry_failed: bool = False) -> builtins.list[Alert]:
         """Try every pending alert (and failed ones when asked); return them
         as they are afterwards."""
@@ -340,6 +346,7 @@ class AlertService:
             )
         return self.deliver(ids, retry_failed=retry_failed)
 
+    @internal("the alert_deliver job")
     def deliver(
         self, ids: Iterable[str], *, retry_failed: bool = False
     ) -> builtins.list[Alert]:

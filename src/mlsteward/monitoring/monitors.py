@@ -34,6 +34,7 @@ from mlsteward.datasets.models import ColumnRole, DatasetVersion
 from mlsteward.datasets.service import DatasetService
 from mlsteward.durations import parse_schedule
 from mlsteward.errors import Conflict, InvalidInput, MlstewardError, NotFound
+from mlsteward.identity.access import internal, use_case
 from mlsteward.monitoring.alerts import AlertService
 from mlsteward.monitoring.models import RESULT_COLUMNS, Monitor, MonitorRun, Window
 from mlsteward.monitoring.outcomes import OutcomeService
@@ -85,6 +86,7 @@ class MonitorService:
         self.ctx = ctx
 
     # -- definitions ------------------------------------------------------
+    @use_case("monitors.create", "developer")
     def create(self, spec: CreateMonitor) -> Monitor:
         """Create a monitor; its drift methods are fixed here, from the reference.
 
@@ -179,6 +181,7 @@ class MonitorService:
                 session.execute(select(mt).where(mt.c.id == values["id"])).one()
             )
 
+    @use_case("monitors.get", "viewer")
     def get(self, name: str) -> Monitor:
         with self.ctx.store.read() as session:
             row = session.execute(select(mt).where(mt.c.name == name)).first()
@@ -194,6 +197,7 @@ class MonitorService:
                 )
             return _row_to_monitor(row)
 
+    @use_case("monitors.list", "viewer")
     def list(self, *, deployment: str | None = None) -> builtins.list[Monitor]:
         q = select(mt).order_by(mt.c.name)
         if deployment is not None:
@@ -201,6 +205,7 @@ class MonitorService:
         with self.ctx.store.read() as session:
             return [_row_to_monitor(r) for r in session.execute(q)]
 
+    @internal("read by the model report and retraining")
     def of_model(self, model: str) -> builtins.list[Monitor]:
         """Monitors of ``model``, whichever of its versions or aliases they
         name (``credit-risk``, ``credit-risk@champion``, ``credit-risk/3``).
@@ -220,6 +225,7 @@ class MonitorService:
         with self.ctx.store.read() as session:
             return [_row_to_monitor(r) for r in session.execute(q)]
 
+    @use_case("monitors.delete", "developer")
     def delete(self, name: str) -> None:
         """Delete a monitor's definition; its results and alerts are kept."""
         monitor = self.get(name)
@@ -237,6 +243,7 @@ class MonitorService:
             )
 
     # -- running ----------------------------------------------------------
+    @use_case("monitors.run", "developer")
     def run(
         self, name: str, spec: RunMonitor | None = None, *, deliver: bool = True
     ) -> MonitorRun:
@@ -359,6 +366,7 @@ class MonitorService:
                     history.sort(key=lambda h: h[0])
         return windows, rows
 
+    @internal("the scheduler")
     def claim_due(
         self, *, now: dt.datetime | None = None
     ) -> builtins.list[tuple[str, dt.datetime]]:
@@ -386,6 +394,7 @@ class MonitorService:
                     claimed_names.append((row.name, row.next_run_at))
         return claimed_names
 
+    @use_case("monitors.run_due", "developer")
     def run_due(self, *, now: dt.datetime | None = None) -> builtins.list[MonitorRun]:
         """Run every enabled monitor whose next run time has come, here.
 
@@ -404,6 +413,7 @@ class MonitorService:
         return runs
 
     # -- results ----------------------------------------------------------
+    @use_case("monitors.results", "viewer")
     def results(
         self,
         name: str,
@@ -463,6 +473,7 @@ class MonitorService:
             ["window_start", "check", "column"], kind="stable"
         ).reset_index(drop=True)
 
+    @internal("read by triggers and the report")
     def recent_results(
         self, monitor_ids: Sequence[str], *, since: dt.datetime, limit: int
     ) -> builtins.list[dict[str, Any]]:

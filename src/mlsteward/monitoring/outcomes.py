@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, InvalidInput
+from mlsteward.identity.access import internal, use_case
 from mlsteward.monitoring.tables import outcomes
 from mlsteward.results import Result
 from mlsteward.serving.log.service import PredictionLog
@@ -127,6 +128,7 @@ class OutcomeService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
+    @use_case("outcomes.load", "developer")
     def load(self, data: pd.DataFrame | str | Path) -> LoadResult:
         """Load a frame or table file with ``request_id``, ``label`` and
         optionally ``observed_at`` (UTC; default now).
@@ -185,6 +187,7 @@ class OutcomeService:
                 )
         return LoadResult(loaded=len(rows), unchanged=unchanged)
 
+    @use_case("outcomes.labelled_window", "viewer")
     def labelled_window(
         self,
         *,
@@ -217,6 +220,7 @@ class OutcomeService:
         preds["label"] = preds["request_id"].map(labels).astype("float64")
         return preds
 
+    @internal("read by retraining triggers")
     def new_labels(self, deployment: str, *, since: dt.datetime | None = None) -> int:
         """How many of the deployment's records got an outcome loaded at or
         after ``since`` (all of them without it).
@@ -232,6 +236,7 @@ class OutcomeService:
             ids = list(session.execute(q).scalars())
         return len(PredictionLog(self.ctx).logged(ids, deployment=deployment))
 
+    @internal("retention.apply deleting old outcomes")
     def forget(
         self, request_ids: Sequence[str], *, session: Session | None = None
     ) -> int:

@@ -12,6 +12,7 @@ from mlsteward.results import Result, Timestamp
 __all__ = [
     "LIFECYCLE",
     "Evaluation",
+    "Governance",
     "ModelVersion",
     "ModelVersionDetail",
     "RegisteredModel",
@@ -100,6 +101,8 @@ class ModelVersion(Result):
     tags: dict[str, str]
     created_at: Timestamp
     created_by: str
+    #: Whether its retraining gates passed (``None``: never judged).
+    gates_passed: bool | None = None
 
 
 class ModelVersionDetail(ModelVersion):
@@ -117,6 +120,18 @@ class RegisteredModel(Result):
     tags: dict[str, str]
     latest_version: int | None
     aliases: dict[str, int]
+    #: Governed: champion, approval and traffic move only through approvals.
+    governed: bool = False
+    #: The largest canary share a developer may set alone (governed models).
+    canary_share: float | None = None
+
+
+class Governance(Result):
+    """What serving checks before it moves a governed model's traffic."""
+
+    governed: bool
+    canary_share: float | None
+    champion: int | None
 
 
 class RegisteredModelDetail(RegisteredModel):

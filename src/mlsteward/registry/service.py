@@ -14,6 +14,7 @@ from mlsteward.flavors import flavor_for, get_flavor
 from mlsteward.flavors.base import Flavor
 from mlsteward.identity.access import use_case
 from mlsteward.names import Ref, parse_ref
+from mlsteward.registry.governed import CHAMPION, GovernedModels
 from mlsteward.registry.models import (
     LIFECYCLE,
     ModelVersion,
@@ -70,10 +71,11 @@ def _row_to_version(row: Any, aliases: list[str]) -> ModelVersion:
         created_at=row.created_at,
         created_by=row.created_by,
         aliases=aliases,
+        gates_passed=row.gates_passed,
     )
 
 
-class ModelRegistry:
+class ModelRegistry(GovernedModels):
     """Registered models and their numbered versions.
 
     Example:
@@ -238,68 +240,84 @@ class ModelRegistry:
         """Point ``name@spec.alias`` at ``spec.version`` (moving it if it
         pointed elsewhere).
 
+        Raises:
+            PolicyViolation: ``champion`` of a governed model: it moves only
+                through an approved approval request.
+
         Example:
             >>> reg.set_alias("credit-risk", SetAlias(alias="champion", version=3))
             ... # doctest: +SKIP
         """
-        alias, version = spec.alias, spec.version
         with self.ctx.store.unit_of_work() as session:
-            self._version_row(session, Ref(name, version=version))
-            previous = session.execute(
-                select(model_aliases.c.version).where(
-                    model_aliases.c.name == name, model_aliases.c.alias == alias
-                )
-            ).scalar()
-            if previous == version:
-                return self._get(session, Ref(name, version=version))
-            values = {
-                "version": version,
-                "updated_at": utcnow(),
-                "updated_by": self.ctx.actor,
-            }
-            if previous is None:
-                session.execute(
-                    model_aliases.insert().values(name=name, alias=alias, **values)
-                )
-            else:
-                session.execute(
-                    update(model_aliases)
-                    .where(model_aliases.c.name == name, model_aliases.c.alias == alias)
-                    .values(**values)
-                )
-            audit.record(
-                session,
-                actor=self.ctx.actor,
-                action="alias.set",
-                object_type="model_version",
-                object_id=f"{name}/{version}",
-                details={"alias": alias, "previous_version": previous},
+            if spec.alias == CHAMPION:
+                self._refuse_if_governed(session, name, "move its champion alias")
+            return self._set_alias(session, name, spec.alias, spec.version)
+
+    def _set_alias(
+        self, session: Session, name: str, alias: str, version: int
+    ) -> ModelVersion:
+        self._version_row(session, Ref(name, version=version))
+        previous = session.execute(
+            select(model_aliases.c.version).where(
+                model_aliases.c.name == name, model_aliases.c.alias == alias
             )
+        ).scalar()
+        if previous == version:
             return self._get(session, Ref(name, version=version))
+        values = {
+            "version": version,
+            "updated_at": utcnow(),
+            "updated_by": self.ctx.actor,
+        }
+        if previous is None:
+            session.execute(
+                model_aliases.insert().values(name=name, alias=alias, **values)
+            )
+        else:
+            session.execute(
+                update(model_aliases)
+                .where(model_aliases.c.name == name, model_aliases.c.alias == alias)
+                .values(**values)
+            )
+        audit.record(
+            session,
+            actor=self.ctx.actor,
+            action="alias.set",
+            object_type="model_version",
+            object_id=f"{name}/{version}",
+            details={"alias": alias, "previous_version": previous},
+        )
+        return self._get(session, Ref(name, version=version))
 
     @use_case("models.delete_alias", "developer")
     def delete_alias(self, name: str, alias: str) -> None:
+        """Remove ``name@alias`` (``champion`` of a governed model: refused)."""
         with self.ctx.store.unit_of_work() as session:
-            previous = session.execute(
-                select(model_aliases.c.version).where(
-                    model_aliases.c.name == name, model_aliases.c.alias == alias
-                )
-            ).scalar()
-            if previous is None:
-                raise NotFound(f"model {name!r} has no alias {alias!r}", field="alias")
-            session.execute(
-                delete(model_aliases).where(
-                    model_aliases.c.name == name, model_aliases.c.alias == alias
-                )
+            if alias == CHAMPION:
+                self._refuse_if_governed(session, name, "remove its champion alias")
+            self._delete_alias(session, name, alias)
+
+    def _delete_alias(self, session: Session, name: str, alias: str) -> None:
+        previous = session.execute(
+            select(model_aliases.c.version).where(
+                model_aliases.c.name == name, model_aliases.c.alias == alias
             )
-            audit.record(
-                session,
-                actor=self.ctx.actor,
-                action="alias.deleted",
-                object_type="model_version",
-                object_id=f"{name}/{previous}",
-                details={"alias": alias},
+        ).scalar()
+        if previous is None:
+            raise NotFound(f"model {name!r} has no alias {alias!r}", field="alias")
+        session.execute(
+            delete(model_aliases).where(
+                model_aliases.c.name == name, model_aliases.c.alias == alias
             )
+        )
+        audit.record(
+            session,
+            actor=self.ctx.actor,
+            action="alias.deleted",
+            object_type="model_version",
+            object_id=f"{name}/{previous}",
+            details={"alias": alias},
+        )
 
     @use_case("models.transition", "developer")
     def transition(self, ref: str, spec: Transition) -> ModelVersion:
@@ -313,33 +331,39 @@ class ModelRegistry:
             >>> reg.transition("credit-risk/3", Transition(state="approved"))
             ... # doctest: +SKIP
         """
-        state, reason = spec.state, spec.reason
         with self.ctx.store.unit_of_work() as session:
             row = self._version_row(session, parse_ref(ref, "model"))
-            allowed = [s.value for s in LIFECYCLE[State(row.state)]]
-            if state not in allowed:
-                raise Conflict(
-                    f"{row.name}/{row.version} is {row.state}; it can move to "
-                    f"{allowed or 'nothing'}, not {state.value!r}",
-                    field="state",
-                )
-            session.execute(
-                update(model_versions)
-                .where(
-                    model_versions.c.name == row.name,
-                    model_versions.c.version == row.version,
-                )
-                .values(state=state.value, state_changed_at=utcnow())
+            if spec.state == State.APPROVED:
+                self._refuse_if_governed(session, row.name, "approve a version")
+            return self._transition(session, row, spec.state, spec.reason)
+
+    def _transition(
+        self, session: Session, row: Any, state: State, reason: str
+    ) -> ModelVersion:
+        allowed = [s.value for s in LIFECYCLE[State(row.state)]]
+        if state not in allowed:
+            raise Conflict(
+                f"{row.name}/{row.version} is {row.state}; it can move to "
+                f"{allowed or 'nothing'}, not {state.value!r}",
+                field="state",
             )
-            audit.record(
-                session,
-                actor=self.ctx.actor,
-                action=f"model_version.{state.value}",
-                object_type="model_version",
-                object_id=f"{row.name}/{row.version}",
-                details={"from": row.state, "to": state.value, "reason": reason},
+        session.execute(
+            update(model_versions)
+            .where(
+                model_versions.c.name == row.name,
+                model_versions.c.version == row.version,
             )
-            return self._get(session, Ref(row.name, version=row.version))
+            .values(state=state.value, state_changed_at=utcnow())
+        )
+        audit.record(
+            session,
+            actor=self.ctx.actor,
+            action=f"model_version.{state.value}",
+            object_type="model_version",
+            object_id=f"{row.name}/{row.version}",
+            details={"from": row.state, "to": state.value, "reason": reason},
+        )
+        return self._get(session, Ref(row.name, version=row.version))
 
     # -- reading ----------------------------------------------------------
     @use_case("models.get_version", "viewer")
@@ -473,4 +497,6 @@ class ModelRegistry:
             tags=row.tags or {},
             latest_version=latest,
             aliases=aliases,
+            governed=bool(row.governed),
+            canary_share=row.canary_share,
         )

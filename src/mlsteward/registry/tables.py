@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 from mlsteward.store import JSONType, UTCDateTime, metadata
@@ -64,6 +66,10 @@ registered_models = Table(
     Column("created_by", String(200), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("tags", JSONType, nullable=False),
+    # Governed: the champion moves only through an approved request.
+    Column("governed", Boolean, nullable=False, server_default=false()),
+    # The policy's largest canary share a developer may set alone.
+    Column("canary_share", Float, nullable=True),
 )
 
 model_versions = Table(
@@ -83,6 +89,8 @@ model_versions = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("created_by", String(200), nullable=False),
     Column("state_changed_at", UTCDateTime(), nullable=False),
+    # Whether its retraining gates passed (None: never judged).
+    Column("gates_passed", Boolean, nullable=True),
 )
 
 model_aliases = Table(

@@ -18,9 +18,11 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, Forbidden, InvalidInput, NotFound
+from mlsteward.identity.access import internal, use_case
 from mlsteward.identity.service import IdentityService, role_at_least
 from mlsteward.registry.models import State
 from mlsteward.registry.service import ModelRegistry
@@ -60,6 +62,7 @@ class ApprovalService:
         self.ctx = ctx
         self.registry = ModelRegistry(ctx)
 
+    @use_case("approvals.request", "developer")
     def request(
         self,
         spec: RequestApproval,
@@ -135,6 +138,7 @@ class ApprovalService:
             )
         return self.get(req_id)
 
+    @use_case("approvals.get", "viewer")
     def get(self, request_id: str) -> ApprovalRequest:
         with self.ctx.store.read() as session:
             r = session.execute(select(t).where(t.c.id == request_id)).first()
@@ -144,6 +148,7 @@ class ApprovalService:
             )
         return _row(r)
 
+    @use_case("approvals.list", "viewer")
     def list(
         self,
         *,
@@ -176,6 +181,7 @@ class ApprovalService:
         with self.ctx.store.read() as session:
             return [_row(r) for r in session.execute(q)]
 
+    @use_case("approvals.approve", "approver", governed=True)
     def approve(self, request_id: str, spec: Decide | None = None) -> ApprovalRequest:
         """Approve a pending request (approver role, not one's own): the
         version becomes champion in the same step.
@@ -185,6 +191,7 @@ class ApprovalService:
         """
         return self._decide(request_id, "approved", (spec or Decide()).comment)
 
+    @use_case("approvals.reject", "approver", governed=True)
     def reject(self, request_id: str, spec: Decide | None = None) -> ApprovalRequest:
         """Reject a pending request; the comment says why and is required.
 
@@ -199,6 +206,7 @@ class ApprovalService:
             )
         return self._decide(request_id, "rejected", comment)
 
+    @internal("a retraining withdrawing its own stale request")
     def withdraw(self, ref: str, reason: str) -> builtins.list[ApprovalRequest]:
         """Close every pending request for ``ref`` as stale (the challenger was
         taken out of the running, e.g. its canary breached a live check)."""
@@ -279,16 +287,21 @@ class ApprovalService:
                 "request a new comparison",
                 field="request_id",
             )
-        self._record_decision(req, decision, comment)
         if decision == "approved":
             from mlsteward.retraining.promotion import promote
 
-            promote(
-                self.ctx,
-                req.ref,
-                reason=f"approved by {self.ctx.actor}: {comment}".rstrip(": "),
-            )
+            # The decision, the champion alias, the approved state and every
+            # deployment's champion: one transaction, so they cannot diverge.
+            with self.ctx.store.unit_of_work() as session:
+                self._record_decision(req, decision, comment, session=session)
+                promote(
+                    self.ctx,
+                    req.ref,
+                    reason=f"approved by {self.ctx.actor}: {comment}".rstrip(": "),
+                    session=session,
+                )
         else:
+            self._record_decision(req, decision, comment)
             reason = f"rejected by {self.ctx.actor}: {comment}"
             self.registry.transition(
                 req.ref, Transition(state=State.REJECTED, reason=reason)
@@ -332,9 +345,14 @@ class ApprovalService:
             )
 
     def _record_decision(
-        self, req: ApprovalRequest, decision: str, comment: str
+        self,
+        req: ApprovalRequest,
+        decision: str,
+        comment: str,
+        *,
+        session: Session | None = None,
     ) -> None:
-        with self.ctx.store.unit_of_work() as session:
+        with self.ctx.store.within(session, write=True) as session:
             session.execute(
                 update(t)
                 .where(t.c.id == req.id, t.c.status == "pending")

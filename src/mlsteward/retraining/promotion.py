@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from mlsteward.context import Context
-from mlsteward.registry.models import State
 from mlsteward.registry.service import ModelRegistry
-from mlsteward.registry.specs import SetAlias, Transition
 
 __all__ = ["promote", "route_challenger", "withdraw"]
 
@@ -25,18 +25,18 @@ def _deployments(ctx: Context) -> Any:
     return DeploymentService(ctx)
 
 
-def promote(ctx: Context, ref: str, *, reason: str) -> None:
-    """Make ``ref`` the champion: approve it, move the alias, move traffic."""
+def promote(
+    ctx: Context, ref: str, *, reason: str, session: Session | None = None
+) -> None:
+    """Make ``ref`` the champion: approve it, move the alias and every
+    deployment's champion route, all in one transaction (the caller's, if it
+    gives one: an approval records its decision in the same)."""
     registry = ModelRegistry(ctx)
-    mv = registry.get(ref)
-    if mv.state == "registered":
-        registry.transition(mv.ref, Transition(state=State.APPROVED, reason=reason))
-    registry.set_alias(mv.name, SetAlias(alias="champion", version=mv.version))
-    if "challenger" in mv.aliases:
-        registry.delete_alias(mv.name, "challenger")
-    svc = _deployments(ctx)
-    if svc is not None and hasattr(svc, "on_promoted"):
-        svc.on_promoted(mv.name, mv.version)
+    with ctx.store.within(session, write=True) as s:
+        mv = registry.promote_champion(ref, reason=reason, session=s)
+        svc = _deployments(ctx)
+        if svc is not None and hasattr(svc, "on_promoted"):
+            svc.on_promoted(mv.name, mv.version, session=s)
 
 
 def withdraw(ctx: Context, ref: str) -> None:

@@ -23,6 +23,7 @@ from mlsteward.context import Context
 from mlsteward.datasets.service import DatasetService
 from mlsteward.durations import parse_duration
 from mlsteward.errors import InvalidInput, NotFound, PolicyViolation
+from mlsteward.identity.access import internal, use_case
 from mlsteward.monitoring.outcomes import OutcomeService
 from mlsteward.registry.models import ModelVersion
 from mlsteward.registry.service import ModelRegistry
@@ -66,6 +67,7 @@ class RetrainingService:
         self.registry = ModelRegistry(ctx)
 
     # -- policies ---------------------------------------------------------
+    @use_case("policies.set", "admin")
     def set_policy(self, policy: SetPolicy) -> Policy:
         """Set (or replace) a model's retraining policy and keep its monitors.
 
@@ -113,6 +115,11 @@ class RetrainingService:
                 object_id=policy.model,
                 details={"revision": (rev or 0) + 1, "policy": doc},
             )
+            # A model with a policy is governed: its champion moves only
+            # through approvals, its canaries within the policy's share.
+            self.registry.mark_governed(
+                policy.model, policy.promotion.canary_share, session=session
+            )
         self._apply_monitors(policy)
         return policy
 
@@ -134,6 +141,7 @@ class RetrainingService:
                 )
             monitors.create(spec)
 
+    @use_case("policies.get", "viewer")
     def get_policy(self, model: str) -> Policy:
         with self.ctx.store.read() as session:
             doc = session.execute(
@@ -148,6 +156,7 @@ class RetrainingService:
         return parse_policy(doc)
 
     # -- retraining -------------------------------------------------------
+    @use_case("retrainings.get", "viewer")
     def get(self, retraining_id: str) -> Retraining:
         with self.ctx.store.read() as session:
             r = session.execute(
@@ -157,6 +166,7 @@ class RetrainingService:
             raise NotFound(f"retraining {retraining_id!r} not found", field="id")
         return _row(r)
 
+    @use_case("retrainings.list", "viewer")
     def list(self, model: str | None = None) -> list[Retraining]:
         q = select(retrainings).order_by(retrainings.c.created_at)
         if model:
@@ -164,6 +174,7 @@ class RetrainingService:
         with self.ctx.store.read() as session:
             return [_row(r) for r in session.execute(q)]
 
+    @internal("read by the model report")
     def of_version(self, mv: ModelVersion) -> builtins.list[Retraining]:
         """Retrainings where ``mv`` was the challenger or the champion, oldest
         first.
@@ -184,6 +195,7 @@ class RetrainingService:
         with self.ctx.store.read() as session:
             return [_row(r) for r in session.execute(q)]
 
+    @internal("read by the retraining steps")
     def training_frames(
         self,
         policy: Policy,
@@ -235,6 +247,7 @@ class RetrainingService:
         )
         return train, holdout, str(newest)
 
+    @use_case("retrainings.retrain", "developer")
     def retrain(
         self,
         model: str,

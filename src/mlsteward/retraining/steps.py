@@ -39,6 +39,7 @@ from sqlalchemy import select, update
 from mlsteward.datasets.service import DatasetService
 from mlsteward.datasets.specs import RegisterDataset
 from mlsteward.errors import InvalidInput, NotFound
+from mlsteward.identity.access import internal
 from mlsteward.registry.evaluation import EvaluationService
 from mlsteward.registry.models import ModelVersion, RunStatus, State
 from mlsteward.registry.runs import RunService
@@ -116,6 +117,7 @@ class Retrain:
         self._frames: dict[str, pd.DataFrame] = {}
 
     # -- driver -----------------------------------------------------------
+    @internal("the steps of retrainings.retrain, resumed by the worker")
     def run(self) -> str | None:
         """Run or resume every step; return the approval request's id, if any."""
         self._start()
@@ -375,6 +377,8 @@ class Retrain:
         decision = self.steps["decision"]["decision"]
         reason = self.steps["decision"]["reason"]
         challenger = self.steps["challenger"]["challenger"]
+        # Whether it may carry a governed canary or shadow (idempotent).
+        self.registry.record_gates(challenger, decision != "rejected")
         if decision == "rejected":
             if self.registry.get(challenger).state != "rejected":
                 self.registry.transition(

@@ -13,7 +13,6 @@ rollback never turns a request that was valid into one that fails.
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +25,7 @@ from mlsteward.identity.access import internal, use_case
 from mlsteward.names import parse_ref
 from mlsteward.registry.models import ModelVersion
 from mlsteward.registry.service import ModelRegistry
+from mlsteward.serving.governed import GovernedRoutes
 from mlsteward.serving.models import Deployment, DeploymentChange
 from mlsteward.serving.rules import (
     check_compatible,
@@ -69,7 +69,7 @@ def _row_to_deployment(row: Any, history: list[DeploymentChange]) -> Deployment:
     )
 
 
-class DeploymentService:
+class DeploymentService(GovernedRoutes):
     """Named endpoints and their routes.
 
     Example:
@@ -127,6 +127,7 @@ class DeploymentService:
         """
         name, model = spec.name, spec.model
         version = self._servable(model, "model")
+        self._may_serve(version)
         inputs = [dict(c) for c in version.signature.inputs]
         threshold = spec.threshold
         policy = spec.unseen_policy
@@ -202,6 +203,7 @@ class DeploymentService:
                     "canary must be another version",
                     field="model",
                 )
+            self._may_route(version, name, share=float(share))
             values: dict[str, Any] = {
                 "canary_version": version.version,
                 "canary_share": float(share),
@@ -241,6 +243,7 @@ class DeploymentService:
         with self.ctx.store.unit_of_work() as session:
             row = self._row(session, name, lock=True)
             version = self._servable(model, "model", row=row)
+            self._may_route(version, name)
             shadows = [int(v) for v in row.shadow_versions]
             if version.version in shadows:
                 raise Conflict(
@@ -305,25 +308,8 @@ class DeploymentService:
                     f"{version.ref} is already the champion of {name!r}",
                     field="model",
                 )
-            values: dict[str, Any] = {
-                "champion_version": version.version,
-                "previous_champions": [
-                    *[int(v) for v in row.previous_champions],
-                    row.champion_version,
-                ],
-            }
-            if row.canary_version == version.version:
-                values.update(canary_version=None, canary_share=0.0)
-            values["shadow_versions"] = [
-                int(v) for v in row.shadow_versions if int(v) != version.version
-            ]
-            return self._change(
-                session,
-                name,
-                "promoted",
-                {"from": row.champion_version, "to": version.version},
-                values=values,
-            )
+            self._may_promote(version, name)
+            return self._promote_in(session, row, version.version, "promoted")
 
     @use_case("deployments.rollback", "approver")
     def rollback(self, name: str) -> Deployment:
@@ -343,6 +329,10 @@ class DeploymentService:
                     field="name",
                 )
             target = previous[-1]
+            if self.registry.governance(row.model_name).governed:
+                # The champion alias and every deployment move back together.
+                self.registry.restore_champion(row.model_name, target, session=session)
+                self._follow(session, row.model_name, target, skip=name)
             values: dict[str, Any] = {
                 "champion_version": target,
                 "previous_champions": previous[:-1],
@@ -392,55 +382,6 @@ class DeploymentService:
                     field="name",
                 )
             return self._change(session, name, "updated", dict(values), values=values)
-
-    # -- hooks for the retraining loop -------------------------------------
-    @internal("read by the model report and retraining")
-    def of_model(self, model_name: str) -> builtins.list[Deployment]:
-        """Deployments serving a version of ``model_name``."""
-        return [d for d in self.list() if d.model_name == model_name]
-
-    @internal("called by an approved promotion (retraining.promotion)")
-    def on_promoted(self, model_name: str, version: int) -> builtins.list[Deployment]:
-        """A version became the model's champion: promote it on every
-        deployment of the model that can serve it (one change each)."""
-        changed: builtins.list[Deployment] = []
-        for d in self.of_model(model_name):
-            if d.champion_version != version:
-                try:
-                    changed.append(self.promote(d.name, f"{model_name}/{version}"))
-                except Conflict:
-                    continue  # incompatible with that deployment's contract
-        return changed
-
-    @internal("called when a challenger is rejected (retraining.promotion)")
-    def on_withdrawn(self, model_name: str, version: int) -> builtins.list[Deployment]:
-        """A challenger was rejected: take it out of canary and shadow routes."""
-        changed: builtins.list[Deployment] = []
-        for d in self.of_model(model_name):
-            if d.canary_version == version:
-                changed.append(self.clear_canary(d.name))
-            if version in d.shadow_versions:
-                changed.append(self.remove_shadow(d.name, f"{model_name}/{version}"))
-        return changed
-
-    @internal("called by a retraining routing its challenger")
-    def on_challenger(
-        self, model_name: str, version: int, *, mode: str, share: float = 0.0
-    ) -> builtins.list[Deployment]:
-        """Route a challenger awaiting approval: ``shadow`` or ``canary``."""
-        changed: builtins.list[Deployment] = []
-        ref = f"{model_name}/{version}"
-        for d in self.of_model(model_name):
-            try:
-                if mode == "shadow" and version not in d.shadow_versions:
-                    changed.append(self.add_shadow(d.name, ref))
-                elif mode == "canary":
-                    changed.append(
-                        self.set_canary(d.name, SetCanary(model=ref, share=share))
-                    )
-            except Conflict:
-                continue
-        return changed
 
     # -- helpers ----------------------------------------------------------
     def _resolve(self, ref: str, field: str, *, row: Any = None) -> ModelVersion:

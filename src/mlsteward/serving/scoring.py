@@ -12,6 +12,7 @@ import pandas as pd
 
 from mlsteward.context import Context
 from mlsteward.errors import InvalidInput
+from mlsteward.identity.access import use_case
 from mlsteward.registry.service import ModelRegistry
 from mlsteward.serving.log.service import PredictionLog, PredictionRecord, redact
 from mlsteward.store import utcnow
@@ -27,6 +28,7 @@ class ScoringService:
         self.registry = ModelRegistry(ctx)
         self.log = PredictionLog(ctx)
 
+    @use_case("predictions.score", "developer")
     def score(
         self,
         ref: str,

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, InvalidInput
+from mlsteward.identity.access import internal, use_case
 from mlsteward.serving.log.rows import sqlite_insert
 from mlsteward.serving.tables import predictions, shadow_predictions
 
@@ -90,6 +91,7 @@ class PredictionLog:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
+    @internal("the serving runtime writing its log")
     def append(self, records: Iterable[PredictionRecord]) -> int:
         """Write records in one transaction; a duplicate request id fails all."""
         rows = [r.row() for r in records]
@@ -113,6 +115,7 @@ class PredictionLog:
                 session.execute(predictions.insert(), rows[start : start + 1000])
         return len(rows)
 
+    @internal("the log shipper")
     def ingest(
         self, records: Iterable[Mapping[str, Any]], conn: Connection | None = None
     ) -> int:
@@ -143,6 +146,7 @@ class PredictionLog:
     ) -> None:
         insert_journal_records(conn, records)
 
+    @use_case("deployments.shadow_predictions", "viewer")
     def read_shadows(
         self,
         *,
@@ -191,6 +195,7 @@ class PredictionLog:
         )
         return pd.DataFrame(columns=columns) if frame.empty else frame
 
+    @use_case("predictions.read", "viewer")
     def read(
         self,
         *,
@@ -260,6 +265,7 @@ class PredictionLog:
     # -- what other capabilities ask of the log ----------------------------
     # Monitoring, jobs, retraining and governance read and delete records only
     # through these methods, so the log can change its storage alone.
+    @internal("read by monitoring")
     def logged(
         self,
         request_ids: Iterable[str],
@@ -293,6 +299,7 @@ class PredictionLog:
                 found.update(s.execute(q).scalars())
         return found
 
+    @internal("read by monitoring")
     def latest_model(self, deployment: str) -> str | None:
         """The model that answered the deployment's newest record, if any.
 
@@ -309,6 +316,7 @@ class PredictionLog:
             ).scalar()
         return None if name is None else str(name)
 
+    @internal("read by monitoring")
     def last_times(
         self, deployment: str, *, routes: Iterable[str], at: dt.datetime, n: int
     ) -> list[dt.datetime]:
@@ -334,6 +342,7 @@ class PredictionLog:
         with self.ctx.store.read() as session:
             return list(session.execute(q).scalars())
 
+    @internal("read by retention")
     def older_than(
         self, cutoff: dt.datetime, *, session: Session | None = None
     ) -> list[str]:
@@ -347,6 +356,7 @@ class PredictionLog:
         with self.ctx.store.within(session) as s:
             return list(s.execute(q).scalars())
 
+    @internal("retention.apply")
     def delete_older_than(
         self, cutoff: dt.datetime, *, session: Session | None = None
     ) -> int:
