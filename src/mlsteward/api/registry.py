@@ -60,6 +60,8 @@ from mlsteward.store.audit import AuditEvent, ChainHead, ChainReport
 
 router = APIRouter(tags=["registry"])
 
+_BINARY = {"type": "string", "format": "binary"}
+
 #: Header of a download: the sha256 of the bytes, as recorded at registration.
 SHA256_HEADER = "X-Mlsteward-Sha256"
 
@@ -99,7 +101,9 @@ class TableUpload(Spec):
 
 async def _spool(request: Request) -> IO[bytes]:
     """The request body, streamed into a temporary file (memory, then disk)."""
-    out: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+    out: IO[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - handed to the caller
+        max_size=SPOOL_BYTES
+    )
     async for piece in request.stream():
         out.write(piece)
     out.seek(0)
@@ -142,9 +146,7 @@ def start_run(spec: StartRun, ctx: Annotated[Context, Op("runs.start")]) -> Run:
 
 
 @router.get("/runs")
-def list_runs(
-    ctx: Annotated[Context, Op("runs.list")], limit: int = 100
-) -> list[Run]:
+def list_runs(ctx: Annotated[Context, Op("runs.list")], limit: int = 100) -> list[Run]:
     return RunService(ctx).list(limit=min(max(limit, 1), 1000))
 
 
@@ -177,9 +179,7 @@ def list_models(ctx: Annotated[Context, Op("models.list")]) -> list[RegisteredMo
 
 
 @router.get("/models/{name}")
-def get_model(
-    name: str, ctx: Annotated[Context, Op("models.get")]
-) -> RegisteredModel:
+def get_model(name: str, ctx: Annotated[Context, Op("models.get")]) -> RegisteredModel:
     return ModelRegistry(ctx).get_model(name)
 
 
@@ -316,7 +316,7 @@ async def evaluate(
 @router.get(
     "/model-versions/{ref:path}/artifact",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={200: {"content": {"application/octet-stream": {"schema": _BINARY}}}},
 )
 def download_model(
     ref: str, ctx: Annotated[Context, Op("models.load")]
@@ -385,7 +385,9 @@ async def register_dataset(
 @router.get(
     "/dataset-versions/{ref:path}/data",
     response_class=Response,
-    responses={200: {"content": {"application/vnd.apache.parquet": {}}}},
+    responses={
+        200: {"content": {"application/vnd.apache.parquet": {"schema": _BINARY}}}
+    },
 )
 def download_dataset(
     ref: str, ctx: Annotated[Context, Op("datasets.load")]
@@ -464,5 +466,3 @@ def audit_verify(ctx: Ctx, expect_head: str | None = None) -> ChainReport:
     from mlsteward.governance.records import AuditService
 
     return AuditService(ctx).verify(expect_head=expect_head)
-
-

@@ -65,7 +65,9 @@ def write_bundle(manifest: Mapping[str, Any], files: Mapping[str, bytes]) -> IO[
         >>> write_bundle({}, {}).read(100)[:13]
         b'manifest.json'
     """
-    out: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+    out: IO[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - handed to the caller
+        max_size=SPOOL_BYTES
+    )
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, data in {MANIFEST: _json(manifest), **files}.items():
             info = tarfile.TarInfo(name)
@@ -129,9 +131,7 @@ def read_bundle(
     except ValueError:
         manifest = None
     if not isinstance(manifest, dict):
-        raise InvalidInput(
-            f"the upload needs {MANIFEST}, a JSON object", field="body"
-        )
+        raise InvalidInput(f"the upload needs {MANIFEST}, a JSON object", field="body")
     return manifest, files
 
 

@@ -89,12 +89,13 @@ def register_model(
         "artifact_sha256": sha256_hex(artifact),
         "signature": signature.model_dump(mode="json"),
     }
-    result: ModelVersion = _upload(transport, "models.register", spec.name, manifest, files)
+    result: ModelVersion = _upload(
+        transport, "models.register", spec.name, manifest, files
+    )
     return result
 
 
 def load_model(transport: Transport, ref: str) -> LoadedModel:
-    from mlsteward.registry.models import ModelVersion
     from mlsteward.registry.service import SavedModel, loaded_model
 
     mv: ModelVersion = _get(transport, "models.get_version", ref)
@@ -154,7 +155,9 @@ def evaluate(
     else:
         payload = _parquet(data)
         manifest = {"spec": given, "data_sha256": sha256_hex(payload)}
-        response = _send(transport, op.method, path, manifest, {"data.parquet": payload})
+        response = _send(
+            transport, op.method, path, manifest, {"data.parquet": payload}
+        )
     result: Evaluation = op.parse(response.json())
     return result
 
