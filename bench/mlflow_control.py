@@ -23,7 +23,9 @@ import sys
 import time
 
 
-def main(url: str, model_path: str, sample_path: str, n_metric: int, n_reg: int, n_read: int) -> None:
+def main(
+    url: str, model_path: str, sample_path: str, n_metric: int, n_reg: int, n_read: int
+) -> None:
     import mlflow
     import mlflow.sklearn
     import pandas as pd
@@ -33,7 +35,9 @@ def main(url: str, model_path: str, sample_path: str, n_metric: int, n_reg: int,
     mlflow.set_tracking_uri(url)
     client = MlflowClient(url)
     # Written a moment ago by bench/control_plane.py: trusted here only.
-    model = skops.io.load(model_path, trusted=skops.io.get_untrusted_types(file=model_path))
+    model = skops.io.load(
+        model_path, trusted=skops.io.get_untrusted_types(file=model_path)
+    )
     sample = pd.DataFrame(json.loads(open(sample_path).read()))
     exp = client.create_experiment(f"bench-{time.time_ns()}")
     run = client.create_run(exp)
@@ -53,7 +57,9 @@ def main(url: str, model_path: str, sample_path: str, n_metric: int, n_reg: int,
         t = time.perf_counter()
         with mlflow.start_run():
             mlflow.sklearn.log_model(
-                model, name="model", input_example=sample.head(5),
+                model,
+                name="model",
+                input_example=sample.head(5),
                 registered_model_name="bench-credit",
             )
         out["register"].append(time.perf_counter() - t)

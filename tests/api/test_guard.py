@@ -200,7 +200,7 @@ def test_names_are_matched_whole_and_path_integers_bounded(guarded) -> None:
     ):
         r = api.delete(path)  # was a 500 (OverflowError); refused by name now
         assert r.status_code in (404, 422), r.text
-    r = api.get("/api/v1/models/m/versions/99999999999999999999")
+    r = api.get("/api/v1/model-versions/m/99999999999999999999")
     assert r.status_code == 422, r.text
 
 

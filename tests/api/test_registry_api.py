@@ -21,9 +21,7 @@ def test_read_and_alias(api: TestClient) -> None:
     assert [m["name"] for m in models] == ["credit-risk"]
     r = api.put("/api/v1/models/credit-risk/aliases/champion", json={"version": 1})
     assert r.status_code == 200 and r.json()["aliases"] == ["champion"]
-    assert (
-        api.get("/api/v1/models/credit-risk/versions/champion").json()["version"] == 1
-    )
+    assert api.get("/api/v1/model-versions/credit-risk@champion").json()["version"] == 1
 
 
 def test_errors_are_problem_json_naming_the_field(api: TestClient) -> None:
@@ -34,7 +32,7 @@ def test_errors_are_problem_json_naming_the_field(api: TestClient) -> None:
     r = api.put("/api/v1/models/credit-risk/aliases/champion", json={"version": "x"})
     assert r.status_code == 422 and r.json()["field"] == "version"
     r = api.post(
-        "/api/v1/models/credit-risk/versions/1/transition", json={"state": "live"}
+        "/api/v1/model-versions/credit-risk/1/transition", json={"state": "live"}
     )
     assert r.status_code == 422 and r.json()["field"] == "state"
     r = api.put("/api/v1/models/credit-risk/aliases/champion", content=b"{not json")

@@ -246,13 +246,13 @@ def test_transition_same_error_everywhere(sqlite_client, registered, api, cli) -
     assert err.field == "state"
     assert err.details["allowed"] == [s.value for s in State]
     r = api.post(
-        "/api/v1/models/credit-risk/versions/1/transition",
+        "/api/v1/model-versions/credit-risk/1/transition",
         json={"state": "live", "reason": "x"},
     )
     assert (r.status_code, r.json()["field"]) == (422, "state"), r.text
     assert r.json()["allowed"] == [s.value for s in State]
     r = api.post(
-        "/api/v1/models/credit-risk/versions/1/transition",
+        "/api/v1/model-versions/credit-risk/1/transition",
         json={"state": "approved", "reson": "typo"},
     )
     assert (r.status_code, r.json()["field"]) == (422, "reson"), r.text

@@ -64,7 +64,7 @@ def test_rest_round_trip_with_roles(bank) -> None:
     )
     assert r.status_code == 200 and r.json()["decided_by"] == "alex"
     champ = api.get(
-        "/api/v1/models/credit-risk/versions/champion", headers=h["dana"]
+        "/api/v1/model-versions/credit-risk@champion", headers=h["dana"]
     ).json()
     assert f"credit-risk/{champ['version']}" == body["challenger"]
 

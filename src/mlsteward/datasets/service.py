@@ -215,10 +215,21 @@ class DatasetService:
             return [_row_to_version(r) for r in session.execute(q)]
 
     @use_case("datasets.load", "viewer")
+    def fetch(self, ref: str) -> tuple[DatasetVersion, bytes]:
+        """A version and its canonical Parquet bytes, verified against its
+        sha256: what :meth:`load` reads, and what the server sends a remote
+        client's ``client.datasets.load``.
+
+        Example:
+            >>> version, data = svc.fetch("german-credit/1")  # doctest: +SKIP
+        """
+        version = self.get(ref)
+        return version, self.ctx.artifacts.get(version.sha256)
+
+    @internal("reads what fetch, the datasets.load use case, hands over")
     def load(self, ref: str) -> pd.DataFrame:
         """The table of a version, after verifying its checksum."""
-        version = self.get(ref)
-        return read_parquet_bytes(self.ctx.artifacts.get(version.sha256))
+        return read_parquet_bytes(self.fetch(ref)[1])
 
     # -- helpers ----------------------------------------------------------
     @staticmethod

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from mlsteward.artifacts import sha256_hex
 from mlsteward.context import Context
-from mlsteward.errors import Conflict, InvalidInput, NotFound
+from mlsteward.errors import Conflict, IntegrityError, InvalidInput, NotFound
 from mlsteward.flavors import flavor_for, get_flavor
 from mlsteward.flavors.base import Flavor
-from mlsteward.identity.access import use_case
+from mlsteward.identity.access import internal, use_case
 from mlsteward.names import Ref, parse_ref
 from mlsteward.registry.governed import CHAMPION, GovernedModels
 from mlsteward.registry.models import (
@@ -36,7 +37,7 @@ if TYPE_CHECKING:  # pandas is imported on use: a serving process may not need i
     import numpy as np
     import pandas as pd
 
-__all__ = ["LoadedModel", "ModelRegistry"]
+__all__ = ["LoadedModel", "ModelRegistry", "SavedModel", "loaded_model"]
 
 
 @dataclass
@@ -53,6 +54,64 @@ class LoadedModel:
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         return self.flavor.predict_proba(self.model, conform(self.version.signature, X))
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """A model already saved by its flavor: the artifact bytes and their sha256.
+
+    What a remote client uploads to register a model (it saves the model with
+    the flavor on the laptop, the same bytes the embedded client stores) and
+    what the server hands back for ``client.models.load``. Passed to
+    :meth:`ModelRegistry.register` in place of a fitted model, the bytes are
+    checked against ``sha256`` and loaded by the flavor's safe loader (never
+    unpickled) before anything is stored.
+
+    Example:
+        >>> from mlsteward.artifacts import sha256_hex
+        >>> data = b"PK..."
+        >>> SavedModel("sklearn", data, sha256_hex(data)).size
+        5
+    """
+
+    flavor: str
+    data: bytes
+    sha256: str
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def verify(self, field: str = "artifact_sha256") -> SavedModel:
+        """The same artifact, after checking its bytes hash to ``sha256``.
+
+        Raises:
+            IntegrityError: They do not (a corrupted or tampered transfer).
+        """
+        actual = sha256_hex(self.data)
+        if actual != self.sha256:
+            raise IntegrityError(
+                f"the {self.flavor} artifact's bytes hash to {actual}, not to the "
+                f"declared {self.sha256}; it was corrupted or tampered with in "
+                "transit, refusing it",
+                field=field,
+                expected=self.sha256,
+                actual=actual,
+            )
+        return self
+
+
+def loaded_model(mv: ModelVersion, saved: SavedModel) -> LoadedModel:
+    """``saved`` loaded by its flavor's safe loader, after checking its bytes
+    are the version's (sha256)."""
+    if saved.sha256 != mv.artifact_sha256:
+        raise IntegrityError(
+            f"the artifact {saved.sha256} is not the one of {mv.ref} "
+            f"({mv.artifact_sha256})",
+            field="artifact_sha256",
+        )
+    fl = get_flavor(saved.verify().flavor)
+    return LoadedModel(mv, fl, fl.load(saved.data))
 
 
 def _row_to_version(row: Any, aliases: list[str]) -> ModelVersion:
@@ -177,7 +236,12 @@ class ModelRegistry(GovernedModels):
         signature: Signature | None,
     ) -> tuple[Flavor, Signature, bytes]:
         """The flavor, signature and saved bytes of a model to register,
-        after proving the bytes load and predict."""
+        after proving the bytes load and predict.
+
+        A :class:`SavedModel` (a remote client's upload) is checked against
+        its sha256 and always loaded back by its flavor, which refuses
+        pickles and untrusted types, so bytes that would run code are never
+        stored."""
         if signature is None:
             if training_data is None:
                 raise InvalidInput(
@@ -186,10 +250,21 @@ class ModelRegistry(GovernedModels):
                     field="training_data",
                 )
             signature = infer_signature(training_data)
-        fl = get_flavor(spec.flavor) if spec.flavor else flavor_for(model)
-        payload = fl.save(model)
-        if training_data is not None:
+        if isinstance(model, SavedModel):
+            saved = model.verify()
+            if spec.flavor is not None and spec.flavor != saved.flavor:
+                raise InvalidInput(
+                    f"flavor {spec.flavor!r} differs from the artifact's flavor "
+                    f"{saved.flavor!r}",
+                    field="flavor",
+                )
+            fl, payload = get_flavor(saved.flavor), saved.data
             reloaded = fl.load(payload)
+        else:
+            fl = get_flavor(spec.flavor) if spec.flavor else flavor_for(model)
+            payload = fl.save(model)
+            reloaded = fl.load(payload) if training_data is not None else None
+        if training_data is not None:
             fl.predict_proba(reloaded, conform(signature, training_data.head(5)))
         return fl, signature, payload
 
@@ -404,12 +479,23 @@ class ModelRegistry(GovernedModels):
             return [_row_to_version(r, aliases.get(r.version, [])) for r in rows]
 
     @use_case("models.load", "viewer")
-    def load(self, ref: str) -> LoadedModel:
-        """Load a version: verify the artifact's sha256, then the flavor loads it."""
+    def fetch(self, ref: str) -> tuple[ModelVersion, SavedModel]:
+        """A version and its saved artifact, the bytes verified against the
+        sha256 recorded at registration: what :meth:`load` loads, and what
+        the server sends a remote client's ``client.models.load``.
+
+        Example:
+            >>> mv, saved = reg.fetch("credit-risk@champion")  # doctest: +SKIP
+        """
         mv = self.get(ref)
         data = self.ctx.artifacts.get(mv.artifact_sha256)
-        fl = get_flavor(mv.flavor)
-        return LoadedModel(mv, fl, fl.load(data))
+        return mv, SavedModel(mv.flavor, data, mv.artifact_sha256)
+
+    @internal("loads what fetch, the models.load use case, hands over")
+    def load(self, ref: str) -> LoadedModel:
+        """Load a version: verify the artifact's sha256, then the flavor loads it."""
+        mv, saved = self.fetch(ref)
+        return loaded_model(mv, saved)
 
     # -- helpers ----------------------------------------------------------
     def _unknown_model_message(self, session: Session, name: str) -> str:

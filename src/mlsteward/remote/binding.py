@@ -11,6 +11,7 @@ the very type the embedded client returns.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
@@ -111,7 +112,9 @@ def operations() -> dict[str, Operation]:
             found[name] = Operation(
                 name=name,
                 method=sorted(route.methods - {"HEAD", "OPTIONS"})[0],
-                path=route.path,
+                # ``{ref:path}`` holds a ref with slashes; the converter is
+                # the server's business, the client fills ``{ref}``.
+                path=re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path),
                 path_params=tuple(p.name for p in dep.path_params),
                 query_params=tuple(p.alias for p in dep.query_params),
                 body_param=body.name if body is not None else None,

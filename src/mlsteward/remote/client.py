@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from mlsteward.errors import InvalidInput
 from mlsteward.remote.binding import Operation, operations
+from mlsteward.remote.transfers import custom_method
 from mlsteward.remote.transport import Transport
 
 __all__ = ["RemoteClient", "RemoteNamespace", "bind_call"]
@@ -57,6 +58,9 @@ def bind_call(
             if name not in op.path_params and name not in op.query_params:
                 body[name] = out.pop(name)
         body.update(loose)
+        for name in op.path_params:  # a spec field the route takes in its URL
+            if name not in out and name in body:
+                out[name] = body.pop(name)
         out[op.body_param] = body
     elif loose:
         out.update(loose)
@@ -86,6 +90,11 @@ class RemoteNamespace:
         fn = getattr(self._embedded, method, None)
         if fn is None:
             raise AttributeError(f"client.{self._name} has no method {method!r}")
+        custom = custom_method(f"{self._name}.{method}")
+        if custom is not None:
+            bound = functools.partial(custom, self._transport)
+            functools.update_wrapper(bound, fn)
+            return bound
         op = operations().get(f"{self._name}.{method}")
         if op is None:
             raise AttributeError(
@@ -103,7 +112,8 @@ class RemoteNamespace:
             response = self._transport.request(op.method, path, params=query, json=body)
             if response.status_code == 204 or not response.content:
                 return None
-            return _as_returned(op.parse(response.json()), returns)
+            parsed = narrowed(op.parse(response.json()), fn)
+            return _as_returned(parsed, returns)
 
         call.__name__ = method
         call.__doc__ = fn.__doc__
@@ -123,6 +133,31 @@ def _as_returned(value: Any, annotation: Any) -> Any:
 
         rows = value if isinstance(value, list) else value.get("rows", value)
         return pd.DataFrame([_dict(r) for r in rows])
+    return value
+
+
+def narrowed(value: Any, fn: Any) -> Any:
+    """``value`` as the type ``fn`` returns, where the route answered a richer
+    subtype (a dataset version with its profile in the JSON is returned as
+    the :class:`DatasetVersion` the embedded client gives)."""
+    try:
+        returns = typing.get_type_hints(fn).get("return")
+    except (NameError, TypeError):
+        return value
+    return _narrow(value, returns)
+
+
+def _narrow(value: Any, tp: Any) -> Any:
+    if typing.get_origin(tp) is list and isinstance(value, list):
+        args = typing.get_args(tp)
+        return [_narrow(v, args[0]) for v in value] if args else value
+    if (
+        isinstance(tp, type)
+        and issubclass(tp, BaseModel)
+        and isinstance(value, tp)
+        and type(value) is not tp
+    ):
+        return tp.model_validate(dict(value))
     return value
 
 

@@ -42,12 +42,12 @@ from mlsteward.registry.specs import (
 )
 from mlsteward.spec import Spec
 
-__all__ = ["Datasets", "Models", "RegistryMixin", "Runs"]
+__all__ = ["Datasets", "Models", "RegistryMixin", "Runs", "build_spec"]
 
 S = TypeVar("S", bound=Spec)
 
 
-def _spec(cls: type[S], spec: S | None, fields: Mapping[str, Any]) -> S:
+def build_spec(cls: type[S], spec: S | None, fields: Mapping[str, Any]) -> S:
     """``spec`` as given, or built from ``fields`` (over ``spec``'s, if both)."""
     if spec is None:
         return cls.parse(fields)
@@ -92,7 +92,7 @@ class Datasets:
             >>> client.datasets.register(data="gc.csv", name="german-credit",
             ...                          roles={"bad": "target"})  # doctest: +SKIP
         """
-        return self._svc.register(_spec(RegisterDataset, spec, fields), data)
+        return self._svc.register(build_spec(RegisterDataset, spec, fields), data)
 
     def get(self, ref: str) -> DatasetVersion:
         """A dataset version: ``name`` (the latest) or ``name/N``.
@@ -147,7 +147,7 @@ class Runs:
             >>> client.runs.start(name="gbm", params={"depth": 3},
             ...                   inputs=["german-credit/1"])  # doctest: +SKIP
         """
-        return self._svc.start(_spec(StartRun, spec, fields))
+        return self._svc.start(build_spec(StartRun, spec, fields))
 
     def log_metrics(
         self, run_id: str, spec: LogMetrics | None = None, /, **fields: Any
@@ -158,7 +158,7 @@ class Runs:
             >>> client.runs.log_metrics(run.id, metrics={"auc": 0.79}, step=2)
             ... # doctest: +SKIP
         """
-        self._svc.log_metrics(run_id, _spec(LogMetrics, spec, fields))
+        self._svc.log_metrics(run_id, build_spec(LogMetrics, spec, fields))
 
     def end(self, run_id: str, spec: EndRun | None = None, /, **fields: Any) -> Run:
         """End a running run: ``status`` finished (default) or failed.
@@ -166,7 +166,7 @@ class Runs:
         Example:
             >>> client.runs.end(run.id, status="failed")  # doctest: +SKIP
         """
-        return self._svc.end(run_id, _spec(EndRun, spec, fields))
+        return self._svc.end(run_id, build_spec(EndRun, spec, fields))
 
     def get(self, run_id: str) -> Run:
         """The run ``run_id`` with its latest metrics.
@@ -234,7 +234,7 @@ class Models:
             ... # doctest: +SKIP
         """
         return self._svc.register(
-            _spec(RegisterModel, spec, fields),
+            build_spec(RegisterModel, spec, fields),
             model,
             training_data,
             signature=signature,
@@ -285,7 +285,7 @@ class Models:
             >>> client.models.set_alias("credit-risk", alias="champion",
             ...                         version=2)  # doctest: +SKIP
         """
-        return self._svc.set_alias(name, _spec(SetAlias, spec, fields))
+        return self._svc.set_alias(name, build_spec(SetAlias, spec, fields))
 
     def delete_alias(self, name: str, alias: str) -> None:
         """Remove the alias ``alias`` of model ``name``.
@@ -306,7 +306,7 @@ class Models:
             >>> client.models.transition("credit-risk/2", state="approved",
             ...                          reason="validated")  # doctest: +SKIP
         """
-        return self._svc.transition(ref, _spec(Transition, spec, fields))
+        return self._svc.transition(ref, build_spec(Transition, spec, fields))
 
     def load(self, ref: str) -> LoadedModel:
         """Load a version after verifying its artifact's sha256.
@@ -340,7 +340,7 @@ class Models:
             >>> client.models.evaluate("credit-risk/2", data="german-credit/2",
             ...                        threshold=0.4)  # doctest: +SKIP
         """
-        return self._evaluations.evaluate(ref, data, _spec(Evaluate, spec, fields))
+        return self._evaluations.evaluate(ref, data, build_spec(Evaluate, spec, fields))
 
     def evaluations(self, ref: str) -> builtins.list[Evaluation]:
         """The evaluations of a version, oldest first.
