@@ -13,7 +13,7 @@ Prints one JSON object of per-call seconds per operation.
 
 Usage::
 
-    python bench/mlflow_control.py URL MODEL.skops SAMPLE.json N_METRIC N_REGISTER N_READ
+    python bench/mlflow_control.py URL MODEL.skops SAMPLE.json N_MET N_REG N_READ
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ def main(
     model = skops.io.load(
         model_path, trusted=skops.io.get_untrusted_types(file=model_path)
     )
-    sample = pd.DataFrame(json.loads(open(sample_path).read()))
+    with open(sample_path) as f:
+        sample = pd.DataFrame(json.loads(f.read()))
     exp = client.create_experiment(f"bench-{time.time_ns()}")
     run = client.create_run(exp)
     run_id = run.info.run_id

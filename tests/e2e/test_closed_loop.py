@@ -41,13 +41,17 @@ def test_closed_loop_with_real_processes(tmp_path: Path) -> None:
 
     # The data scientist's part, through the SDK.
     client = Client(Settings(home=home, actor="dana"))
-    root = client.create_user("root", "admin")
+    root = client.create_user("root", "admin")  # the bootstrap admin
     assert root.role == "admin"
+    root_token = client.create_token("root")  # its first token, made without one
+    client.login(root_token)  # from now on every change needs a token
     client.create_user("dana", "developer")
     client.create_user("alex", "approver")
-    dana = _bearer(client.create_token("dana"))
+    dana_token = client.create_token("dana")
+    dana = _bearer(dana_token)
     alex = _bearer(client.create_token("alex"))
-    admin = _bearer(client.create_token("root"))
+    admin = _bearer(root_token)
+    client.login(dana_token)  # the data scientist's part is dana's
     dv = client.register_dataset("german-credit-train", train, roles=roles)
     run = client.start_run("champion", inputs=[dv.ref])
     v1 = client.register_model(
@@ -206,10 +210,17 @@ def test_closed_loop_with_real_processes(tmp_path: Path) -> None:
 
         wait_for(lambda: answered_by(challenger), what="the promotion to reach serving")
 
-        # Rollback restores the previous champion in one step.
+        # Rollback restores the previous champion in one step: an approver's
+        # act, and on a governed model the champion alias moves back with it.
         r = HTTP.post(f"{api}/deployments/credit-risk/rollback", headers=dana, json={})
+        assert r.status_code == 403, r.text
+        r = HTTP.post(f"{api}/deployments/credit-risk/rollback", headers=alex, json={})
         assert r.status_code == 200, r.text
         wait_for(lambda: answered_by(1), what="the rollback to reach serving")
+        champion = HTTP.get(
+            f"{api}/model-versions/credit-risk@champion", headers=alex
+        ).json()
+        assert champion["version"] == 1
 
         audit = HTTP.get(f"{api}/audit/verify", headers=alex).json()
         assert audit["ok"] is True

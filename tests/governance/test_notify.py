@@ -11,6 +11,7 @@ import pytest
 
 from mlsteward.errors import InvalidInput
 from mlsteward.governance.notify import NotificationService
+from mlsteward.governance.specs import AddSink
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +60,9 @@ def test_events_are_posted_in_order_and_retried(
 ) -> None:
     url, state = hook
     svc = NotificationService(sqlite_client.ctx)
-    svc.add_sink("chat", url, ["model_version.registered", "alias.set"])
+    svc.add_sink(
+        AddSink(name="chat", url=url, actions=["model_version.registered", "alias.set"])
+    )
     model, features = trained
     sqlite_client.register_model("credit-risk", model, credit[features])
     sqlite_client.set_alias("credit-risk", "champion", 1)
@@ -95,6 +98,6 @@ def test_events_are_posted_in_order_and_retried(
 def test_bad_sinks_are_refused(sqlite_client) -> None:
     svc = NotificationService(sqlite_client.ctx)
     with pytest.raises(InvalidInput, match="http"):
-        svc.add_sink("x", "file:///etc/passwd")
+        svc.add_sink(AddSink(name="x", url="file:///etc/passwd"))
     with pytest.raises(InvalidInput, match="not a valid name"):
-        svc.add_sink("bad name", "http://127.0.0.1:1/")
+        svc.add_sink(AddSink.parse(name="bad name", url="http://127.0.0.1:1/"))

@@ -128,3 +128,73 @@ def test_the_scheduler_queues_as_its_own_identity(sqlite_client) -> None:
     make_user(sqlite_client.ctx, "root", "admin")
     with pytest.raises(Unauthenticated, match="not a user"):
         job_context(sqlite_client.ctx, "mallory")
+
+
+def _service_classes() -> list[type]:
+    """Every class of a capability module with a use case or a public method
+    named like a service's (``*Service``, ``ModelRegistry``, ``PredictionLog``)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import mlsteward
+
+    adapters = {"api", "cli", "sdk", "remote", "demo", "__main__", "plugin_checks"}
+    found: list[type] = []
+    for info in pkgutil.walk_packages(mlsteward.__path__, "mlsteward."):
+        if info.name.split(".")[1] in adapters:
+            continue
+        module = importlib.import_module(info.name)
+        for name, cls in vars(module).items():
+            if not inspect.isclass(cls) or cls.__module__ != module.__name__:
+                continue
+            if name.endswith("Service") or name in ("ModelRegistry", "PredictionLog"):
+                found.append(cls)
+    return found
+
+
+def test_every_public_service_method_is_a_use_case_or_says_why_not() -> None:
+    import inspect
+
+    missing = []
+    for cls in _service_classes():
+        for name, fn in inspect.getmembers(cls, inspect.isfunction):
+            if name.startswith("_"):
+                continue
+            if not hasattr(fn, "use_case") and not hasattr(fn, "internal"):
+                missing.append(f"{cls.__name__}.{name}")
+    assert missing == []
+
+
+@pytest.mark.parametrize("role", ["viewer", "developer", "approver"])
+def test_every_use_case_refuses_every_role_below_its_own(sqlite_client, role) -> None:
+    """The table times every role, through the services themselves: a role
+    below a use case's is refused before the method does anything."""
+    import inspect
+
+    from mlsteward.identity.access import ROLES
+
+    ctx = sqlite_client.ctx.as_principal(Principal("p", role))
+    methods = {}
+    for cls in _service_classes():
+        for name, fn in inspect.getmembers(cls, inspect.isfunction):
+            case = getattr(fn, "use_case", None)
+            if case is not None:
+                methods[case.name] = (cls, name)
+    assert set(methods) == set(USE_CASES) - {"doc.greet"}
+    checked = 0
+    for case in USE_CASES.values():
+        if case.name not in methods or ROLES.index(role) >= ROLES.index(case.role):
+            continue
+        cls, name = methods[case.name]
+        fn = getattr(cls(ctx), name)
+        params = [
+            p
+            for p in inspect.signature(fn).parameters.values()
+            if p.default is inspect.Parameter.empty
+            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        with pytest.raises(Forbidden, match=f"needs the {case.role} role"):
+            fn(*[None] * len(params))
+        checked += 1
+    assert checked > 0

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from mlsteward.errors import InvalidInput
+from mlsteward.governance.specs import AddSink
 from mlsteward.monitoring.alerting import Alerting
 from mlsteward.monitoring.sinks import UnsafeWebhook, check_webhook_url, post_webhook
 
@@ -125,11 +126,13 @@ def test_notification_sinks_are_checked_and_masked(sqlite_client: Any) -> None:
 
     svc = NotificationService(sqlite_client.ctx)
     with pytest.raises(UnsafeWebhook) as info:
-        svc.add_sink("lan", "http://10.0.0.5/hook")
+        svc.add_sink(AddSink(name="lan", url="http://10.0.0.5/hook"))
     assert info.value.field == "url"
     with pytest.raises(InvalidInput, match="not a valid name"):
-        svc.add_sink("champion\n", "https://chat.example/hook")
-    sink = svc.add_sink("chat", "https://chat.example/services/T0/s3cret")
+        svc.add_sink(AddSink.parse(name="champion\n", url="https://chat.example/hook"))
+    sink = svc.add_sink(
+        AddSink(name="chat", url="https://chat.example/services/T0/s3cret")
+    )
     assert "s3cret" not in str(sink.to_dict())
     [event] = [e for e in sqlite_client.audit_log() if e.action == "sink.added"]
     assert event.details["url"] == "https://chat.example/…"

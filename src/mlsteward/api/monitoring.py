@@ -10,7 +10,8 @@ import pandas as pd
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from mlsteward.api.deps import Actor, Ctx
+from mlsteward.api.deps import Actor, Op
+from mlsteward.context import Context
 from mlsteward.jobs.models import Job
 from mlsteward.jobs.service import JobService
 from mlsteward.jobs.specs import EnqueueJob
@@ -44,22 +45,28 @@ def _clean(value: Any) -> Any:
 
 
 @router.post("/monitors", status_code=201)
-def create_monitor(body: CreateMonitor, ctx: Actor) -> Monitor:
-    return MonitorService(ctx).create(body)
+def create_monitor(
+    spec: CreateMonitor, ctx: Annotated[Context, Op("monitors.create")]
+) -> Monitor:
+    return MonitorService(ctx).create(spec)
 
 
 @router.get("/monitors")
-def list_monitors(ctx: Ctx, deployment: str | None = None) -> list[Monitor]:
+def list_monitors(
+    ctx: Annotated[Context, Op("monitors.list")], deployment: str | None = None
+) -> list[Monitor]:
     return MonitorService(ctx).list(deployment=deployment)
 
 
 @router.get("/monitors/{name}")
-def get_monitor(name: str, ctx: Ctx) -> Monitor:
+def get_monitor(name: str, ctx: Annotated[Context, Op("monitors.get")]) -> Monitor:
     return MonitorService(ctx).get(name)
 
 
 @router.delete("/monitors/{name}", status_code=204)
-def delete_monitor(name: str, ctx: Actor) -> Response:
+def delete_monitor(
+    name: str, ctx: Annotated[Context, Op("monitors.delete")]
+) -> Response:
     MonitorService(ctx).delete(name)
     return Response(status_code=204)
 
@@ -78,7 +85,7 @@ def run_monitor(name: str, ctx: Actor, body: RunMonitor | None = None) -> Monito
 @router.get("/monitors/{name}/results")
 def monitor_results(
     name: str,
-    ctx: Ctx,
+    ctx: Annotated[Context, Op("monitors.results")],
     check: str | None = None,
     column: str | None = None,
     since: dt.datetime | None = None,
@@ -102,7 +109,7 @@ def monitor_results(
 
 @router.get("/alerts")
 def list_alerts(
-    ctx: Ctx,
+    ctx: Annotated[Context, Op("alerts.list")],
     status: str | None = None,
     monitor: str | None = None,
     severity: str | None = None,

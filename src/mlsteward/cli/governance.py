@@ -11,6 +11,7 @@ from rich.tree import Tree
 
 from mlsteward.cli.common import JSON_OPTION, console, emit_json, handle_errors
 from mlsteward.errors import InvalidInput
+from mlsteward.governance.specs import AddSink, ApplyRetention
 
 users_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
 tokens_app = typer.Typer(
@@ -373,8 +374,7 @@ def retention_apply(
     from mlsteward.governance.records import RetentionService
 
     ctx = _ctx()
-    _require_admin(ctx, "delete prediction records")
-    out = RetentionService(ctx).apply(days=days, dry_run=dry_run)
+    out = RetentionService(ctx).apply(ApplyRetention(days=days, dry_run=dry_run))
     emit_json(out) if as_json else console.print(
         f"{'would delete' if dry_run else 'deleted'} {out['would_delete']} prediction "
         f"records older than {out['cutoff']}"
@@ -399,9 +399,8 @@ def notify_add(
     from mlsteward.governance.notify import NotificationService
 
     ctx = _ctx()
-    _require_admin(ctx, "add notification sinks")
     sink = NotificationService(ctx).add_sink(
-        name, url, action or None, from_start=from_start
+        AddSink.parse(name=name, url=url, actions=action or None, from_start=from_start)
     )
     emit_json(sink.to_dict()) if as_json else console.print(
         f"sink {sink.name} added; it hears {', '.join(sink.actions)}"

@@ -21,11 +21,11 @@ from sqlalchemy import func, select, update
 
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, InvalidInput, NotFound
+from mlsteward.governance.specs import AddSink
 from mlsteward.governance.tables import notification_sinks as t
 from mlsteward.identity.access import internal, use_case
 from mlsteward.monitoring.sinks import UnsafeWebhook, check_webhook_url, post_webhook
 from mlsteward.monitoring.spec import mask_url
-from mlsteward.names import check_name
 from mlsteward.store import audit, utcnow
 from mlsteward.store.audit import AuditEvent, audit_events
 
@@ -90,17 +90,11 @@ class NotificationService:
         self.ctx = ctx
 
     @use_case("notifications.add_sink", "admin")
-    def add_sink(
-        self,
-        name: str,
-        url: str,
-        actions: list[str] | None = None,
-        *,
-        from_start: bool = False,
-    ) -> Sink:
+    def add_sink(self, spec: AddSink) -> Sink:
         """Add a webhook sink; it hears events from now on (or all, with
-        ``from_start``)."""
-        check_name(name, "name")
+        ``spec.from_start``)."""
+        name, url, actions = spec.name, spec.url, spec.actions
+        from_start = spec.from_start
         check_webhook_url(url, "url", allow=self.ctx.settings.webhook_allow)
         acts = list(actions or DEFAULT_ACTIONS)
         if not acts or any(not a or not isinstance(a, str) for a in acts):

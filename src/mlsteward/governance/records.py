@@ -9,7 +9,7 @@ from pydantic import Field
 
 from mlsteward.context import Context
 from mlsteward.errors import InvalidInput, NotFound
-from mlsteward.governance.specs import COMMENTABLE, Comment
+from mlsteward.governance.specs import COMMENTABLE, ApplyRetention, Comment
 from mlsteward.identity.access import use_case
 from mlsteward.names import parse_ref
 from mlsteward.registry.evaluation import EvaluationService
@@ -232,7 +232,10 @@ class RetentionService:
         self.ctx = ctx
 
     @use_case("retention.apply", "admin")
-    def apply(self, *, days: int, dry_run: bool = False) -> dict[str, Any]:
+    def apply(self, spec: ApplyRetention) -> dict[str, Any]:
+        """Delete (or with ``dry_run`` count) prediction records older than
+        ``spec.days`` days, with their outcomes, in one transaction."""
+        days, dry_run = spec.days, spec.dry_run
         if days < MIN_PREDICTION_RETENTION_DAYS:
             raise InvalidInput(
                 f"prediction records must be kept at least "

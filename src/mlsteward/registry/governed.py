@@ -166,11 +166,13 @@ class GovernedModels:
 
     @internal("a governed rollback moves the champion alias with the deployments")
     def restore_champion(self, name: str, version: int, *, session: Session) -> None:
+        """Point ``champion`` back at ``version``, a previous champion of the
+        deployment rolling back (never a rejected or archived version)."""
         row = self._version_row(session, Ref(name, version=version))
-        if row.state != State.APPROVED.value:
+        if row.state in (State.REJECTED.value, State.ARCHIVED.value):
             raise PolicyViolation(
-                f"{name}/{version} is {row.state}, not approved: a governed "
-                "model rolls back only to a version that was approved",
+                f"{name}/{version} is {row.state}: a governed model does not "
+                "roll back to it",
                 field="model",
             )
         self._set_alias(session, name, CHAMPION, version)
