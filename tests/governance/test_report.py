@@ -407,3 +407,22 @@ def test_records_are_found_on_every_store(settings, credit) -> None:
         assert [a["direction"] for a in events["alias_moves"]] == ["set", "moved away"]
     finally:
         client.close()
+
+
+def test_the_report_says_which_deployments_serve_a_version(
+    sqlite_client, credit, trained
+) -> None:
+    model, features = trained
+    for _ in range(2):
+        sqlite_client.register_model("cr", model, credit[features])
+    sqlite_client.set_alias("cr", "champion", 1)
+    sqlite_client.create_deployment("cr", "cr@champion")
+    sqlite_client.add_shadow("cr", "cr/2")
+    data = collect_report(sqlite_client.ctx, "cr/2")
+    [row] = data["serving"]["deployments"]
+    assert row["deployment"] == "cr" and row["routes"] == ["shadow"]
+    assert row["how"] == "deployment.shadow_added by tester"
+    assert data["serving"]["governed"] is False
+    text = _text(build_report(sqlite_client.ctx, "cr/1"))
+    assert "Where it serves" in text and "champion" in text
+    assert "not governed" in text

@@ -72,11 +72,15 @@ def delete_monitor(
 
 
 @router.post("/monitors/{name}/run")
-def run_monitor(name: str, ctx: Actor, body: RunMonitor | None = None) -> MonitorRun:
+def run_monitor(
+    name: str,
+    ctx: Annotated[Context, Op("monitors.run")],
+    spec: RunMonitor | None = None,
+) -> MonitorRun:
     """Run the monitor now. Its alerts are raised and returned here; their
     delivery to sinks (network calls) is queued as an ``alert_deliver`` job
     for a worker, so this request never waits on a sink."""
-    run = MonitorService(ctx).run(name, body, deliver=False)
+    run = MonitorService(ctx).run(name, spec, deliver=False)
     if any(a.status == "pending" for a in run.alerts):
         JobService(ctx).enqueue(EnqueueJob(kind="alert_deliver"))
     return run

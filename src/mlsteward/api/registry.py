@@ -428,7 +428,7 @@ def lineage(name: str, version: Version, ctx: Ctx) -> Lineage:
 
 @router.get("/audit")
 def audit_log(
-    ctx: Ctx,
+    ctx: Annotated[Context, Op("audit.log")],
     object_id: str | None = None,
     object_type: str | None = None,
     actor: str | None = None,
@@ -452,7 +452,7 @@ def audit_log(
 
 
 @router.get("/audit/head")
-def audit_head(ctx: Ctx) -> ChainHead:
+def audit_head(ctx: Annotated[Context, Op("audit.head")]) -> ChainHead:
     """The newest audit event's number and hash, to keep outside the database."""
     from mlsteward.governance.records import AuditService
 
@@ -460,7 +460,9 @@ def audit_head(ctx: Ctx) -> ChainHead:
 
 
 @router.get("/audit/verify")
-def audit_verify(ctx: Ctx, expect_head: str | None = None) -> ChainReport:
+def audit_verify(
+    ctx: Annotated[Context, Op("audit.verify")], expect_head: str | None = None
+) -> ChainReport:
     """Recompute the chain; ``expect_head=SEQ:HASH`` (a head kept elsewhere)
     also catches a cut tail and a rewritten history."""
     from mlsteward.governance.records import AuditService

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 
-from mlsteward.api.deps import Actor, Admin, Approver, Ctx
+from mlsteward.api.deps import Op
+from mlsteward.context import Context
 from mlsteward.retraining.approvals import ApprovalService
 from mlsteward.retraining.models import ApprovalRequest, Retraining
 from mlsteward.retraining.policy import Policy, parse_policy
 from mlsteward.retraining.service import RetrainingService
-from mlsteward.retraining.specs import Decide, Retrain
+from mlsteward.retraining.specs import Decide, RequestApproval, Retrain
 
 router = APIRouter(tags=["retraining"])
 
 
 @router.put("/policies/{model}")
-def set_policy(model: str, document: dict[str, Any], ctx: Admin) -> Policy:
+def set_policy(
+    model: str, document: dict[str, Any], ctx: Annotated[Context, Op("policies.set")]
+) -> Policy:
     """Set the model's retraining policy (the document's ``model`` must match).
 
     The body is a :class:`~mlsteward.retraining.specs.SetPolicy` document
@@ -34,40 +37,60 @@ def set_policy(model: str, document: dict[str, Any], ctx: Admin) -> Policy:
 
 
 @router.get("/policies/{model}")
-def get_policy(model: str, ctx: Ctx) -> Policy:
+def get_policy(model: str, ctx: Annotated[Context, Op("policies.get")]) -> Policy:
     return RetrainingService(ctx).get_policy(model)
 
 
 @router.post("/models/{model}/retrain")
-def retrain(model: str, body: Retrain, ctx: Actor) -> Retraining:
+def retrain(
+    model: str, spec: Retrain, ctx: Annotated[Context, Op("retrainings.retrain")]
+) -> Retraining:
     """Run a retraining now, by the model's policy (use jobs for background)."""
-    return RetrainingService(ctx).retrain(model, body)
+    return RetrainingService(ctx).retrain(model, spec)
 
 
 @router.get("/retrainings")
-def list_retrainings(ctx: Ctx, model: str | None = None) -> list[Retraining]:
+def list_retrainings(
+    ctx: Annotated[Context, Op("retrainings.list")], model: str | None = None
+) -> list[Retraining]:
     return RetrainingService(ctx).list(model)
+
+
+@router.post("/approvals", status_code=201)
+def request_approval(
+    spec: RequestApproval, ctx: Annotated[Context, Op("approvals.request")]
+) -> ApprovalRequest:
+    """Ask for a registered version to become champion; an approver decides."""
+    return ApprovalService(ctx).request(spec)
 
 
 @router.get("/approvals")
 def list_approvals(
-    ctx: Ctx, status: str | None = None, model: str | None = None
+    ctx: Annotated[Context, Op("approvals.list")],
+    status: str | None = None,
+    model: str | None = None,
 ) -> list[ApprovalRequest]:
     return ApprovalService(ctx).list(status=status, model=model)
 
 
 @router.get("/approvals/{request_id}")
-def get_approval(request_id: str, ctx: Ctx) -> ApprovalRequest:
+def get_approval(
+    request_id: str, ctx: Annotated[Context, Op("approvals.get")]
+) -> ApprovalRequest:
     return ApprovalService(ctx).get(request_id)
 
 
 @router.post("/approvals/{request_id}/approve")
-def approve(request_id: str, body: Decide, ctx: Approver) -> ApprovalRequest:
+def approve(
+    request_id: str, spec: Decide, ctx: Annotated[Context, Op("approvals.approve")]
+) -> ApprovalRequest:
     """Approve a pending request: the version becomes champion."""
-    return ApprovalService(ctx).approve(request_id, body)
+    return ApprovalService(ctx).approve(request_id, spec)
 
 
 @router.post("/approvals/{request_id}/reject")
-def reject(request_id: str, body: Decide, ctx: Approver) -> ApprovalRequest:
+def reject(
+    request_id: str, spec: Decide, ctx: Annotated[Context, Op("approvals.reject")]
+) -> ApprovalRequest:
     """Reject a pending request; the comment says why."""
-    return ApprovalService(ctx).reject(request_id, body)
+    return ApprovalService(ctx).reject(request_id, spec)

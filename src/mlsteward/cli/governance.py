@@ -43,22 +43,6 @@ def _ctx():  # type: ignore[no-untyped-def]
     return ctx
 
 
-def _require_admin(ctx, what: str) -> None:  # type: ignore[no-untyped-def]
-    from mlsteward.identity.service import IdentityService
-
-    if not IdentityService(ctx).list_users():
-        return  # bootstrap: nobody exists yet
-    principal = ctx.principal
-    if principal is None:
-        from mlsteward.errors import Unauthenticated
-
-        raise Unauthenticated(
-            f"users exist: set MLSTEWARD_TOKEN to an admin's token to {what}",
-            field="token",
-        )
-    principal.require("admin", what)
-
-
 def _time(value: str | None, field: str) -> dt.datetime | None:
     if value is None:
         return None
@@ -86,7 +70,6 @@ def users_create(
     ctx = _ctx()
     svc = IdentityService(ctx)
     bootstrap = not svc.list_users()
-    _require_admin(ctx, "create users")
     user = svc.create_user(spec, bootstrap=bootstrap)
     # The first admin has no other way to get a token: it gets one now.
     token = (
@@ -136,7 +119,6 @@ def users_set_role(name: str, role: str, as_json: bool = JSON_OPTION) -> None:
 
     spec = SetRole.parse(role=role)
     ctx = _ctx()
-    _require_admin(ctx, "change roles")
     user = IdentityService(ctx).set_role(name, spec)
     emit_json(user.to_dict()) if as_json else console.print(
         f"{user.name} is now {user.role}"
@@ -150,7 +132,6 @@ def users_disable(name: str) -> None:
     from mlsteward.identity.service import IdentityService
 
     ctx = _ctx()
-    _require_admin(ctx, "disable users")
     IdentityService(ctx).disable_user(name)
     console.print(f"{name} disabled")
 
@@ -174,11 +155,7 @@ def tokens_create(
         description=description,
         expires_in_days=expires_in_days,
     )
-    ctx = _ctx()
-    principal = ctx.principal
-    if principal is None or principal.user != user:
-        _require_admin(ctx, "create tokens for other users")
-    created = IdentityService(ctx).create_token(spec)
+    created = IdentityService(_ctx()).create_token(spec)
     if as_json:
         emit_json({**created.token.to_dict(), "token": created.secret})
     else:
@@ -219,13 +196,8 @@ def tokens_revoke(token_id: str) -> None:
     """Revoke a token (admin, or the token's own user)."""
     from mlsteward.identity.service import IdentityService
 
-    ctx = _ctx()
-    svc = IdentityService(ctx)
-    owner = next((t.user for t in svc.list_tokens() if t.id == token_id), None)
-    principal = ctx.principal
-    if principal is None or principal.user != owner:
-        _require_admin(ctx, "revoke other users' tokens")
-    svc.revoke_token(token_id)
+    # The service lets an admin, or the token's own user, revoke it.
+    IdentityService(_ctx()).revoke_token(token_id)
     console.print(f"token {token_id} revoked")
 
 

@@ -54,6 +54,9 @@ def bind_call(
         body: dict[str, Any] = (
             spec.model_dump(mode="json", exclude_unset=True) if spec else {}
         )
+        for name in op.path_params:  # a path the spec names (a policy's model)
+            if out.get(name) is None and name in body:
+                out[name] = body.pop(name)
         for name in list(out):
             if name not in op.path_params and name not in op.query_params:
                 body[name] = out.pop(name)

@@ -210,6 +210,7 @@ def collect_report(ctx: Context, ref: str) -> dict[str, Any]:
         "events": records.classify_events(events, mv),
         "gate_runs": records.gate_runs(ctx, mv),
         "approval_requests": records.approval_requests(ctx, mv),
+        "serving": records.serving(ctx, mv),
         "monitoring": records.monitoring_history(ctx, mv),
         "changes": data_.changes(src, mv),
         "audit": records.audit_integrity(ctx),

@@ -244,6 +244,68 @@ def approval_requests(ctx: Context, mv: ModelVersion) -> dict[str, Any]:
     }
 
 
+def serving(ctx: Context, mv: ModelVersion) -> dict[str, Any]:
+    """Which deployments serve this version (champion, canary or shadow) and
+    how it got there: the deployment changes that put it on each route."""
+    from mlsteward.serving.deployments import DeploymentService
+
+    rows = []
+    for d in DeploymentService(ctx).of_model(mv.name):
+        with ctx.store.read() as session:
+            events = [
+                _event(r)
+                for r in session.execute(
+                    select(audit_events)
+                    .where(
+                        audit_events.c.object_type == "deployment",
+                        audit_events.c.object_id == d.name,
+                    )
+                    .order_by(audit_events.c.seq)
+                )
+            ]
+        routes = [
+            route
+            for route, version in (
+                ("champion", d.champion_version),
+                ("canary", d.canary_version),
+            )
+            if version == mv.version
+        ]
+        if mv.version in d.shadow_versions:
+            routes.append("shadow")
+        if not routes:
+            continue
+        how = [e for e in events if mv.version in _versions_in(e.details)]
+        last = how[-1] if how else None
+        rows.append(
+            jsonable(
+                {
+                    "deployment": d.name,
+                    "routes": routes,
+                    "share": d.canary_share if "canary" in routes else None,
+                    "how": (
+                        f"{last.action} by {last.actor}" if last is not None else ""
+                    ),
+                    "at": last.at if last is not None else None,
+                }
+            )
+        )
+    return {"governed": _governed(ctx, mv.name), "deployments": rows}
+
+
+def _versions_in(details: Any) -> set[int]:
+    if not isinstance(details, dict):
+        return set()
+    found = {details.get("to"), details.get("version")}
+    return {v for v in found if isinstance(v, int)}
+
+
+def _governed(ctx: Context, name: str) -> bool:
+    from mlsteward.registry.service import ModelRegistry
+
+    return ModelRegistry(ctx).governance(name).governed
+
+
 def monitoring_history(ctx: Context, mv: ModelVersion) -> dict[str, Any]:
     """Monitors of this model, their results since the version was
     registered, and their alerts."""

@@ -385,7 +385,16 @@ def request_line(
         entry["f"] = flags
     if reasons is not None:
         entry["rs"] = reasons
-    return orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE)
+    try:
+        return orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError as exc:  # an integer beyond 64 bits in a logged field
+        from mlsteward.errors import InvalidInput
+
+        raise InvalidInput(
+            f"the request cannot be logged: {exc} (logged fields take integers "
+            "within 64 bits)",
+            field="records",
+        ) from exc
 
 
 def _inputs(entry: Mapping[str, Any], n: int) -> list[dict[str, Any]]:
