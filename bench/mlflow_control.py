@@ -35,9 +35,8 @@ def main(
     mlflow.set_tracking_uri(url)
     client = MlflowClient(url)
     # Written a moment ago by bench/control_plane.py: trusted here only.
-    model = skops.io.load(
-        model_path, trusted=skops.io.get_untrusted_types(file=model_path)
-    )
+    trusted = skops.io.get_untrusted_types(file=model_path)
+    model = skops.io.load(model_path, trusted=trusted)
     with open(sample_path) as f:
         sample = pd.DataFrame(json.loads(f.read()))
     exp = client.create_experiment(f"bench-{time.time_ns()}")
@@ -62,6 +61,7 @@ def main(
                 name="model",
                 input_example=sample.head(5),
                 registered_model_name="bench-credit",
+                skops_trusted_types=trusted,
             )
         out["register"].append(time.perf_counter() - t)
     client.set_terminated(run_id)
