@@ -39,6 +39,8 @@ N_METRIC, N_REGISTER, N_READ = 300, 10, 100
 
 
 def _mlsteward(work: Path) -> dict[str, list[float]]:
+    from tests.serving.servers import Server
+
     import mlsteward
     from mlsteward.datasets import load_german_credit
     from mlsteward.datasets.bundled import german_credit_roles
@@ -46,7 +48,6 @@ def _mlsteward(work: Path) -> dict[str, list[float]]:
     from mlsteward.identity.specs import CreateToken, CreateUser
     from mlsteward.retraining.trainers import logistic_scorecard
     from mlsteward.sdk import Client
-    from tests.serving.servers import Server
 
     home = work / "ms-home"
     local = Client(home=home)
@@ -100,12 +101,12 @@ def _mlsteward(work: Path) -> dict[str, list[float]]:
 def _mlflow(work: Path) -> tuple[dict[str, list[float]], str]:
     import pandas as pd
     import skops.io
+    from tests.serving.servers import free_port, wait_for
 
     from mlsteward.datasets import load_german_credit
     from mlsteward.datasets.bundled import german_credit_roles
     from mlsteward.retraining.trainers import logistic_scorecard
     from serving import ensure_mlflow  # bench/serving.py
-    from tests.serving.servers import free_port, wait_for
 
     version = ensure_mlflow()
     df = load_german_credit()
