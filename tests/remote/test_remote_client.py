@@ -89,3 +89,23 @@ def test_every_operation_is_a_namespace_method_of_the_embedded_client() -> None:
 
         cls = typing.get_type_hints(holder.fget)["return"]
         assert callable(getattr(cls, method, None)), f"client.{name} missing"
+
+
+def test_users_tokens_and_jobs_are_the_same_both_ways(pair) -> None:
+    admin, viewer = pair
+    dan = admin.users.create(name="dan", role="developer")
+    assert dan.role == "developer" and admin.users.get("dan") == dan
+    assert "dan" in [u.name for u in viewer.users.list()]
+    made = admin.tokens.create(user="dan", description="laptop")
+    assert made.secret.startswith("mls_") and made.token.user == "dan"
+    assert admin.tokens.revoke(made.token.id).active is False
+    with pytest.raises(Forbidden, match="admin"):
+        viewer.users.create(name="eve", role="admin")
+    with pytest.raises(Forbidden, match="admin"):
+        viewer.tokens.create(user="dan")
+    job = admin.jobs.enqueue(kind="noop", payload={"echo": 1})
+    assert admin.jobs.get(job.id).state == "queued"
+    assert job.id in [j.id for j in viewer.jobs.list(kind="noop")]
+    assert admin.jobs.cancel(job.id, reason="test").state == "cancelled"
+    assert admin.users.set_role("dan", role="viewer").role == "viewer"
+    assert admin.users.disable("dan").disabled is True

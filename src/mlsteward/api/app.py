@@ -21,6 +21,7 @@ ROUTERS = (
     "mlsteward.api.serving",
     "mlsteward.api.monitoring",
     "mlsteward.api.retraining",
+    "mlsteward.api.people",
 )
 
 

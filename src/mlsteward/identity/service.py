@@ -20,7 +20,6 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -42,6 +41,7 @@ from mlsteward.identity.access import (
 from mlsteward.identity.models import Token, User
 from mlsteward.identity.specs import CreateToken, CreateUser, SetRole
 from mlsteward.identity.tables import tokens, users
+from mlsteward.results import Result
 from mlsteward.store import audit, utcnow
 
 __all__ = [
@@ -61,8 +61,7 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class CreatedToken:
+class CreatedToken(Result):
     """A new token: ``secret`` is the only time the full token is available."""
 
     token: Token
@@ -248,7 +247,7 @@ class IdentityService:
             expires_at=expires,
             revoked_at=None,
         )
-        return CreatedToken(tok, f"{TOKEN_PREFIX}_{token_id}_{secret}")
+        return CreatedToken(token=tok, secret=f"{TOKEN_PREFIX}_{token_id}_{secret}")
 
     @use_case("tokens.revoke", "viewer")
     def revoke_token(self, token_id: str) -> Token:
