@@ -274,3 +274,41 @@ def install_plugin(
         sys.modules.pop(module, None)
     monkeypatch.undo()  # sys.path first, so the rescan no longer sees them
     reload_entry_points()
+
+
+# -- the adapters a spec test drives: REST as an admin, the CLI in process --
+@pytest.fixture
+def api(sqlite_client, admin_headers):  # type: ignore[no-untyped-def]
+    """The control plane of ``sqlite_client``'s home, as its admin."""
+    from fastapi.testclient import TestClient
+
+    from mlsteward.api import create_app
+
+    return TestClient(create_app(ctx=sqlite_client.ctx), headers=admin_headers)
+
+
+@pytest.fixture
+def cli(sqlite_client, sqlite_settings, monkeypatch):  # type: ignore[no-untyped-def]
+    """``cli("models", "list")``: the CLI in process, on that home."""
+    from typer.testing import CliRunner
+
+    from mlsteward.cli import app as cli_app
+
+    monkeypatch.setenv("MLSTEWARD_HOME", str(sqlite_settings.home))
+    for var in ("MLSTEWARD_DB_URL", "MLSTEWARD_TOKEN", "MLSTEWARD_URL"):
+        monkeypatch.delenv(var, raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str) -> object:
+        return runner.invoke(cli_app, list(args))
+
+    return invoke
+
+
+def spec_error(fn: object) -> object:
+    """The InvalidInput ``fn()`` raises."""
+    from mlsteward.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as info:
+        fn()  # type: ignore[operator]
+    return info.value

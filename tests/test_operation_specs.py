@@ -8,12 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-from typer.testing import CliRunner
+from tests.conftest import spec_error as _error
 
-from mlsteward.api import create_app
-from mlsteward.cli import app as cli_app
-from mlsteward.errors import InvalidInput
 from mlsteward.governance.specs import Comment
 from mlsteward.identity.service import IdentityService
 from mlsteward.identity.specs import CreateToken, CreateUser, SetRole
@@ -21,31 +17,6 @@ from mlsteward.jobs.service import JobService
 from mlsteward.jobs.specs import CancelJob, EnqueueJob, ScoreBatch
 from mlsteward.retraining.policy import parse_policy
 from mlsteward.retraining.specs import Decide, RequestApproval, Retrain
-
-
-@pytest.fixture
-def api(sqlite_client, admin_headers) -> TestClient:  # type: ignore[no-untyped-def]
-    return TestClient(create_app(ctx=sqlite_client.ctx), headers=admin_headers)
-
-
-@pytest.fixture
-def cli(sqlite_client, sqlite_settings, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("MLSTEWARD_HOME", str(sqlite_settings.home))
-    for var in ("MLSTEWARD_DB_URL", "MLSTEWARD_TOKEN", "MLSTEWARD_URL"):
-        monkeypatch.delenv(var, raising=False)
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Any:
-        return runner.invoke(cli_app, list(args))
-
-    return invoke
-
-
-def _error(fn: Any) -> InvalidInput:
-    with pytest.raises(InvalidInput) as info:
-        fn()
-    return info.value
-
 
 # (spec, bad fields, the field named, a phrase of the message)
 BAD: list[tuple[Any, dict[str, Any], str, str]] = [

@@ -10,12 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-from typer.testing import CliRunner
+from tests.conftest import spec_error as _error
 
-from mlsteward.api import create_app
-from mlsteward.cli import app as cli_app
-from mlsteward.errors import InvalidInput
 from mlsteward.monitoring.specs import CreateMonitor, RunMonitor
 from mlsteward.retraining.policy import parse_policy
 from mlsteward.serving.specs import CreateDeployment
@@ -74,30 +70,6 @@ BAD_DEPLOYMENTS: list[tuple[dict[str, Any], str, str]] = [
 ]
 BASE_MONITOR = {"name": "m", "deployment": "credit-risk"}
 BASE_DEPLOYMENT = {"name": "d", "model": "credit-risk/1"}
-
-
-@pytest.fixture
-def api(sqlite_client, admin_headers) -> TestClient:  # type: ignore[no-untyped-def]
-    return TestClient(create_app(ctx=sqlite_client.ctx), headers=admin_headers)
-
-
-@pytest.fixture
-def cli(sqlite_client, sqlite_settings, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("MLSTEWARD_HOME", str(sqlite_settings.home))
-    for var in ("MLSTEWARD_DB_URL", "MLSTEWARD_TOKEN", "MLSTEWARD_URL"):
-        monkeypatch.delenv(var, raising=False)
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Any:
-        return runner.invoke(cli_app, list(args))
-
-    return invoke
-
-
-def _error(fn: Any) -> InvalidInput:
-    with pytest.raises(InvalidInput) as info:
-        fn()
-    return info.value
 
 
 @pytest.mark.parametrize(("bad", "field", "phrase"), BAD_MONITORS)
