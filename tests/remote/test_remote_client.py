@@ -109,3 +109,25 @@ def test_users_tokens_and_jobs_are_the_same_both_ways(pair) -> None:
     assert admin.jobs.cancel(job.id, reason="test").state == "cancelled"
     assert admin.users.set_role("dan", role="viewer").role == "viewer"
     assert admin.users.disable("dan").disabled is True
+
+
+def test_outcomes_load_the_same_both_ways(pair, home, credit, trained) -> None:
+    import pandas as pd
+
+    local, tokens = home
+    admin, viewer = pair
+    admin.deployments.create(name="cr", model="cr/1")
+    _, features = trained
+    ids = [f"r{i}" for i in range(20)]
+    local.login(tokens["admin"])
+    rows = credit[[*features, "bad"]].head(20)
+    local.score("cr/1", rows, deployment="cr", request_ids=ids)
+    labels = pd.DataFrame({"request_id": ids, "label": credit["bad"].head(20)})
+    first = admin.outcomes.load(labels)
+    assert (first.loaded, first.unchanged) == (20, 0)
+    again = admin.outcomes.load(labels)
+    assert (again.loaded, again.unchanged) == (0, 20)
+    with pytest.raises(InvalidInput, match="request_id"):
+        admin.outcomes.load(labels.rename(columns={"request_id": "id"}))
+    with pytest.raises(Forbidden):
+        viewer.outcomes.load(labels)

@@ -136,7 +136,8 @@ def deliver_alerts(ctx: Actor, retry_failed: bool = False) -> Job:
 
 @router.post("/outcomes")
 def load_outcomes(
-    items: Annotated[list[OutcomeItem], Field(max_length=100_000)], ctx: Actor
+    items: Annotated[list[OutcomeItem], Field(max_length=100_000)],
+    ctx: Annotated[Context, Op("outcomes.load")],
 ) -> LoadResult:
     """Join outcomes to logged predictions by request id. Idempotent: posting
     the same outcomes again changes nothing; a different label for a request

@@ -162,8 +162,36 @@ def evaluate(
     return result
 
 
+def load_outcomes(transport: Transport, data: Any) -> Any:
+    """``client.outcomes.load`` over HTTP: the table's ``request_id``,
+    ``label`` and ``observed_at`` as JSON items, joined on the server."""
+    import pandas as pd
+
+    from mlsteward.datasets.io import read_table
+
+    frame = data if isinstance(data, pd.DataFrame) else read_table(data)
+    missing = [c for c in ("request_id", "label") if c not in frame.columns]
+    if missing:
+        raise InvalidInput(
+            f"outcomes need a column {missing[0]!r}; the table has "
+            f"{list(frame.columns)}",
+            field=missing[0],
+        )
+    items = []
+    for row in frame.to_dict(orient="records"):
+        item = {"request_id": str(row["request_id"]), "label": row["label"]}
+        seen = row.get("observed_at")
+        if seen is not None and not pd.isna(seen):
+            item["observed_at"] = pd.Timestamp(seen).isoformat()
+        items.append(item)
+    op = operations()["outcomes.load"]
+    path, _, _ = op.split({})
+    return op.parse(transport.request(op.method, path, json=items).json())
+
+
 #: The remote form of each SDK method that moves bytes, by use-case name.
 CUSTOM: dict[str, Callable[..., Any]] = {
+    "outcomes.load": load_outcomes,
     "models.register": register_model,
     "models.load": load_model,
     "models.evaluate": evaluate,
