@@ -115,3 +115,26 @@ def test_the_same_refusals_over_rest(bank) -> None:
         "/api/v1/deployments/credit-risk/promote", json={"model": "credit-risk/3"}
     )
     assert r.status_code == 403, r.text
+
+
+def test_the_same_refusals_through_the_remote_client(bank) -> None:
+    import mlsteward
+    from mlsteward.sdk import Client as Embedded
+
+    client, dana_token = bank
+    http = TestClient(create_app(ctx=client.ctx))
+    for dana in (
+        Embedded(client.ctx.settings, token=dana_token),
+        mlsteward.Client("http://testserver", token=dana_token, http=http),
+    ):
+        with pytest.raises(PolicyViolation, match="governed"):
+            dana.models.set_alias("credit-risk", alias="champion", version=2)
+        with pytest.raises(PolicyViolation, match="governed"):
+            dana.models.transition("credit-risk/2", state="approved")
+        with pytest.raises(PolicyViolation, match="gates"):
+            dana.deployments.set_canary("credit-risk", model="credit-risk/2", share=1.0)
+        with pytest.raises(Forbidden, match="approver"):
+            dana.deployments.promote("credit-risk", "credit-risk/3")
+        with pytest.raises(PolicyViolation, match="champion"):
+            dana.deployments.create(name="other", model="credit-risk/2")
+    assert client.get_model_version("credit-risk@champion").version == 1
