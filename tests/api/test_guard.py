@@ -88,6 +88,18 @@ def test_no_token_is_refused_before_a_byte_of_the_body_is_read(guarded) -> None:
         assert b'"field":"token"' in body
 
 
+def test_a_role_below_the_use_case_is_refused_before_the_body_is_read(
+    guarded,
+) -> None:
+    app, headers, viewer = guarded
+    status, consumed, body = _call(app, "/api/v1/outcomes", viewer, chunks=60)
+    assert (status, consumed) == (403, 0), body
+    assert b"outcomes.load" in body and b"developer" in body
+    # A role that may: the body is read (and refused for its size, here).
+    status, consumed, _ = _call(app, "/api/v1/outcomes", headers, chunks=60)
+    assert status == 413 and consumed >= 1
+
+
 def test_malformed_json_without_a_token_is_401_not_400(guarded) -> None:
     app, headers, _ = guarded
     api = TestClient(app)

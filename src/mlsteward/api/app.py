@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
     install_docs(app)
     # Outermost: a request without a valid token is refused before its body
     # is read, and no body past the limit is read at all.
-    app.add_middleware(ControlGuard, ctx=ctx)
+    app.add_middleware(ControlGuard, ctx=ctx, routes=lambda: app.routes)
 
     @app.get("/api/v1/health", tags=["health"])
     def health() -> Health:

@@ -21,7 +21,7 @@ Both answers are problem+json naming the field (``token``, ``body``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 import orjson
@@ -88,9 +88,16 @@ class ControlGuard:
         ctx: Its context (the token store, the settings).
     """
 
-    def __init__(self, app: ASGIApp, ctx: Context) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        ctx: Context,
+        routes: Callable[[], Iterable[Any]] | None = None,
+    ) -> None:
         self.app = app
         self.ctx = ctx
+        self._routes = routes
+        self._flat: list[Any] | None = None
         self.auth_required = ctx.settings.auth_required
         self.max_body = ctx.settings.api_max_body_bytes
 
@@ -121,11 +128,51 @@ class ControlGuard:
                 body = _problem(401, type(exc).__name__, exc.message, "token", exc.code)
                 return await _answer(send, 401, body, www_authenticate="Bearer")
             scope.setdefault("state", {})[PRINCIPAL_KEY] = principal
+            refusal = self._role_refusal(scope, principal)
+            if refusal is not None:
+                return await _answer(send, 403, refusal)
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body:
             body = self._too_large(declared)
             return await _answer(send, 413, body, connection="close")
         await self._limited(scope, receive, send)
+
+    def _role_refusal(self, scope: Scope, principal: Any) -> bytes | None:
+        """A 403 body if the route's use case needs more than the caller's
+        role, found before a byte of the body is read; else ``None``. The
+        service checks again: this only spares reading what it would refuse."""
+        from starlette.routing import Match
+
+        from mlsteward.api.deps import use_case_of
+        from mlsteward.identity.access import USE_CASES
+
+        for route in self._all_routes():
+            match, _ = route.matches(scope)
+            if match is not Match.FULL:
+                continue
+            name = use_case_of(route)
+            case = USE_CASES.get(name) if name else None
+            if case is None or principal.can(case.role):
+                return None
+            detail = (
+                f"{principal.user} ({principal.role}) may not run {case.name}; "
+                f"it needs the {case.role} role or higher"
+            )
+            return _problem(403, "Forbidden", detail, "token", "forbidden")
+        return None
+
+    def _all_routes(self) -> list[Any]:
+        if self._flat is None:
+            flat: list[Any] = []
+            stack = list(self._routes() if self._routes is not None else [])
+            while stack:
+                route = stack.pop(0)
+                if hasattr(route, "effective_candidates"):
+                    stack[:0] = list(route.effective_candidates())
+                    continue
+                flat.append(route)
+            self._flat = flat
+        return self._flat
 
     async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         received = 0
