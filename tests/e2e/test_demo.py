@@ -101,3 +101,23 @@ def test_demo_closes_the_loop_and_can_run_again(tmp_path: Path) -> None:
         "german-credit-train/1"
     ]
     client.close()
+
+
+def test_a_second_demo_in_the_same_home_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from mlsteward.demo import demo_lock
+
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLSTEWARD_")}
+    with demo_lock(home):  # a demo running here
+        out = subprocess.run(
+            [sys.executable, "-m", "mlsteward", "demo", "--home", str(home)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    said = " ".join(out.stderr.split())
+    assert out.returncode == 1, out.stderr
+    assert "another mlsteward demo is running" in said and str(os.getpid()) in said
+    assert not (home / "tokens").exists()  # it touched nothing

@@ -26,10 +26,8 @@ and the report says so.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,9 +41,14 @@ from mlsteward.datasets.bundled import (
     load_german_credit,
 )
 from mlsteward.datasets.simulate import Period, make_periods
-from mlsteward.errors import Conflict
-from mlsteward.identity.service import IdentityService
-from mlsteward.identity.specs import CreateToken, CreateUser
+from mlsteward.demo.people import (
+    ADMIN,
+    APPROVER,
+    DEVELOPER,
+    demo_lock,
+    ensure_users,
+    token_path,
+)
 from mlsteward.metrics import auc as auc_of
 from mlsteward.monitoring.drift.stats import psi_band
 from mlsteward.retraining.approvals import ApprovalService
@@ -55,11 +58,18 @@ from mlsteward.retraining.specs import Decide, Retrain
 from mlsteward.retraining.trainers import logistic_scorecard
 from mlsteward.sdk import Client
 
-__all__ = ["MODEL_NAME", "DemoPolicy", "DemoReport", "run_demo"]
+__all__ = [
+    "MODEL_NAME",
+    "DemoPolicy",
+    "DemoReport",
+    "demo_lock",
+    "ensure_users",
+    "run_demo",
+    "token_path",
+]
 
 MODEL_NAME = "credit-risk"
 DEPLOYMENT = "credit-risk"
-ADMIN, DEVELOPER, APPROVER = "admin", "dana", "alex"
 
 #: The demo's retraining policy: a challenger must beat the champion on the
 #: newest labelled month and keep the four-fifths rule for every protected
@@ -209,62 +219,6 @@ def _maybe_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def ensure_users(client: Client) -> dict[str, Context]:
-    """The demo's people, each acting through a token of their own: an admin,
-    a developer who asks (dana), an approver who decides (alex).
-
-    The first run in a home bootstraps the admin, who creates the others and
-    mints their tokens; the tokens are kept in ``<home>/tokens/<name>``,
-    readable only by the owner, so a later run (and the reader of the README)
-    acts as them. Returns a context per person, authenticated by token.
-    """
-    folder = client.ctx.settings.resolved_home() / "tokens"
-    ids = IdentityService(client.ctx)
-    existing = {u.name for u in ids.list_users()}
-    tokens = (
-        {p.name: p.read_text().strip() for p in folder.glob("*")}
-        if (folder.is_dir())
-        else {}
-    )
-    if not existing:
-        ids.create_user(CreateUser(name=ADMIN, role="admin"), bootstrap=True)
-        tokens = {ADMIN: ids.create_token(CreateToken(user=ADMIN)).secret}
-        _keep_token(folder, ADMIN, tokens[ADMIN])
-    if ADMIN not in tokens:
-        raise Conflict(
-            f"this home has users but the demo's tokens are gone from {folder}; "
-            "run the demo in a fresh home (--home)",
-            field="home",
-        )
-    admin = IdentityService(client.ctx.as_principal(ids.authenticate(tokens[ADMIN])))
-    for name, role in ((DEVELOPER, "developer"), (APPROVER, "approver")):
-        if name not in existing:
-            admin.create_user(CreateUser.parse(name=name, role=role))
-        if name not in tokens:
-            tokens[name] = admin.create_token(CreateToken(user=name)).secret
-            _keep_token(folder, name, tokens[name])
-    return {
-        name: client.ctx.as_principal(ids.authenticate(token))
-        for name, token in tokens.items()
-        if name in (ADMIN, DEVELOPER, APPROVER)
-    }
-
-
-def _keep_token(folder: Path, name: str, secret: str) -> None:
-    """Write ``secret`` to ``folder/name``, readable by the owner only."""
-    folder.mkdir(parents=True, exist_ok=True)
-    folder.chmod(0o700)
-    path = folder / name
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(secret + "\n")
-
-
-def token_path(client: Client, name: str = DEVELOPER) -> Path:
-    """Where the demo keeps ``name``'s token (the developer's by default)."""
-    return client.ctx.settings.resolved_home() / "tokens" / name
-
-
 def _fresh_deployment(client: Client) -> str:
     """``credit-risk`` on the first run in a home, ``credit-risk-2`` on the
     second...: every run's simulated months carry the same dates, so each run
@@ -403,8 +357,21 @@ def run_demo(
 
     A second run in the same home adds a new, separate history: datasets with
     the same content are the same versions, the model gets new versions, and
-    request ids carry the run's start time so they never collide.
+    request ids carry the run's start time so they never collide. Two runs at
+    once in one home are refused (:func:`demo_lock`).
     """
+    with demo_lock(client.ctx.settings.resolved_home()):
+        return _run_demo(client, seed, n_periods, rows_per_period, policy, progress)
+
+
+def _run_demo(
+    client: Client,
+    seed: int,
+    n_periods: int,
+    rows_per_period: int,
+    policy: DemoPolicy | None,
+    progress: Progress | None,
+) -> DemoReport:
     roles = german_credit_roles()
     people = ensure_users(client)
     # The data scientist's work is dana's, through her token.
