@@ -31,6 +31,7 @@ __all__ = [
     "guard",
     "invalid",
     "invalid_input_of",
+    "str_map",
 ]
 
 T = TypeVar("T")
@@ -197,3 +198,17 @@ def error_of(err: Mapping[str, Any], model: Any = None) -> InvalidInput:
             field=field,
         )
     return InvalidInput(f"{field}: {err['msg']}", field=field)
+
+
+def str_map(value: Any, field: str) -> dict[str, str]:
+    """Tags: a mapping of strings; keys and values are turned into strings.
+
+    Example:
+        >>> str_map({"team": "risk", "wave": 2}, "tags")
+        {'team': 'risk', 'wave': '2'}
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        invalid(f"{field} must be a mapping of names to values", field)
+    return {str(k): str(v) for k, v in value.items()}

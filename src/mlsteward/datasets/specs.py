@@ -15,7 +15,7 @@ from pydantic import Field, field_validator
 
 from mlsteward.datasets.models import ROLES, ColumnRole
 from mlsteward.names import check_name
-from mlsteward.spec import Spec, guard, invalid
+from mlsteward.spec import Spec, guard, invalid, str_map
 
 __all__ = ["RegisterDataset"]
 
@@ -66,8 +66,4 @@ class RegisterDataset(Spec):
     @field_validator("tags", mode="before")
     @classmethod
     def _tags(cls, value: Any) -> dict[str, str]:
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            invalid("tags must be a mapping of names to values", "tags")
-        return {str(k): str(v) for k, v in value.items()}
+        return str_map(value, "tags")

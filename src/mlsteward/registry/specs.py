@@ -22,7 +22,7 @@ from pydantic import Field, field_validator
 
 from mlsteward.names import MAX_VERSION, check_name, parse_ref
 from mlsteward.registry.models import RunStatus, State
-from mlsteward.spec import Spec, guard, invalid
+from mlsteward.spec import Spec, guard, invalid, str_map
 
 __all__ = [
     "MAX_VERSION",
@@ -36,20 +36,6 @@ __all__ = [
     "check_alias",
     "str_map",
 ]
-
-
-def str_map(value: Any, field: str) -> dict[str, str]:
-    """Tags: a mapping of strings; keys and values are turned into strings.
-
-    Example:
-        >>> str_map({"team": "risk", "wave": 2}, "tags")
-        {'team': 'risk', 'wave': '2'}
-    """
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        invalid(f"{field} must be a mapping of names to values", field)
-    return {str(k): str(v) for k, v in value.items()}
 
 
 def _jsonable(value: Any) -> Any:
