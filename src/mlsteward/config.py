@@ -58,6 +58,13 @@ class Settings(BaseSettings):
         api_max_body_bytes: Largest request body the control plane
             (``/api/v1``) reads (``MLSTEWARD_API_MAX_BODY_BYTES``, default
             10 MiB); larger bodies get 413, counted as they stream in.
+        api_auth_cache_seconds: How long the control plane trusts a token it
+            has checked before it looks the token up again
+            (``MLSTEWARD_API_AUTH_CACHE_SECONDS``, default 2; 0 looks up every
+            request). A change made through this server (revoke, disable,
+            role change) takes effect at once; one made elsewhere within this
+            many seconds for reads. Every change is re-checked against the
+            token and user rows in its own transaction, whatever the cache.
         webhook_allow: Hosts and networks alert and notification webhooks may
             reach although they are loopback, link-local, private or otherwise
             internal (``MLSTEWARD_WEBHOOK_ALLOW``, comma-separated host names
@@ -121,6 +128,7 @@ class Settings(BaseSettings):
     url: str | None = None
     audit_key: SecretStr | None = Field(default=None, repr=False, min_length=16)
     api_max_body_bytes: int = Field(default=10 * 1_048_576, ge=1024)
+    api_auth_cache_seconds: float = Field(default=2.0, ge=0.0, le=300.0)
     webhook_allow: str = ""
     serving_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     serving_max_rows: int = Field(default=1000, ge=1)

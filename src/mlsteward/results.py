@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
-__all__ = ["FiniteFloat", "Result", "Timestamp", "finite"]
+__all__ = ["FiniteFloat", "Result", "Timestamp", "finite", "frame_of"]
 
 
 def finite(value: float | None) -> float | None:
@@ -65,3 +65,35 @@ class Result(BaseModel):
         """The JSON-ready dump, as ``model_dump(mode="json")``; kept because
         the CLI and reports print it in many places."""
         return self.model_dump(mode="json")
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def frame_of(rows: list[dict[str, Any]], columns: list[str]) -> Any:
+    """A DataFrame of ``rows`` (dicts) with ``columns``, built column by
+    column. A column of timezone-aware datetimes becomes
+    ``datetime64[us, UTC]`` through integer microseconds, some fifty times
+    faster than pandas' inference on datetime objects; what the embedded
+    services and the remote client both return.
+
+    Example:
+        >>> frame_of([{"a": 1}], ["a", "b"]).columns.tolist()
+        ['a', 'b']
+    """
+    import numpy as np
+    import pandas as pd
+
+    data: dict[str, Any] = {}
+    for c in columns:
+        values = [r.get(c) for r in rows]
+        stamps = [v for v in values if isinstance(v, dt.datetime) and v.tzinfo]
+        if values and len(stamps) == len(values):
+            micros = np.fromiter(
+                ((v - _EPOCH) // _MICROSECOND for v in stamps), "int64", len(stamps)
+            )
+            data[c] = pd.to_datetime(micros, unit="us", utc=True)
+        else:
+            data[c] = values
+    return pd.DataFrame(data, columns=columns)

@@ -14,10 +14,11 @@ dependencies, for routes that do not yet name their use case.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
+from starlette.concurrency import run_in_threadpool
 
 from mlsteward.api.guard import PRINCIPAL_KEY
 from mlsteward.context import Context
@@ -60,6 +61,19 @@ def get_principal(request: Request) -> Principal | None:
     return IdentityService(ctx).authenticate(presented)
 
 
+async def _principal(request: Request) -> Principal | None:
+    """The principal of a request the guard has authenticated, with no I/O
+    on the event loop; a request it let through unauthenticated (auth off)
+    has none. Only a route outside the guard's reach looks the token up."""
+    if not request.app.state.auth_required:
+        return None
+    checked = getattr(request.state, PRINCIPAL_KEY, None)
+    if checked is not None:
+        principal: Principal = checked
+        return principal
+    return await run_in_threadpool(get_principal, request)
+
+
 def _context_of(request: Request, principal: Principal | None) -> Context:
     ctx = get_context(request)
     return ctx if principal is None else ctx.as_principal(principal)
@@ -68,8 +82,8 @@ def _context_of(request: Request, principal: Principal | None) -> Context:
 def Op(name: str) -> Any:
     """The dependency of a route that runs the use case ``name``."""
 
-    def dependency(request: Request) -> Context:
-        principal = get_principal(request)
+    async def dependency(request: Request) -> Context:
+        principal = await _principal(request)
         case = USE_CASES.get(name)
         if case is None:  # a route naming no declared use case: a bug
             raise LookupError(f"route names unknown use case {name!r}")
@@ -94,9 +108,9 @@ def use_case_of(route: Any) -> str | None:
     return None
 
 
-def _acting(needed: str, action: str) -> Callable[..., Context]:
-    def dependency(request: Request) -> Context:
-        principal = get_principal(request)
+def _acting(needed: str, action: str) -> Callable[..., Awaitable[Context]]:
+    async def dependency(request: Request) -> Context:
+        principal = await _principal(request)
         if principal is None:
             return get_context(request)
         principal.require(needed, action)

@@ -9,7 +9,9 @@ middleware in front of every control-plane route that
 1. authenticates the bearer token before a byte of the body is read; a
    request without a valid token is answered 401 at once (the body is never
    received); the principal is handed on in the request's state, so the
-   route's role dependency does not look the token up again;
+   route's role dependency does not look the token up again (and a token
+   checked in the last ``MLSTEWARD_API_AUTH_CACHE_SECONDS`` is not looked up
+   at all: ``api/principals.py``);
 2. limits the body (``MLSTEWARD_API_MAX_BODY_BYTES``): a declared
    ``Content-Length`` over the limit is refused before reading, and the
    bytes actually received are counted as they stream in, since a chunked
@@ -27,6 +29,7 @@ from typing import Any
 import orjson
 from fastapi import HTTPException
 
+from mlsteward.api.principals import PrincipalCache
 from mlsteward.context import Context
 from mlsteward.errors import MlstewardError
 from mlsteward.identity.service import IdentityService
@@ -100,6 +103,7 @@ class ControlGuard:
         self._flat: list[Any] | None = None
         self.auth_required = ctx.settings.auth_required
         self.max_body = ctx.settings.api_max_body_bytes
+        self._principals = PrincipalCache(ctx.settings.api_auth_cache_seconds)
 
         self._detail = (
             f"the body is over the limit of {self.max_body} bytes "
@@ -121,9 +125,7 @@ class ControlGuard:
             path in OPEN_PATHS or path.startswith(_OPEN_PREFIXES)
         ):
             try:
-                principal = await asyncio.to_thread(
-                    IdentityService(self.ctx).authenticate, _bearer(scope)
-                )
+                principal = await self._authenticate(_bearer(scope))
             except MlstewardError as exc:
                 body = _problem(401, type(exc).__name__, exc.message, "token", exc.code)
                 return await _answer(send, 401, body, www_authenticate="Bearer")
@@ -136,6 +138,20 @@ class ControlGuard:
             body = self._too_large(declared)
             return await _answer(send, 413, body, connection="close")
         await self._limited(scope, receive, send)
+
+    async def _authenticate(self, token: str | None) -> Any:
+        """The token's principal: from the cache, else looked up in a worker
+        thread (never on the event loop, which inference shares)."""
+        principal = self._principals.get(token)
+        if principal is not None:
+            return principal
+        generation = self._principals.generation()
+        principal = await asyncio.to_thread(
+            IdentityService(self.ctx).authenticate, token
+        )
+        if token:
+            self._principals.put(token, principal, generation)
+        return principal
 
     def _role_refusal(self, scope: Scope, principal: Any) -> bytes | None:
         """A 403 body if the route's use case needs more than the caller's

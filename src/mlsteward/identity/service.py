@@ -17,10 +17,12 @@ scope is ``user`` (acts with its user's role) or ``deployment:<name>``
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import secrets
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import func, select, update
 
@@ -44,6 +46,8 @@ from mlsteward.identity.tables import tokens, users
 from mlsteward.results import Result
 from mlsteward.store import audit, utcnow
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 __all__ = [
     "ROLES",
     "CreatedToken",
@@ -51,10 +55,36 @@ __all__ = [
     "Principal",
     "Token",
     "User",
+    "identity_generation",
     "role_at_least",
 ]
 
 TOKEN_PREFIX = "mls"
+
+
+#: Bumped after every change to a user's role or state, or to a token, made
+#: in this process; a cache of authenticated principals (the control plane's
+#: guard, ``api/guard.py``) drops what it learnt before the newest change.
+_generation = 0
+
+
+def identity_generation() -> int:
+    """How many identity changes this process has made (see ``_generation``)."""
+    return _generation
+
+
+def _changes_identity(method: F) -> F:
+    """Bump the generation once ``method`` has run, committed or not."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        global _generation
+        try:
+            return method(*args, **kwargs)
+        finally:
+            _generation += 1
+
+    return cast(F, wrapper)
 
 
 def _hash(secret: str) -> str:
@@ -149,6 +179,7 @@ class IdentityService:
             )
 
     @use_case("users.set_role", "admin")
+    @_changes_identity
     def set_role(self, name: str, spec: SetRole) -> User:
         """Change a user's role.
 
@@ -171,6 +202,7 @@ class IdentityService:
             return self._get_user(session, name)
 
     @use_case("users.disable", "admin")
+    @_changes_identity
     def disable_user(self, name: str) -> User:
         with self.ctx.store.unit_of_work() as session:
             self._user_row(session, name)
@@ -250,6 +282,7 @@ class IdentityService:
         return CreatedToken(token=tok, secret=f"{TOKEN_PREFIX}_{token_id}_{secret}")
 
     @use_case("tokens.revoke", "viewer")
+    @_changes_identity
     def revoke_token(self, token_id: str) -> Token:
         with self.ctx.store.unit_of_work() as session:
             row = session.execute(select(tokens).where(tokens.c.id == token_id)).first()

@@ -40,6 +40,7 @@ from mlsteward.monitoring.models import RESULT_COLUMNS, Monitor, MonitorRun, Win
 from mlsteward.monitoring.outcomes import OutcomeService
 from mlsteward.monitoring.reference import ReferenceResolver, training_dataset
 from mlsteward.monitoring.runner import compute_window
+from mlsteward.monitoring.series import newest_rows, stored_rows
 from mlsteward.monitoring.spec import Checks, fix_columns
 from mlsteward.monitoring.specs import CreateMonitor, RunMonitor
 from mlsteward.monitoring.tables import monitor_results as rt
@@ -48,6 +49,7 @@ from mlsteward.monitoring.windows import as_utc, plan_windows
 from mlsteward.names import parse_ref
 from mlsteward.registry.models import ModelVersion
 from mlsteward.registry.service import ModelRegistry
+from mlsteward.results import frame_of
 from mlsteward.serving.log.service import PredictionLog
 from mlsteward.store import audit, like_escape, utcnow
 
@@ -413,7 +415,7 @@ class MonitorService:
         return runs
 
     # -- results ----------------------------------------------------------
-    @use_case("monitors.results", "viewer")
+    @internal("the DataFrame shape of result_rows, which checks the use case")
     def results(
         self,
         name: str,
@@ -444,34 +446,43 @@ class MonitorService:
             :data:`~mlsteward.monitoring.models.RESULT_COLUMNS`, ordered by
             window, check and column.
         """
+        rows = self.result_rows(
+            name,
+            check=check,
+            column=column,
+            since=since,
+            until=until,
+            window=window,
+            latest=latest,
+        )
+        return frame_of(rows, RESULT_COLUMNS)
+
+    @use_case("monitors.results", "viewer")
+    def result_rows(
+        self,
+        name: str,
+        *,
+        check: str | None = None,
+        column: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        window: str | None = None,
+        latest: bool = True,
+    ) -> builtins.list[dict[str, Any]]:
+        """:meth:`results` as dicts of ``RESULT_COLUMNS``, in the same order,
+        with no DataFrame built: what the REST route sends."""
         monitor = self.get(name)
-        q = select(rt).where(rt.c.monitor_id == monitor.id)
-        if check is not None:
-            family = check.rstrip(".")
-            q = q.where(
-                (rt.c.check == family) | rt.c.check.like(f"{family}.%")
-                if "." not in family
-                else rt.c.check == family
-            )
-        if column is not None:
-            q = q.where(rt.c.column == column)
-        if since is not None:
-            q = q.where(rt.c.window_start >= as_utc(since, "since"))
-        if until is not None:
-            q = q.where(rt.c.window_end <= as_utc(until, "until"))
-        if window is not None:
-            q = q.where(rt.c.window_label == window)
         with self.ctx.store.read() as session:
-            rows = [dict(r._mapping) for r in session.execute(q.order_by(rt.c.id))]
-        frame = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, "id", "monitor_id"])
-        frame = frame[RESULT_COLUMNS]
-        if latest and not frame.empty:
-            frame = frame.drop_duplicates(
-                ["check", "column", "window_label"], keep="last"
+            rows = stored_rows(
+                session,
+                monitor.id,
+                check=check,
+                column=column,
+                since=since,
+                until=until,
+                window=window,
             )
-        return frame.sort_values(
-            ["window_start", "check", "column"], kind="stable"
-        ).reset_index(drop=True)
+        return newest_rows(rows) if latest else rows
 
     @internal("read by triggers and the report")
     def recent_results(

@@ -23,6 +23,7 @@ from mlsteward.errors import InvalidInput
 from mlsteward.remote.binding import Operation, operations
 from mlsteward.remote.transfers import custom_method
 from mlsteward.remote.transport import Transport
+from mlsteward.results import frame_of
 
 __all__ = ["RemoteClient", "RemoteNamespace", "bind_call"]
 
@@ -132,10 +133,9 @@ def _as_returned(value: Any, annotation: Any) -> Any:
         else getattr(annotation, "__name__", "")
     )
     if "DataFrame" in str(text):
-        import pandas as pd
-
         rows = value if isinstance(value, list) else value.get("rows", value)
-        return pd.DataFrame([_dict(r) for r in rows])
+        dicts = [_dict(r) for r in rows]
+        return frame_of(dicts, list(dicts[0]) if dicts else [])
     return value
 
 
