@@ -471,11 +471,11 @@ class MonitorService:
     ) -> builtins.list[dict[str, Any]]:
         """:meth:`results` as dicts of ``RESULT_COLUMNS``, in the same order,
         with no DataFrame built: what the REST route sends."""
-        monitor = self.get(name)
         with self.ctx.store.read() as session:
+            found = session.scalar(select(mt.c.id).where(mt.c.name == name))
             rows = stored_rows(
                 session,
-                monitor.id,
+                found or self.get(name).id,  # get's NotFound lists the known
                 check=check,
                 column=column,
                 since=since,

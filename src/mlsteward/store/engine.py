@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -9,6 +10,7 @@ from importlib import import_module, resources
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -52,6 +54,16 @@ def load_all_tables() -> None:
     """Import every module that adds tables to the shared metadata."""
     for name in TABLE_MODULES:
         import_module(name)
+
+
+def _json_loads(text: str | bytes) -> Any:
+    """JSON columns read with orjson (several times faster on the large
+    ``details`` of monitor results); a value written with a ``NaN`` literal,
+    which only the standard library reads, falls back to it."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
@@ -150,11 +162,21 @@ class Store:
         if url.get_backend_name() == "sqlite":
             if url.database and url.database != ":memory:":
                 Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, connect_args={"check_same_thread": False})
+            engine = create_engine(
+                url,
+                connect_args={"check_same_thread": False},
+                json_deserializer=_json_loads,
+            )
             _sqlite_pragmas(engine)
             return engine
         if url.get_backend_name() == "postgresql":
-            return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+            return create_engine(
+                url,
+                pool_pre_ping=True,
+                pool_size=5,
+                max_overflow=10,
+                json_deserializer=_json_loads,
+            )
         raise InvalidInput(
             f"database {url.get_backend_name()!r} is not supported; "
             "use sqlite or postgresql",
