@@ -239,7 +239,7 @@ def test_a_wrong_sha256_on_upload_writes_nothing(both) -> None:  # type: ignore[
         content=write_bundle(manifest, {"artifact": artifact}).read(),
         headers=headers,
     )
-    assert r.status_code >= 400 and r.json()["field"] == "artifact_sha256", r.text
+    assert r.status_code == 422 and r.json()["field"] == "artifact_sha256", r.text
     assert [v.version for v in both.local.models.list_versions("cr")] == [1]
     assert sorted(store._resolve()[0].find(store._resolve()[1])) == before
     audit = [e.action for e in both.local.audit_log()]
@@ -258,6 +258,25 @@ def test_a_wrong_sha256_on_upload_writes_nothing(both) -> None:  # type: ignore[
     )
     assert r.status_code == 422 and "pickle" in r.json()["detail"], r.text
     assert [v.version for v in both.local.models.list_versions("cr")] == [1]
+
+
+def test_a_table_whose_bytes_miss_their_sha256_is_a_422(both) -> None:  # type: ignore[no-untyped-def]
+    from mlsteward.api.uploads import MEDIA_TYPE, write_bundle
+    from mlsteward.datasets.io import canonical_parquet
+
+    data = canonical_parquet(both.table.head(50))
+    manifest = {"spec": {"name": "gc-bad"}, "data_sha256": "0" * 64}
+    r = both.http.post(
+        "/api/v1/datasets/gc-bad/versions",
+        content=write_bundle(manifest, {"data.parquet": data}).read(),
+        headers={
+            "Authorization": f"Bearer {both.remote.transport.token}",
+            "Content-Type": MEDIA_TYPE,
+        },
+    )
+    assert r.status_code == 422 and r.json()["field"] == "data_sha256", r.text
+    assert "in transit" in r.json()["detail"]
+    assert "gc-bad" not in [d.name for d in both.local.datasets.list()]
 
 
 def test_a_bad_upload_body_is_a_named_error(both) -> None:  # type: ignore[no-untyped-def]

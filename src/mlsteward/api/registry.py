@@ -114,14 +114,13 @@ def _table(files: dict[str, bytes], sha256: str, name: str = "data.parquet") -> 
     """The uploaded Parquet table, after checking its sha256."""
     from mlsteward.artifacts import sha256_hex
     from mlsteward.datasets.io import read_parquet_bytes
-    from mlsteward.errors import IntegrityError
 
     data = files.get(name)
     if data is None:
         raise InvalidInput(f"the upload has no {name}", field="body")
     actual = sha256_hex(data)
-    if actual != sha256:
-        raise IntegrityError(
+    if actual != sha256:  # the client's bytes: bad input, not a broken store
+        raise InvalidInput(
             f"{name} hashes to {actual}, not to the declared {sha256}; it was "
             "corrupted in transit, refusing it",
             field="data_sha256",
@@ -129,6 +128,17 @@ def _table(files: dict[str, bytes], sha256: str, name: str = "data.parquet") -> 
             actual=actual,
         )
     return read_parquet_bytes(data)
+
+
+def _uploaded(saved: SavedModel) -> SavedModel:
+    """The uploaded artifact once its bytes hash to the declared sha256; a
+    mismatch is the client's bad input (422), not a broken store (500)."""
+    from mlsteward.errors import IntegrityError
+
+    try:
+        return saved.verify()
+    except IntegrityError as exc:
+        raise InvalidInput(exc.message, field=exc.field, **exc.details) from exc
 
 
 def _download(data: bytes, sha256: str, media_type: str) -> StreamingResponse:
@@ -221,7 +231,7 @@ async def register_model(
     artifact = files.get("artifact")
     if artifact is None:
         raise InvalidInput("the upload has no artifact", field="body")
-    saved = SavedModel(upload.flavor, artifact, upload.artifact_sha256)
+    saved = _uploaded(SavedModel(upload.flavor, artifact, upload.artifact_sha256))
     sample = files.get("training_data.parquet")
 
     def register() -> ModelVersion:
