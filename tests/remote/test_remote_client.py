@@ -131,3 +131,78 @@ def test_outcomes_load_the_same_both_ways(pair, home, credit, trained) -> None:
         admin.outcomes.load(labels.rename(columns={"request_id": "id"}))
     with pytest.raises(Forbidden):
         viewer.outcomes.load(labels)
+
+
+def test_shadows_comments_retrainings_and_waits_the_same_both_ways(pair, home) -> None:
+    import datetime as dt
+
+    import pandas as pd
+
+    from mlsteward.errors import Conflict
+    from mlsteward.serving.tables import shadow_predictions
+    from mlsteward.store import utcnow
+
+    local, tokens = home
+    admin, viewer = pair
+    now = utcnow()
+    with local.ctx.store.unit_of_work() as session:
+        session.execute(
+            shadow_predictions.insert(),
+            [
+                {
+                    "request_id": f"r{i}",
+                    "created_at": now + dt.timedelta(seconds=i, microseconds=7),
+                    "deployment": "cr",
+                    "model_name": "cr",
+                    "model_version": 1,
+                    "outputs": {"score": 0.1 * i, "decision": "approve"},
+                    "latency_ms": 1.5 if i else None,
+                }
+                for i in range(3)
+            ],
+        )
+    embedded = Embedded(local.ctx.settings, token=tokens["viewer"])
+    expected = embedded.deployments.shadow_predictions(deployment="cr")
+    got = viewer.deployments.shadow_predictions(deployment="cr")
+    pd.testing.assert_frame_equal(got, expected)
+    assert len(got) == 3 and got["score"].tolist() == [0.0, 0.1, 0.2]
+    # Comments: audit events, kept word for word; a viewer may not add one.
+    made = admin.audit.comment(
+        object_type="model_version", object_id="cr/1", text="checked [urgent]"
+    )
+    assert made.details == {"text": "checked [urgent]"}
+    assert [e.seq for e in viewer.audit.comments("cr/1")] == [made.seq]
+    with pytest.raises(Forbidden, match="developer"):
+        viewer.audit.comment(object_type="model_version", object_id="cr/1", text="x")
+    with pytest.raises(NotFound):
+        viewer.retrainings.get("nope")
+    # jobs.wait: a final job comes back at once, an unfinished one times out.
+    job = admin.jobs.enqueue(kind="noop")
+    with pytest.raises(Conflict, match="still queued"):
+        viewer.jobs.wait(job.id, timeout=0.3)
+    admin.jobs.cancel(job.id, reason="test")
+    assert viewer.jobs.wait(job.id, timeout=5).state == "cancelled"
+
+
+def test_methods_that_need_the_store_say_what_to_use_remotely(home) -> None:
+    from mlsteward.remote.client import ALIASES, LOCAL_ONLY
+    from mlsteward.remote.transfers import CUSTOM
+
+    local, tokens = home
+    http = TestClient(create_app(ctx=local.ctx))
+    remote = mlsteward.Client("http://testserver", token=tokens["admin"], http=http)
+    offered = set(operations()) | set(CUSTOM) | set(ALIASES)
+    import typing
+
+    for namespace, holder in vars(Embedded).items():
+        if not isinstance(holder, property) or namespace.startswith("_"):
+            continue
+        cls = typing.get_type_hints(holder.fget).get("return")
+        for method in (m for m in vars(cls or object) if not m.startswith("_")):
+            key = f"{namespace}.{method}"
+            if key in LOCAL_ONLY:
+                with pytest.raises(AttributeError, match="does not offer it: "):
+                    getattr(getattr(remote, namespace), method)
+            else:
+                assert key in offered, f"client.{key} is neither offered nor local"
+                assert callable(getattr(getattr(remote, namespace), method))

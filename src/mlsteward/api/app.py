@@ -22,6 +22,7 @@ ROUTERS = (
     "mlsteward.api.monitoring",
     "mlsteward.api.retraining",
     "mlsteward.api.people",
+    "mlsteward.api.governance",
 )
 
 

@@ -17,7 +17,6 @@ default): raise it on the server for larger models or tables.
 
 from __future__ import annotations
 
-import datetime as dt
 import tempfile
 from typing import IO, Annotated, Any
 
@@ -34,7 +33,6 @@ from mlsteward.datasets.models import DatasetVersionDetail
 from mlsteward.datasets.service import DatasetService
 from mlsteward.datasets.specs import RegisterDataset
 from mlsteward.errors import InvalidInput
-from mlsteward.governance.records import Lineage
 from mlsteward.names import MAX_VERSION
 from mlsteward.registry.evaluation import EvaluationService
 from mlsteward.registry.models import (
@@ -56,7 +54,6 @@ from mlsteward.registry.specs import (
     Transition,
 )
 from mlsteward.spec import Spec
-from mlsteward.store.audit import AuditEvent, ChainHead, ChainReport
 
 router = APIRouter(tags=["registry"])
 
@@ -427,54 +424,3 @@ def report(name: str, version: Version, ctx: Ctx) -> HTMLResponse:
     from mlsteward.governance.report.build import build_report
 
     return HTMLResponse(build_report(ctx, f"{name}/{version}"))
-
-
-@router.get("/models/{name}/versions/{version}/lineage")
-def lineage(name: str, version: Version, ctx: Ctx) -> Lineage:
-    from mlsteward.governance.records import LineageService
-
-    return LineageService(ctx).lineage(f"{name}/{version}")
-
-
-@router.get("/audit")
-def audit_log(
-    ctx: Annotated[Context, Op("audit.log")],
-    object_id: str | None = None,
-    object_type: str | None = None,
-    actor: str | None = None,
-    action: str | None = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
-    limit: int = 1000,
-) -> list[AuditEvent]:
-    from mlsteward.governance.records import AuditService
-
-    events = AuditService(ctx).log(
-        object_id=object_id,
-        object_type=object_type,
-        actor=actor,
-        action=action,
-        since=since,
-        until=until,
-        limit=min(max(limit, 1), 10000),
-    )
-    return events
-
-
-@router.get("/audit/head")
-def audit_head(ctx: Annotated[Context, Op("audit.head")]) -> ChainHead:
-    """The newest audit event's number and hash, to keep outside the database."""
-    from mlsteward.governance.records import AuditService
-
-    return AuditService(ctx).head()
-
-
-@router.get("/audit/verify")
-def audit_verify(
-    ctx: Annotated[Context, Op("audit.verify")], expect_head: str | None = None
-) -> ChainReport:
-    """Recompute the chain; ``expect_head=SEQ:HASH`` (a head kept elsewhere)
-    also catches a cut tail and a rewritten history."""
-    from mlsteward.governance.records import AuditService
-
-    return AuditService(ctx).verify(expect_head=expect_head)

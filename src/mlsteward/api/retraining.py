@@ -56,6 +56,14 @@ def list_retrainings(
     return RetrainingService(ctx).list(model)
 
 
+@router.get("/retrainings/{retraining_id}")
+def get_retraining(
+    retraining_id: str, ctx: Annotated[Context, Op("retrainings.get")]
+) -> Retraining:
+    """One retraining: its steps, challenger, gates and decision."""
+    return RetrainingService(ctx).get(retraining_id)
+
+
 @router.post("/approvals", status_code=201)
 def request_approval(
     spec: RequestApproval, ctx: Annotated[Context, Op("approvals.request")]

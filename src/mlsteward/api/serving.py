@@ -13,7 +13,7 @@ from mlsteward.api.deps import Ctx, Op
 from mlsteward.context import Context
 from mlsteward.serving.deployments import DeploymentService
 from mlsteward.serving.log.service import PredictionLog
-from mlsteward.serving.models import Deployment, PredictionRecord
+from mlsteward.serving.models import Deployment, PredictionRecord, ShadowRecord
 from mlsteward.serving.specs import CreateDeployment, SetCanary, UpdateDeployment
 
 router = APIRouter(tags=["serving"])
@@ -107,9 +107,29 @@ def rollback(
     return DeploymentService(ctx).rollback(name)
 
 
+@router.get("/shadow-predictions")
+def shadow_predictions(
+    ctx: Annotated[Context, Op("deployments.shadow_predictions")],
+    deployment: str | None = None,
+    since: dt.datetime | None = Query(None, description="ISO 8601, with a zone"),
+    until: dt.datetime | None = Query(None, description="ISO 8601, with a zone"),
+    limit: int | None = Query(None, ge=1, le=1_000_000),
+) -> list[ShadowRecord]:
+    """Shadow versions' outputs, one row per request and shadow version."""
+    frame = PredictionLog(ctx).read_shadows(
+        deployment=deployment, since=_utc(since), until=_utc(until), limit=limit
+    )
+    return [
+        ShadowRecord.model_validate(
+            {str(k): v if k == "created_at" else _plain(v) for k, v in rec.items()}
+        )
+        for rec in frame.to_dict("records")
+    ]
+
+
 @router.get("/predictions")
 def list_predictions(
-    ctx: Ctx,
+    ctx: Ctx,  # the flat client.predictions, no namespace: a role, not an Op
     deployment: str | None = None,
     since: dt.datetime | None = Query(None, description="ISO 8601, with a zone"),
     until: dt.datetime | None = Query(None, description="ISO 8601, with a zone"),

@@ -71,6 +71,40 @@ def bind_call(
     return out
 
 
+_WORKER = (
+    "a worker runs jobs where the store is (`mlsteward worker` on the "
+    "server's machine); queue work with client.jobs.enqueue"
+)
+
+#: SDK methods that only make sense beside the store, with what to do
+#: against a server instead.
+LOCAL_ONLY: dict[str, str] = {
+    "jobs.run_pending": _WORKER,
+    "jobs.start_worker": _WORKER,
+    "jobs.stop_worker": _WORKER,
+    "jobs.score_file": (
+        "the process that scores reads the file; against a server, queue "
+        "client.jobs.enqueue(kind='batch_score', payload={...}) with paths "
+        "the workers can read"
+    ),
+    "monitors.run_due": (
+        "workers queue the monitors that fall due (`mlsteward worker`); run "
+        "one now with client.monitors.run(name)"
+    ),
+    "alerts.deliver_pending": (
+        "workers deliver alerts (`alert_deliver` jobs), so no request waits "
+        "on a sink; client.alerts.list shows their state"
+    ),
+    "outcomes.labelled_window": (
+        "it joins the log and outcomes in process for a monitor run; read "
+        "the figures with client.monitors.results"
+    ),
+}
+
+#: SDK methods offered under another use case's route.
+ALIASES: dict[str, str] = {"retrainings.run": "retrainings.retrain"}
+
+
 class RemoteNamespace:
     """A namespace of the remote client: ``client.monitors`` over HTTP.
 
@@ -99,11 +133,15 @@ class RemoteNamespace:
             bound = functools.partial(custom, self._transport)
             functools.update_wrapper(bound, fn)
             return bound
-        op = operations().get(f"{self._name}.{method}")
-        if op is None:
+        key = f"{self._name}.{method}"
+        if key in LOCAL_ONLY:
             raise AttributeError(
-                f"client.{self._name}.{method} is not offered over HTTP yet"
+                f"client.{key} runs in the process that holds the store, so a "
+                f"remote client does not offer it: {LOCAL_ONLY[key]}"
             )
+        op = operations().get(ALIASES.get(key, key))
+        if op is None:
+            raise AttributeError(f"client.{key} is not offered over HTTP yet")
         signature = inspect.signature(fn)
         returns = signature.return_annotation
 

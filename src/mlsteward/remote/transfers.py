@@ -189,8 +189,41 @@ def load_outcomes(transport: Transport, data: Any) -> Any:
     return op.parse(transport.request(op.method, path, json=items).json())
 
 
-#: The remote form of each SDK method that moves bytes, by use-case name.
+def wait_job(transport: Transport, job_id: str, *, timeout: float = 60.0) -> Any:
+    """``client.jobs.wait`` remotely: poll the job's route until it is final,
+    every 0.1 s doubling to 2 s, as the embedded method does in process.
+
+    Raises:
+        Conflict: It is not final after ``timeout`` seconds.
+    """
+    import time
+
+    from mlsteward.errors import Conflict
+
+    deadline, pause = time.monotonic() + timeout, 0.1
+    while True:
+        job = _get_job(transport, job_id)
+        if job.done:
+            return job
+        if time.monotonic() >= deadline:
+            raise Conflict(
+                f"job {job_id} is still {job.state} after {timeout:g} s",
+                field="job_id",
+            )
+        time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
+        pause = min(pause * 2, 2.0)
+
+
+def _get_job(transport: Transport, job_id: str) -> Any:
+    op = operations()["jobs.get"]
+    path, query, _ = op.split({"job_id": job_id})
+    return op.parse(transport.request(op.method, path, params=query).json())
+
+
+#: The remote form of each SDK method that moves bytes (or, like
+#: ``jobs.wait``, is more than one request), by use-case name.
 CUSTOM: dict[str, Callable[..., Any]] = {
+    "jobs.wait": wait_job,
     "outcomes.load": load_outcomes,
     "models.register": register_model,
     "models.load": load_model,

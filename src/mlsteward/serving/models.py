@@ -127,4 +127,18 @@ class PredictionRecord(Result):
     flags: Any = None
 
 
+class ShadowRecord(Result):
+    """One shadow version's output for one request, as
+    ``GET /shadow-predictions`` lists it; the outputs ride along as extra
+    fields, as in :class:`PredictionRecord`."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, ser_json_inf_nan="null")
+
+    request_id: str
+    created_at: Timestamp
+    deployment: str
+    model_version: int
+    latency_ms: float | None
+
+
 Deployment.model_rebuild()
