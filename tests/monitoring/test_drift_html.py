@@ -4,18 +4,14 @@ network off, every chart drawn."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
-from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from tests.conftest import require_or_skip
+from tests.pages import Page, chromium_path, playwright_api
 
 import mlsteward
 from mlsteward.datasets.profile import compute_profile
@@ -27,46 +23,6 @@ from mlsteward.monitoring.drift.stats import psi
 
 HOSTILE = "<script>alert(1)</script>"
 QUOTED = 'say "hi" & it\'s </script><script>alert(2)</script>'
-
-
-class Page(HTMLParser):
-    """Tags, attributes, scripts and the rows table of a page."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.scripts: list[tuple[dict[str, str | None], str]] = []
-        self.cells: dict[tuple[str, str], list[str | None]] = {}
-        self._script: dict[str, str | None] | None = None
-        self._buf: list[str] = []
-        self._row: tuple[str, str] | None = None
-        self.feed(text)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
-        self.tags.append((tag, a))
-        if tag == "script":
-            self._script, self._buf = a, []
-        if tag == "tr" and a.get("data-method"):
-            self._row = (str(a["data-column"]), str(a["data-method"]))
-            self.cells[self._row] = []
-        if tag == "td" and self._row is not None:
-            self.cells[self._row].append(a.get("data-v"))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "script" and self._script is not None:
-            self.scripts.append((self._script, "".join(self._buf)))
-            self._script = None
-        if tag == "tr":
-            self._row = None
-
-    def handle_data(self, data: str) -> None:
-        if self._script is not None:
-            self._buf.append(data)
-
-    def chart_data(self) -> dict[str, Any]:
-        (blob,) = [s for a, s in self.scripts if a.get("id") == "drift-data"]
-        return json.loads(blob)
 
 
 def frames(n: int = 4000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -244,33 +200,18 @@ def test_page_size_grows_with_columns_not_rows() -> None:
 
 
 # -- in a real browser --------------------------------------------------------------
-def _chromium() -> str:
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(path).exists():
-        require_or_skip("Debian's chromium is not installed (apt-get install chromium)")
-    return path
-
-
-def _playwright() -> Any:
-    try:
-        from playwright import sync_api
-    except ImportError:
-        require_or_skip("Playwright for Python is missing (pip install -e '.[test]')")
-    return sync_api
-
-
 @pytest.mark.browser
 def test_chromium_offline_draws_every_chart(
     report: DriftResult, tmp_path: Path
 ) -> None:
-    sync_api = _playwright()
+    sync_api = playwright_api()
     target = tmp_path / "drift.html"
     report.to_html(target)
     problems: list[str] = []
     requests: list[str] = []
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=_chromium(),
+            executable_path=chromium_path(),
             args=["--no-sandbox"] if os.geteuid() == 0 else [],
         )
         try:

@@ -73,10 +73,12 @@ def fmt(value: float | None, digits: int = 4) -> str:
 
 
 @cache
-def _environment() -> Environment:
+def environment() -> Environment:
+    """The Jinja environment of the monitoring pages (``monitoring/templates``),
+    autoescaping HTML."""
     env = Environment(
-        loader=PackageLoader("mlsteward.monitoring.drift", "templates"),
-        autoescape=select_autoescape(["html", "j2", "html.j2"], default=True),
+        loader=PackageLoader("mlsteward.monitoring", "templates"),
+        autoescape=select_autoescape(["html", "j2", "html.j2", "css"], default=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -119,7 +121,7 @@ def render_html(result: DriftResult, *, title: str | None = None) -> str:
     }
     bands = sorted({(r.method, r.watch_threshold, r.threshold) for r in result.rows})
     return (
-        _environment()
+        environment()
         .get_template("drift_report.html.j2")
         .render(
             title=title or "Drift report",
