@@ -103,6 +103,10 @@ def test_table_and_summary_are_the_reports_numbers(
         "n_current": str(report.n_current),
     }
     assert f'id="verdict">{report.verdict}<' in page
+    # Each drifted column's link leads to its own chart.
+    sections = {a["id"]: a["data-column"] for t, a in parsed.tags if t == "section"}
+    links = [str(a["href"])[1:] for t, a in parsed.tags if t == "a"]
+    assert report.drifted and [sections[x] for x in links] == report.drifted
 
 
 def test_numeric_bars_are_the_psi_bins(

@@ -94,6 +94,9 @@ def render_html(result: DriftResult, *, title: str | None = None) -> str:
         result.column_status,
         key=lambda c: (-_SEVERITY[result.column_status[c]], order[c]),
     )
+    by_column: dict[str, list[Any]] = {}
+    for row in result.rows:
+        by_column.setdefault(row.column, []).append(row)
     features = []
     for i, name in enumerate(columns):
         chart = result.charts.get(name)
@@ -103,7 +106,7 @@ def render_html(result: DriftResult, *, title: str | None = None) -> str:
                 "column": name,
                 "status": result.column_status[name],
                 "kind": chart.kind if chart else "",
-                "rows": [r for r in result.rows if r.column == name],
+                "rows": by_column.get(name, []),
                 "folded": chart.folded if chart else 0,
                 "has_chart": chart is not None,
             }
@@ -120,11 +123,13 @@ def render_html(result: DriftResult, *, title: str | None = None) -> str:
         if (c := result.charts.get(str(f["column"]))) is not None
     }
     bands = sorted({(r.method, r.watch_threshold, r.threshold) for r in result.rows})
+    anchors = {str(f["column"]): f"feature-{i}" for i, f in enumerate(features)}
     return (
         environment()
         .get_template("drift_report.html.j2")
         .render(
             title=title or "Drift report",
+            anchors=anchors,
             generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             r=result,
             features=features,
