@@ -4,6 +4,7 @@ network off, every chart drawn."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -278,3 +279,47 @@ _DRAWN_JS = """() => {
   });
   return out;
 }"""
+
+
+def test_a_result_without_charts_still_renders(report: DriftResult) -> None:
+    bare = dataclasses.replace(report, charts={})
+    page = bare.to_html()
+    assert "<canvas" not in page and Page(page).chart_data() == {}
+    assert len(Page(page).cells) == len(report.rows)
+
+
+@pytest.mark.browser
+def test_the_notebook_frame_draws_inside_its_sandbox(
+    report: DriftResult, tmp_path: Path
+) -> None:
+    sync_api = playwright_api()
+    host = tmp_path / "notebook.html"
+    host.write_text(
+        f"<!DOCTYPE html><html><body>{report._repr_html_()}</body></html>",
+        encoding="utf-8",
+    )
+    problems: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium_path(),
+            args=["--no-sandbox"] if os.geteuid() == 0 else [],
+        )
+        try:
+            page = browser.new_context(offline=True).new_page()
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(host.as_uri())
+            frame = page.frame_locator("iframe")
+            frame.locator("html[data-ready='1']").wait_for(state="attached")
+            first = frame.locator("canvas[data-feature]").first
+            first.scroll_into_view_if_needed()
+            first.and_(frame.locator("canvas[data-drawn]")).wait_for(state="attached")
+            # The sandbox keeps the page's scripts away from the notebook.
+            (inner,) = [f for f in page.frames if f != page.main_frame]
+            reach = inner.evaluate(
+                "() => { try { return window.parent.document.title; }"
+                " catch (e) { return 'blocked'; } }"
+            )
+            assert reach == "blocked"
+        finally:
+            browser.close()
+    assert problems == []
