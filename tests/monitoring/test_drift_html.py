@@ -323,3 +323,11 @@ def test_the_notebook_frame_draws_inside_its_sandbox(
         finally:
             browser.close()
     assert problems == []
+
+
+def test_dask_engine_draws_the_same_bars(pair: tuple[pd.DataFrame, pd.DataFrame]):
+    pytest.importorskip("dask.dataframe")
+    ref, cur = pair
+    local = mlsteward.drift_report(ref, cur, mode="sketch")
+    on_dask = mlsteward.drift_report(ref, cur, mode="sketch", engine="dask")
+    assert on_dask.charts == local.charts and local.charts
