@@ -331,3 +331,21 @@ def test_dask_engine_draws_the_same_bars(pair: tuple[pd.DataFrame, pd.DataFrame]
     local = mlsteward.drift_report(ref, cur, mode="sketch")
     on_dask = mlsteward.drift_report(ref, cur, mode="sketch", engine="dask")
     assert on_dask.charts == local.charts and local.charts
+
+
+def test_edge_columns_constant_all_missing_all_unseen() -> None:
+    ref = pd.DataFrame(
+        {"k": [1.0] * 50, "m": np.arange(50.0), "c": ["a"] * 25 + ["b"] * 25}
+    )
+    cur = pd.DataFrame(
+        {"k": [1.0] * 40 + [7.0] * 10, "m": [np.nan] * 50, "c": ["z"] * 50}
+    )
+    charts = mlsteward.drift_report(ref, cur).charts
+    assert (charts["k"].labels, charts["k"].current) == (
+        ["all values (reference: 1)"],
+        [50],
+    )
+    assert charts["m"].labels[-1] == "(missing)" and charts["m"].current[-1] == 50
+    assert sum(charts["m"].current[:-1]) == 0 and charts["m"].reference[-1] == 0
+    assert charts["c"].labels == ["a", "b", "(not in reference)"]
+    assert (charts["c"].reference, charts["c"].current) == ([25, 25, 0], [0, 0, 50])

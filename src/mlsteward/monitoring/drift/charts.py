@@ -63,7 +63,8 @@ def column_chart(plan: ColumnPlan, state: ColumnState) -> ColumnChart:
     if plan.kind == NUMERIC:
         cuts = [float(c) for c in plan.profile_col["cuts"]]
         k = len(cuts) + 1
-        labels, r_counts, c_counts = _bin_labels(cuts), _ints(ref[:k]), _ints(cur[:k])
+        labels = _bin_labels(cuts, plan.profile_col.get("min"))
+        r_counts, c_counts = _ints(ref[:k]), _ints(cur[:k])
         tail = [MISSING]
         folded = 0
     else:
@@ -95,10 +96,11 @@ def _top(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[:TOP_CATEGORIES]), np.sort(order[TOP_CATEGORIES:])
 
 
-def _bin_labels(cuts: list[float]) -> list[str]:
-    """``< c1``, ``c1 – c2``, ..., ``≥ ck`` (bins closed on the left)."""
+def _bin_labels(cuts: list[float], low: float | None = None) -> list[str]:
+    """``< c1``, ``c1 – c2``, ..., ``≥ ck`` (bins closed on the left); a
+    reference of one value has one bin, ``all values`` (naming that value)."""
     if not cuts:
-        return ["all values"]
+        return ["all values" if low is None else f"all values (reference: {low:.4g})"]
     f = [f"{c:.4g}" for c in cuts]
     middle = [f"{a} – {b}" for a, b in itertools.pairwise(f)]
     return [f"< {f[0]}", *middle, f"≥ {f[-1]}"]
