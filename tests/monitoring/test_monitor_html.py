@@ -7,14 +7,17 @@ import datetime as dt
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from tests.monitoring.conftest import World, make_world
 from tests.pages import Page, chromium_path, playwright_api
 from typer.testing import CliRunner
 
+from mlsteward.config import Settings
 from mlsteward.monitoring.drift.html import chartjs_source
 from mlsteward.monitoring.history_html import monitor_data, render_monitor_html
 from mlsteward.monitoring.models import Alert
@@ -22,15 +25,22 @@ from mlsteward.monitoring.models import Alert
 HOSTILE = "<script>alert(1)</script>"
 
 
-@pytest.fixture
-def monitored(sqlite_world) -> Any:
-    """Monitor ``cr`` run over three simulated months."""
-    c = sqlite_world.client
-    c.create_monitor("cr", deployment="credit-risk", alerting={"sinks": ["log"]})
-    for period in sqlite_world.history.periods[:3]:
-        sqlite_world.score(period)
-        c.run_monitor("cr", window=(period.start, period.end), at=period.end)
-    return sqlite_world
+@pytest.fixture(scope="module")
+def monitored(
+    tmp_path_factory: pytest.TempPathFactory, history: Any, scorecard: Any
+) -> Iterator[tuple[World, Settings]]:
+    """Monitor ``cr`` run over three simulated months (once for the module)."""
+    from mlsteward.sdk import Client
+
+    settings = Settings(home=tmp_path_factory.mktemp("monitored") / "home", actor="t")
+    client = Client(settings)
+    world = make_world(client, history, scorecard)
+    client.create_monitor("cr", deployment="credit-risk", alerting={"sinks": ["log"]})
+    for period in history.periods[:3]:
+        world.score(period)
+        client.run_monitor("cr", window=(period.start, period.end), at=period.end)
+    yield world, settings
+    client.close()
 
 
 def _data(page: str) -> dict[str, Any]:
@@ -38,13 +48,14 @@ def _data(page: str) -> dict[str, Any]:
 
 
 def test_page_holds_the_stored_series_and_marks_the_alerts(monitored) -> None:
-    c = monitored.client
+    world, _ = monitored
+    c = world.client
     frame = c.monitor_results("cr")
     alerts = c.list_alerts(monitor="cr", limit=1000)
     assert alerts, "the simulated months should raise at least one alert"
     page = render_monitor_html("cr", frame, alerts)
     data = _data(page)
-    labels = [p.label for p in monitored.history.periods[:3]]
+    labels = [p.label for p in world.history.periods[:3]]
     assert data["windows"] == labels
     psi = pd.concat(
         [c.monitor_results("cr", check=k) for k in ("drift.psi", "score_drift.psi")]
@@ -130,10 +141,10 @@ def test_user_text_is_escaped_and_gaps_stay_gaps() -> None:
     }
 
 
-def test_cli_writes_the_report(monitored, sqlite_settings, tmp_path, monkeypatch):
+def test_cli_writes_the_report(monitored, tmp_path, monkeypatch) -> None:
     from mlsteward.cli import app
 
-    monkeypatch.setenv("MLSTEWARD_HOME", str(sqlite_settings.home))
+    monkeypatch.setenv("MLSTEWARD_HOME", str(monitored[1].home))
     monkeypatch.delenv("MLSTEWARD_DB_URL", raising=False)
     out = tmp_path / "cr.html"
     runner = CliRunner()
@@ -155,7 +166,7 @@ def test_cli_writes_the_report(monitored, sqlite_settings, tmp_path, monkeypatch
 @pytest.mark.browser
 def test_chromium_offline_draws_every_chart(monitored, tmp_path: Path) -> None:
     sync_api = playwright_api()
-    c = monitored.client
+    c = monitored[0].client
     target = tmp_path / "cr.html"
     target.write_text(
         render_monitor_html(
@@ -196,7 +207,7 @@ def test_chromium_offline_draws_every_chart(monitored, tmp_path: Path) -> None:
                 ".data.datasets.map(d => d.label)"
             )
             assert marks == ["realised AUC", "estimated AUC"]
-            page.screenshot(path=str(tmp_path / "monitor.png"), full_page=True)
+            page.screenshot(path=str(tmp_path / "monitor.png"))
         finally:
             browser.close()
     assert problems == [] and requests == [target.as_uri()]
