@@ -174,6 +174,33 @@ def test_unreadable_and_non_numeric_files_exit_2(
     assert "neither a file nor a dataset ref" in r.stderr
 
 
+def test_html_report_written_beside_the_json(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "drift report.html"
+    r = invoke(
+        str(files["ref_csv"]), str(files["cur_csv"]), "--html", str(out), "--json"
+    )
+    payload = json.loads(r.stdout)  # stdout stays the JSON alone
+    said = " ".join(r.stderr.split())
+    assert f"wrote the HTML report to {out.resolve()}" in said
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    for row in payload["rows"]:
+        assert f'data-column="{row["column"]}" data-method="{row["method"]}"' in page
+        assert f'data-v="{row["statistic"]!r}"' in page
+    assert f'id="verdict">{payload["verdict"]}<' in page
+
+
+def test_html_into_a_missing_folder_exits_2_before_reading(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "nowhere" / "drift.html"
+    r = invoke(str(files["ref_csv"]), str(files["cur_csv"]), "--html", str(out), code=2)
+    assert "--html" in r.stderr and "nowhere" in r.stderr
+    assert not out.parent.exists()
+
+
 def test_dask_engine_matches_local(files: dict[str, Path]) -> None:
     local = json.loads(
         invoke(str(files["ref_parquet"]), str(files["cur_parquet"]), "--json").stdout

@@ -212,10 +212,20 @@ def drift(
     fail_on_drift: bool = typer.Option(
         False, "--fail-on-drift", help="Exit 1 when the verdict is drift."
     ),
+    html: Path | None = typer.Option(
+        None,
+        "--html",
+        help="Also write the report as one self-contained HTML page (summary, "
+        "table, a chart per column; opens with no network).",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Drift of CURRENT against REFERENCE: per-column table and verdict."""
     _check_options(mode, engine, current)
+    if html is not None and not html.parent.is_dir():
+        raise InvalidInput(
+            f"--html: the folder {str(html.parent)!r} does not exist", field="html"
+        )
     profile, sample = _load_reference(reference, mode)
     wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     kwargs: dict[str, Any] = {
@@ -236,6 +246,11 @@ def drift(
         emit_json(result.to_dict())
     else:
         _print(result)
+    if html is not None:
+        result.to_html(html)
+        err_console.print(
+            f"wrote the HTML report to {html.resolve()}", markup=False, soft_wrap=True
+        )
     if fail_on_drift and result.verdict == "drift":
         raise typer.Exit(1)
 

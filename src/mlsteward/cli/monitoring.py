@@ -22,6 +22,8 @@ outcomes = typer.Typer(
     help="True outcomes, joined to predictions.", no_args_is_help=True
 )
 
+#: Alerts put on a monitor's HTML report (the newest ones).
+_ALERTS_SHOWN = 1000
 _STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red", "error": "red"}
 
 
@@ -342,6 +344,42 @@ def results(
             f"[{style}]{r.status}[/]" if style else r.status,
         )
     console.print(table)
+
+
+@monitors.command("report")
+@handle_errors
+def report(
+    name: str = typer.Argument(..., help="monitor name"),
+    html: Path = typer.Option(
+        ...,
+        "--html",
+        help="Write the monitor's history as one self-contained HTML page: PSI "
+        "over time per feature, realised and estimated AUC, alerts.",
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """A monitor's results over time as one HTML file (opens with no network)."""
+    from mlsteward.monitoring.drift.html import write_page
+    from mlsteward.monitoring.history_html import render_monitor_html
+
+    if not html.parent.is_dir():
+        raise InvalidInput(
+            f"--html: the folder {str(html.parent)!r} does not exist", field="html"
+        )
+    sdk = client()
+    frame = sdk.monitor_results(name)
+    found = sdk.list_alerts(monitor=name, limit=_ALERTS_SHOWN)
+    write_page(render_monitor_html(name, frame, found), html)
+    where = str(html.resolve())
+    if as_json:
+        emit_json({"html": where, "results": len(frame), "alerts": len(found)})
+    else:
+        console.print(
+            f"wrote the report of monitor {name} ({len(frame)} results, "
+            f"{len(found)} alerts) to {where}",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @alerts.command("list")

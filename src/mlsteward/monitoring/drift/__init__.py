@@ -8,4 +8,7 @@ statuses and a verdict); :mod:`.engines` counts a window per chunk
 locally or on Dask, :mod:`.rows` turns counts into result rows and the
 status rule, :mod:`.stats` holds the statistics and :mod:`.sketch` the
 quantile sketch. Nothing here touches the database.
+
+:mod:`.charts` keeps each column's counts for drawing, and :mod:`.html`
+draws a report as one self-contained page (``DriftResult.to_html``).
 """

@@ -46,6 +46,7 @@ import pandas as pd
 from mlsteward.datasets.profile import NUMERIC, compute_profile
 from mlsteward.errors import InvalidInput
 from mlsteward.monitoring.drift import stats
+from mlsteward.monitoring.drift.charts import ColumnChart, column_chart
 from mlsteward.monitoring.drift.engines import make_plan, run_dask, run_local
 from mlsteward.monitoring.drift.options import (
     DEFAULT_THRESHOLDS,
@@ -168,6 +169,7 @@ def compute_drift(
     per_column = per_column and isinstance(current, pd.DataFrame)
     batches = [[n] for n in names] if per_column else [names]
     pending: list[dict[str, Any]] = []
+    charts: dict[str, ColumnChart] = {}
     n_rows = 0
     for i, batch in enumerate(batches):
         plans = [
@@ -191,6 +193,7 @@ def compute_drift(
                 field="current",
             )
         for plan in plans:
+            charts[plan.name] = column_chart(plan, states[plan.name])
             for method in chosen[plan.name]:
                 pending.append(
                     evaluate(plan, states[plan.name], method, TESTS[method], float(eps))
@@ -206,6 +209,7 @@ def compute_drift(
         alpha=float(alpha),
         mode=mode,
         skipped=skipped,
+        charts=charts,
     )
 
 

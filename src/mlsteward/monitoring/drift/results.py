@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from mlsteward.monitoring.drift.charts import ColumnChart
 from mlsteward.monitoring.drift.options import STATUSES, DriftStatus, Mode
 from mlsteward.monitoring.drift.rows import holm, status_of
 
@@ -61,6 +63,9 @@ class DriftResult:
         mode: ``"exact"`` (KS/W1 against every reference value) or
             ``"sketch"`` (against the profile's quantile sketch).
         skipped: Profile columns not checked, with the reason.
+        charts: Per column, the reference and window counts over the bins
+            the statistics used (:class:`~.charts.ColumnChart`), for
+            :meth:`to_html`; not part of :meth:`to_dict`.
     """
 
     rows: list[ColumnDrift]
@@ -73,6 +78,7 @@ class DriftResult:
     correction: str = "holm"
     mode: Mode = "sketch"
     skipped: dict[str, str] = field(default_factory=dict)
+    charts: dict[str, ColumnChart] = field(default_factory=dict, repr=False)
 
     @property
     def drifted(self) -> list[str]:
@@ -107,6 +113,46 @@ class DriftResult:
             "skipped": dict(self.skipped),
             "rows": [asdict(r) for r in self.rows],
         }
+
+    def to_html(
+        self, path: str | Path | None = None, *, title: str | None = None
+    ) -> str:
+        """The report as one self-contained HTML page (no network needed).
+
+        A summary, a sortable table of every row and, per column, reference
+        against window over the bins the statistics used, drawn by the
+        Chart.js shipped inside mlsteward.
+
+        Args:
+            path: Where to write the page (UTF-8); None writes nothing.
+            title: A heading for the page (default ``"Drift report"``).
+
+        Returns:
+            The page.
+
+        Raises:
+            InvalidInput: ``path`` cannot be written.
+
+        Example:
+            >>> import pandas as pd, mlsteward
+            >>> ref = pd.DataFrame({"x": range(100)})
+            >>> report = mlsteward.drift_report(ref, ref)
+            >>> report.to_html().startswith("<!DOCTYPE html>")
+            True
+            >>> report.to_html("drift.html")  # doctest: +SKIP
+        """
+        from mlsteward.monitoring.drift.html import render_html, write_page
+
+        page = render_html(self, title=title)
+        if path is not None:
+            write_page(page, path)
+        return page
+
+    def _repr_html_(self) -> str:
+        """The page in a sandboxed frame, for Jupyter."""
+        from mlsteward.monitoring.drift.html import notebook_frame
+
+        return notebook_frame(self.to_html())
 
 
 def judge_rows(
