@@ -350,14 +350,33 @@ class EstimatedCheck(_Check):
 
     name: ClassVar[str] = "estimated"
 
-    calibration: Literal["none", "isotonic"] = Field(
-        default="none", description="Calibration of the scores first."
+    calibration: Literal["none", "platt", "isotonic_cv"] = Field(
+        default="none",
+        description="Calibration of the scores first: platt or isotonic_cv "
+        "(cross-fitted isotonic), fitted on calibration_dataset.",
     )
     calibration_dataset: str | None = Field(
-        default=None, description="Labelled data to calibrate on; null: the reference."
+        default=None,
+        description="Labelled data the model did not train on, to calibrate on.",
     )
     auc_drop: Threshold = _levels(0.03, 0.05)
     min_rows: Count = Field(default=50, description="Fewest scores estimated on.")
+
+    @field_validator("calibration", mode="before")
+    @classmethod
+    def _old_isotonic(cls, value: Any) -> Any:  # stored before isotonic_cv
+        return "isotonic_cv" if value == "isotonic" else value
+
+    @model_validator(mode="after")
+    def _held_out(self) -> EstimatedCheck:  # measured: docs/monitoring.md
+        if self.calibration != "none" and not self.calibration_dataset:
+            invalid(
+                f"calibration {self.calibration!r} needs labelled data the model "
+                "did not train on (on its training rows it makes the estimate "
+                "worse than raw scores)",
+                "checks.estimated.calibration_dataset",
+            )
+        return self
 
 
 class FairnessCheck(_Check):
