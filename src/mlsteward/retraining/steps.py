@@ -84,7 +84,9 @@ def _decide(gates: list[GateResult], policy: Policy) -> tuple[str, str]:
     not judged rejects unless the policy sends it to an approver."""
     failed = [g.name for g in gates if g.outcome == "failed"]
     unjudged = [g for g in gates if g.outcome == "not_judged"]
-    why = "; ".join(f"{g.name} {g.detail}" for g in unjudged)
+    why = "; ".join(
+        f"{g.name}: {g.detail.removeprefix('not judged: ')}" for g in unjudged
+    )
     blocks = policy.gates.unjudged == "block"
     if failed or (unjudged and blocks):
         parts = [f"gates failed: {', '.join(failed)}"] if failed else []
