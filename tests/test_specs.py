@@ -51,9 +51,9 @@ BAD_MONITORS: list[tuple[dict[str, Any], str, str]] = [
         "0 <= watch <= drift",
     ),
     (
-        {"checks": {"estimated": {"calibration": "platt"}}},
+        {"checks": {"estimated": {"calibration": "beta"}}},
         "checks.estimated.calibration",
-        "['none', 'isotonic']",
+        "['none', 'platt', 'isotonic_cv']",
     ),
     (
         {"checks": {"quality": {"thresholds": {"missing_rate": {"warn": "x"}}}}},
@@ -212,11 +212,11 @@ def test_canary_and_update_specs_everywhere(sqlite_client, api) -> None:  # type
 
 
 def test_rest_problems_carry_the_nested_field_and_the_allowed(api) -> None:  # type: ignore[no-untyped-def]
-    bad = {"estimated": {"calibration": "platt"}}
+    bad = {"estimated": {"calibration": "beta"}}
     r = api.post("/api/v1/monitors", json={**BASE_MONITOR, "checks": bad})
     problem = r.json()
     assert (r.status_code, problem["field"]) == (422, "checks.estimated.calibration")
-    assert problem["allowed"] == ["none", "isotonic"]
+    assert problem["allowed"] == ["none", "platt", "isotonic_cv"]
     r = api.post(
         "/api/v1/monitors",
         json={**BASE_MONITOR, "checks": {"drift": {"methods": {"age": ["psy"]}}}},
@@ -239,7 +239,8 @@ def test_openapi_describes_the_checks_and_the_sinks(api) -> None:  # type: ignor
     }  # fmt: skip
     assert schemas["EstimatedCheck"]["properties"]["calibration"]["enum"] == [
         "none",
-        "isotonic",
+        "platt",
+        "isotonic_cv",
     ]
     hook = schemas["WebhookSinkSpec-Input"]["properties"]
     assert hook["format"]["enum"] == ["slack", "discord", "json"]

@@ -104,6 +104,23 @@ def test_register_dataset_from_the_shell(home: Path, credit, tmp_path: Path) -> 
         home, "datasets", "register", "small", str(path), "--role", "bad", ok=False
     )
     assert bad.returncode == 2 and "COLUMN=ROLE" in bad.stderr
+    banded = [*("--role", "age_in_years=protected", "--role", "bad=target")]
+    out = json.loads(
+        run(
+            home,
+            *("datasets", "register", "banded", str(path), *banded),
+            *("--bands", "age_in_years=25,35,45,55,65", "--json"),
+        ).stdout
+    )
+    age = next(c for c in out["columns"] if c["name"] == "age_in_years")
+    assert age["bands"] == [25.0, 35.0, 45.0, 55.0, 65.0]
+    wrong = run(
+        home,
+        *("datasets", "register", "banded", str(path), *banded),
+        *("--bands", "duration_in_month=12"),
+        ok=False,
+    )
+    assert wrong.returncode == 2 and "numeric protected" in wrong.stderr
 
 
 def test_db_upgrade_on_an_empty_database(tmp_path: Path) -> None:

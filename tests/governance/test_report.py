@@ -13,7 +13,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from mlsteward.config import Settings
-from mlsteward.datasets.bundled import german_credit_roles
+from mlsteward.datasets.bundled import GERMAN_CREDIT_BANDS, german_credit_roles
 from mlsteward.governance.report import pdf as report_pdf
 from mlsteward.governance.report.build import (
     GUIDANCE,
@@ -47,9 +47,15 @@ def world(tmp_path_factory: pytest.TempPathFactory, credit) -> dict[str, Any]:
     train = credit.sample(n=600, random_state=1).sort_index()
     oot = credit.drop(index=train.index)
     dv = client.register_dataset(
-        "german-credit-train", train, roles=roles, description="training period"
+        "german-credit-train",
+        train,
+        roles=roles,
+        bands=GERMAN_CREDIT_BANDS,
+        description="training period",
     )
-    oot_dv = client.register_dataset("german-credit-oot", oot, roles=roles)
+    oot_dv = client.register_dataset(
+        "german-credit-oot", oot, roles=roles, bands=GERMAN_CREDIT_BANDS
+    )
     versions = []
     for c_value, parent in ((1.0, None), (0.3, 1)):
         run = client.start_run(

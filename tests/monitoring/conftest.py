@@ -10,7 +10,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from mlsteward.datasets.bundled import GERMAN_CREDIT_PROTECTED, german_credit_roles
+from mlsteward.datasets.bundled import (
+    GERMAN_CREDIT_BANDS,
+    GERMAN_CREDIT_PROTECTED,
+    german_credit_roles,
+)
 
 ROLES = german_credit_roles()
 FEATURES = [c for c, r in ROLES.items() if r == "feature"]
@@ -71,7 +75,10 @@ class World:
 
 def make_world(client: Any, history: Any, scorecard: Any) -> World:
     dv = client.register_dataset(
-        "gc-train", history.train, roles={**ROLES, "applied_at": "timestamp"}
+        "gc-train",
+        history.train,
+        roles={**ROLES, "applied_at": "timestamp"},
+        bands=GERMAN_CREDIT_BANDS,
     )
     run = client.start_run("champion", inputs=[dv.ref])
     client.log_metrics(run.id, {"cv_auc": 0.77})

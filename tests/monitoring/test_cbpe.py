@@ -16,6 +16,8 @@ from sklearn.metrics import roc_auc_score
 from mlsteward.errors import InvalidInput
 from mlsteward.monitoring.cbpe import (
     CANNOT_SEE,
+    bootstrap_aucs,
+    concept_shift,
     estimate_auc,
     estimate_performance,
     fit_calibration,
@@ -120,3 +122,61 @@ def test_blind_to_concept_shift_and_says_so(calibrated_model) -> None:
     assert est.auc - realised > 0.1
     assert "concept shift" in CANNOT_SEE
     assert est.to_dict()["cannot_see"] == CANNOT_SEE
+
+
+def test_bootstrap_aucs_are_sklearn_aucs_of_the_drawn_labels() -> None:
+    rng = np.random.default_rng(5)
+    s = np.round(rng.uniform(size=120), 2)  # ties
+    p = np.clip(s + rng.normal(0, 0.1, 120), 0.01, 0.99)
+    got = bootstrap_aucs(s, p, draws=30, seed=9)
+    drawn = np.random.default_rng(9).random((30, 120)) < p  # the same draws
+    expected = [roc_auc_score(y, s) for y in drawn if 0 < y.sum() < y.size]
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+    # Seeded: the same window gets the same band.
+    assert estimate_performance(s, seed=1).band == estimate_performance(s, seed=1).band
+
+
+def test_the_band_holds_the_realised_auc_as_often_as_it_says(calibrated_model) -> None:
+    rng = np.random.default_rng(6)
+    inside, n_windows = 0, 200
+    for _ in range(n_windows):
+        x, y = _population(rng, 300, 0.5, COEF)
+        p = calibrated_model.predict_proba(x)[:, 1]
+        lo, hi = estimate_performance(p).band
+        inside += lo <= roc_auc_score(y, p) <= hi
+    assert 0.90 <= inside / n_windows <= 0.99  # a 95 % band
+
+
+def test_concept_shift_is_caught_when_labels_arrive(calibrated_model) -> None:
+    rng = np.random.default_rng(2)
+    x, y = _population(rng, 2_000, 1.0, COEF)  # covariate shift: holds
+    p = calibrated_model.predict_proba(x)[:, 1]
+    held = concept_shift(p, y)
+    assert held.status == "ok" and held.band[0] <= held.realised <= held.band[1]
+    x, y = _population(rng, 2_000, 0.0, np.array([0.2, -0.1, 1.5]))
+    p = calibrated_model.predict_proba(x)[:, 1]
+    broke = concept_shift(p, y)
+    assert broke.status == "alert" and broke.realised < broke.alert_band[0]
+    assert broke.gap == pytest.approx(roc_auc_score(y, p) - estimate_auc(p))
+    with pytest.raises(InvalidInput, match="goods and bads"):
+        concept_shift(p, np.zeros_like(p))
+
+
+def test_platt_and_cross_fitted_isotonic_calibrate_without_hard_zeros() -> None:
+    rng = np.random.default_rng(4)
+    s = rng.uniform(0.02, 0.98, 300)
+    y = (rng.uniform(size=300) < s**2).astype(float)  # over-confident scores
+    platt = fit_calibration(s, y, "platt")
+    lr = LogisticRegression(C=1e6).fit(np.log(s / (1 - s)).reshape(-1, 1), y)
+    probe = np.linspace(0.05, 0.95, 19)
+    expected = lr.predict_proba(np.log(probe / (1 - probe)).reshape(-1, 1))[:, 1]
+    np.testing.assert_allclose(platt.apply(probe), expected, atol=1e-6)
+    single = fit_calibration(s, y, "isotonic").apply(s)
+    cv = fit_calibration(s, y, "isotonic_cv", seed=1)
+    assert cv.method == "isotonic_cv"
+    assert np.isin(cv.apply(s), (0.0, 1.0)).mean() <= np.isin(single, (0.0, 1.0)).mean()
+    again = fit_calibration(s, y, "isotonic_cv", seed=1)
+    assert again == cv  # seeded folds
+    with pytest.raises(InvalidInput) as info:
+        fit_calibration(s, y, "beta")
+    assert info.value.field == "calibration"

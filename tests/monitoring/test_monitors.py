@@ -262,6 +262,63 @@ def test_cbpe_through_a_monitor_lands_within_0_03(sqlite_client) -> None:
     assert abs(calibrated["value"] - realised) < 0.03
 
 
+def test_concept_shift_is_flagged_once_labels_mature(sqlite_client) -> None:
+    """The estimate cannot see concept shift; the check beside it does, as
+    soon as the month's outcomes arrive: July's inputs shift (the model still
+    holds), August's outcomes follow another relation (it does not)."""
+    rng = np.random.default_rng(12)
+
+    def population(n: int, shift: float, coef: list[float]) -> pd.DataFrame:
+        x = rng.normal(size=(n, 3))
+        x[:, 0] += shift
+        p = 1 / (1 + np.exp(-(-1.0 + x @ np.array(coef))))
+        frame = pd.DataFrame(x, columns=["x1", "x2", "x3"])
+        frame["bad"] = (rng.uniform(size=n) < p).astype(int)
+        return frame
+
+    c = sqlite_client
+    train = population(10_000, 0.0, [1.2, -0.8, 0.5])
+    dv = c.register_dataset("synthetic", train, roles={"bad": "target"})
+    run = c.start_run("fit", inputs=[dv.ref])
+    model = LogisticRegression().fit(train[["x1", "x2", "x3"]], train["bad"])
+    mv = c.register_model("synth", model, train[["x1", "x2", "x3"]], run_id=run.id)
+    c.end_run(run.id)
+    c.set_alias("synth", "champion", mv.version)
+    months = {
+        7: population(1_000, 1.0, [1.2, -0.8, 0.5]),  # covariate shift only
+        8: population(1_000, 0.0, [0.2, -0.1, 1.5]),  # concept shift
+    }
+    c.create_monitor("synth", deployment="synth", checks=["performance", "estimated"])
+    status = {}
+    for month, frame in months.items():
+        start = dt.datetime(2025, month, 1, tzinfo=UTC)
+        window = (start, dt.datetime(2025, month + 1, 1, tzinfo=UTC))
+        ids = [f"m{month}-{i}" for i in range(len(frame))]
+        times = [start + dt.timedelta(minutes=i) for i in range(len(frame))]
+        c.score(
+            "synth@champion",
+            frame,
+            deployment="synth",
+            request_ids=ids,
+            timestamps=times,
+        )
+        before = c.run_monitor("synth", window=window).get("estimated.concept_shift")
+        assert before["status"] == "pending"  # no outcomes yet: nothing to say
+        c.load_outcomes(pd.DataFrame({"request_id": ids, "label": frame["bad"]}))
+        after = c.run_monitor("synth", window=window)
+        shift = after.get("estimated.concept_shift")
+        est = after.get("estimated.auc")["details"]
+        assert est["band_low"] < est["estimated_auc"] < est["band_high"]
+        assert 0.005 < est["sampling_error"] < 0.03  # 1,000 rows
+        assert shift["details"]["realised_auc"] == pytest.approx(
+            after.value("performance.auc")
+        )
+        status[month] = shift["status"]
+    assert status == {7: "ok", 8: "alert"}
+    alerts = {a.check for a in c.list_alerts(monitor="synth")}
+    assert "estimated.concept_shift" in alerts
+
+
 def test_monitors_take_weeks_and_cron_and_name_a_bad_schedule(sqlite_world) -> None:
     c = sqlite_world.client
     weekly = c.create_monitor(

@@ -16,7 +16,9 @@ from mlsteward.datasets.simulate import SimulatedHistory, make_periods
 from mlsteward.retraining.trainers import logistic_scorecard
 
 
-def champion_with_history(client: Any, n_periods: int) -> SimulatedHistory:
+def champion_with_history(
+    client: Any, n_periods: int, bands: dict[str, list[float]] | None = None
+) -> SimulatedHistory:
     """Register ``german-credit-train`` and ``credit-risk/1`` (aliased
     champion), then score every simulated month under the deployment
     ``credit-risk`` with protected columns logged, and load its outcomes."""
@@ -25,7 +27,10 @@ def champion_with_history(client: Any, n_periods: int) -> SimulatedHistory:
     features = [c for c, r in roles.items() if r == "feature"]
     train = history.train
     client.register_dataset(
-        "german-credit-train", train.drop(columns="applied_at"), roles=roles
+        "german-credit-train",
+        train.drop(columns="applied_at"),
+        roles=roles,
+        bands=bands,
     )
     model = logistic_scorecard(train, features=features, target="bad")
     v1 = client.register_model("credit-risk", model, train[features])

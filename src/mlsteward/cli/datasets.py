@@ -80,6 +80,12 @@ def register(
         "--role",
         help="COLUMN=ROLE (feature, target, id, timestamp, protected, pii); repeatable",
     ),
+    band: list[str] = typer.Option(
+        [],
+        "--bands",
+        help="COLUMN=CUT,CUT,... groups of a numeric protected column "
+        "(age_in_years=25,35,45,55,65); repeatable",
+    ),
     description: str = typer.Option("", "--description", help="Free text."),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -95,7 +101,17 @@ def register(
             )
         col, r = item.split("=", 1)
         roles[col] = r
-    spec = RegisterDataset.parse(name=name, roles=roles, description=description)
+    bands: dict[str, list[str]] = {}
+    for item in band:
+        if "=" not in item:
+            raise InvalidInput(
+                f"--bands {item!r} must look like COLUMN=CUT,CUT,...", field="bands"
+            )
+        col, cuts = item.split("=", 1)
+        bands[col] = cuts.split(",")
+    spec = RegisterDataset.parse(
+        name=name, roles=roles, bands=bands, description=description
+    )
     v = client().datasets.register(spec, data=path)
     if as_json:
         emit_json(v.to_dict())

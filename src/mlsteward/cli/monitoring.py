@@ -208,6 +208,15 @@ def delete(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> None
         console.print(f"deleted monitor {name}")
 
 
+def _band_text(row: dict[str, Any]) -> str:
+    """`` (95% band 0.71-0.78)`` beside an estimate, or nothing."""
+    d = row.get("details") or {}
+    lo, hi = d.get("band_low"), d.get("band_high")
+    if row["check"] != "estimated.auc" or lo is None or hi is None:
+        return ""
+    return f" ({d.get('band_level', 0.95):.0%} band {lo:.3f}-{hi:.3f})"
+
+
 def _print_run(run: Any) -> None:
     from mlsteward.monitoring.cbpe import CANNOT_SEE
 
@@ -225,11 +234,13 @@ def _print_run(run: Any) -> None:
             "performance.labelled_share": "labelled share",
             "performance.auc": "AUC (realised)",
             "estimated.auc": "AUC (estimated, CBPE)",
+            "estimated.concept_shift": "realised - estimated AUC (concept shift)",
         }
         table = Table("figure", "column", "value", "status")
         for r in rows:
             if r["check"] in key or r["status"] in ("warn", "alert", "error"):
                 value = "-" if r["value"] is None else f"{r['value']:.4g}"
+                value += _band_text(r)
                 style = _STYLE.get(r["status"], "")
                 table.add_row(
                     key.get(r["check"], r["check"]),

@@ -8,6 +8,13 @@ import typer
 from rich.table import Table
 
 from mlsteward.cli.common import JSON_OPTION, console, emit_json, handle_errors
+from mlsteward.retraining.gates import gate_outcome, gate_tally
+
+_OUTCOME_STYLE = {
+    "passed": "[green]passed[/]",
+    "failed": "[red]failed[/]",
+    "not_judged": "[yellow]not judged[/]",
+}
 
 policies_app = typer.Typer(help="Retraining policies.", no_args_is_help=True)
 approvals_app = typer.Typer(help="Promotion approvals.", no_args_is_help=True)
@@ -75,7 +82,7 @@ def retrain(
         return
     table = Table(
         "gate",
-        "passed",
+        "outcome",
         "value",
         "limit",
         "detail",
@@ -85,7 +92,7 @@ def retrain(
         value = "-" if g["value"] is None else f"{g['value']:.4f}"
         table.add_row(
             g["gate"],
-            "[green]yes[/]" if g["passed"] else "[red]no[/]",
+            _OUTCOME_STYLE[gate_outcome(g)],
             value,
             str(g["limit"]),
             g["detail"],
@@ -154,14 +161,14 @@ def approvals_list(
     table = Table("id", "version", "status", "asked by", "when", "gates", "decided by")
     for a in rows:
         gates = a.evidence.get("gates", [])
-        ok = sum(1 for g in gates if g["passed"])
+        tally = gate_tally(gates)
         table.add_row(
             a.id,
             a.ref,
             a.status,
             a.requested_by,
             f"{a.requested_at:%Y-%m-%d %H:%M}",
-            f"{ok}/{len(gates)} passed",
+            tally,
             a.decided_by or "-",
         )
     console.print(table)

@@ -18,7 +18,8 @@ Column roles (:data:`GERMAN_CREDIT_ROLES`):
   characteristic under EU non-discrimination law and credit scoring is a
   high-risk use under the EU AI Act, so the bundled demo leaves it out of the
   model and keeps it, with the other two, for fairness monitoring (prediction
-  records log them; per-group metrics are computed on them).
+  records log them; per-group metrics are computed on them). Age is grouped
+  by the bands :data:`GERMAN_CREDIT_BANDS` declares when it is registered.
 - ``feature``: the other 17 applicant characteristics (11 categorical,
   6 numeric).
 - ``pii``: none; the data holds no names, addresses or account numbers.
@@ -35,6 +36,7 @@ from mlsteward.datasets.models import ColumnRole
 from mlsteward.errors import InvalidInput
 
 __all__ = [
+    "GERMAN_CREDIT_BANDS",
     "GERMAN_CREDIT_FEATURES",
     "GERMAN_CREDIT_PROTECTED",
     "GERMAN_CREDIT_ROLES",
@@ -57,6 +59,13 @@ GERMAN_CREDIT_PROTECTED: Final[tuple[str, ...]] = (
     "age_in_years",
     "foreign_worker",
 )
+
+#: Declared groups of the numeric protected column (``bands`` of
+#: :class:`~mlsteward.datasets.specs.RegisterDataset`): age under 25, 25-34,
+#: 35-44, 45-54, 55-64, 65 and over.
+GERMAN_CREDIT_BANDS: Final[dict[str, list[float]]] = {
+    "age_in_years": [25.0, 35.0, 45.0, 55.0, 65.0]
+}
 
 #: Model inputs of the bundled demo, in file order.
 GERMAN_CREDIT_FEATURES: Final[tuple[str, ...]] = (

@@ -35,6 +35,9 @@ class ColumnSpec(Result):
     dtype: str
     role: str
     kind: str  # "numeric" | "categorical" | "timestamp"
+    #: Declared cut points of a numeric protected column's groups
+    #: (``None``: not declared; the column's quintiles are used).
+    bands: list[float] | None = None
 
 
 class DatasetVersion(Result):
@@ -65,6 +68,30 @@ class DatasetVersion(Result):
 
     def columns_with_role(self, role: str) -> list[str]:
         return [c.name for c in self.columns if c.role == role]
+
+    def bands_of(self, column: str) -> list[float] | None:
+        """The cut points that group a protected column, or ``None``.
+
+        A numeric protected column is grouped by the bands declared when the
+        dataset was registered, else by its own quintiles (every second
+        decile cut of its profile); any other column by its values. The
+        column's name plays no part: a column called ``wage`` is banded like
+        any other numeric column, an ``age`` with no declared bands by its
+        quintiles. Fairness monitors, promotion gates and model reports all
+        group by this one answer.
+
+        Example:
+            >>> dv.bands_of("age_in_years")  # doctest: +SKIP
+            [25.0, 35.0, 45.0, 55.0, 65.0]
+        """
+        spec = next((c for c in self.columns if c.name == column), None)
+        if spec is None or spec.role != ColumnRole.PROTECTED or spec.kind != "numeric":
+            return None
+        if spec.bands:
+            return list(spec.bands)
+        entry = self.profile.get("columns", {}).get(column) or {}
+        cuts = [float(c) for c in (entry.get("cuts") or [])[1::2]]
+        return sorted(set(cuts)) or None
 
     @property
     def target(self) -> str | None:

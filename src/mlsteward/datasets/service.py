@@ -94,7 +94,7 @@ class DatasetService:
         """
         name, description, tags = spec.name, spec.description, spec.tags
         df = data if isinstance(data, pd.DataFrame) else read_table(data)
-        columns = self._specs(df, spec.roles)
+        columns = self._specs(df, spec.roles, spec.bands)
         payload = canonical_parquet(df)
         from mlsteward.artifacts import sha256_hex
 
@@ -206,6 +206,14 @@ class DatasetService:
             row = s.execute(q.order_by(t.c.version.desc()).limit(1)).first()
         return None if row is None else _row_to_version(row)
 
+    @internal("a policy names its reference data")
+    def names(self, *, session: Session | None = None) -> builtins.list[str]:
+        """Every dataset name, sorted (inside the caller's transaction when a
+        session is given)."""
+        with self.ctx.store.within(session) as s:
+            q = select(t.c.name).distinct().order_by(t.c.name)
+            return [str(n) for n in s.execute(q).scalars()]
+
     @use_case("datasets.list", "viewer")
     def list(self, name: str | None = None) -> list[DatasetVersion]:
         with self.ctx.store.read() as session:
@@ -234,7 +242,9 @@ class DatasetService:
     # -- helpers ----------------------------------------------------------
     @staticmethod
     def _specs(
-        df: pd.DataFrame, roles: Mapping[str, ColumnRole]
+        df: pd.DataFrame,
+        roles: Mapping[str, ColumnRole],
+        bands: Mapping[str, builtins.list[float]] | None = None,
     ) -> builtins.list[ColumnSpec]:
         # The spec checked the roles themselves; only the table knows its columns.
         columns = [str(c) for c in df.columns]
@@ -254,7 +264,27 @@ class DatasetService:
             role = roles.get(str(col), default)
             specs.append(
                 ColumnSpec(
-                    name=str(col), dtype=str(df[col].dtype), role=role, kind=kind
+                    name=str(col),
+                    dtype=str(df[col].dtype),
+                    role=role,
+                    kind=kind,
+                    bands=(bands or {}).get(str(col)),
                 )
             )
+        _check_bands(specs, bands or {})
         return specs
+
+
+def _check_bands(
+    specs: builtins.list[ColumnSpec], bands: Mapping[str, list[float]]
+) -> None:
+    """Bands group numeric protected columns only."""
+    banded = [c.name for c in specs if c.role == "protected" and c.kind == "numeric"]
+    for col in bands:
+        if col not in banded:
+            raise InvalidInput(
+                f"bands names column {col!r}, which is not a numeric protected "
+                f"column of the table; numeric protected columns are {banded}",
+                field=f"bands.{col}",
+                allowed=banded,
+            )

@@ -8,7 +8,9 @@ the column a role names exist?) run in the service.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -36,6 +38,11 @@ class RegisterDataset(Spec):
         default_factory=dict,
         description="Column to role: feature, target, id, timestamp, protected, pii.",
     )
+    bands: dict[str, list[float]] = Field(
+        default_factory=dict,
+        description="Cut points of numeric protected columns' groups, e.g. "
+        "{age_in_years: [25, 35, 45, 55, 65]}; undeclared: their quintiles.",
+    )
     description: str = Field(default="", description="Free text.")
     tags: dict[str, str] = Field(default_factory=dict, description="Free tags.")
 
@@ -62,6 +69,32 @@ class RegisterDataset(Spec):
         if sum(1 for r in value.values() if r == ColumnRole.TARGET) > 1:
             invalid("at most one column may be the target", "roles")
         return {str(k): str(v) for k, v in value.items()}
+
+    @field_validator("bands", mode="before")
+    @classmethod
+    def _bands(cls, value: Any) -> dict[str, list[float]]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            invalid("bands must be a mapping of column names to cut points", "bands")
+        out: dict[str, list[float]] = {}
+        for col, cuts in value.items():
+            where = f"bands.{col}"
+            if isinstance(cuts, (str, bytes)) or not isinstance(cuts, Sequence):
+                invalid(f"{where} must be a list of increasing numbers", where)
+            try:
+                nums = [float(c) for c in cuts]
+            except (TypeError, ValueError):
+                invalid(f"{where} must be numbers, got {list(cuts)!r}", where)
+            ok = nums and all(math.isfinite(c) for c in nums)
+            if not ok or any(b <= a for a, b in itertools.pairwise(nums)):
+                invalid(
+                    f"{where} must be one or more finite, strictly increasing "
+                    f"numbers, got {nums}",
+                    where,
+                )
+            out[str(col)] = nums
+        return out
 
     @field_validator("tags", mode="before")
     @classmethod

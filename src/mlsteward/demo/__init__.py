@@ -35,6 +35,7 @@ import pandas as pd
 
 from mlsteward.context import Context
 from mlsteward.datasets.bundled import (
+    GERMAN_CREDIT_BANDS,
     GERMAN_CREDIT_PROTECTED,
     GERMAN_CREDIT_TARGET,
     german_credit_roles,
@@ -52,6 +53,7 @@ from mlsteward.demo.people import (
 from mlsteward.metrics import auc as auc_of
 from mlsteward.monitoring.drift.stats import psi_band
 from mlsteward.retraining.approvals import ApprovalService
+from mlsteward.retraining.gates import gate_tally
 from mlsteward.retraining.policy import as_policy
 from mlsteward.retraining.service import Retraining, RetrainingService
 from mlsteward.retraining.specs import Decide, Retrain
@@ -243,11 +245,10 @@ def _decide(
     """The approver reads the evidence and decides; gates already refused a
     challenger that failed them."""
     champ, chall = r.comparison["champion"], r.comparison["challenger"]
-    failed = [g["gate"] for g in r.gates if not g["passed"]]
     if r.decision == "awaiting_approval" and r.approval_id:
         comment = (
             f"challenger AUC {chall['auc']:.3f} beats champion "
-            f"{champ['auc']:.3f} on {r.holdout}; every gate passed"
+            f"{champ['auc']:.3f} on {r.holdout}; gates {gate_tally(r.gates)}"
         )
         ApprovalService(people[APPROVER]).approve(
             r.approval_id, Decide(comment=comment)
@@ -256,10 +257,9 @@ def _decide(
         promoted, reason = True, f"approved by {APPROVER}: {comment}"
     else:
         promoted = False
-        reason = (
-            f"challenger rejected by the gates ({', '.join(failed)}): "
-            + "; ".join(g["detail"] for g in r.gates if not g["passed"])
-        )
+        # The retraining's own reason names each failed gate and each gate
+        # that could not be judged, and why.
+        reason = f"challenger rejected ({gate_tally(r.gates)}): {r.reason}"
         say(f"{label}: {reason}; champion kept")
     return Decision(
         period=label,
@@ -292,6 +292,7 @@ def _train_and_register(
         dataset,
         frame,
         roles={**roles, "applied_at": "timestamp"},
+        bands=GERMAN_CREDIT_BANDS,
         description=description,
     )
     params = {

@@ -24,11 +24,13 @@ labelled goods for the TPR) are listed but left out of both figures: their
 rates are too noisy to judge. Missing values form their own group,
 ``"missing"``.
 
-Numeric protected columns are cut into bands. Age uses fixed bands
-(:data:`AGE_BANDS`: under 25, 25-34, 35-44, 45-54, 55-64, 65 and over) for
-any column whose name contains ``age``; other numeric columns use the bands
-given when the monitor is created, or the reference's quintiles. Band labels
-read ``"<25"``, ``"25-35"`` (25 up to, not including, 35) and ``">=65"``.
+Numeric protected columns are cut into bands: those declared for the column
+when its dataset was registered (``bands``, e.g. :data:`AGE_BANDS` for an age:
+under 25, 25-34, 35-44, 45-54, 55-64, 65 and over), else the reference's
+quintiles (:meth:`~mlsteward.datasets.models.DatasetVersion.bands_of`). A
+column's name plays no part. Band labels read ``"<25"``, ``"25-35"`` (25 up
+to, not including, 35) and ``">=65"``. A value in a banded column that is not
+a number (``"unknown"``) is a group of its own, named by the value.
 
 This module is pure: no database, no web framework.
 """
@@ -50,10 +52,13 @@ __all__ = [
     "TPR_DIFFERENCE",
     "band_labels",
     "fairness_checks",
+    "fix_groups",
+    "group_order",
     "group_values",
 ]
 
-#: Age bands: <25, 25-35, 35-45, 45-55, 55-65, >=65.
+#: The usual age bands: <25, 25-35, 35-45, 45-55, 55-65, >=65 (declare them
+#: for an age column when its dataset is registered; never chosen by name).
 AGE_BANDS: tuple[float, ...] = (25, 35, 45, 55, 65)
 #: Default levels of the four-fifths rule (smaller is worse).
 APPROVAL_RATIO = Threshold(0.9, 0.8, "below")
@@ -82,22 +87,67 @@ def band_labels(cuts: Sequence[float]) -> list[str]:
 
 def group_values(values: pd.Series, cuts: Sequence[float] | None = None) -> pd.Series:
     """The group of each value: its band when ``cuts`` are given, else the
-    value as a string; ``"missing"`` for missing values.
+    value as a string; ``"missing"`` for missing values. In a banded column a
+    value that is not a number is its own group, named by the value.
 
     Example:
-        >>> group_values(pd.Series([19, 30, None]), [25]).tolist()
-        ['<25', '>=25', 'missing']
+        >>> group_values(pd.Series([19, 30, None, "unknown"]), [25]).tolist()
+        ['<25', '>=25', 'missing', 'unknown']
     """
     missing = values.isna().to_numpy()
+    as_text = np.asarray(values.astype("string").fillna("missing"), dtype=object)
     if cuts is not None:
         x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
         labels = np.asarray(band_labels(list(cuts)), dtype=object)
         idx = np.searchsorted(np.asarray(cuts, dtype=np.float64), x, side="right")
-        out = labels[np.clip(idx, 0, len(labels) - 1)]
+        banded = labels[np.clip(idx, 0, len(labels) - 1)]
+        # NaN (a value that is no number) has no band: it keeps its own name.
+        out = np.where(np.isnan(x), as_text, banded)
     else:
-        out = np.asarray(values.astype("string").fillna("missing"), dtype=object)
+        out = as_text
     out = np.where(missing, "missing", out)
     return pd.Series(out, index=values.index, dtype=object)
+
+
+def group_order(groups: Sequence[str], cuts: Sequence[float] | None) -> list[str]:
+    """Groups in reading order: bands low to high, then other values by
+    name, then ``"missing"``.
+
+    Example:
+        >>> group_order(["missing", ">=25", "n/a", "<25"], [25])
+        ['<25', '>=25', 'n/a', 'missing']
+    """
+    rank = {g: i for i, g in enumerate(band_labels(list(cuts)))} if cuts else {}
+    present = set(groups)
+    return sorted(
+        present,
+        key=lambda g: (g == "missing", rank.get(g, len(rank)), str(g)),
+    )
+
+
+def fix_groups(
+    fairness: dict[str, Any],
+    cols: Mapping[str, Any],
+    protected: Sequence[str],
+    declared: Mapping[str, list[float] | None],
+) -> None:
+    """Fix a fairness check's columns and bands once, when its monitor is
+    created (in place): the reference's protected columns unless chosen;
+    each numeric one cut into the bands declared with the reference, else
+    its quintiles (every second decile cut of its profile), unless the
+    check gives bands. Never chosen by the column's name."""
+    chosen = fairness["protected"]
+    if chosen is None:
+        chosen = [c for c in protected if c in cols]
+    fairness["protected"] = list(chosen)
+    bands = dict(fairness["bands"])
+    for col in fairness["protected"]:
+        entry = cols.get(col)
+        if col in bands or entry is None or entry.get("kind") != "numeric":
+            continue
+        cuts = declared.get(col) or entry.get("cuts", [])[1::2]
+        bands[col] = [float(c) for c in cuts]
+    fairness["bands"] = bands
 
 
 def _approved(window: pd.DataFrame, threshold: float) -> np.ndarray:
@@ -131,8 +181,7 @@ def _group_table(
     table: list[dict[str, Any]] = []
     rates: dict[str, float] = {}
     tprs: dict[str, float] = {}
-    order = {g: i for i, g in enumerate(band_labels(list(cuts)))} if cuts else {}
-    for g in sorted(groups.unique(), key=lambda g: (order.get(g, len(order)), str(g))):
+    for g in group_order(list(groups.unique()), cuts):
         mask = (groups == g).to_numpy()
         size = int(mask.sum())
         good = mask & (labels == 0)

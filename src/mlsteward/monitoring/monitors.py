@@ -11,8 +11,7 @@ the retraining issue) the job worker call.
 
 Example:
     >>> svc = MonitorService(ctx)  # doctest: +SKIP
-    >>> svc.create(CreateMonitor(name="cr", deployment="credit-risk"))
-    ... # doctest: +SKIP
+    >>> svc.create(CreateMonitor(name="cr", deployment="cr"))  # doctest: +SKIP
     >>> run = svc.run("cr", RunMonitor(start=start, end=end))  # doctest: +SKIP
     >>> run.value("performance.auc"), run.value("estimated.auc")  # doctest: +SKIP
 """
@@ -28,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
 
 from mlsteward.context import Context
 from mlsteward.datasets.models import ColumnRole, DatasetVersion
@@ -114,12 +114,14 @@ class MonitorService:
         model_ref = spec.model or self._model_of(spec.deployment)
         version = self._version_for(model_ref)
         dataset = self._reference_dataset(spec.reference, version)
+        protected = dataset.columns_with_role(ColumnRole.PROTECTED)
         fix_columns(
             cfg,
             profile=dataset.profile,
             features=version.signature.feature_names,
-            protected=dataset.columns_with_role(ColumnRole.PROTECTED),
+            protected=protected,
             where=f"the reference {dataset.ref}",
+            bands={c: dataset.bands_of(c) for c in protected},
         )
         now = utcnow()
         values = {
@@ -206,6 +208,11 @@ class MonitorService:
             q = q.where(mt.c.deployment == deployment)
         with self.ctx.store.read() as session:
             return [_row_to_monitor(r) for r in session.execute(q)]
+
+    @internal("a policy names the monitors that trigger it")
+    def names(self, *, session: Session | None = None) -> builtins.list[str]:
+        with self.ctx.store.within(session) as s:
+            return list(s.execute(select(mt.c.name).order_by(mt.c.name)).scalars())
 
     @internal("read by the model report and retraining")
     def of_model(self, model: str) -> builtins.list[Monitor]:

@@ -166,14 +166,15 @@ class ReferenceResolver:
         if version is None:
             return {}
         estimated = self.checks.get("estimated", {})
-        calibrate = estimated.get("calibration") == "isotonic"
+        method = estimated.get("calibration") or "none"
+        calibrate = method != "none"
         cal_ref = estimated.get("calibration_dataset") if calibrate else None
         key = "|".join(
             [
                 version.ref,
                 dataset.ref,
                 dataset.sha256[:12],
-                str(calibrate),
+                method,
                 str(cal_ref),
             ]
         )
@@ -204,30 +205,8 @@ class ReferenceResolver:
         baseline, source = self._baseline(version, scores, labels)
         out["baseline_auc"], out["baseline_source"] = baseline, source
         if calibrate:
-            cal_scores, cal_labels, cal_name = scores, labels, dataset.ref
-            if cal_ref:
-                cal_ds = DatasetService(self.ctx).get(cal_ref)
-                cal_frame = DatasetService(self.ctx).load(cal_ds.ref)
-                cal_name = cal_ds.ref
-                cal_scores = np.asarray(
-                    self._registry.load(version.ref).predict_proba(cal_frame),
-                    dtype=np.float64,
-                )
-                t = cal_ds.target
-                cal_labels = (
-                    cal_frame[t].to_numpy(dtype=np.float64)
-                    if t is not None and t in cal_frame
-                    else None
-                )
-            if cal_labels is None:
-                raise InvalidInput(
-                    f"checks.estimated.calibration is 'isotonic' but {cal_name} has "
-                    "no 0/1 target to calibrate on",
-                    field="checks.estimated.calibration_dataset",
-                )
-            cal = fit_calibration(cal_scores, cal_labels)
+            cal, out["calibration_source"] = self._calibration(version, method, cal_ref)
             out["calibration"] = cal.to_dict()
-            out["calibration_source"] = cal_name
             scores_for_estimate = cal.apply(scores)
         else:
             scores_for_estimate = scores
@@ -239,6 +218,41 @@ class ReferenceResolver:
         while len(cache) > _CACHE_SIZE:
             cache.pop(next(iter(cache)))
         return dict(out)
+
+    def _calibration(
+        self, version: ModelVersion, method: str, cal_ref: str | None
+    ) -> tuple[Calibration, str]:
+        """The map fitted on held-out labelled data (never the training rows:
+        measured, that makes the estimate worse than raw scores)."""
+        field = "checks.estimated.calibration_dataset"
+        if not cal_ref:
+            raise InvalidInput(
+                f"checks.estimated.calibration is {method!r} but no "
+                "calibration_dataset is set: name labelled data the model did "
+                "not train on",
+                field=field,
+            )
+        datasets = DatasetService(self.ctx)
+        cal_ds = datasets.get(cal_ref)
+        trained_on = training_dataset(self.ctx, version)
+        if trained_on is not None and trained_on.ref == cal_ds.ref:
+            raise InvalidInput(
+                f"checks.estimated.calibration_dataset {cal_ds.ref} is the data "
+                f"{version.ref} was trained on; calibrate on labelled data the "
+                "model did not see",
+                field=field,
+            )
+        frame = datasets.load(cal_ds.ref)
+        t = cal_ds.target
+        if t is None or t not in frame:
+            raise InvalidInput(
+                f"checks.estimated.calibration is {method!r} but {cal_ds.ref} has "
+                "no 0/1 target to calibrate on",
+                field=field,
+            )
+        scores = self._registry.load(version.ref).predict_proba(frame)
+        labels = frame[t].to_numpy(dtype=np.float64)
+        return fit_calibration(scores, labels, method), cal_ds.ref
 
     def _baseline(
         self, version: ModelVersion, scores: np.ndarray, labels: np.ndarray | None

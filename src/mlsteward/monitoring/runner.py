@@ -18,8 +18,12 @@ methods recorded when the monitor was created):
 
 Estimated performance (``estimated.auc``): CBPE
 (:mod:`mlsteward.monitoring.cbpe`), judged by its drop below the same
-baseline as realised AUC; once the window's labels mature the realised AUC
-and the difference are put beside it in the details.
+baseline as realised AUC, with its sampling error and 95 % band (a
+parametric bootstrap of labels drawn from the calibrated probabilities).
+Once the window's labels mature (the performance check judges them),
+``estimated.concept_shift`` compares the realised AUC of the labelled rows
+with CBPE's band for the same rows: ``warn`` outside the 95 % band,
+``alert`` outside the 99 % band; ``pending`` until then.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from mlsteward.errors import MlstewardError
-from mlsteward.monitoring.cbpe import CANNOT_SEE, estimate_performance
+from mlsteward.monitoring.cbpe import CANNOT_SEE, concept_shift, estimate_performance
 from mlsteward.monitoring.checks import CheckResult
 from mlsteward.monitoring.fairness import fairness_checks
 from mlsteward.monitoring.models import Window
@@ -167,6 +171,7 @@ def _estimated(
     scores: np.ndarray,
     ref: Reference,
     realised: CheckResult | None,
+    frame: pd.DataFrame,
 ) -> list[CheckResult]:
     if scores.size < options.min_rows:
         return [
@@ -207,7 +212,35 @@ def _estimated(
         details["realised_minus_estimated"] = realised.value - est.auc
     else:
         details["realised_auc"] = None
-    return [CheckResult("estimated.auc", "*", est.auc, status, details)]
+    labels = (
+        pd.to_numeric(frame["label"], errors="coerce").to_numpy(dtype=np.float64)
+        if "label" in frame
+        else np.full(scores.size, np.nan)
+    )
+    estimated = CheckResult("estimated.auc", "*", est.auc, status, details)
+    return [estimated, _concept_shift(scores, labels, ref, realised)]
+
+
+def _concept_shift(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    ref: Reference,
+    realised: CheckResult | None,
+) -> CheckResult:
+    """Once the window's outcomes have matured (the performance check
+    judged them), is their realised AUC where CBPE put it, within sampling
+    noise? The blind spot of the estimate, caught as soon as labels allow."""
+    name = "estimated.concept_shift"
+    if realised is None or realised.value is None:
+        why = (
+            "outcomes have not matured (performance.auc is not judged yet)"
+            if realised is not None
+            else "needs the performance check, which reads the outcomes"
+        )
+        return CheckResult(name, "*", None, "pending", {"reason": why})
+    known = ~np.isnan(labels)
+    shift = concept_shift(scores[known], labels[known], ref.calibration)
+    return CheckResult(name, "*", shift.gap, shift.status, shift.to_dict())
 
 
 def compute_window(
@@ -277,7 +310,9 @@ def compute_window(
         out += perf
         realised = next((r for r in perf if r.check == "performance.auc"), None)
     if checks.estimated is not None:
-        out += _guard("estimated", _estimated, checks.estimated, scores, ref, realised)
+        out += _guard(
+            "estimated", _estimated, checks.estimated, scores, ref, realised, frame
+        )
     if checks.fairness is not None:
         f = checks.fairness
         out += _guard(

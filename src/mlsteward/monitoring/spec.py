@@ -350,14 +350,33 @@ class EstimatedCheck(_Check):
 
     name: ClassVar[str] = "estimated"
 
-    calibration: Literal["none", "isotonic"] = Field(
-        default="none", description="Calibration of the scores first."
+    calibration: Literal["none", "platt", "isotonic_cv"] = Field(
+        default="none",
+        description="Calibration of the scores first: platt or isotonic_cv "
+        "(cross-fitted isotonic), fitted on calibration_dataset.",
     )
     calibration_dataset: str | None = Field(
-        default=None, description="Labelled data to calibrate on; null: the reference."
+        default=None,
+        description="Labelled data the model did not train on, to calibrate on.",
     )
     auc_drop: Threshold = _levels(0.03, 0.05)
     min_rows: Count = Field(default=50, description="Fewest scores estimated on.")
+
+    @field_validator("calibration", mode="before")
+    @classmethod
+    def _old_isotonic(cls, value: Any) -> Any:  # stored before isotonic_cv
+        return "isotonic_cv" if value == "isotonic" else value
+
+    @model_validator(mode="after")
+    def _held_out(self) -> EstimatedCheck:  # measured: docs/monitoring.md
+        if self.calibration != "none" and not self.calibration_dataset:
+            invalid(
+                f"calibration {self.calibration!r} needs labelled data the model "
+                "did not train on (on its training rows it makes the estimate "
+                "worse than raw scores)",
+                "checks.estimated.calibration_dataset",
+            )
+        return self
 
 
 class FairnessCheck(_Check):
@@ -370,8 +389,8 @@ class FairnessCheck(_Check):
     )
     bands: dict[str, list[Number]] = Field(
         default_factory=dict,
-        description="{numeric column: increasing cut points}; unset: age bands "
-        "for ages, else the reference's quintiles.",
+        description="{numeric column: increasing cut points}; unset: the bands "
+        "declared with the reference dataset, else its quintiles.",
     )
     min_group_size: Count = Field(default=30, description="Smallest group judged.")
     approval_ratio: ThresholdBelow = Field(
@@ -521,27 +540,6 @@ def _fix_methods(drift: dict[str, Any], profile: Mapping[str, Any]) -> None:
     drift["methods"] = methods
 
 
-def _fix_groups(
-    fairness: dict[str, Any], cols: Mapping[str, Any], protected: Sequence[str]
-) -> None:
-    from mlsteward.monitoring.fairness import AGE_BANDS
-
-    chosen = fairness["protected"]
-    if chosen is None:
-        chosen = [c for c in protected if c in cols]
-    fairness["protected"] = list(chosen)
-    bands = dict(fairness["bands"])
-    for col in fairness["protected"]:
-        entry = cols.get(col)
-        if col in bands or entry is None or entry.get("kind") != "numeric":
-            continue
-        if "age" in col.lower():
-            bands[col] = list(AGE_BANDS)
-        else:  # quintiles: every second decile cut of the reference
-            bands[col] = [float(c) for c in entry.get("cuts", [])[1::2]]
-    fairness["bands"] = bands
-
-
 def fix_columns(
     cfg: dict[str, dict[str, Any]],
     *,
@@ -549,6 +547,7 @@ def fix_columns(
     features: Sequence[str],
     protected: Sequence[str],
     where: str,
+    bands: Mapping[str, list[float] | None] | None = None,
 ) -> None:
     """Resolve columns, drift methods and fairness groups once, from the
     reference profile, so every run compares like with like (in place).
@@ -559,6 +558,8 @@ def fix_columns(
         features: The model's inputs.
         protected: The reference's protected columns.
         where: How error messages name the reference.
+        bands: The reference's bands of its numeric protected columns
+            (:meth:`~mlsteward.datasets.models.DatasetVersion.bands_of`).
 
     Raises:
         InvalidInput: A named column is not profiled, or a drift method does
@@ -569,7 +570,9 @@ def fix_columns(
     if "drift" in cfg:
         _fix_methods(cfg["drift"], profile)
     if "fairness" in cfg:
-        _fix_groups(cfg["fairness"], cols, protected)
+        from mlsteward.monitoring.fairness import fix_groups
+
+        fix_groups(cfg["fairness"], cols, protected, bands or {})
 
 
 def mask_url(url: str) -> str:

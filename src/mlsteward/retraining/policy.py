@@ -28,6 +28,8 @@ that name the bad key and the allowed values. Example (TOML)::
     ks_min = 0.3
     four_fifths_min = 0.8                # for each protected column
     score_psi_max = 0.1                  # challenger scores vs its training population
+    unjudged = "block"                   # a gate that cannot be judged rejects
+                                         # (or "ask_approver"); never "passed"
 
     [promotion]
     mode = "manual"                      # manual | shadow | canary | auto
@@ -144,6 +146,10 @@ class Gates(_Strict):
     ks_min: float | None = Field(default=None, ge=0, le=1)
     four_fifths_min: float | None = Field(default=0.8, ge=0, le=1)
     score_psi_max: float | None = Field(default=0.1, ge=0)
+    #: What a gate that could not be judged does: ``block`` rejects the
+    #: challenger naming the gate and why; ``ask_approver`` sends it to an
+    #: approver (never promoted automatically). Never counted as passed.
+    unjudged: Literal["block", "ask_approver"] = "block"
 
 
 class Promotion(_Strict):

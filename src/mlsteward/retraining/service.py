@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from mlsteward.context import Context
 from mlsteward.datasets.service import DatasetService
@@ -25,6 +26,7 @@ from mlsteward.durations import parse_duration
 from mlsteward.errors import InvalidInput, NotFound, PolicyViolation
 from mlsteward.identity.access import internal, use_case
 from mlsteward.monitoring.outcomes import OutcomeService
+from mlsteward.names import parse_ref
 from mlsteward.registry.models import ModelVersion
 from mlsteward.registry.service import ModelRegistry
 from mlsteward.retraining.models import Retraining
@@ -82,6 +84,7 @@ class RetrainingService:
         self.registry.get_model(policy.model)  # the model must exist
         now = utcnow()
         with self.ctx.store.unit_of_work() as session:
+            self._check_names(policy, session)
             rev = session.execute(
                 select(policies.c.revision).where(policies.c.model_name == policy.model)
             ).scalar()
@@ -122,6 +125,56 @@ class RetrainingService:
             )
         self._apply_monitors(policy)
         return policy
+
+    def _check_names(self, policy: Policy, session: Session) -> None:
+        """Every name the policy gives must exist now: a trigger naming no
+        monitor would never fire, a misspelt reference would fail only at the
+        first retraining. Errors name the key and list what exists."""
+        from mlsteward.monitoring.monitors import MonitorService
+        from mlsteward.retraining.trainers import check_trainer_name
+
+        datasets = DatasetService(self.ctx)
+        ref = parse_ref(policy.data.reference, "data.reference")
+        found = (
+            None if ref.alias else datasets.find(ref.name, ref.version, session=session)
+        )
+        if found is None:
+            known = datasets.names(session=session)
+            raise InvalidInput(
+                f"policy key 'data.reference': no dataset {policy.data.reference!r}; "
+                f"datasets are {known or 'none'} (name or name/N)",
+                field="data.reference",
+                allowed=known,
+            )
+        columns = [c.name for c in found.columns]
+        if policy.target not in columns:
+            raise InvalidInput(
+                f"policy key 'target': {found.ref} has no column {policy.target!r}; "
+                f"its columns are {columns}",
+                field="target",
+                allowed=columns,
+            )
+        known_monitors = sorted(
+            {*MonitorService(self.ctx).names(session=session)}
+            | {m.name for m in policy.monitors}
+        )
+        unknown = [m for m in policy.triggers.monitors if m not in known_monitors]
+        if unknown:
+            raise InvalidInput(
+                f"policy key 'triggers.monitors': no monitor named {unknown}; "
+                f"monitors are {known_monitors or 'none'} (or declare one under "
+                "[[monitors]])",
+                field="triggers.monitors",
+                allowed=known_monitors,
+            )
+        try:  # the server's trainers, which may differ from the client's
+            check_trainer_name(policy.trainer.name)
+        except InvalidInput as exc:
+            raise InvalidInput(
+                f"policy key 'trainer.name': {exc.message}",
+                field="trainer.name",
+                **exc.details,
+            ) from exc
 
     def _apply_monitors(self, policy: Policy) -> None:
         """Create (or replace) the monitors the policy names; their results

@@ -51,7 +51,7 @@ from mlsteward.registry.specs import (
     StartRun,
     Transition,
 )
-from mlsteward.retraining.gates import judge_gates
+from mlsteward.retraining.gates import GateResult, judge_gates
 from mlsteward.retraining.policy import Policy
 from mlsteward.retraining.specs import RequestApproval
 from mlsteward.retraining.tables import approval_requests, retrainings
@@ -77,6 +77,37 @@ _SUMMARY_KEYS = ("auc", "gini", "ks", "brier", "log_loss", "n", "bad_rate")
 
 def _summary(m: dict[str, Any]) -> dict[str, Any]:
     return {k: m.get(k) for k in (*_SUMMARY_KEYS, "approval_rate")}
+
+
+def _decide(gates: list[GateResult], policy: Policy) -> tuple[str, str]:
+    """The decision on the gates' outcomes: a failed gate rejects; a gate
+    not judged rejects unless the policy sends it to an approver."""
+    failed = [g.name for g in gates if g.outcome == "failed"]
+    unjudged = [g for g in gates if g.outcome == "not_judged"]
+    why = "; ".join(
+        f"{g.name}: {g.detail.removeprefix('not judged: ')}" for g in unjudged
+    )
+    blocks = policy.gates.unjudged == "block"
+    if failed or (unjudged and blocks):
+        parts = [f"gates failed: {', '.join(failed)}"] if failed else []
+        if unjudged:
+            parts.append(
+                f"gates not judged ({why})"
+                + ("; policy gates.unjudged = 'block'" if blocks else "")
+            )
+        return "rejected", "; ".join(parts)
+    mode = policy.promotion.mode
+    if unjudged:
+        return "awaiting_approval", (
+            f"gates not judged ({why}); policy gates.unjudged = 'ask_approver' "
+            "asks an approver"
+        )
+    if mode == "auto":
+        return "promoted", "every gate passed; policy mode auto"
+    return (
+        "awaiting_approval",
+        f"every gate passed; policy mode {mode} asks an approver",
+    )
 
 
 class Retrain:
@@ -220,10 +251,14 @@ class Retrain:
         roles.update(
             {c.name: c.role for c in ref_dv.columns if c.name in train.columns}
         )
+        # Declared bands travel with the data, so gates and reports on the
+        # holdout group its protected columns as the reference declares.
+        bands = {c.name: c.bands for c in ref_dv.columns if c.bands}
         train_dv = ds.register(
             RegisterDataset.parse(
                 name=f"{self.model}-retrain",
                 roles=roles,
+                bands={k: v for k, v in bands.items() if k in train.columns},
                 description=f"reference plus labelled log before {period}",
             ),
             train,
@@ -232,6 +267,7 @@ class Retrain:
             RegisterDataset.parse(
                 name=f"{self.model}-holdout-{period}",
                 roles={k: v for k, v in roles.items() if k in holdout.columns},
+                bands={k: v for k, v in bands.items() if k in holdout.columns},
                 description=f"out-of-time holdout: {period}",
             ),
             holdout,
@@ -327,6 +363,7 @@ class Retrain:
         challenger = self.steps["challenger"]["challenger"]
         loaded = self.registry.load(challenger)
         holdout = self._frame("holdout")
+        hold_dv = DatasetService(self.ctx).get(data["holdout"])
         gates = judge_gates(
             self.policy.gates,
             champion=ev["champion"],
@@ -336,21 +373,14 @@ class Retrain:
             training_scores=loaded.predict_proba(self._frame("train")),
             protected=data["protected"],
             threshold=self.policy.promotion.threshold,
+            bands={c: hold_dv.bands_of(c) for c in data["protected"]},
         )
         comparison = {
             "holdout": data["holdout"],
             "champion": {"ref": data["champion"], **_summary(ev["champion"])},
             "challenger": {"ref": challenger, **_summary(ev["challenger"])},
         }
-        mode = self.policy.promotion.mode
-        if not all(g.passed for g in gates):
-            failed = [g.name for g in gates if not g.passed]
-            decision, reason = "rejected", f"gates failed: {', '.join(failed)}"
-        elif mode == "auto":
-            decision, reason = "promoted", "every gate passed; policy mode auto"
-        else:
-            decision = "awaiting_approval"
-            reason = f"every gate passed; policy mode {mode} asks an approver"
+        decision, reason = _decide(gates, self.policy)
         gate_dicts = [g.to_dict() for g in gates]
         self._finish["decision"] = {
             "status": "finished",

@@ -83,7 +83,7 @@ class Datasets:
             spec: A :class:`~mlsteward.datasets.specs.RegisterDataset`.
             data: The table: a DataFrame, or a CSV, JSON lines or Parquet file.
             **fields: The spec's fields instead (``name``, ``roles``,
-                ``description``, ``tags``), validated by it.
+                ``bands``, ``description``, ``tags``), validated by it.
 
         Raises:
             InvalidInput: A bad or unknown field, named (``roles.bad``).
@@ -388,10 +388,16 @@ class RegistryMixin:
         roles: Mapping[str, str] | None = None,
         description: str = "",
         tags: Mapping[str, str] | None = None,
+        bands: Mapping[str, Any] | None = None,
     ) -> DatasetVersion:
         """Use ``client.datasets.register``; this delegates to it."""
         return self.datasets.register(
-            data=data, name=name, roles=roles, description=description, tags=tags
+            data=data,
+            name=name,
+            roles=roles,
+            description=description,
+            tags=tags,
+            bands=bands,
         )
 
     def get_dataset(self, ref: str) -> DatasetVersion:

@@ -18,13 +18,13 @@ import pandas as pd
 from mlsteward import metrics as m
 from mlsteward.context import Context
 from mlsteward.datasets.models import DatasetVersion
-from mlsteward.datasets.profile import compute_profile, quantile_cuts
+from mlsteward.datasets.profile import compute_profile
 from mlsteward.datasets.service import DatasetService
 from mlsteward.errors import MlstewardError
 from mlsteward.explain.explainer import Explainer
 from mlsteward.governance.report.records import jsonable
 from mlsteward.monitoring.drift.stats import column_psi, psi_band
-from mlsteward.monitoring.fairness import AGE_BANDS, band_labels, group_values
+from mlsteward.monitoring.fairness import group_order, group_values
 from mlsteward.registry.evaluation import EvaluationService, binary_labels
 from mlsteward.registry.models import Evaluation, ModelVersion
 from mlsteward.registry.runs import RunService
@@ -165,17 +165,6 @@ def _scored(
     return frame, scores, y
 
 
-def _group_cuts(name: str, values: pd.Series) -> list[float] | None:
-    if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(
-        values.dtype
-    ):
-        return None
-    if "age" in name.lower():
-        return list(AGE_BANDS)
-    present = values.dropna().to_numpy(dtype=np.float64)
-    return [float(c) for c in quantile_cuts(present, 5)] if present.size else None
-
-
 def groups(
     src: ReportSources, mv: ModelVersion, evals: list[Evaluation]
 ) -> list[dict[str, Any]]:
@@ -190,14 +179,10 @@ def groups(
         frame, scores, y = _scored(src, mv, e.dataset)
         approved = scores < e.threshold
         for column in protected:
-            cuts = _group_cuts(column, frame[column])
+            # The groups the promotion gate judges: one answer for both.
+            cuts = src.dataset(e.dataset).bands_of(column)
             labels = group_values(frame[column], cuts)
-            present = set(labels.unique())
-            order = (
-                [g for g in [*band_labels(cuts), "missing"] if g in present]
-                if cuts is not None
-                else sorted(present, key=str)
-            )
+            order = group_order(list(labels.unique()), cuts)
             rows: list[dict[str, Any]] = []
             for g in order:
                 idx = (labels == g).to_numpy()
