@@ -434,24 +434,13 @@ class MonitorService:
         window: str | None = None,
         latest: bool = True,
     ) -> pd.DataFrame:
-        """The monitor's results as a time series.
-
-        Args:
-            name: The monitor.
-            check: Only this check; a prefix ending in ``.`` or a family
-                name (``drift``, ``performance``) takes every figure in it.
-            column: Only this column (``*`` for window-level figures).
-            since: Windows starting at or after this time.
-            until: Windows ending at or before this time.
-            window: Only this window label (``"2025-07"``).
-            latest: Keep only the newest run's figure per check, column and
-                window (a window re-run as its outcomes matured replaces
-                its earlier figures); ``False`` keeps every run.
-
-        Returns:
-            A DataFrame with columns
-            :data:`~mlsteward.monitoring.models.RESULT_COLUMNS`, ordered by
-            window, check and column.
+        """The monitor's results as a time series: a DataFrame of
+        :data:`~mlsteward.monitoring.models.RESULT_COLUMNS` ordered by window,
+        check and column. ``check`` takes one check, or every figure of a
+        family (``drift``, ``performance.``); ``column`` one column (``*``:
+        window-level figures); ``since``/``until`` bound the windows; ``window``
+        takes one label (``"2025-07"``); ``latest`` keeps only the newest run's
+        figure per check, column and window (``False`` keeps every run).
         """
         rows = self.result_rows(
             name,
