@@ -92,6 +92,31 @@ def test_run_lifecycle_remotely(both) -> None:  # type: ignore[no-untyped-def]
         r.runs.get("nope")
 
 
+def test_a_remote_run_records_where_it_trained(both, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The commit and package versions are the training machine's: the
+    remote client sends its own, and a wrong commit is refused by name."""
+    from mlsteward.registry.runs import environment_versions, git_sha
+    from mlsteward.remote import transfers
+
+    sent: list[dict] = []
+    transport = both.remote.transport
+    request = transport.request
+
+    def spy(method: str, path: str, **kw):  # type: ignore[no-untyped-def]
+        sent.append(kw.get("json") or {})
+        return request(method, path, **kw)
+
+    monkeypatch.setattr(transport, "request", spy)
+    run = both.remote.runs.start(name="here")
+    assert sent[-1]["git_sha"] == git_sha() and run.git_sha == git_sha()
+    assert sent[-1]["environment"] == environment_versions() == run.environment
+    mine = both.remote.runs.start(name="pinned", git_sha="d" * 40)
+    assert mine.git_sha == "d" * 40
+    with pytest.raises(InvalidInput) as bad:
+        transfers.start_run(transport, name="x", git_sha="HEAD")
+    assert bad.value.field == "git_sha"
+
+
 def test_aliases_and_lifecycle_remotely(both) -> None:  # type: ignore[no-untyped-def]
     r, e = both.remote, both.local
     moved = r.models.set_alias("cr", alias="champion", version=1)

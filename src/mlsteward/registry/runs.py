@@ -96,8 +96,8 @@ class RunService:
                     created_by=self.ctx.actor,
                     params=spec.params,
                     tags=spec.tags,
-                    git_sha=git_sha(),
-                    environment=environment_versions(),
+                    git_sha=spec.git_sha or git_sha(),
+                    environment=spec.environment or environment_versions(),
                 )
             )
             for ref in spec.inputs:

@@ -86,6 +86,17 @@ class StartRun(Spec):
     inputs: list[str] = Field(
         default_factory=list, description="Dataset versions it reads: 'name/N'."
     )
+    git_sha: str | None = Field(
+        default=None,
+        pattern="^[0-9a-f]{40}$",
+        description="The commit the training code ran from, as the client saw "
+        "it (a remote client sends its own); default: the server's checkout.",
+    )
+    environment: dict[str, str] | None = Field(
+        default=None,
+        description="Package versions where the training ran (a remote client "
+        "sends its own); default: the server's.",
+    )
 
     @field_validator("params", mode="before")
     @classmethod

@@ -189,6 +189,21 @@ def load_outcomes(transport: Transport, data: Any) -> Any:
     return op.parse(transport.request(op.method, path, json=items).json())
 
 
+def start_run(transport: Transport, spec: Any = None, /, **fields: Any) -> Any:
+    """``client.runs.start`` remotely: the run records the commit and package
+    versions of the machine that trains (this one), not the server's."""
+    from mlsteward.registry.runs import environment_versions, git_sha
+    from mlsteward.registry.specs import StartRun
+
+    start = _build(StartRun, spec, fields)
+    given = start.model_dump(exclude_unset=True, mode="json")
+    given.setdefault("git_sha", git_sha())
+    given.setdefault("environment", environment_versions())
+    op = operations()["runs.start"]
+    path, _, _ = op.split({})
+    return op.parse(transport.request(op.method, path, json=given).json())
+
+
 def wait_job(transport: Transport, job_id: str, *, timeout: float = 60.0) -> Any:
     """``client.jobs.wait`` remotely: poll the job's route until it is final,
     every 0.1 s doubling to 2 s, as the embedded method does in process.
@@ -224,6 +239,7 @@ def _get_job(transport: Transport, job_id: str) -> Any:
 #: ``jobs.wait``, is more than one request), by use-case name.
 CUSTOM: dict[str, Callable[..., Any]] = {
     "jobs.wait": wait_job,
+    "runs.start": start_run,
     "outcomes.load": load_outcomes,
     "models.register": register_model,
     "models.load": load_model,
