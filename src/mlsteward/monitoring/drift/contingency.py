@@ -12,12 +12,15 @@ p-value of 1e-8 that means nothing. :func:`homogeneity_test` therefore:
    ``scipy.stats.chi2_contingency(table, correction=False)``
    (``p_method="pearson"``); large windows take this path;
 3. otherwise **pools the sparse cells**: cells are taken in ascending order of
-   their total count (both samples) and those whose smaller expected count is
-   below :data:`MIN_EXPECTED` are merged, smallest first, into groups that
-   each reach it; a last group that still falls short joins the smallest
-   cell that did not need pooling (or the previous group). The grouping
-   depends only on the table's margins, so under the conditional null
-   (margins fixed) it does not bias the test;
+   their reference count, and those whose expected count (from the
+   reference's share) is below :data:`MIN_EXPECTED` are merged, smallest
+   first, into groups that each reach it; a last group that still falls
+   short joins the next cell up (at least two cells remain). The grouping
+   depends only on the reference and the window's size, never on the
+   window's counts: grouped by the table's totals instead, numeric quantile
+   bins (whose reference counts are equal by construction) would be sorted
+   by the window's own counts, low cells pooled against high ones, and 20-row
+   windows alarmed 38 % of the time on a column of the credit data;
 4. computes Pearson's statistic on the pooled table (equal to scipy's
    ``chi2_contingency`` of that table) and its p-value by **Monte-Carlo**
    conditional on the margins (``p_method="monte_carlo"``): tables with the
@@ -103,13 +106,16 @@ def pool_sparse(ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
     docstring). Cells must be non-empty (``ref + cur > 0``).
 
     Example:
-        >>> # 60 rows: a cell needs a total of 88.3 for an expected count of 5
+        >>> # 60 rows: a cell needs 83.3 of the 1,000 reference rows to be
+        >>> # expected 5 times in the window
         >>> ref = np.array([600.0, 300.0, 80.0, 15.0, 5.0])
         >>> pool_sparse(ref, np.array([30.0, 20.0, 8.0, 1.0, 1.0])).tolist()
         [2, 1, 0, 0, 0]
     """
-    total = ref + cur
     n_ref, n_cur = ref.sum(), cur.sum()
+    # Each cell's total as the reference predicts it: the window's own counts
+    # must not choose the groups (see the module docstring).
+    total = ref * ((n_ref + n_cur) / n_ref)
     need = MIN_EXPECTED * (n_ref + n_cur) / min(n_ref, n_cur)  # total for E >= 5
     order = np.argsort(total, kind="stable")
     groups = np.empty(total.size, dtype=np.int64)
