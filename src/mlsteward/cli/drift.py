@@ -189,7 +189,8 @@ def drift(
         [],
         "--method",
         "-m",
-        help="COLUMN=METHOD[,METHOD] (psi, ks, chi2, jensen_shannon, wasserstein); "
+        help="COLUMN=METHOD[,METHOD] (psi, ks, chi2, jensen_shannon, wasserstein, "
+        "unseen); "
         "repeatable. Other columns keep the defaults.",
     ),
     columns: str | None = typer.Option(
