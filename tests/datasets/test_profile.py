@@ -277,3 +277,31 @@ def test_quantile_cuts_small_cases():
         1.0,
         2.0,
     ]
+
+
+def test_categorical_cardinality_is_recorded_at_profile_time():
+    n = 1000
+    df = pd.DataFrame(
+        {
+            "home": ["own", "rent"] * (n // 2),
+            # 30 one-off values among 1,000: 3 % > 1 %, so "high"
+            "title": [f"t{i % 50}" for i in range(n - 30)]
+            + [f"x{i}" for i in range(30)],
+            "id": [f"A-{i:05d}" for i in range(n)],
+            "few": ["a"] * 995 + ["b", "b", "c", "d", "e"],  # 3 one-offs: 0.3 %
+        }
+    )
+    cols = compute_profile(df)["columns"]
+    got = {c: (cols[c]["cardinality"], cols[c]["singletons"]) for c in df}
+    assert got == {
+        "home": ("low", 0),
+        "title": ("high", 30),
+        "id": ("identifier", n),
+        "few": ("low", 3),
+    }
+    assert cols["few"]["doubletons"] == 1 and cols["few"]["distinct"] == 5
+    # numeric columns are never called identifiers from their values
+    assert (
+        "cardinality"
+        not in compute_profile(pd.DataFrame({"k": range(n)}))["columns"]["k"]
+    )

@@ -10,7 +10,11 @@ import pandas as pd
 import pytest
 
 from mlsteward.datasets.profile import compute_profile
-from mlsteward.monitoring.drift.compute import METHODS, compute_drift, exact_reference
+from mlsteward.monitoring.drift.compute import (
+    KIND_METHODS,
+    compute_drift,
+    exact_reference,
+)
 
 pytestmark = pytest.mark.dask
 
@@ -36,7 +40,8 @@ def test_dask_engine_equals_local(dask_client: Any, mode: str) -> None:
     ref = _data(40_000, 1)
     cur = _data(30_001, 2, shift=0.3)
     profile = compute_profile(ref)
-    methods: dict[str, Any] = {c: list(METHODS) for c in ("x", "y", "k")}
+    methods: dict[str, Any] = {c: list(KIND_METHODS["numeric"]) for c in "xyk"}
+    methods["c"] = list(KIND_METHODS["categorical"])
     sample = exact_reference(ref) if mode == "exact" else None
     local = compute_drift(profile, cur, methods=methods, reference_sample=sample)
     ddf = dd.from_pandas(cur, npartitions=7)
@@ -45,11 +50,29 @@ def test_dask_engine_equals_local(dask_client: Any, mode: str) -> None:
     )
     # the work ran on the cluster's two worker processes
     assert len(dask_client.scheduler_info()["workers"]) == 2
-    assert dist.n_current == local.n_current == len(cur)
+    assert dist.n_current == len(cur)
+    _same(local, dist, mode)
+    # A 60-row window: sparse cells pooled, Monte-Carlo p-values, same seed.
+    small = cur.iloc[:60]
+    local = compute_drift(profile, small, methods=methods, reference_sample=sample)
+    dist = compute_drift(
+        profile,
+        dd.from_pandas(small, npartitions=3),
+        methods=methods,
+        reference_sample=sample,
+        engine="dask",
+    )
+    assert "monte_carlo" in {r.p_method for r in local.rows}
+    _same(local, dist, mode)
+
+
+def _same(local: Any, dist: Any, mode: str) -> None:
+    assert dist.n_current == local.n_current
     assert dist.methods == local.methods and dist.verdict == local.verdict
     assert len(dist.rows) == len(local.rows)
     for a, b in zip(local.rows, dist.rows, strict=True):
         assert (a.column, a.method, a.status) == (b.column, b.method, b.status)
+        assert (a.p_method, a.note) == (b.p_method, b.note)
         assert a.unseen_current == b.unseen_current
         assert a.missing_current == b.missing_current
         if a.method == "wasserstein" and mode == "sketch":

@@ -189,11 +189,19 @@ def drift(
         [],
         "--method",
         "-m",
-        help="COLUMN=METHOD[,METHOD] (psi, ks, chi2, jensen_shannon, wasserstein); "
+        help="COLUMN=METHOD[,METHOD] (psi, ks, chi2, jensen_shannon, wasserstein, "
+        "unseen); "
         "repeatable. Other columns keep the defaults.",
     ),
     columns: str | None = typer.Option(
         None, "--columns", help="Comma-separated columns to check (default: all)."
+    ),
+    ids: list[str] = typer.Option(
+        [],
+        "--id",
+        help="A column with the id role: never drift-tested, listed as skipped; "
+        "repeatable. Text columns whose reference values are all distinct are "
+        "skipped as identifiers without it.",
     ),
     alpha: float = typer.Option(0.05, help="Family-wise significance level (Holm)."),
     mode: str | None = typer.Option(
@@ -234,6 +242,7 @@ def drift(
         "columns": wanted,
         "reference_sample": sample,
         "engine": engine,
+        "ids": [c.strip() for item in ids for c in item.split(",") if c.strip()],
     }
     needed = wanted or list(profile["columns"])
     if engine == "dask":

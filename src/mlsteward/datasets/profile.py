@@ -78,11 +78,14 @@ from mlsteward.errors import InvalidInput
 
 __all__ = [
     "CATEGORICAL",
+    "HIGH_CARDINALITY_SHARE",
+    "IDENTIFIER_MIN_COUNT",
     "KINDS",
     "NUMERIC",
     "PROFILE_VERSION",
     "SKETCH_SIZE",
     "bin_counts",
+    "cardinality",
     "category_counts",
     "category_key",
     "compute_profile",
@@ -100,6 +103,14 @@ SKETCH_SIZE = 10_000
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 KINDS = (NUMERIC, CATEGORICAL)
+#: A categorical column whose one-off categories (seen once) hold more than
+#: this share of its reference values is "high" cardinality: that share is
+#: the Good-Turing estimate of the share of new values in any later sample,
+#: and new values cannot be compared category by category.
+HIGH_CARDINALITY_SHARE = 0.01
+#: A categorical column with at least this many values, all distinct, is an
+#: "identifier": nothing about its distribution can drift.
+IDENTIFIER_MIN_COUNT = 20
 
 
 # -- public helpers ------------------------------------------------------------
@@ -334,6 +345,46 @@ def category_counts(
     return counts, unseen
 
 
+def cardinality(profile_col: Mapping[str, Any]) -> dict[str, Any]:
+    """How many categories a categorical profile column has, and what that
+    means for drift.
+
+    Returns ``{"cardinality": "low" | "high" | "identifier", "distinct": d,
+    "singletons": s, "doubletons": t}``: ``s`` and ``t`` count the
+    categories seen exactly once and twice.
+    ``"identifier"`` when at least :data:`IDENTIFIER_MIN_COUNT` values are
+    all distinct; ``"high"`` when one-off categories hold more than
+    :data:`HIGH_CARDINALITY_SHARE` of the values (their share is the
+    Good-Turing estimate of the share of never-seen values in a new sample);
+    else ``"low"``. Read from the profile when it was stored there, derived
+    from ``categories`` for profiles written before.
+
+    Example:
+        >>> cardinality({"categories": {"a": 60, "b": 39, "c": 1}, "count": 100})
+        {'cardinality': 'low', 'distinct': 3, 'singletons': 1, 'doubletons': 0}
+    """
+    keys = ("cardinality", "distinct", "singletons", "doubletons")
+    if all(k in profile_col for k in keys):
+        return {k: profile_col[k] for k in keys}
+    counts = np.fromiter(
+        (int(v) for v in profile_col.get("categories", {}).values()), np.int64
+    )
+    count = int(counts.sum())
+    singletons = int((counts == 1).sum())
+    if count >= IDENTIFIER_MIN_COUNT and singletons == count:
+        kind = "identifier"
+    elif count and singletons / count > HIGH_CARDINALITY_SHARE:
+        kind = "high"
+    else:
+        kind = "low"
+    return {
+        "cardinality": kind,
+        "distinct": int(counts.size),
+        "singletons": singletons,
+        "doubletons": int((counts == 2).sum()),
+    }
+
+
 # -- the profile ---------------------------------------------------------------
 def _check_profile_args(
     df: Any, columns: Mapping[str, str] | None, n_bins: Any, sketch_size: Any
@@ -409,7 +460,8 @@ def compute_profile(
         ``{"version": 1, "n_rows": int, "columns": {name: entry}}``. A numeric
         entry has ``kind, dtype, count, missing, missing_rate, min, max, mean,
         std, cuts, counts`` and, unless disabled, ``sketch``; a categorical
-        one ``kind, dtype, count, missing, missing_rate, categories``.
+        one ``kind, dtype, count, missing, missing_rate, categories`` and
+        ``cardinality, distinct, singletons`` (see :func:`cardinality`).
         ``count`` is the number of non-missing values, ``std`` the sample
         standard deviation (``ddof=1``, as pandas), ``counts`` has
         ``len(cuts) + 1`` entries summing to ``count``. Undefined values
@@ -482,7 +534,7 @@ def _categorical_profile(series: pd.Series) -> dict[str, Any]:
     missing = int(series.isna().sum())
     freq = _category_frequencies(series)
     ordered = sorted(freq.items(), key=lambda kv: (-kv[1], kv[0]))
-    return {
+    entry: dict[str, Any] = {
         "kind": CATEGORICAL,
         "dtype": str(series.dtype),
         "count": n - missing,
@@ -490,6 +542,7 @@ def _categorical_profile(series: pd.Series) -> dict[str, Any]:
         "missing_rate": _ratio(missing, n),
         "categories": dict(ordered),
     }
+    return {**entry, **cardinality(entry)}
 
 
 # -- internals -----------------------------------------------------------------

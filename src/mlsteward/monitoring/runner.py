@@ -144,6 +144,7 @@ def _drift_row(prefix: str, row: Any) -> CheckResult:
             "effect",
             "test",
             "p_value",
+            "p_method",
             "p_adjusted",
             "watch_threshold",
             "threshold",

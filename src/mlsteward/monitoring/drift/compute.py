@@ -43,7 +43,12 @@ from typing import Any
 
 import pandas as pd
 
-from mlsteward.datasets.profile import NUMERIC, compute_profile
+from mlsteward.datasets.profile import (
+    CATEGORICAL,
+    NUMERIC,
+    cardinality,
+    compute_profile,
+)
 from mlsteward.errors import InvalidInput
 from mlsteward.monitoring.drift import stats
 from mlsteward.monitoring.drift.charts import ColumnChart, column_chart
@@ -67,7 +72,7 @@ from mlsteward.monitoring.drift.options import (
     threshold_band,
 )
 from mlsteward.monitoring.drift.results import ColumnDrift, DriftResult, judge_rows
-from mlsteward.monitoring.drift.rows import evaluate
+from mlsteward.monitoring.drift.rows import evaluate_column
 from mlsteward.monitoring.drift.sketch import ReferenceGrid, exact_reference
 
 __all__ = [
@@ -100,6 +105,7 @@ def compute_drift(
     engine: Engine = "local",
     eps: float = stats.DEFAULT_EPS,
     on_chunk: Callable[[int], None] | None = None,
+    ids: Iterable[str] = (),
 ) -> DriftResult:
     """Drift of a window against a reference profile, streamed in chunks.
 
@@ -128,6 +134,10 @@ def compute_drift(
         eps: PSI's floor for empty bins (see :mod:`~mlsteward.monitoring.drift.stats`).
         on_chunk: Called with the row count of each chunk counted (local
             engine), e.g. to drive a progress bar.
+        ids: Columns with the ``id`` role: never tested, listed in
+            ``skipped``. Categorical columns whose reference values are all
+            distinct are identifiers too (detected from the profile, see
+            :func:`~mlsteward.datasets.profile.cardinality`).
 
     Returns:
         A :class:`DriftResult`.
@@ -151,6 +161,8 @@ def compute_drift(
     window_columns, source = _open_window(current, engine)
 
     names, skipped = select_columns(cols, methods, columns, window_columns)
+    skipped.update(_identifiers(cols, names, ids))
+    names = [n for n in names if n not in skipped]
     chosen = default_methods(reference_profile, names)
     for name, value in (methods or {}).items():
         if name in chosen:
@@ -194,10 +206,9 @@ def compute_drift(
             )
         for plan in plans:
             charts[plan.name] = column_chart(plan, states[plan.name])
-            for method in chosen[plan.name]:
-                pending.append(
-                    evaluate(plan, states[plan.name], method, TESTS[method], float(eps))
-                )
+            pending.extend(
+                evaluate_column(plan, states[plan.name], chosen[plan.name], float(eps))
+            )
     rows, column_status, verdict = judge_rows(pending, bands, float(alpha))
     return DriftResult(
         rows=rows,
@@ -211,6 +222,30 @@ def compute_drift(
         skipped=skipped,
         charts=charts,
     )
+
+
+def _identifiers(
+    cols: Mapping[str, Any], names: list[str], ids: Iterable[str]
+) -> dict[str, str]:
+    """``{column: why}`` for the identifier columns among ``names``."""
+    declared = {ids} if isinstance(ids, str) else {str(c) for c in ids}
+    out: dict[str, str] = {}
+    for name in names:
+        col = cols[name]
+        if name in declared:
+            out[name] = "id role: identifiers are never drift-tested"
+        elif (
+            isinstance(col, Mapping)
+            and col.get("kind") == CATEGORICAL
+            and isinstance(col.get("categories"), Mapping)
+            and cardinality(col)["cardinality"] == "identifier"
+        ):
+            out[name] = (
+                f"identifier-like: all {col.get('count')} reference values are "
+                "distinct, so there is no distribution to compare (declare it "
+                "with the id role to say so)"
+            )
+    return out
 
 
 def _open_window(current: Any, engine: str) -> tuple[set[str], Any]:
@@ -309,6 +344,7 @@ def drift_report(
     mode: Mode | None = None,
     engine: Engine = "local",
     on_chunk: Callable[[int], None] | None = None,
+    ids: Iterable[str] = (),
 ) -> DriftResult:
     """Compare a window with a reference: per-column table and verdict.
 
@@ -317,7 +353,7 @@ def drift_report(
             version (anything with a ``profile`` attribute).
         current: A DataFrame, an iterable of DataFrames, or (with
             ``engine="dask"``) a Dask DataFrame.
-        methods, thresholds, alpha, columns, engine, on_chunk: See
+        methods, thresholds, alpha, columns, engine, on_chunk, ids: See
             :func:`compute_drift`.
         mode: ``"exact"`` (KS and Wasserstein against every reference value;
             needs a DataFrame reference, and is its default) or ``"sketch"``
@@ -370,4 +406,5 @@ def drift_report(
         reference_sample=sample,
         engine=engine,
         on_chunk=on_chunk,
+        ids=ids,
     )

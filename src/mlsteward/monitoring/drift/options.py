@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-from mlsteward.datasets.profile import CATEGORICAL, NUMERIC
+from mlsteward.datasets.profile import CATEGORICAL, NUMERIC, cardinality
 from mlsteward.errors import InvalidInput
 from mlsteward.monitoring.drift import stats
 
@@ -37,27 +37,38 @@ __all__ = [
     "threshold_band",
 ]
 
-DriftMethod = Literal["psi", "ks", "chi2", "jensen_shannon", "wasserstein"]
+DriftMethod = Literal["psi", "ks", "chi2", "jensen_shannon", "wasserstein", "unseen"]
 DriftStatus = Literal["stable", "watch", "drift"]
 Mode = Literal["exact", "sketch"]
 Engine = Literal["local", "dask"]
 
-METHODS: tuple[str, ...] = ("psi", "ks", "chi2", "jensen_shannon", "wasserstein")
+METHODS: tuple[str, ...] = (
+    "psi",
+    "ks",
+    "chi2",
+    "jensen_shannon",
+    "wasserstein",
+    "unseen",
+)
 STATUSES: tuple[str, ...] = ("stable", "watch", "drift")
 #: Methods allowed per column kind (KS and Wasserstein need an order).
 KIND_METHODS: dict[str, tuple[str, ...]] = {
-    NUMERIC: METHODS,
-    CATEGORICAL: ("psi", "chi2", "jensen_shannon"),
+    NUMERIC: ("psi", "ks", "chi2", "jensen_shannon", "wasserstein"),
+    CATEGORICAL: ("psi", "chi2", "jensen_shannon", "unseen"),
 }
 #: The significance test paired with each method. PSI and Jensen-Shannon are
 #: computed on the reference bins (plus missing and unseen bins); chi-square on
-#: those same bins is the test of exactly that table.
+#: those same bins is the test of exactly that table (pooled where sparse, see
+#: :mod:`~mlsteward.monitoring.drift.contingency`). ``unseen`` compares the
+#: window's share of never-seen categories with the share the reference
+#: predicts (Good-Turing: its share of one-off categories).
 TESTS: dict[str, str] = {
     "psi": "chi2",
     "ks": "ks",
     "chi2": "chi2",
     "jensen_shannon": "chi2",
     "wasserstein": "ks",
+    "unseen": "unseen",
 }
 #: ``(watch, drift)`` bands on each method's effect size. For a normal column
 #: whose mean moves by a quarter / a half of a standard deviation, every
@@ -68,7 +79,11 @@ DEFAULT_THRESHOLDS: dict[str, tuple[float, float]] = {
     "chi2": (0.3, 0.5),
     "jensen_shannon": (0.1, 0.2),
     "wasserstein": (0.25, 0.5),
+    "unseen": (0.05, 0.1),
 }
+
+
+_NEEDS = {"unseen": "counts categories"}
 
 
 # -- methods and thresholds -------------------------------------------------------
@@ -79,9 +94,13 @@ def default_methods(
 
     Numeric columns get ``["psi", "ks"]`` (``["psi", "chi2"]`` when the
     profile predates quantile sketches, since KS then has no reference
-    distribution), categorical columns ``["psi", "chi2"]``. Nothing here
-    looks at a window, so the choice can be stored when a monitor is created
-    and reused on every run.
+    distribution), categorical columns ``["psi", "chi2"]``, high-cardinality
+    categorical columns (:func:`~mlsteward.datasets.profile.cardinality`)
+    ``["psi", "chi2", "unseen"]`` (their PSI and chi-square read the top
+    categories plus one "rest" bin; ``unseen`` compares the share of new
+    values with the Good-Turing share). Nothing here looks at a window, so
+    the choice can be stored when a monitor is created and reused on every
+    run.
 
     Args:
         profile: A profile from :func:`~mlsteward.datasets.profile.compute_profile`.
@@ -100,6 +119,8 @@ def default_methods(
         col = cols[name]
         if col.get("kind") == NUMERIC:
             out[name] = ["psi", "ks"] if "sketch" in col else ["psi", "chi2"]
+        elif cardinality(col)["cardinality"] == "high":
+            out[name] = ["psi", "chi2", "unseen"]
         else:
             out[name] = ["psi", "chi2"]
     return out
@@ -150,8 +171,8 @@ def method_list(name: str, value: Any, kind: str) -> list[str]:
             )
         if m not in allowed:
             raise InvalidInput(
-                f"method {m!r} needs ordered values, but column {name!r} is "
-                f"{kind}; choose from {list(allowed)}",
+                f"method {m!r} {_NEEDS.get(m, 'needs ordered values')}, but "
+                f"column {name!r} is {kind}; choose from {list(allowed)}",
                 field="methods",
                 allowed=list(allowed),
             )

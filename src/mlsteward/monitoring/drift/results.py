@@ -45,6 +45,7 @@ class ColumnDrift:
     unseen_current: int = 0
     error_bound: float | None = None
     note: str | None = None
+    p_method: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,16 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats as _st
 
-from mlsteward.datasets.profile import NUMERIC
+from mlsteward.datasets.profile import NUMERIC, cardinality
 from mlsteward.errors import InvalidInput
 from mlsteward.monitoring.drift import stats
+from mlsteward.monitoring.drift.contingency import (
+    MIN_EXPECTED,
+    TableTest,
+    homogeneity_test,
+)
 from mlsteward.monitoring.drift.engines import ColumnPlan, ColumnState
+from mlsteward.monitoring.drift.options import TESTS
 from mlsteward.monitoring.drift.sketch import (
     KS_EXACT_MAX_N,
     ks_from_counts,
@@ -25,9 +31,25 @@ from mlsteward.monitoring.drift.sketch import (
     wasserstein_from_sums,
 )
 
-__all__ = ["binned", "evaluate", "holm", "status_of"]
+__all__ = [
+    "MAX_TOP",
+    "TOP_MIN_COUNT",
+    "binned",
+    "evaluate",
+    "evaluate_column",
+    "holm",
+    "status_of",
+    "top_categories",
+]
 
 Status = Literal["stable", "watch", "drift"]
+
+#: A high-cardinality column's "top" categories, read one by one: at most
+#: this many of the most frequent ...
+MAX_TOP = 20
+#: ... each seen at least this often in the reference. Every other category,
+#: and every value the reference never saw, falls in one "rest" bin.
+TOP_MIN_COUNT = 25
 
 
 def binned(plan: ColumnPlan, st: ColumnState) -> tuple[np.ndarray, np.ndarray]:
@@ -46,14 +68,67 @@ def binned(plan: ColumnPlan, st: ColumnState) -> tuple[np.ndarray, np.ndarray]:
             np.append(st.counts, st.missing).astype(np.float64),
         )
     ref = np.asarray(list(col["categories"].values()), dtype=np.float64)
+    if cardinality(col)["cardinality"] == "high":
+        # New values are expected here: one "rest" bin holds the rare
+        # categories and the unseen ones (docs/monitoring-drift.md).
+        top = top_categories(ref)
+        rest = float(ref.sum() - ref[top].sum())
+        cur_rest = float(st.counts.sum() - st.counts[top].sum() + st.unseen)
+        return (
+            np.concatenate([ref[top], [rest, ref_missing]]),
+            np.concatenate([st.counts[top], [cur_rest, st.missing]]).astype(np.float64),
+        )
     return (
         np.concatenate([ref, [0.0, ref_missing]]),
         np.concatenate([st.counts, [st.unseen, st.missing]]).astype(np.float64),
     )
 
 
+def top_categories(ref: np.ndarray) -> np.ndarray:
+    """Indices of a high-cardinality column's top categories, most frequent
+    first: at most :data:`MAX_TOP`, each counted :data:`TOP_MIN_COUNT` times
+    or more in the reference.
+
+    Example:
+        >>> top_categories(np.array([3.0, 50.0, 30.0, 1.0])).tolist()
+        [1, 2]
+    """
+    order = np.argsort(-ref, kind="stable")[:MAX_TOP]
+    return order[ref[order] >= TOP_MIN_COUNT]
+
+
+def evaluate_column(
+    plan: ColumnPlan, st: ColumnState, methods: Sequence[str], eps: float
+) -> list[dict[str, Any]]:
+    """The report rows of one column, one per method (see :func:`evaluate`);
+    the test on the bins is computed once and shared by its methods."""
+    bins: TableTest | None = None
+    out = []
+    for method in methods:
+        test = TESTS[method]
+        if test == "chi2" and bins is None:
+            bins = homogeneity_test(*_checked_bins(plan, st))
+        out.append(evaluate(plan, st, method, test, eps, bins))
+    return out
+
+
+def _checked_bins(plan: ColumnPlan, st: ColumnState) -> tuple[np.ndarray, np.ndarray]:
+    ref, cur = binned(plan, st)
+    if ref.sum() <= 0:
+        raise InvalidInput(
+            f"the reference profile of column {plan.name!r} has no rows",
+            field=plan.name,
+        )
+    return ref, cur
+
+
 def evaluate(
-    plan: ColumnPlan, st: ColumnState, method: str, test: str, eps: float
+    plan: ColumnPlan,
+    st: ColumnState,
+    method: str,
+    test: str,
+    eps: float,
+    bins_test: TableTest | None = None,
 ) -> dict[str, Any]:
     """One report row (without its adjusted p-value and status) from counts.
 
@@ -61,8 +136,11 @@ def evaluate(
         plan: The column's plan.
         st: The window's counts for the column.
         method: The method of the row.
-        test: Its paired test, ``"chi2"`` (on the bins) or ``"ks"``.
+        test: Its paired test, ``"chi2"`` (on the bins), ``"ks"`` or
+            ``"unseen"`` (new values against the Good-Turing share).
         eps: PSI's floor.
+        bins_test: The chi-square test of the column's bins, if already
+            computed (:func:`evaluate_column` shares it between methods).
 
     Returns:
         The fields of :class:`~mlsteward.monitoring.drift.compute.ColumnDrift` but
@@ -85,36 +163,85 @@ def evaluate(
         "statistic": None,
         "effect": None,
         "p_value": None,
+        "p_method": None,
     }
     notes: list[str] = []
     if st.unseen:
         notes.append(f"{st.unseen} value(s) in categories the reference never saw")
     if test == "chi2":
-        ref, cur = binned(plan, st)
-        if ref.sum() <= 0:
-            raise InvalidInput(
-                f"the reference profile of column {plan.name!r} has no rows",
-                field=plan.name,
-            )
-        chi = stats.chi_square(ref, cur)
-        row["p_value"] = chi.pvalue
-        if method == "psi":
-            row["statistic"] = stats.psi(ref, cur, eps)
-        elif method == "jensen_shannon":
-            row["statistic"] = stats.jensen_shannon(ref, cur)
-        else:
-            row["statistic"] = chi.statistic
-        row["effect"] = (
-            math.sqrt(chi.statistic * (1.0 / ref.sum() + 1.0 / cur.sum()))
-            if method == "chi2"
-            else row["statistic"]
-        )
+        ref, cur = _checked_bins(plan, st)
+        chi = bins_test or homogeneity_test(ref, cur)
+        _fill_binned(row, method, chi, ref, cur, eps)
+        notes.append(chi.describe(st.n) or "")
+    elif test == "unseen":
+        notes.append(_evaluate_unseen(plan, st, row))
     else:
         _evaluate_ordered(plan, st, method, row, notes)
     if st.n and st.missing == st.n:
         notes.append("every value in the window is missing")
-    row["note"] = "; ".join(notes) or None
+    row["note"] = "; ".join(n for n in notes if n) or None
     return row
+
+
+def _fill_binned(
+    row: dict[str, Any],
+    method: str,
+    chi: TableTest,
+    ref: np.ndarray,
+    cur: np.ndarray,
+    eps: float,
+) -> None:
+    """Statistic, effect and p-value of a method read on the bins."""
+    row["p_value"] = chi.pvalue
+    row["p_method"] = chi.p_method
+    if method == "psi":
+        row["statistic"] = row["effect"] = stats.psi(ref, cur, eps)
+    elif method == "jensen_shannon":
+        row["statistic"] = row["effect"] = stats.jensen_shannon(ref, cur)
+    else:
+        row["statistic"] = chi.statistic
+        row["effect"] = math.sqrt(chi.statistic * (1.0 / ref.sum() + 1.0 / cur.sum()))
+
+
+def _evaluate_unseen(plan: ColumnPlan, st: ColumnState, row: dict[str, Any]) -> str:
+    """New values in the window against the share the reference predicts.
+
+    The Good-Turing estimate of the chance that a new draw shows a category
+    the reference never saw is the reference's share of one-off categories
+    (``q = N1 / n``); the effect is the absolute difference between the
+    window's share of unseen values and ``q``. The test: with at least
+    :data:`~mlsteward.monitoring.drift.contingency.MIN_EXPECTED` expected
+    unseen and seen values in the window, a two-sided z-test whose variance
+    adds the window's binomial variance and the estimate's own,
+    ``(N1 + 2 N2 - N1**2 / n) / n**2`` (Esty, 1983); below that, scipy's
+    exact two-sided binomial test against ``(N1 + 1) / (n + 1)``. Returns
+    the row's note.
+    """
+    col = plan.profile_col
+    count = int(col.get("count", 0) or 0)
+    present = st.present
+    if count == 0 or present == 0:
+        side = "reference" if count == 0 else "window"
+        return f"unseen not computed: the {side} has no non-missing value"
+    card = cardinality(col)
+    n1, n2 = int(card["singletons"]), int(card.get("doubletons", 0))
+    expected = n1 / count
+    share = st.unseen / present
+    row["statistic"] = share
+    row["effect"] = abs(share - expected)
+    if present * min(expected, 1.0 - expected) >= MIN_EXPECTED:
+        var_ref = max(n1 + 2 * n2 - n1 * n1 / count, 0.0) / count**2
+        var = expected * (1.0 - expected) / present + var_ref
+        row["p_value"] = float(2.0 * _st.norm.sf(abs(share - expected) / var**0.5))
+        row["p_method"] = "good_turing_z"
+    else:
+        q = (n1 + 1) / (count + 1)
+        row["p_value"] = float(_st.binomtest(st.unseen, present, q).pvalue)
+        row["p_method"] = "binomial"
+    return (
+        f"new values: {share:.1%} of the window, {expected:.1%} expected "
+        "(the reference's one-off categories, Good-Turing)"
+    )
 
 
 def _evaluate_ordered(
