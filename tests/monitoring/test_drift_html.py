@@ -162,6 +162,25 @@ def test_categories_top_other_and_unseen(
     )
 
 
+def test_a_high_cardinality_column_shows_its_top_and_one_rare_or_new_bar() -> None:
+    """The bars are the ones its tests read: the top categories (25+ rows)
+    and one bar of the rare and the new values, whose PSI is the row's."""
+    rng = np.random.default_rng(5)
+    common = rng.choice(["clerk", "driver", "nurse"], 3_000)
+    ref = pd.DataFrame({"title": [*common, *(f"r{i}" for i in range(600))]})
+    cur = pd.DataFrame({"title": [*common[:500], *(f"n{i}" for i in range(120))]})
+    report = mlsteward.drift_report(ref, cur)
+    chart = report.charts["title"]
+    assert sorted(chart.labels[:3]) == ["clerk", "driver", "nurse"]
+    assert chart.labels[3:] == ["(rare or new)"]
+    assert (chart.reference[-1], chart.current[-1]) == (600, 120)
+    assert sum(chart.reference) == len(ref) and sum(chart.current) == len(cur)
+    (psi_row,) = [r for r in report.rows if r.column == "title" and r.method == "psi"]
+    assert psi(np.asarray(chart.reference), np.asarray(chart.current)) == pytest.approx(
+        psi_row.statistic, abs=1e-12
+    )
+
+
 def test_user_text_is_escaped(report: DriftResult, page: str) -> None:
     assert "<script>alert(" not in page
     assert HOSTILE.replace("<", "&lt;").replace(">", "&gt;") in page
@@ -194,7 +213,7 @@ def test_page_size_grows_with_columns_not_rows() -> None:
     rng = np.random.default_rng(3)
     sizes = []
     for n in (2_000, 20_000):
-        data = {f"c{j}": rng.integers(0, 500, n).astype(str) for j in range(30)}
+        data = {f"c{j}": rng.integers(0, 50, n).astype(str) for j in range(30)}
         data |= {f"x{j}": rng.normal(size=n) for j in range(30)}
         frame = pd.DataFrame(data)
         page = mlsteward.drift_report(frame, frame.iloc[::-1]).to_html()

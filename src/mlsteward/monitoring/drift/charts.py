@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlsteward.datasets.profile import NUMERIC
+from mlsteward.datasets.profile import NUMERIC, cardinality
 from mlsteward.monitoring.drift.engines import ColumnPlan, ColumnState
-from mlsteward.monitoring.drift.rows import binned
+from mlsteward.monitoring.drift.rows import binned, top_categories
 
 __all__ = ["TOP_CATEGORIES", "ColumnChart", "column_chart"]
 
@@ -30,6 +30,7 @@ __all__ = ["TOP_CATEGORIES", "ColumnChart", "column_chart"]
 TOP_CATEGORIES = 20
 MISSING = "(missing)"
 UNSEEN = "(not in reference)"
+RARE_OR_NEW = "(rare or new)"
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ def column_chart(plan: ColumnPlan, state: ColumnState) -> ColumnChart:
         r_counts, c_counts = _ints(ref[:k]), _ints(cur[:k])
         tail = [MISSING]
         folded = 0
+    elif cardinality(plan.profile_col)["cardinality"] == "high":
+        return _high_cardinality(plan, ref, cur)
     else:
         names = [str(key) for key in plan.profile_col["categories"]]
         k = len(names)
@@ -87,6 +90,26 @@ def column_chart(plan: ColumnPlan, state: ColumnState) -> ColumnChart:
             r_counts.append(int(r))
             c_counts.append(int(c))
     return ColumnChart(plan.name, plan.kind, labels, r_counts, c_counts, cuts, folded)
+
+
+def _high_cardinality(
+    plan: ColumnPlan, ref: np.ndarray, cur: np.ndarray
+) -> ColumnChart:
+    """The bars the tests read for a high-cardinality column: its top
+    categories, one bar of the rare and new values, and the missing."""
+    categories = plan.profile_col["categories"]
+    names = [str(key) for key in categories]
+    top = top_categories(np.asarray(list(categories.values()), dtype=np.float64))
+    labels = [names[i] for i in top]
+    k = len(labels)
+    r_counts, c_counts = _ints(ref[:k]), _ints(cur[:k])
+    for label, r, c in zip([RARE_OR_NEW, MISSING], ref[k:], cur[k:], strict=True):
+        if r or c or label == RARE_OR_NEW:
+            labels.append(label)
+            r_counts.append(int(r))
+            c_counts.append(int(c))
+    folded = len(names) - k
+    return ColumnChart(plan.name, plan.kind, labels, r_counts, c_counts, None, folded)
 
 
 def _top(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
