@@ -20,6 +20,7 @@ from mlsteward.errors import (
     NotFound,
     PolicyViolation,
     Unauthenticated,
+    Unavailable,
     UnsafeArtifact,
 )
 from mlsteward.spec import error_of
@@ -41,6 +42,7 @@ STATUS: dict[type[MlstewardError], int] = {
     Unauthenticated: 401,
     IntegrityError: 500,
     UnsafeArtifact: 422,
+    Unavailable: 503,
 }
 
 PROBLEM = "application/problem+json"

@@ -33,13 +33,14 @@ import orjson
 from mlsteward.context import Context
 from mlsteward.errors import NotFound
 from mlsteward.registry.service import ModelRegistry
-from mlsteward.serving.batching import Batcher
+from mlsteward.serving.batching import Batcher, limit_threads
 from mlsteward.serving.deployments import DeploymentService
 from mlsteward.serving.live_model import LiveModel, known_categories
 from mlsteward.serving.log.journal import Journal, request_line
 from mlsteward.serving.log.service import PredictionLog
 from mlsteward.serving.log.writer import LogShipper, replay
 from mlsteward.serving.models import Deployment
+from mlsteward.serving.outages import Outages, database_errors
 from mlsteward.serving.prometheus import ServingMetrics
 from mlsteward.serving.schema import Batch, RequestSchema
 
@@ -53,23 +54,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 _SHADOW_BACKLOG = 10_000
-
-
-def limit_threads() -> None:
-    """One OpenMP/BLAS thread per serving process.
-
-    On a busy machine the default (a thread per core) lets one-row
-    predictions queue behind each other's thread pools (p99 of hundreds of
-    milliseconds); the server's concurrency comes from batching instead.
-    """
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:  # scikit-learn brings it; nothing to limit without
-        pass
 
 
 _RAND_B = (1 << 62) - 1
@@ -181,6 +165,7 @@ class ServingRuntime:
         self._explainers: dict[tuple[str, int, str], Any] = {}
         self.names = list(names) if names is not None else None
         self.metrics = metrics or ServingMetrics()
+        self.outages = Outages(self.metrics)
         s = ctx.settings
         self.max_rows = s.serving_max_rows
         self.max_body = s.serving_max_body_bytes
@@ -211,8 +196,15 @@ class ServingRuntime:
         self._journal.open()
         m = self.metrics
 
+        outages = self.outages
+
         def written(n: int) -> None:
             m.log_written.inc(n)
+            outages.recovered("database")
+
+        def failed(error: str) -> None:  # the records stay journaled
+            m.log_errors.inc()
+            outages.failed("database", error)
 
         self._writer = LogShipper(
             self.ctx.store,
@@ -220,7 +212,7 @@ class ServingRuntime:
             flush_seconds=self.ctx.settings.serving_log_flush_ms / 1000,
             durable=self.fsync,
             on_written=written,
-            on_error=m.log_errors.inc,
+            on_error=failed,
         )
         await asyncio.to_thread(self._writer.start)
         writer = self._writer
@@ -248,8 +240,12 @@ class ServingRuntime:
                 await self.refresh()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # keep serving the routes we have
+            except database_errors() as exc:  # keep serving the routes we have
+                self.outages.failed("database", exc)
+            except Exception:
                 _log.exception("refreshing deployments failed; will retry")
+            else:
+                self.outages.recovered("database")
 
     async def refresh(self, *, initial: bool = False) -> None:
         """Load deployments whose revision changed; swap them in."""
