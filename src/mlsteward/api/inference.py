@@ -22,6 +22,7 @@ only here: problem+json for ``/predict``, ``{"error": ...}`` for v2.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import time
@@ -309,14 +310,17 @@ class InferenceApp:
     async def _health(self, send: Send, which: str) -> None:
         """``/v2/health/live`` and ``/v2/health/ready``. Degraded by a
         database outage, the server still serves: ready, and it names what
-        is out; unable to journal, it is not ready."""
+        is out. Unable to journal, it is not ready; each probe then tries a
+        new journal segment, so it is ready again once space returns."""
         if which == "live":
             return await _respond(send, 200, {"live": True})
         if which != "ready":
             return await _respond(send, 404, {"error": "no route GET /v2/..."})
         rt = self.runtime
+        ready = rt.ready
+        if ready and "journal" in rt.outages.open:
+            ready = await asyncio.to_thread(rt.journal_writable)
         degraded = rt.outages.degraded
-        ready = rt.ready and "journal" not in degraded
         body: dict[str, Any] = {"live": True, "ready": ready}
         if degraded:
             body["degraded"] = degraded

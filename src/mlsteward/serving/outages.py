@@ -26,7 +26,7 @@ from typing import Any
 
 from mlsteward.errors import Unavailable
 
-__all__ = ["CAUSES", "RETRY_AFTER", "Outages", "database_errors"]
+__all__ = ["CAUSES", "JOURNAL_OUT", "RETRY_AFTER", "Outages", "database_errors"]
 
 _log = logging.getLogger("mlsteward.serving")
 
@@ -40,18 +40,24 @@ CAUSES = {
     "unlogged",
 }
 
+#: What a request refused for want of a journal is told.
+JOURNAL_OUT = (
+    "the prediction journal cannot be written (disk full?); the request was "
+    "not answered, since every answer must be logged: try again shortly"
+)
+
 #: Seconds a refused caller is asked to wait (``Retry-After``).
 RETRY_AFTER = 5
 
 
 def database_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean the database is out rather than a bug: the
-    driver's connection and operational errors, a pool timeout, a socket
-    error."""
+    driver's errors as SQLAlchemy wraps them (connection refused, server
+    gone, file unreadable), and a pool timeout."""
     from sqlalchemy.exc import DBAPIError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    return (DBAPIError, PoolTimeout, OSError)
+    return (DBAPIError, PoolTimeout)
 
 
 class Outages:
@@ -65,7 +71,10 @@ class Outages:
 
     def __init__(self, metrics: Any) -> None:
         self.metrics = metrics
-        self._since: dict[str, float] = {}
+        #: Open episodes: cause -> when it began (monotonic). Empty, as it
+        #: almost always is, it is falsy: the request path tests only that.
+        self.open: dict[str, float] = {}
+        self._since = self.open
         self._lock = threading.Lock()
 
     @property
