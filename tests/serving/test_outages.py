@@ -184,3 +184,39 @@ def test_a_database_outage_under_load_fails_no_request_and_loses_no_record(
     out = server.output()
     assert "Traceback" not in out
     assert out.count("outage began") == 1 and out.count("outage ended") == 1
+
+
+def test_the_control_plane_answers_503_once_warned_in_a_database_outage(
+    own_database: tuple[Engine, str, str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from mlsteward.api.app import create_app
+    from mlsteward.sdk import Client
+
+    admin, name, url = own_database
+    settings = Settings(home=tmp_path / "home", db_url=url, actor="tester")
+    client = Client(settings)
+    headers = {"Authorization": f"Bearer {make_user(client.ctx, 'root', 'admin')}"}
+    api = TestClient(create_app(settings))
+    assert api.get("/api/v1/models", headers=headers).status_code == 200
+    with admin.connect() as conn:
+        conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+        _terminate(conn, name)
+    caplog.clear()
+    for _ in range(3):
+        r = api.get("/api/v1/models", headers=headers)
+        assert r.status_code == 503, r.text
+        assert r.headers["retry-after"] == "5"
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["detail"] == (
+            "the metadata database is unreachable; try again shortly"
+        )
+    began = [rec for rec in caplog.records if "outage began" in rec.getMessage()]
+    assert len(began) == 1 and not any(rec.exc_info for rec in caplog.records)
+    with admin.connect() as conn:
+        conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+    assert api.get("/api/v1/models", headers=headers).status_code == 200
+    client.close()

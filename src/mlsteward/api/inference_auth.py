@@ -90,7 +90,7 @@ class InferenceAuth:
         now = time.monotonic()
         refused = self._refused.get(presented)
         if refused is not None and refused[0] > now:
-            raise refused[1]
+            raise _again(refused[1])
         try:
             principal = await asyncio.to_thread(
                 IdentityService(self.ctx).authenticate, presented or None
@@ -113,7 +113,7 @@ class InferenceAuth:
         self, presented: str, refused: tuple[float, Forbidden] | None, now: float
     ) -> Any:
         if refused is not None:
-            raise refused[1]  # a revoked token stays revoked
+            raise _again(refused[1])  # a revoked token stays revoked
         hit = self._good.get(presented)
         if hit is not None and now - hit[1] <= self.grace:
             # Ask the database again for this token only after another TTL.
@@ -127,6 +127,12 @@ class InferenceAuth:
             f"{self.grace:.0f} s (MLSTEWARD_SERVING_AUTH_GRACE_SECONDS); "
             "try again shortly",
         )
+
+
+def _again(exc: Forbidden) -> Forbidden:
+    """A new copy of a remembered refusal: raising one object again and
+    again would grow its traceback with every request."""
+    return type(exc)(exc.message, field=exc.field, **exc.details)
 
 
 def _bounded(cache: dict[str, Any]) -> dict[str, Any]:

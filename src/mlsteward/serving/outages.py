@@ -50,7 +50,7 @@ JOURNAL_OUT = (
 RETRY_AFTER = 5
 
 
-def database_errors() -> tuple[type[BaseException], ...]:
+def database_errors() -> tuple[type[Exception], ...]:
     """Exceptions that mean the database is out rather than a bug: the
     driver's errors as SQLAlchemy wraps them (connection refused, server
     gone, file unreadable), and a pool timeout."""
