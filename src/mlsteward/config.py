@@ -87,6 +87,11 @@ class Settings(BaseSettings):
             prediction log table (default 200 ms).
         serving_poll_seconds: How often a running server checks the store
             for deployment changes (default 1 s).
+        serving_auth_grace_seconds: While the metadata database is out, how
+            long after its last successful check a token is still let in to
+            the inference server (``MLSTEWARD_SERVING_AUTH_GRACE_SECONDS``,
+            default 900 s; 0 turns the grace off). A token seen refused
+            stays refused.
         serving_journal_dir: Folder of the prediction journal (default
             ``serving/journal`` in ``home``); must be a local file system.
         jobs_lease_seconds: How long a worker holds a claimed job without a
@@ -137,6 +142,7 @@ class Settings(BaseSettings):
     serving_log_fsync: bool = False
     serving_log_flush_ms: int = Field(default=200, ge=1)
     serving_poll_seconds: float = Field(default=1.0, gt=0.0)
+    serving_auth_grace_seconds: float = Field(default=900.0, ge=0.0)
     serving_journal_dir: Path | None = None
     jobs_lease_seconds: float = Field(default=60.0, gt=0.0)
     jobs_poll_seconds: float = Field(default=1.0, gt=0.0)

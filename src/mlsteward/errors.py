@@ -18,6 +18,7 @@ __all__ = [
     "NotFound",
     "PolicyViolation",
     "Unauthenticated",
+    "Unavailable",
     "UnsafeArtifact",
 ]
 
@@ -97,3 +98,11 @@ class UnsafeArtifact(MlstewardError):
     """An artifact would run code or load types mlsteward does not trust."""
 
     code = "unsafe_artifact"
+
+
+class Unavailable(MlstewardError):
+    """A dependency (the metadata database, the journal's disk) is out for
+    now; the same request may succeed later. ``retry_after`` (seconds) says
+    when to try again."""
+
+    code = "unavailable"

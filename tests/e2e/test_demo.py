@@ -121,3 +121,37 @@ def test_a_second_demo_in_the_same_home_is_refused(tmp_path) -> None:  # type: i
     assert out.returncode == 1, out.stderr
     assert "another mlsteward demo is running" in said and str(os.getpid()) in said
     assert not (home / "tokens").exists()  # it touched nothing
+
+
+def test_the_demo_refuses_a_home_where_its_model_is_deployed(
+    tmp_path: Path,
+    credit,
+    trained,  # type: ignore[no-untyped-def]
+) -> None:
+    from mlsteward.config import Settings
+    from mlsteward.sdk import Client
+
+    home = tmp_path / "home"
+    client = Client(Settings(home=home, actor="tester"))
+    fitted, features = trained
+    client.register_model("credit-risk", fitted, credit[features])
+    client.set_alias("credit-risk", "champion", 1)
+    client.create_deployment("live-credit", "credit-risk@champion")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLSTEWARD_")}
+    out = subprocess.run(
+        [sys.executable, "-m", "mlsteward", "demo", "--home", str(home)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    said = " ".join(out.stderr.split())
+    assert out.returncode == 1, out.stderr
+    assert "deployment(s) live-credit serve model 'credit-risk'" in said
+    assert "another home (--home)" in said
+    client.login((home / "tokens" / "admin").read_text().strip())
+    # Nothing trained, nothing moved.
+    assert [v.version for v in client.list_versions("credit-risk")] == [1]
+    assert client.get_deployment("live-credit").champion_version == 1
+    client.close()

@@ -8,7 +8,11 @@ from fastapi import FastAPI
 
 from mlsteward.api.docs import install_docs
 from mlsteward.api.guard import ControlGuard
-from mlsteward.api.problems import PROBLEM_RESPONSES, install_problem_handlers
+from mlsteward.api.problems import (
+    PROBLEM_RESPONSES,
+    DatabaseOutage,
+    install_problem_handlers,
+)
 from mlsteward.config import Settings, get_settings
 from mlsteward.context import Context
 from mlsteward.results import Result
@@ -51,11 +55,12 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
     )
     app.state.ctx = ctx
     app.state.auth_required = ctx.settings.auth_required
-    install_problem_handlers(app)
+    outage = DatabaseOutage()  # one warning per episode, from either side
+    install_problem_handlers(app, outage)
     install_docs(app)
     # Outermost: a request without a valid token is refused before its body
     # is read, and no body past the limit is read at all.
-    app.add_middleware(ControlGuard, ctx=ctx, routes=lambda: app.routes)
+    app.add_middleware(ControlGuard, ctx=ctx, routes=lambda: app.routes, outage=outage)
 
     @app.get("/api/v1/health", tags=["health"])
     def health() -> Health:

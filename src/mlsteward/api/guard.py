@@ -30,9 +30,11 @@ import orjson
 from fastapi import HTTPException
 
 from mlsteward.api.principals import PrincipalCache
+from mlsteward.api.problems import DATABASE_OUT, DatabaseOutage
 from mlsteward.context import Context
 from mlsteward.errors import MlstewardError
 from mlsteward.identity.service import IdentityService
+from mlsteward.serving.outages import RETRY_AFTER, database_errors
 
 __all__ = ["OPEN_PATHS", "PRINCIPAL_KEY", "BodyTooLarge", "ControlGuard"]
 
@@ -96,8 +98,11 @@ class ControlGuard:
         app: ASGIApp,
         ctx: Context,
         routes: Callable[[], Iterable[Any]] | None = None,
+        outage: DatabaseOutage | None = None,
     ) -> None:
         self.app = app
+        self.outage = outage or DatabaseOutage()
+        self._database_errors = database_errors()
         self.ctx = ctx
         self._routes = routes
         self._flat: list[Any] | None = None
@@ -129,6 +134,12 @@ class ControlGuard:
             except MlstewardError as exc:
                 body = _problem(401, type(exc).__name__, exc.message, "token", exc.code)
                 return await _answer(send, 401, body, www_authenticate="Bearer")
+            except self._database_errors as exc:
+                self.outage(exc)
+                body = _problem(
+                    503, "Unavailable", DATABASE_OUT, "token", "unavailable"
+                )
+                return await _answer(send, 503, body, retry_after=str(RETRY_AFTER))
             scope.setdefault("state", {})[PRINCIPAL_KEY] = principal
             refusal = self._role_refusal(scope, principal)
             if refusal is not None:

@@ -34,6 +34,7 @@ import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from mlsteward.api import v2
+from mlsteward.api.inference_auth import InferenceAuth
 from mlsteward.config import Settings, get_settings
 from mlsteward.context import Context
 from mlsteward.errors import (
@@ -41,7 +42,9 @@ from mlsteward.errors import (
     InvalidInput,
     MlstewardError,
     NotFound,
+    Unavailable,
 )
+from mlsteward.serving.outages import RETRY_AFTER, database_errors
 from mlsteward.serving.runtime import LiveDeployment, Scored, ServingRuntime
 from mlsteward.serving.schema import MalformedRequest, RequestTooLarge
 
@@ -55,7 +58,7 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 _JSON = b"application/json"
 _PROBLEM = b"application/problem+json"
-_AUTH_TTL = 10.0
+_DATABASE_OUT = "the metadata database is unreachable; try again shortly (Retry-After)"
 
 
 def _status(exc: MlstewardError) -> int:
@@ -69,42 +72,9 @@ def _status(exc: MlstewardError) -> int:
         return 404
     if isinstance(exc, Forbidden):
         return 401 if exc.code == "unauthenticated" else 403
+    if isinstance(exc, Unavailable):
+        return 503
     return 500
-
-
-class _Auth:
-    """Bearer tokens for inference, cached briefly: a token check costs a
-    database read, and the hot path cannot pay one per request. A revoked
-    token stops working within ``_AUTH_TTL`` seconds."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.required = bool(getattr(ctx.settings, "auth_required", False))
-        self._cache: dict[str, tuple[float, Any]] = {}
-
-    async def check(self, header: str | None, deployment: str) -> None:
-        if not self.required:
-            return
-        scheme, _, token = (header or "").partition(" ")
-        presented = token.strip() if scheme.lower() == "bearer" else ""
-        now = time.monotonic()
-        hit = self._cache.get(presented)
-        if hit is not None and hit[0] > now:
-            principal = hit[1]
-        else:
-            from mlsteward.identity.service import IdentityService
-
-            principal = await asyncio.to_thread(
-                IdentityService(self.ctx).authenticate, presented or None
-            )
-            if len(self._cache) > 1024:
-                self._cache.clear()
-            self._cache[presented] = (now + _AUTH_TTL, principal)
-        if not principal.can_infer(deployment):
-            raise Forbidden(
-                f"{principal.user} may not call deployment {deployment!r}",
-                field="token",
-            )
 
 
 class InferenceApp:
@@ -118,9 +88,10 @@ class InferenceApp:
     def __init__(self, ctx: Context, names: list[str] | None = None) -> None:
         self.ctx = ctx
         self.runtime = ServingRuntime(ctx, names)
-        self.auth = _Auth(ctx)
+        self.auth = InferenceAuth(ctx, self.runtime.outages)
         self.max_body = ctx.settings.serving_max_body_bytes
         self.max_rows = ctx.settings.serving_max_rows
+        self._database_errors = database_errors()
 
     # -- ASGI --------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -234,6 +205,10 @@ class InferenceApp:
         }
         if field is not None:
             body["field"] = field
+        if status == 503:
+            return await _send(
+                send, 503, orjson.dumps(body), _PROBLEM, **_retry_after(exc)
+            )
         await _send(send, status, orjson.dumps(body), _PROBLEM)
 
     def _classify(self, exc: Exception) -> tuple[int, str, str, str | None]:
@@ -245,6 +220,10 @@ class InferenceApp:
                 _log.error("serving error: %s", exc.message)
             reason = "unauthorized" if status in (401, 403) else exc.code
             return status, reason, exc.message, exc.field
+        if isinstance(exc, self._database_errors):
+            # An outage, not a bug: one warning per episode, a clear 503.
+            self.runtime.outages.failed("database", exc)
+            return 503, "unavailable", _DATABASE_OUT, None
         _log.exception("unexpected serving error")
         return 500, "internal", f"internal error ({type(exc).__name__})", None
 
@@ -289,14 +268,8 @@ class InferenceApp:
                 return await _respond(send, 405, {"error": "use GET"}, allow="GET")
             meta = {"name": "mlsteward", "version": __version__, "extensions": []}
             return await _respond(send, 200, meta)
-        if parts[0] == "health" and len(parts) == 2 and method == "GET":
-            if parts[1] == "live":
-                return await _respond(send, 200, {"live": True})
-            if parts[1] == "ready":
-                ready = rt.ready
-                return await _respond(
-                    send, 200 if ready else 503, {"live": True, "ready": ready}
-                )
+        if method == "GET" and parts[0] == "health" and len(parts) == 2:
+            return await self._health(send, parts[1])
         if parts[0] != "models" or len(parts) < 2:
             return await _respond(send, 404, {"error": f"no route {method} /v2/..."})
         name, rest = parts[1], parts[2:]
@@ -331,7 +304,27 @@ class InferenceApp:
                 status = 400  # the protocol's status for a bad request
             rt.metrics.requests.labels(name, "v2", str(status)).inc()
             rt.metrics.errors.labels(name, reason).inc()
-            await _respond(send, status, {"error": message})
+            extra = _retry_after(exc) if status == 503 else {}
+            await _respond(send, status, {"error": message}, **extra)
+
+    async def _health(self, send: Send, which: str) -> None:
+        """``/v2/health/live`` and ``/v2/health/ready``. Degraded by a
+        database outage, the server still serves: ready, and it names what
+        is out. Unable to journal, it is not ready; each probe then tries a
+        new journal segment, so it is ready again once space returns."""
+        if which == "live":
+            return await _respond(send, 200, {"live": True})
+        if which != "ready":
+            return await _respond(send, 404, {"error": "no route GET /v2/..."})
+        rt = self.runtime
+        ready = rt.ready
+        if ready and "journal" in rt.outages.open:
+            ready = await asyncio.to_thread(rt.journal_writable)
+        degraded = rt.outages.degraded
+        body: dict[str, Any] = {"live": True, "ready": ready}
+        if degraded:
+            body["degraded"] = degraded
+        await _respond(send, 200 if ready else 503, body)
 
     async def _model_ready(self, send: Send, name: str, version: str | None) -> None:
         """``GET /v2/models/{name}[/versions/{v}]/ready``, open without a token
@@ -401,6 +394,11 @@ class InferenceApp:
 
 class _NotImplemented(Exception):
     """A feature this server does not offer yet (501)."""
+
+
+def _retry_after(exc: Exception) -> dict[str, str]:
+    seconds = getattr(exc, "details", {}).get("retry_after", RETRY_AFTER)
+    return {"retry-after": str(int(seconds))}
 
 
 def _explain_asked(query: bytes) -> bool:

@@ -3,6 +3,8 @@ to HTTP statuses."""
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,13 +22,17 @@ from mlsteward.errors import (
     NotFound,
     PolicyViolation,
     Unauthenticated,
+    Unavailable,
     UnsafeArtifact,
 )
+from mlsteward.serving.outages import RETRY_AFTER, database_errors
 from mlsteward.spec import error_of
 
 __all__ = [
+    "DATABASE_OUT",
     "PROBLEM_RESPONSES",
     "STATUS",
+    "DatabaseOutage",
     "Problem",
     "install_problem_handlers",
     "problem",
@@ -41,6 +47,7 @@ STATUS: dict[type[MlstewardError], int] = {
     Unauthenticated: 401,
     IntegrityError: 500,
     UnsafeArtifact: 422,
+    Unavailable: 503,
 }
 
 PROBLEM = "application/problem+json"
@@ -76,7 +83,17 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _problem_response("Not found"),
     409: _problem_response("Conflicts with the current state, or a policy"),
     422: _problem_response("Invalid input; `field` names what"),
+    503: _problem_response(
+        "The metadata database is unreachable for now; retry after `Retry-After`"
+    ),
 }
+
+_log = logging.getLogger("mlsteward.api")
+#: What a request that needed the unreachable database is told.
+DATABASE_OUT = "the metadata database is unreachable; try again shortly"
+#: Seconds without a database failure after which the next one is reported
+#: as a new outage (one warning per episode, not one per request).
+_QUIET = 60.0
 
 
 def problem(
@@ -99,17 +116,53 @@ def _status_of(exc: MlstewardError) -> int:
     return 400
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+class DatabaseOutage:
+    """Reports a database outage once per episode: a failure after a quiet
+    spell of :data:`_QUIET` seconds begins a new one."""
+
+    def __init__(self) -> None:
+        self.last = float("-inf")
+
+    def __call__(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self.last > _QUIET:
+            _log.warning(
+                "outage began: the metadata database is unreachable; requests "
+                "that need it get 503 (%s: %s)",
+                type(exc).__name__,
+                str(exc)[:500],
+            )
+        self.last = now
+
+
+def install_problem_handlers(
+    app: FastAPI, outage: DatabaseOutage | None = None
+) -> None:
     @app.exception_handler(MlstewardError)
     async def _domain(_req: Request, exc: MlstewardError) -> JSONResponse:
-        return problem(
-            _status_of(exc),
+        status = _status_of(exc)
+        response = problem(
+            status,
             type(exc).__name__,
             exc.message,
             code=exc.code,
             field=exc.field,
             details=exc.details or None,
         )
+        if status == 503:
+            response.headers["Retry-After"] = str(RETRY_AFTER)
+        return response
+
+    report = outage or DatabaseOutage()
+
+    async def _database(_req: Request, exc: Exception) -> JSONResponse:
+        report(exc)
+        response = problem(503, "Unavailable", DATABASE_OUT, code="unavailable")
+        response.headers["Retry-After"] = str(RETRY_AFTER)
+        return response
+
+    for error in database_errors():
+        app.add_exception_handler(error, _database)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,12 +37,13 @@ from mlsteward.context import Context
 from mlsteward.errors import InvalidInput
 from mlsteward.identity.access import use_case
 from mlsteward.jobs.batch_io import ChunkReader, OutputWriter
+from mlsteward.jobs.batch_log import BatchMarks, append_staged, fault
 from mlsteward.jobs.handlers import JobLogger
 from mlsteward.jobs.specs import ENGINES, ScoreBatch
 from mlsteward.names import check_name
 from mlsteward.registry.models import ModelVersion
 from mlsteward.registry.service import ModelRegistry
-from mlsteward.serving.log.service import PredictionLog, PredictionRecord, redact
+from mlsteward.serving.log.service import PredictionLog
 from mlsteward.store import utcnow
 
 __all__ = [
@@ -53,8 +54,6 @@ __all__ = [
     "run_job",
 ]
 
-#: Records per prediction-log transaction in phase 2.
-LOG_BATCH_ROWS = 1000
 #: Longest request id the prediction log stores.
 MAX_REQUEST_ID = 64
 
@@ -128,6 +127,7 @@ class BatchScoringService:
         *,
         progress: Progress | None = None,
         check: Callable[[], None] | None = None,
+        batch_id: str | None = None,
     ) -> BatchScoreResult:
         """Score ``spec.input`` with ``spec.model`` into ``spec.output``; log
         every prediction.
@@ -137,6 +137,9 @@ class BatchScoringService:
                 (:class:`~mlsteward.jobs.specs.ScoreBatch`).
             progress: Called after each chunk with (phase, done, total).
             check: Called between chunks; raises to stop (job cancellation).
+            batch_id: The batch's id, the same for every attempt of a job
+                (its job id): an attempt resumes the log writes of the one
+                before and replaces its output. Default: a new id.
 
         Raises:
             InvalidInput: a bad file, column or value; nothing was written.
@@ -148,35 +151,26 @@ class BatchScoringService:
         """
         began = time.perf_counter()
         src, dst = Path(spec.input), Path(spec.output)
-        self._check_paths(src, dst, spec.overwrite)
-        mv = self.registry.get(spec.model)
+        marks = BatchMarks(self.ctx)
+        prior = marks.get(batch_id) if batch_id else None
+        # An earlier attempt of this job that reached its log phase passed
+        # this check and may have put its output in place: replace it.
+        self._check_paths(src, dst, spec.overwrite or prior is not None)
+        # ... and pinned the version its records were logged with.
+        mv = self.registry.get(prior.model if prior else spec.model)
         resolved = f"{mv.name}/{mv.version}"
         deployment = check_name(spec.deployment or f"{mv.name}-batch", "deployment")
         reader = self._reader(src, mv, spec)
         total = reader.total_rows() if progress is not None else None
-        batch_id = uuid.uuid4().hex[:16]
-        first = spec.id_column or "request_id"
-        writer = OutputWriter(
-            dst,
-            dst.with_name(f".{dst.name}.{batch_id}.partial"),
-            pa.schema(
-                [
-                    (first, pa.string()),
-                    ("score", pa.float64()),
-                    ("decision", pa.string()),
-                ]
-            ),
-            {
-                "mlsteward.model": resolved,
-                "mlsteward.deployment": deployment,
-                "mlsteward.batch_id": batch_id,
-            },
-        )
+        batch_id = batch_id or uuid.uuid4().hex[:16]
+        writer = self._writer(dst, batch_id, spec.id_column, resolved, deployment)
         staging_path = dst.with_name(f".{dst.name}.{batch_id}.log.parquet")
         staging = pq.ParquetWriter(staging_path, _STAGING)
         rows = chunks = 0
         try:
-            seen: set[str] = set()
+            ids = _Ids(
+                self.log, batch_id, spec.id_column, prior.rows_logged if prior else 0
+            )
             logged = list(
                 dict.fromkeys([*mv.signature.feature_names, *spec.log_columns])
             )
@@ -184,21 +178,26 @@ class BatchScoringService:
                 reader, mv, spec.engine, spec.scheduler, check
             ):
                 stop = start + len(frame)
-                where = f"{str(src)!r} rows {start + 1}-{stop}"
-                ids = self._request_ids(
-                    frame, start, batch_id, spec.id_column, seen, where
-                )
+                rids = ids.of(frame, start, f"{str(src)!r} rows {start + 1}-{stop}")
                 decisions = np.where(scores >= spec.threshold, "deny", "approve")
-                writer.write(
-                    pd.DataFrame({first: ids, "score": scores, "decision": decisions})
-                )
-                staging.write_table(_staged(ids, scores, decisions, ms, frame[logged]))
+                writer.write_scores(rids, scores, decisions)
+                staging.write_table(_staged(rids, scores, decisions, ms, frame[logged]))
                 rows, chunks = stop, chunks + 1
+                fault(f"scored:{chunks}")
                 if progress is not None:
                     progress("score", rows, total)
             staging.close()
-            self._append_log(staging_path, mv, deployment, spec.pii, rows, progress)
+            fault("staged")
+            append_staged(
+                marks,
+                marks.start(batch_id, resolved, deployment, spec, rows),
+                staging_path,
+                deployment=deployment,
+                pii=spec.pii,
+                progress=progress,
+            )
             writer.commit()
+            fault("renamed")
         except BaseException:
             writer.abort()
             raise
@@ -294,97 +293,28 @@ class BatchScoringService:
                 raise located(start, len(frame), exc) from exc
             yield start, frame, scores, (time.perf_counter() - began) * 1000
 
-    def _request_ids(
-        self,
-        frame: pd.DataFrame,
-        start: int,
-        batch_id: str,
-        id_column: str | None,
-        seen: set[str],
-        where: str,
-    ) -> list[str]:
-        if id_column is None:
-            return [f"{batch_id}-{start + i}" for i in range(len(frame))]
-        col = frame[id_column]
-        if col.isna().any():
-            row = start + int(np.flatnonzero(col.isna().to_numpy())[0]) + 1
-            raise InvalidInput(
-                f"{where}: row {row} has no value in id column {id_column!r}; "
-                "every row needs a request id",
-                field=id_column,
-            )
-        ids = [str(v) for v in col.tolist()]
-        for value in ids:
-            if not value or len(value) > MAX_REQUEST_ID:
-                raise InvalidInput(
-                    f"{where}: id {value!r} in column {id_column!r} must be 1-"
-                    f"{MAX_REQUEST_ID} characters",
-                    field=id_column,
-                )
-            if value in seen:
-                raise InvalidInput(
-                    f"{where}: id {value!r} in column {id_column!r} appears twice; "
-                    "request ids must be unique",
-                    field=id_column,
-                )
-            seen.add(value)
-        logged = self.log.logged(ids)
-        if logged:
-            clash = next(i for i in ids if i in logged)
-            raise InvalidInput(
-                f"{where}: request id {clash!r} (column {id_column!r}) is "
-                "already in the prediction log; each request is scored once",
-                field=id_column,
-            )
-        return ids
-
-    def _append_log(
-        self,
-        staging_path: Path,
-        mv: ModelVersion,
-        deployment: str,
-        pii: Sequence[str],
-        total: int,
-        progress: Progress | None,
-    ) -> None:
-        """Phase 2: the staged records into the prediction log."""
-        done = 0
-        try:
-            staged = pq.ParquetFile(staging_path)
-            for batch in staged.iter_batches(batch_size=LOG_BATCH_ROWS):
-                cols = batch.to_pydict()
-                records = [
-                    PredictionRecord(
-                        request_id=rid,
-                        created_at=at,
-                        deployment=deployment,
-                        model_name=mv.name,
-                        model_version=mv.version,
-                        inputs=redact(orjson.loads(inputs), pii),
-                        outputs={"score": score, "decision": decision},
-                        latency_ms=ms,
-                    )
-                    for rid, at, score, decision, ms, inputs in zip(
-                        cols["request_id"],
-                        cols["created_at"],
-                        cols["score"],
-                        cols["decision"],
-                        cols["latency_ms"],
-                        cols["inputs"],
-                        strict=True,
-                    )
+    @staticmethod
+    def _writer(
+        dst: Path, batch_id: str, id_column: str | None, model: str, deployment: str
+    ) -> OutputWriter:
+        """The output, written to a hidden file named by the batch id (so the
+        next attempt of a job replaces a killed attempt's) until complete."""
+        return OutputWriter(
+            dst,
+            dst.with_name(f".{dst.name}.{batch_id}.partial"),
+            pa.schema(
+                [
+                    (id_column or "request_id", pa.string()),
+                    ("score", pa.float64()),
+                    ("decision", pa.string()),
                 ]
-                done += self.log.append(records)
-                if progress is not None:
-                    progress("log", done, total)
-        except BaseException as exc:
-            if done:
-                exc.add_note(
-                    f"{done} of {total} predictions of this batch were logged "
-                    f"before the failure (request ids start with the batch id); "
-                    "the output file was not written"
-                )
-            raise
+            ),
+            {
+                "mlsteward.model": model,
+                "mlsteward.deployment": deployment,
+                "mlsteward.batch_id": batch_id,
+            },
+        )
 
     # -- arguments --------------------------------------------------------
     @staticmethod
@@ -406,6 +336,59 @@ class BatchScoringService:
                     "pass overwrite (--overwrite)",
                     field="output",
                 )
+
+
+class _Ids:
+    """Request ids of each chunk: ``<batch id>-<row number>``, or the id
+    column's values, checked to be unique and not yet logged (except the first
+    ``resume`` rows, which an earlier attempt of the batch logged)."""
+
+    def __init__(
+        self, log: PredictionLog, batch_id: str, column: str | None, resume: int
+    ) -> None:
+        self.log = log
+        self.batch_id = batch_id
+        self.column = column
+        self.resume = resume
+        self.seen: set[str] = set()
+
+    def of(self, frame: pd.DataFrame, start: int, where: str) -> list[str]:
+        column = self.column
+        if column is None:
+            return [f"{self.batch_id}-{start + i}" for i in range(len(frame))]
+        col = frame[column]
+        if col.isna().any():
+            row = start + int(np.flatnonzero(col.isna().to_numpy())[0]) + 1
+            raise InvalidInput(
+                f"{where}: row {row} has no value in id column {column!r}; "
+                "every row needs a request id",
+                field=column,
+            )
+        ids = [str(v) for v in col.tolist()]
+        for value in ids:
+            if not value or len(value) > MAX_REQUEST_ID:
+                raise InvalidInput(
+                    f"{where}: id {value!r} in column {column!r} must be 1-"
+                    f"{MAX_REQUEST_ID} characters",
+                    field=column,
+                )
+            if value in self.seen:
+                raise InvalidInput(
+                    f"{where}: id {value!r} in column {column!r} appears twice; "
+                    "request ids must be unique",
+                    field=column,
+                )
+            self.seen.add(value)
+        fresh = ids[max(self.resume - start, 0) :]
+        logged = self.log.logged(fresh) if fresh else set()
+        if logged:
+            clash = next(i for i in fresh if i in logged)
+            raise InvalidInput(
+                f"{where}: request id {clash!r} (column {column!r}) is "
+                "already in the prediction log; each request is scored once",
+                field=column,
+            )
+        return ids
 
 
 def _staged(
@@ -453,8 +436,11 @@ def run_job(ctx: Context, payload: dict[str, Any], log: JobLogger) -> dict[str, 
             log(f"{'scored' if phase == 'score' else 'logged'} {done}{of} rows")
 
     log(f"scoring {spec.input} with {spec.model} into {spec.output}")
+    # The job's id keys its log writes and temporary files, so a retry resumes
+    # what a killed attempt began instead of adding to it.
+    job = getattr(log, "job", None)
     result = BatchScoringService(ctx).score_file(
-        spec, progress=progress, check=log.check
+        spec, progress=progress, check=log.check, batch_id=getattr(job, "id", None)
     )
     log(
         f"scored {result.rows} rows with {result.model} in {result.seconds:.1f} s; "

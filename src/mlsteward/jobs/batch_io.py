@@ -206,6 +206,11 @@ class OutputWriter:
         else:
             frame.to_csv(self._csv, header=False, index=False)
 
+    def write_scores(self, ids: list[str], scores: Any, decisions: Any) -> None:
+        """One chunk of a batch scoring's output: request id, score, decision."""
+        names = self.schema.names
+        self.write(pd.DataFrame({names[0]: ids, names[1]: scores, names[2]: decisions}))
+
     def _close(self) -> None:
         if self._parquet is not None:
             self._parquet.close()

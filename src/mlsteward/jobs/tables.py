@@ -15,7 +15,7 @@ from sqlalchemy import (
 
 from mlsteward.store import JSONType, UTCDateTime, metadata
 
-__all__ = ["job_logs", "jobs"]
+__all__ = ["batch_scorings", "job_logs", "jobs"]
 
 #: One row per job. A worker claims a due row (``queued`` or ``failed`` with
 #: ``run_after`` passed, or ``running`` with its lease expired), marks it
@@ -58,4 +58,22 @@ job_logs = Table(
     Column("at", UTCDateTime(), nullable=False),
     Column("level", String(10), nullable=False),
     Column("message", Text, nullable=False),
+)
+
+#: One row per batch scoring that reached its log phase, keyed by its batch id
+#: (a job's batch id is the job's id, the same for every attempt). Each
+#: prediction-log transaction of the batch moves ``rows_logged`` past the
+#: records it wrote, so the next attempt starts there and adds none twice;
+#: ``model`` pins the version the first attempt resolved.
+batch_scorings = Table(
+    "batch_scorings",
+    metadata,
+    Column("batch_id", String(40), primary_key=True),
+    Column("model", String(220), nullable=False),
+    Column("deployment", String(200), nullable=False),
+    Column("output", Text, nullable=False),
+    Column("rows_total", BigInteger, nullable=False),
+    Column("rows_logged", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )

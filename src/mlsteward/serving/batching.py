@@ -18,6 +18,7 @@ loop keeps reading requests meanwhile; those requests form the next batch.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Batcher"]
+__all__ = ["Batcher", "limit_threads"]
 
 ScoreFn = Callable[[Mapping[str, Sequence[Any]], int], np.ndarray]
 _Item = tuple[Mapping[str, Sequence[Any]], int, "asyncio.Future[Any]"]
@@ -204,3 +205,20 @@ def _merge(batch: list[_Item]) -> tuple[Mapping[str, Sequence[Any]], int]:
         for name, out in merged.items():
             out.extend(columns[name])
     return merged, sum(n for _, n, _ in batch)
+
+
+def limit_threads() -> None:
+    """One OpenMP/BLAS thread per serving process.
+
+    On a busy machine the default (a thread per core) lets one-row
+    predictions queue behind each other's thread pools (p99 of hundreds of
+    milliseconds); the server's concurrency comes from batching instead.
+    """
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # scikit-learn brings it; nothing to limit without
+        pass

@@ -42,6 +42,8 @@ class ServingMetrics:
         batch_rows: Rows per model call (micro-batching at work).
         log_written / log_errors / log_pending: The prediction log writer.
         revision: Deployment revision each deployment is serving.
+        outages / degraded / stale_tokens: Outage episodes by cause (see
+            :mod:`mlsteward.serving.outages`).
     """
 
     def __init__(self) -> None:
@@ -117,7 +119,28 @@ class ServingMetrics:
             ["deployment"],
             registry=r,
         )
+        self._outage_metrics(r)
         self._children: dict[tuple[str, ...], Any] = {}
+
+    def _outage_metrics(self, r: CollectorRegistry) -> None:
+        self.outages = Counter(
+            "mlsteward_outages",
+            "Outage episodes begun, by cause (database, journal).",
+            ["cause"],
+            registry=r,
+        )
+        self.degraded = Gauge(
+            "mlsteward_degraded",
+            "1 while an outage of the cause is open, else 0.",
+            ["cause"],
+            registry=r,
+        )
+        self.stale_tokens = Counter(
+            "mlsteward_stale_token_checks",
+            "Token checks answered by the token's last successful check "
+            "because the metadata database was out.",
+            registry=r,
+        )
 
     def answered(self, deployment: str, version: int, route: str) -> tuple[Any, Any]:
         """The latency histogram and prediction counter of one route (looked

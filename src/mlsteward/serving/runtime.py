@@ -14,9 +14,7 @@ Web framework free: the ASGI adapter lives in :mod:`mlsteward.api.inference`.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import os
 import random
 import threading
 import time
@@ -31,15 +29,17 @@ import numpy as np
 import orjson
 
 from mlsteward.context import Context
-from mlsteward.errors import NotFound
+from mlsteward.errors import NotFound, Unavailable
 from mlsteward.registry.service import ModelRegistry
-from mlsteward.serving.batching import Batcher
+from mlsteward.serving.batching import Batcher, limit_threads
 from mlsteward.serving.deployments import DeploymentService
+from mlsteward.serving.ids import request_ids, route_share
 from mlsteward.serving.live_model import LiveModel, known_categories
 from mlsteward.serving.log.journal import Journal, request_line
 from mlsteward.serving.log.service import PredictionLog
 from mlsteward.serving.log.writer import LogShipper, replay
 from mlsteward.serving.models import Deployment
+from mlsteward.serving.outages import JOURNAL_OUT, Outages, database_errors
 from mlsteward.serving.prometheus import ServingMetrics
 from mlsteward.serving.schema import Batch, RequestSchema
 
@@ -53,54 +53,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 _SHADOW_BACKLOG = 10_000
-
-
-def limit_threads() -> None:
-    """One OpenMP/BLAS thread per serving process.
-
-    On a busy machine the default (a thread per core) lets one-row
-    predictions queue behind each other's thread pools (p99 of hundreds of
-    milliseconds); the server's concurrency comes from batching instead.
-    """
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:  # scikit-learn brings it; nothing to limit without
-        pass
-
-
-_RAND_B = (1 << 62) - 1
-_ids = random.Random()  # seeded from os.urandom
-os.register_at_fork(after_in_child=_ids.seed)  # a forked child draws its own
-
-
-def request_ids(n: int) -> list[str]:
-    """``n`` new request ids: 32 hex digits laid out as UUID version 7.
-
-    Time-ordered (48 bits of Unix milliseconds first), so the prediction
-    log's unique index grows at its end instead of at random places; the
-    rest is random, and the records of one request count up from one
-    random value. The random bits come from a generator seeded from the
-    operating system (and reseeded in a forked child), not from a system
-    call per request: under load that call showed up in profiles. Ids are
-    unique, not secret: nothing is authorised by knowing one.
-    """
-    rand = _ids.getrandbits(80)
-    high = (time.time_ns() // 1_000_000) << 16 | 0x7000 | (rand >> 68)
-    low = rand & _RAND_B
-    head = f"{high:016x}"
-    if n == 1:
-        return [f"{head}{(2 << 62) | low:016x}"]
-    return [f"{head}{(2 << 62) | ((low + i) & _RAND_B):016x}" for i in range(n)]
-
-
-def route_share(deployment: str, key: str) -> float:
-    """Where a sticky key falls in [0, 1): the same key, the same route."""
-    digest = hashlib.blake2b(f"{deployment}\x00{key}".encode(), digest_size=8)
-    return int.from_bytes(digest.digest(), "big") / 2**64
 
 
 @dataclass
@@ -181,6 +133,7 @@ class ServingRuntime:
         self._explainers: dict[tuple[str, int, str], Any] = {}
         self.names = list(names) if names is not None else None
         self.metrics = metrics or ServingMetrics()
+        self.outages = Outages(self.metrics)
         s = ctx.settings
         self.max_rows = s.serving_max_rows
         self.max_body = s.serving_max_body_bytes
@@ -211,8 +164,15 @@ class ServingRuntime:
         self._journal.open()
         m = self.metrics
 
+        outages = self.outages
+
         def written(n: int) -> None:
             m.log_written.inc(n)
+            outages.recovered("database")
+
+        def failed(error: str) -> None:  # the records stay journaled
+            m.log_errors.inc()
+            outages.failed("database", error)
 
         self._writer = LogShipper(
             self.ctx.store,
@@ -220,7 +180,7 @@ class ServingRuntime:
             flush_seconds=self.ctx.settings.serving_log_flush_ms / 1000,
             durable=self.fsync,
             on_written=written,
-            on_error=m.log_errors.inc,
+            on_error=failed,
         )
         await asyncio.to_thread(self._writer.start)
         writer = self._writer
@@ -248,8 +208,12 @@ class ServingRuntime:
                 await self.refresh()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # keep serving the routes we have
+            except database_errors() as exc:  # keep serving the routes we have
+                self.outages.failed("database", exc)
+            except Exception:
                 _log.exception("refreshing deployments failed; will retry")
+            else:
+                self.outages.recovered("database")
 
     async def refresh(self, *, initial: bool = False) -> None:
         """Load deployments whose revision changed; swap them in."""
@@ -310,6 +274,19 @@ class ServingRuntime:
                 )
                 found = self._models[(model, version)] = (live, batcher)
             return found
+
+    def journal_writable(self) -> bool:
+        """Whether answers can be journaled. In a ``journal`` outage this
+        tries a new segment, so a readiness probe notices the space that
+        came back even when no request arrives."""
+        if "journal" not in self.outages.open:
+            return True
+        try:
+            self._journal.rotate()
+        except OSError:
+            return False
+        self.outages.recovered("journal")
+        return True
 
     # -- serving -----------------------------------------------------------
     def deployment(self, name: str) -> LiveDeployment:
@@ -457,14 +434,20 @@ class ServingRuntime:
             flags=batch.flags if any(batch.flags) else None,
             reasons=reasons,
         )
-        _, seq = self._journal.append(line, batch.n)
+        seq = self._write(line, batch.n)
         if self.fsync:
             await self._synced(seq)
 
-    async def _append(self, lines: bytes, count: int) -> None:
-        _, seq = self._journal.append(lines, count)
-        if self.fsync:
-            await self._synced(seq)
+    def _write(self, lines: bytes, count: int) -> int:
+        """Journal ``lines``; a failed write is a ``journal`` outage (503)."""
+        try:
+            _, seq = self._journal.append(lines, count)
+        except OSError as exc:  # no answer goes out unlogged
+            self.outages.failed("journal", exc)
+            raise self.outages.unavailable("journal", JOURNAL_OUT) from None
+        if self.outages.open and not self._journal.stuck:
+            self.outages.recovered("journal")
+        return seq
 
     def _synced(self, seq: int) -> asyncio.Future[None]:
         """A future that settles once journal write ``seq`` is on disk."""
@@ -520,7 +503,8 @@ class ServingRuntime:
                 }
                 for i, s in enumerate(scores.tolist())
             ]
-            await self._append(
+            # Not awaited in fsync mode: no answer waits for a shadow record.
+            self._write(
                 b"".join(
                     orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in records
                 ),
@@ -529,8 +513,9 @@ class ServingRuntime:
             self.metrics.shadow_predictions.labels(config.name, str(version)).inc(
                 batch.n
             )
-        except Exception:
-            _log.exception("shadow %s/%s failed", config.model_name, version)
+        except Exception as exc:
+            if not isinstance(exc, Unavailable):  # an outage is logged once
+                _log.exception("shadow %s/%s failed", config.model_name, version)
             self.metrics.shadow_errors.labels(config.name, str(version)).inc()
         finally:
             self._shadow_rows -= batch.n

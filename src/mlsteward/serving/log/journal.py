@@ -124,6 +124,9 @@ class Journal:
         self.unshipped_bytes = 0
         #: Records written, as counted by the callers of :meth:`append`.
         self.records = 0
+        #: The last attempt to start a segment failed (a full disk): lines
+        #: still go to the current segment while they fit.
+        self.stuck = False
 
     # -- lifecycle ---------------------------------------------------------
     def open(self) -> None:
@@ -159,6 +162,10 @@ class Journal:
         Returns:
             The segment written to, and the write's sequence number (pass it
             to :meth:`when_synced` in fsync mode).
+
+        Raises:
+            OSError: a new segment was needed and could not be made (a full
+                disk); nothing was written, and the journal stays usable.
         """
         size = len(lines)
         with self._lock:
@@ -195,6 +202,16 @@ class Journal:
         if done:
             callback()
 
+    def rotate(self) -> None:
+        """Start a new segment now (the current one is sealed once it is
+        made).
+
+        Raises:
+            OSError: it could not be made; the current segment stays.
+        """
+        with self._lock:
+            self._rotate()
+
     @property
     def prefix(self) -> str:
         """File name prefix of this process's segments."""
@@ -218,8 +235,13 @@ class Journal:
 
     # -- internals ---------------------------------------------------------
     def _rotate(self, at_least: int = 0) -> None:
-        if self._current is not None:
-            self._seal(self._current)
+        """Start a new segment, then seal the current one.
+
+        In that order: if the new segment cannot be made (a full disk), the
+        current one stays open and mapped, requests that fit its free space
+        still go there, and the next request that needs a new segment tries
+        again, so writing resumes as soon as space returns.
+        """
         self._counter += 1
         path = self.directory / f"{self._prefix}-{self._counter:06d}{SUFFIX}"
         fd = _open_locked(path)
@@ -230,7 +252,11 @@ class Journal:
         except BaseException:
             os.close(fd)
             path.unlink(missing_ok=True)
+            self.stuck = True
             raise
+        self.stuck = False
+        if self._current is not None:
+            self._seal(self._current)
         seg = Segment(path, fd, mm, capacity)
         self._segments.append(seg)
         self._current = seg

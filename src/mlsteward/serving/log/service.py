@@ -92,15 +92,18 @@ class PredictionLog:
         self.ctx = ctx
 
     @internal("the serving runtime writing its log")
-    def append(self, records: Iterable[PredictionRecord]) -> int:
-        """Write records in one transaction; a duplicate request id fails all."""
+    def append(
+        self, records: Iterable[PredictionRecord], *, session: Session | None = None
+    ) -> int:
+        """Write records in one transaction (the caller's ``session`` if
+        given); a duplicate request id fails all."""
         rows = [r.row() for r in records]
         if not rows:
             return 0
         ids = [r["request_id"] for r in rows]
         if len(set(ids)) != len(ids):
             raise InvalidInput("duplicate request ids in one batch", field="request_id")
-        with self.ctx.store.unit_of_work() as session:
+        with self.ctx.store.within(session, write=True) as session:
             clash = session.execute(
                 select(predictions.c.request_id)
                 .where(predictions.c.request_id.in_(ids[:1000]))

@@ -77,7 +77,8 @@ class LogShipper:
         flush_seconds: Longest a record waits before it is copied.
         durable: fsync mode (commits reach the disk before a segment goes).
         on_written: Called with the number of records of each committed batch.
-        on_error: Called after each failed write.
+        on_error: Called with the error's text after each failed write
+            (without it, each failure is logged).
     """
 
     def __init__(
@@ -88,7 +89,7 @@ class LogShipper:
         flush_seconds: float = 0.2,
         durable: bool = False,
         on_written: Callable[[int], None] | None = None,
-        on_error: Callable[[], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
         self.journal = journal
@@ -185,9 +186,10 @@ class LogShipper:
                     if self.on_written is not None:
                         self.on_written(n)
                 elif "error" in message:
-                    _log.error("prediction log write failed: %s", message["error"])
                     if self.on_error is not None:
-                        self.on_error()
+                        self.on_error(str(message["error"]))
+                    else:
+                        _log.error("prediction log write failed: %s", message["error"])
             code = proc.wait()
             if self._stopping.is_set():
                 return
