@@ -58,6 +58,8 @@ class Settings(BaseSettings):
         api_max_body_bytes: Largest request body the control plane
             (``/api/v1``) reads (``MLSTEWARD_API_MAX_BODY_BYTES``, default
             10 MiB); larger bodies get 413, counted as they stream in.
+        web_session_minutes: How long a dashboard sign-in lasts
+            (``MLSTEWARD_WEB_SESSION_MINUTES``, default 480, at most a week).
         webhook_allow: Hosts and networks alert and notification webhooks may
             reach although they are loopback, link-local, private or otherwise
             internal (``MLSTEWARD_WEBHOOK_ALLOW``, comma-separated host names
@@ -121,6 +123,7 @@ class Settings(BaseSettings):
     url: str | None = None
     audit_key: SecretStr | None = Field(default=None, repr=False, min_length=16)
     api_max_body_bytes: int = Field(default=10 * 1_048_576, ge=1024)
+    web_session_minutes: int = Field(default=480, ge=1, le=7 * 24 * 60)
     webhook_allow: str = ""
     serving_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     serving_max_rows: int = Field(default=1000, ge=1)
