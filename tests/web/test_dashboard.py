@@ -200,3 +200,24 @@ def test_sign_out_ends_the_session(browser, world) -> None:
             http.cookies.set(c["name"], c["value"], path="/ui")
         assert http.get("/ui/").status_code == 303
     page.context.close()
+
+
+def test_a_drift_alert_leads_to_its_chart(browser, world) -> None:
+    page = _sign_in(browser, world, "vera")
+    alert = page.locator("ul.alerts a", has_text="drift.psi on").first
+    feature = alert.inner_text().split(" on ")[-1].strip()
+    alert.click()
+    page.wait_for_url(re.compile(r".*/ui/monitoring\?.*feature=.*"))
+    assert page.locator("select[name=feature] option[selected]").inner_text() == feature
+    assert f"PSI of {feature}" in page.inner_text("#feature figcaption")
+    page.wait_for_function("document.documentElement.dataset.charts === '5'")
+    assert page.locator("#distribution canvas").is_visible()
+    _shot(page, world, "monitoring")
+    # The choice lives in the URL: another window, then back.
+    first = page.url
+    page.select_option("select[name=window]", index=0)
+    page.wait_for_url(lambda u: u != first)
+    assert "window=" in page.url
+    page.go_back()
+    assert page.url == first
+    page.context.close()

@@ -42,7 +42,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: Paths answered without a token: health, the API's own description, and
 #: the dashboard (``/`` leads to it), whose pages authenticate by session
 #: cookie and whose forms carry CSRF tokens (``web/session.py``).
-OPEN_PATHS = frozenset({"/api/v1/health", "/openapi.json", "/docs", "/", "/ui"})
+OPEN_PATHS = frozenset(
+    {"/api/v1/health", "/openapi.json", "/docs", "/", "/ui", "/favicon.ico"}
+)
 _OPEN_PREFIXES = ("/docs/assets/", "/ui/")
 
 #: Where the authenticated principal travels in the ASGI scope's state.

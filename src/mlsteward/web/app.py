@@ -114,4 +114,8 @@ def mount(parent: FastAPI, ctx: Context) -> FastAPI:
     def root() -> RedirectResponse:
         return RedirectResponse(f"{PREFIX}/", status_code=307)
 
+    @parent.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
     return web
