@@ -204,7 +204,7 @@ def test_sign_out_ends_the_session(browser, world) -> None:
 
 def test_a_drift_alert_leads_to_its_chart(browser, world) -> None:
     page = _sign_in(browser, world, "vera")
-    alert = page.locator("ul.alerts a", has_text="drift.psi on").first
+    alert = page.locator("ul.alerts a", has_text=re.compile(r"· drift\.psi on ")).first
     feature = alert.inner_text().split(" on ")[-1].strip()
     alert.click()
     page.wait_for_url(re.compile(r".*/ui/monitoring\?.*feature=.*"))
@@ -220,4 +220,72 @@ def test_a_drift_alert_leads_to_its_chart(browser, world) -> None:
     assert "window=" in page.url
     page.go_back()
     assert page.url == first
+    page.context.close()
+
+
+PAGES = {
+    "overview": "/ui/",
+    "models": "/ui/models",
+    "model": "/ui/models/credit-risk",
+    "monitoring": "/ui/monitoring?deployment=credit-risk",
+    "runs": "/ui/runs",
+    "approvals": "/ui/approvals?status=all",
+    "audit": "/ui/audit?verify=true",
+    "jobs": "/ui/jobs",
+}
+
+
+@pytest.mark.parametrize("who", ["vera", "dana", "alex", "admin"])
+def test_every_role_opens_every_page(browser, world, who) -> None:
+    page = _sign_in(browser, world, who)
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("requestfailed", lambda r: problems.append(f"failed {r.url}"))
+    for name, path in PAGES.items():
+        answer = page.goto(world["url"] + path)
+        assert answer is not None and answer.status == 200, name
+        assert page.locator("h1").count() == 1, name
+        assert page.locator("nav a[aria-current=page]").count() == 1, name
+        if who == "alex":
+            _shot(page, world, name)
+    assert problems == []
+    # Keyboard: the first Tab reaches the skip link, the next the navigation.
+    page.goto(world["url"] + "/ui/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Overview"
+    page.context.close()
+
+
+def test_champion_and_challenger_side_by_side(browser, world) -> None:
+    page = _sign_in(browser, world, "vera")
+    page.click("text=Models")
+    page.click("text=credit-risk")
+    version = world["challenger"].split("/")[1]
+    page.select_option("select[name=compare]", value=version)
+    page.wait_for_url(re.compile(rf".*compare={version}.*"))
+    table = page.inner_text("[data-testid=comparison]")
+    assert world["challenger"] in table
+    page.wait_for_function("Number(document.documentElement.dataset.charts) >= 4")
+    for chart in ("#roc", "#ks", "#calibration", "#badrate"):
+        assert page.locator(f"{chart} canvas").is_visible()
+    _shot(page, world, "compare")
+    page.click("[data-testid=report]")
+    assert "credit-risk/" in page.title()
+    page.context.close()
+
+
+def test_runs_are_filtered_and_compared(browser, world) -> None:
+    page = _sign_in(browser, world, "vera")
+    page.goto(world["url"] + "/ui/runs?q=retrain")
+    rows = page.locator("tr[data-run]")
+    assert rows.count() >= 2
+    assert all("retrain" in t for t in rows.all_inner_texts())
+    rows.nth(0).locator("input[type=checkbox]").check()
+    rows.nth(1).locator("input[type=checkbox]").check()
+    page.click("text=Compare the checked runs")
+    page.wait_for_url(re.compile(r".*compare=.*compare=.*"))
+    assert "param trainer" in page.inner_text("[data-testid=run-comparison]")
     page.context.close()
