@@ -141,12 +141,14 @@ def _estimate_band(details: Any) -> tuple[float | None, float | None]:
     return est - 1.96 * se, est + 1.96 * se
 
 
-def performance_chart(svc: Any, monitor: str, alerts: list[Any]) -> dict[str, Any]:
+def performance_chart(
+    realised: pd.DataFrame,
+    share: pd.DataFrame,
+    estimated: pd.DataFrame,
+    alerts: list[Any],
+) -> dict[str, Any]:
     """Realised AUC and the labelled share beside the estimated AUC and its
-    band, per window."""
-    realised = svc.results(monitor, check="performance.auc")
-    share = svc.results(monitor, check="performance.labelled_share")
-    estimated = svc.results(monitor, check="estimated.auc")
+    band (from the estimate's details), per window."""
     labels = window_labels(realised, estimated, share)
     bands = dict(zip(estimated["window_label"], estimated["details"], strict=False))
     lower = [_estimate_band(bands.get(label))[0] for label in labels]
@@ -192,10 +194,9 @@ def performance_chart(svc: Any, monitor: str, alerts: list[Any]) -> dict[str, An
     }
 
 
-def fairness_chart(svc: Any, monitor: str, alerts: list[Any]) -> dict[str, Any]:
+def fairness_chart(ratios: pd.DataFrame, alerts: list[Any]) -> dict[str, Any]:
     """The approval-rate ratio (lowest group to highest) per protected
     attribute and window, with the four-fifths line."""
-    ratios = svc.results(monitor, check="fairness.approval_ratio")
     labels = window_labels(ratios)
     series: list[dict[str, Any]] = [
         {"label": str(column), "data": _series(part, labels)}

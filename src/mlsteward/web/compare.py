@@ -85,73 +85,67 @@ def _figures(src: Any, ref: str, holdout: str) -> dict[str, Any]:
     }
 
 
-def _charts(sides: list[dict[str, Any]]) -> dict[str, Any]:
-    roc = [
-        {
-            "label": f"{s['ref']} (AUC {s['auc']:.3f})",
-            "data": s["roc"],
-            "color": c,
-            "points": 0,
-        }
+def _unit_chart(series: list[dict[str, Any]], x: str, y: str) -> dict[str, Any]:
+    """A chart of ``{x, y}`` points on the unit square."""
+    return {
+        "series": series,
+        "labels": [0],
+        "x": {"type": "linear", "min": 0, "max": 1, "title": x},
+        "y": {"min": 0, "max": 1, "title": y},
+    }
+
+
+def _diagonal(label: str, color: str) -> dict[str, Any]:
+    return {
+        "label": label,
+        "data": [{"x": 0, "y": 0}, {"x": 1, "y": 1}],
+        "color": color,
+        "dashed": True,
+        "points": 0,
+        "width": 1,
+    }
+
+
+def _roc_chart(sides: list[dict[str, Any]]) -> dict[str, Any]:
+    series = [
+        {"label": f"{s['ref']} (AUC {s['auc']:.3f})", "data": s["roc"], "color": c}
+        | {"points": 0}
         for s, c in zip(sides, _COLORS, strict=False)
     ]
-    roc.append(
-        {
-            "label": "chance",
-            "data": [{"x": 0, "y": 0}, {"x": 1, "y": 1}],
-            "color": "#9aa3b1",
-            "dashed": True,
-            "points": 0,
-            "width": 1,
-        }
-    )
-    ks = []
+    series.append(_diagonal("chance", "#9aa3b1"))
+    return _unit_chart(series, "false positive rate", "true positive rate")
+
+
+def _ks_chart(sides: list[dict[str, Any]]) -> dict[str, Any]:
+    series = []
     for s, c in zip(sides, _COLORS, strict=False):
-        ks.append(
-            {
-                "label": f"{s['ref']} bads (KS {s['ks']:.3f})",
-                "data": s["ks_curve"]["bads"],
-                "color": c,
-                "points": 0,
-            }
+        curve = s["ks_curve"]
+        label = f"{s['ref']} bads (KS {s['ks']:.3f})"
+        series.append({"label": label, "data": curve["bads"], "color": c, "points": 0})
+        series.append(
+            {"label": f"{s['ref']} goods", "data": curve["goods"], "color": c}
+            | {"dashed": True, "points": 0}
         )
-        ks.append(
-            {
-                "label": f"{s['ref']} goods",
-                "data": s["ks_curve"]["goods"],
-                "color": c,
-                "dashed": True,
-                "points": 0,
-            }
-        )
-    calib = [
-        {
-            "label": s["ref"],
-            "data": [
-                {
-                    "x": round(b["mean_predicted"], 4),
-                    "y": round(b["observed_bad_rate"], 4),
-                }
-                for b in s["calibration"]
-                if b.get("mean_predicted") is not None
-                and b.get("observed_bad_rate") is not None
-            ],
-            "color": c,
-        }
-        for s, c in zip(sides, _COLORS, strict=False)
-    ]
-    calib.append(
-        {
-            "label": "perfect",
-            "data": [{"x": 0, "y": 0}, {"x": 1, "y": 1}],
-            "color": RED,
-            "dashed": True,
-            "points": 0,
-            "width": 1,
-        }
-    )
+    return _unit_chart(series, "score", "cumulative share")
+
+
+def _calibration_chart(sides: list[dict[str, Any]]) -> dict[str, Any]:
+    series = []
+    for s, c in zip(sides, _COLORS, strict=False):
+        points = [
+            {"x": round(b["mean_predicted"], 4), "y": round(b["observed_bad_rate"], 4)}
+            for b in s["calibration"]
+            if b.get("mean_predicted") is not None
+            and b.get("observed_bad_rate") is not None
+        ]
+        series.append({"label": s["ref"], "data": points, "color": c})
+    series.append(_diagonal("perfect", RED))
+    return _unit_chart(series, "mean predicted", "observed bad rate")
+
+
+def _bad_rate_chart(sides: list[dict[str, Any]]) -> dict[str, Any]:
     bands = max((len(s["calibration"]) for s in sides), default=0)
-    bad_rate = {
+    return {
         "type": "bar",
         "labels": [f"band {i + 1}" for i in range(bands)],
         "series": [
@@ -165,27 +159,14 @@ def _charts(sides: list[dict[str, Any]]) -> dict[str, Any]:
         "y": {"title": "bad rate", "zero": True},
         "x": {"title": "score band (deciles, lowest scores first)"},
     }
-    unit = {"type": "linear", "min": 0, "max": 1}
+
+
+def _charts(sides: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "roc": {
-            "series": roc,
-            "labels": [0],
-            "x": {**unit, "title": "false positive rate"},
-            "y": {"min": 0, "max": 1, "title": "true positive rate"},
-        },
-        "ks": {
-            "series": ks,
-            "labels": [0],
-            "x": {**unit, "title": "score"},
-            "y": {"min": 0, "max": 1, "title": "cumulative share"},
-        },
-        "calibration": {
-            "series": calib,
-            "labels": [0],
-            "x": {**unit, "title": "mean predicted"},
-            "y": {"min": 0, "max": 1, "title": "observed bad rate"},
-        },
-        "bad_rate": bad_rate,
+        "roc": _roc_chart(sides),
+        "ks": _ks_chart(sides),
+        "calibration": _calibration_chart(sides),
+        "bad_rate": _bad_rate_chart(sides),
     }
 
 

@@ -6,11 +6,11 @@ import itertools
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from mlsteward.datasets.profile import bin_counts, category_counts
 from mlsteward.datasets.service import DatasetService
 from mlsteward.errors import MlstewardError
+from mlsteward.monitoring.monitors import MonitorService
 from mlsteward.serving.log.service import PredictionLog
 from mlsteward.web.session import Page
 
@@ -36,10 +36,12 @@ def _shares(counts: np.ndarray) -> list[float]:
 
 
 def feature_distribution(
-    page: Page, monitor: Any, psi: pd.DataFrame, feature: str, window: str
+    page: Page, monitor: Any, feature: str, window: str
 ) -> dict[str, Any] | None:
     """Reference and current shares of ``feature`` in ``window``'s bins."""
-    rows = psi[(psi["column"] == feature) & (psi["window_label"] == window)]
+    rows = MonitorService(page.ctx).results(
+        monitor.name, check="drift.psi", column=feature, window=window
+    )
     if rows.empty:
         return None
     row = rows.iloc[-1]
@@ -51,15 +53,13 @@ def feature_distribution(
         profile = DatasetService(page.ctx).get(ref).profile["columns"][feature]
     except (MlstewardError, KeyError):
         return None
-    log = PredictionLog(page.ctx).read(
-        deployment=monitor.deployment,
-        since=row["window_start"],
-        until=row["window_end"],
+    values = PredictionLog(page.ctx).values(
+        monitor.deployment,
+        feature,
+        since=row["window_start"].to_pydatetime(),
+        until=row["window_end"].to_pydatetime(),
         limit=MAX_WINDOW_ROWS,
-        newest=True,
     )
-    column = f"input.{feature}"
-    values = log[column] if column in log.columns else pd.Series([], dtype=float)
     if profile.get("kind") == "numeric":
         labels = _bin_labels(list(profile["cuts"]))
         current = bin_counts(profile, values)
@@ -88,5 +88,5 @@ def feature_distribution(
         "reference": ref,
         "n_current": int(current.sum()),
         "unseen": int(unseen),
-        "capped": len(log) >= MAX_WINDOW_ROWS,
+        "capped": len(values) >= MAX_WINDOW_ROWS,
     }

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from mlsteward.errors import NotFound
 from mlsteward.monitoring.alerts import AlertService
 from mlsteward.monitoring.monitors import MonitorService
+from mlsteward.monitoring.series import SeriesService
 from mlsteward.web import charts
 from mlsteward.web.distribution import feature_distribution
 from mlsteward.web.render import render
@@ -19,6 +20,14 @@ from mlsteward.web.session import Page, current_page
 router = APIRouter()
 
 Name = Annotated[str | None, Query(max_length=200)]
+#: The figures the page plots, read in one query without their details.
+SERIES = (
+    "drift.psi",
+    "score_drift.psi",
+    "performance.auc",
+    "performance.labelled_share",
+    "fairness.approval_ratio",
+)
 
 
 def _pick_monitor(page: Page, deployment: str | None, monitor: str | None) -> Any:
@@ -47,8 +56,9 @@ def monitoring_data(
 ) -> dict[str, Any]:
     m, monitors = _pick_monitor(page, deployment, monitor)
     svc = MonitorService(page.ctx)
-    psi = svc.results(m.name, check="drift.psi")
-    score = svc.results(m.name, check="score_drift.psi")
+    figures = SeriesService(page.ctx).series(m.name, checks=SERIES)
+    part = {c: figures[figures["check"] == c] for c in SERIES}
+    psi, score = part["drift.psi"], part["score_drift.psi"]
     labels = charts.window_labels(psi, score)
     alerts = AlertService(page.ctx).list(monitor=m.name, limit=1000)
     features = sorted(psi["column"].unique()) if not psi.empty else []
@@ -57,9 +67,7 @@ def monitoring_data(
     if feature not in features:
         feature = charts.most_drifted(psi, window) if features else None
     distribution = (
-        feature_distribution(page, m, psi, feature, window)
-        if feature and window
-        else None
+        feature_distribution(page, m, feature, window) if feature and window else None
     )
     return {
         "monitor": m,
@@ -72,8 +80,15 @@ def monitoring_data(
         "psi_chart": charts.psi_chart(labels, score, psi, alerts),
         "feature_chart": charts.feature_psi_chart(labels, psi, feature, alerts),
         "distribution": distribution,
-        "performance_chart": charts.performance_chart(svc, m.name, alerts),
-        "fairness_chart": charts.fairness_chart(svc, m.name, alerts),
+        "performance_chart": charts.performance_chart(
+            part["performance.auc"],
+            part["performance.labelled_share"],
+            svc.results(m.name, check="estimated.auc"),
+            alerts,
+        ),
+        "fairness_chart": charts.fairness_chart(
+            part["fairness.approval_ratio"], alerts
+        ),
         "alerts": alerts[:50],
     }
 

@@ -12,6 +12,7 @@ from mlsteward.errors import NotFound
 from mlsteward.monitoring.alerts import AlertService
 from mlsteward.monitoring.models import Monitor
 from mlsteward.monitoring.monitors import MonitorService
+from mlsteward.monitoring.series import SeriesService
 from mlsteward.registry.service import ModelRegistry
 from mlsteward.serving.deployments import DeploymentService
 from mlsteward.web.render import render
@@ -24,16 +25,16 @@ LIGHT = {"alert": "red", "error": "red", "warn": "amber", "ok": "green"}
 _ORDER = ("alert", "error", "warn", "ok", "pending", "no_data")
 
 
-def monitor_state(svc: MonitorService, monitor: Monitor) -> dict[str, Any]:
+def monitor_state(svc: SeriesService, monitor: Monitor) -> dict[str, Any]:
     """The monitor's latest window, its worst status and the counts by status,
     aggregated in the database (one window's rows, never the history)."""
-    windows = svc.results(monitor.name, check="drift", column="*")
+    windows = svc.series(monitor.name, checks=["drift"], column="*")
     if windows.empty:
-        windows = svc.results(monitor.name, check="quality.volume")
+        windows = svc.series(monitor.name, checks=["quality.volume"])
     if windows.empty:
         return {"name": monitor.name, "window": None, "light": "grey", "counts": {}}
     label = str(windows["window_label"].iloc[-1])
-    latest = svc.results(monitor.name, window=label)
+    latest = svc.series(monitor.name, window=label)
     counts = latest["status"].value_counts().to_dict()
     worst = next((s for s in _ORDER if counts.get(s)), "no_data")
     return {
@@ -107,9 +108,9 @@ def overview_data(page: Page) -> dict[str, Any]:
             approved[name] = registry.get_model(name).aliases.get("champion")
         except NotFound:
             approved[name] = None
-    svc = MonitorService(page.ctx)
-    monitors = svc.list()
-    states = {m.name: monitor_state(svc, m) for m in monitors}
+    monitors = MonitorService(page.ctx).list()
+    series = SeriesService(page.ctx)
+    states = {m.name: monitor_state(series, m) for m in monitors}
     alerts = AlertService(page.ctx)
     open_alerts: dict[str, list[Any]] = {}
     for m in monitors:
