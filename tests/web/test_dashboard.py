@@ -263,11 +263,14 @@ def test_champion_and_challenger_side_by_side(browser, world) -> None:
     page = _sign_in(browser, world, "vera")
     page.click("text=Models")
     page.click("text=credit-risk")
-    version = world["challenger"].split("/")[1]
-    page.select_option("select[name=compare]", value=version)
-    page.wait_for_url(re.compile(rf".*compare={version}.*"))
+    challenger = world["challenger"].split("/")[1]
+    champion = world["champion"].split("/")[1]
+    page.select_option("select[name=version]", value=challenger)
+    page.wait_for_url(re.compile(rf".*version={challenger}.*"))
+    page.select_option("select[name=compare]", value=champion)
+    page.wait_for_url(re.compile(rf".*compare={champion}.*"))
     table = page.inner_text("[data-testid=comparison]")
-    assert world["challenger"] in table
+    assert world["challenger"] in table and world["champion"] in table
     page.wait_for_function("Number(document.documentElement.dataset.charts) >= 4")
     for chart in ("#roc", "#ks", "#calibration", "#badrate"):
         assert page.locator(f"{chart} canvas").is_visible()

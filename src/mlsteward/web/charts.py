@@ -40,8 +40,11 @@ def window_labels(*frames: pd.DataFrame) -> list[str]:
 
 
 def _series(frame: pd.DataFrame, labels: list[str]) -> list[float | None]:
+    """One value per window label (``None`` where the window has none),
+    rounded to what a chart can show."""
     by = dict(zip(frame["window_label"], frame["value"], strict=False))
-    return [_clean(by.get(label)) for label in labels]
+    out = [_clean(by.get(label)) for label in labels]
+    return [None if v is None else round(v, 4) for v in out]
 
 
 def _bands(labels: list[str]) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""web sessions: the dashboard's cookie sessions, bound to the token used
+"""web sessions: the dashboard's cookie sessions, bound to the token used;
+an index on a deployment's predictions by time
 
 Revision ID: 0012
 Revises: 0010
@@ -44,8 +45,14 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_web_sessions_user_name", "web_sessions", ["user_name"])
+    op.create_index(
+        "ix_predictions_deployment_created_at",
+        "predictions",
+        ["deployment", "created_at"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_predictions_deployment_created_at", table_name="predictions")
     op.drop_index("ix_web_sessions_user_name", table_name="web_sessions")
     op.drop_table("web_sessions")
