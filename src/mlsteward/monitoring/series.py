@@ -44,37 +44,29 @@ class SeriesService:
             window: Only this window label.
 
         Returns:
-            A DataFrame with columns ``check, column, window_start,
-            window_label, value, status``.
+            A DataFrame with columns ``check, column, window_label, value,
+            status``, its rows in the order of the windows' starts.
 
         Example:
             >>> svc.series("cr", checks=["drift.psi"]).columns[0]  # doctest: +SKIP
             'check'
         """
         monitor = MonitorService(self.ctx).get(name)
-        cols = (rt.c.check, rt.c.column, rt.c.window_start, rt.c.window_label)
-        q = select(*cols, rt.c.value, rt.c.status).where(rt.c.monitor_id == monitor.id)
+        cols = (rt.c.check, rt.c.column, rt.c.window_label, rt.c.value, rt.c.status)
+        q = select(*cols).where(rt.c.monitor_id == monitor.id)
         if checks is not None:
             q = q.where(rt.c.check.in_(list(checks)))
         if column is not None:
             q = q.where(rt.c.column == column)
         if window is not None:
             q = q.where(rt.c.window_label == window)
+        # In window order; a window's later run overwrites its figures but
+        # keeps their place. Times are not read: the order is the database's.
         newest: dict[tuple[str, str, str], tuple[Any, ...]] = {}
         with self.ctx.store.read() as session:
-            for r in session.execute(q.order_by(rt.c.id)):
-                newest[(r[0], r[1], r[3])] = tuple(r)
-        frame = pd.DataFrame(
+            for r in session.execute(q.order_by(rt.c.window_start, rt.c.id)):
+                newest[(r[0], r[1], r[2])] = tuple(r)
+        return pd.DataFrame(
             list(newest.values()),
-            columns=[
-                "check",
-                "column",
-                "window_start",
-                "window_label",
-                "value",
-                "status",
-            ],
+            columns=["check", "column", "window_label", "value", "status"],
         )
-        return frame.sort_values(
-            ["window_start", "check", "column"], kind="stable"
-        ).reset_index(drop=True)

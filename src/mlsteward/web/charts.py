@@ -30,19 +30,18 @@ def _clean(value: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def window_labels(*frames: pd.DataFrame) -> list[str]:
-    """Every window label in the frames, in time order."""
-    parts = [f[["window_start", "window_label"]] for f in frames if not f.empty]
-    if not parts:
-        return []
-    both = pd.concat(parts).drop_duplicates("window_label")
-    return [str(x) for x in both.sort_values("window_start")["window_label"]]
+def window_labels(frame: pd.DataFrame) -> list[str]:
+    """The window labels of a frame in window order (a frame of
+    :meth:`~mlsteward.monitoring.series.SeriesService.series` is in it)."""
+    return list(dict.fromkeys(str(x) for x in frame["window_label"].tolist()))
 
 
 def _series(frame: pd.DataFrame, labels: list[str]) -> list[float | None]:
     """One value per window label (``None`` where the window has none),
     rounded to what a chart can show."""
-    by = dict(zip(frame["window_label"], frame["value"], strict=False))
+    by = dict(
+        zip(frame["window_label"].tolist(), frame["value"].tolist(), strict=False)
+    )
     out = [_clean(by.get(label)) for label in labels]
     return [None if v is None else round(v, 4) for v in out]
 
@@ -145,6 +144,7 @@ def _estimate_band(details: Any) -> tuple[float | None, float | None]:
 
 
 def performance_chart(
+    labels: list[str],
     realised: pd.DataFrame,
     share: pd.DataFrame,
     estimated: pd.DataFrame,
@@ -152,7 +152,6 @@ def performance_chart(
 ) -> dict[str, Any]:
     """Realised AUC and the labelled share beside the estimated AUC and its
     band (from the estimate's details), per window."""
-    labels = window_labels(realised, estimated, share)
     bands = dict(zip(estimated["window_label"], estimated["details"], strict=False))
     lower = [_estimate_band(bands.get(label))[0] for label in labels]
     upper = [_estimate_band(bands.get(label))[1] for label in labels]
@@ -197,10 +196,11 @@ def performance_chart(
     }
 
 
-def fairness_chart(ratios: pd.DataFrame, alerts: list[Any]) -> dict[str, Any]:
+def fairness_chart(
+    labels: list[str], ratios: pd.DataFrame, alerts: list[Any]
+) -> dict[str, Any]:
     """The approval-rate ratio (lowest group to highest) per protected
     attribute and window, with the four-fifths line."""
-    labels = window_labels(ratios)
     series: list[dict[str, Any]] = [
         {"label": str(column), "data": _series(part, labels)}
         for column, part in ratios.groupby("column", sort=True)

@@ -59,7 +59,7 @@ def monitoring_data(
     figures = SeriesService(page.ctx).series(m.name, checks=SERIES)
     part = {c: figures[figures["check"] == c] for c in SERIES}
     psi, score = part["drift.psi"], part["score_drift.psi"]
-    labels = charts.window_labels(psi, score)
+    labels = charts.window_labels(figures)
     alerts = AlertService(page.ctx).list(monitor=m.name, limit=1000)
     features = sorted(psi["column"].unique()) if not psi.empty else []
     if window not in labels:
@@ -81,13 +81,14 @@ def monitoring_data(
         "feature_chart": charts.feature_psi_chart(labels, psi, feature, alerts),
         "distribution": distribution,
         "performance_chart": charts.performance_chart(
+            labels,
             part["performance.auc"],
             part["performance.labelled_share"],
             svc.results(m.name, check="estimated.auc"),
             alerts,
         ),
         "fairness_chart": charts.fairness_chart(
-            part["fairness.approval_ratio"], alerts
+            labels, part["fairness.approval_ratio"], alerts
         ),
         "alerts": alerts[:50],
     }

@@ -281,8 +281,10 @@ class PredictionLog:
             >>> log.values("cr", "age", since=t0, until=t1)[:3]  # doctest: +SKIP
             [31, 45, 27]
         """
+        # The database extracts the one key: the rest of each record's
+        # inputs is neither sent nor decoded.
         q = (
-            select(predictions.c.inputs)
+            select(predictions.c.inputs[column])
             .where(
                 predictions.c.deployment == deployment,
                 predictions.c.created_at >= since,
@@ -292,7 +294,7 @@ class PredictionLog:
             .limit(limit)
         )
         with self.ctx.store.read() as session:
-            return [inputs.get(column) for (inputs,) in session.execute(q)]
+            return [value for (value,) in session.execute(q)]
 
     # -- what other capabilities ask of the log ----------------------------
     # Monitoring, jobs, retraining and governance read and delete records only
