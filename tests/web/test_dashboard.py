@@ -136,8 +136,15 @@ def test_sign_in_refuses_a_wrong_token_and_a_form_without_csrf(world) -> None:
         cookie = good.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=lax" in cookie
         # The page reads the session; the API still wants a bearer token.
-        assert http.get("/ui/").status_code == 200
+        page = http.get("/ui/")
+        assert page.status_code == 200
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+        assert "https://" not in page.text
         assert http.get("/api/v1/deployments").status_code == 401
+        # Every asset is served by mlsteward itself, and nothing beside them.
+        assert http.get("/ui/chartjs/chart.umd.min.js").status_code == 200
+        assert "Chart" in http.get("/ui/static/charts.js").text
+        assert http.get("/ui/static/..%2Fsession.py").status_code == 404
 
 
 def test_a_viewer_sees_the_request_but_may_not_decide_it(browser, world) -> None:
@@ -277,6 +284,9 @@ def test_champion_and_challenger_side_by_side(browser, world) -> None:
     _shot(page, world, "compare")
     page.click("[data-testid=report]")
     assert "credit-risk/" in page.title()
+    # Styled by its own stylesheet, which the report's policy lets apply.
+    font = page.evaluate("getComputedStyle(document.body).fontFamily")
+    assert "system-ui" in font
     page.context.close()
 
 
