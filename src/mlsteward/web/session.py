@@ -17,25 +17,28 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from fastapi import Request
 
 from mlsteward.context import Context
 from mlsteward.errors import Unauthenticated
-from mlsteward.identity.access import Principal, role_at_least
+from mlsteward.identity.access import Principal
 from mlsteward.identity.sessions import SessionService
 
 __all__ = [
     "CSRF_COOKIE",
+    "PREFIX",
     "SESSION_COOKIE",
     "BadCsrf",
     "Page",
     "SignInRequired",
+    "base_context",
     "check_csrf",
     "current_page",
+    "double_submit",
+    "read_form",
     "safe_next",
 ]
 
@@ -71,7 +74,6 @@ class Page:
     csrf: str
     #: A fresh double-submit CSRF cookie to set on the answer, if any.
     new_csrf_cookie: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def user(self) -> str:
@@ -95,7 +97,7 @@ def _auth_required(request: Request) -> bool:
     return bool(request.app.state.ctx.settings.auth_required)
 
 
-def _double_submit(request: Request) -> tuple[str, str | None]:
+def double_submit(request: Request) -> tuple[str, str | None]:
     """The double-submit CSRF value, and a new cookie value if there was none."""
     value = request.cookies.get(CSRF_COOKIE, "")
     if len(value) >= 32:
@@ -108,7 +110,7 @@ def current_page(request: Request) -> Page:
     """The page's acting context, or :class:`SignInRequired`."""
     ctx = base_context(request)
     if not _auth_required(request):
-        csrf, new = _double_submit(request)
+        csrf, new = double_submit(request)
         return Page(request, ctx, None, csrf, new)
     try:
         live = SessionService(ctx).read(request.cookies.get(SESSION_COOKIE))
@@ -168,7 +170,3 @@ def safe_next(target: str | None) -> str:
     ):
         return target
     return PREFIX + "/"
-
-
-def may(role: str, needed: str) -> bool:
-    return role_at_least(role, needed)

@@ -15,10 +15,10 @@ from mlsteward.web.session import (
     PREFIX,
     SESSION_COOKIE,
     Page,
-    _double_submit,
     base_context,
     check_csrf,
     current_page,
+    double_submit,
     safe_next,
 )
 
@@ -26,7 +26,7 @@ router = APIRouter()
 
 
 def _anonymous(request: Request) -> Page:
-    csrf, new = _double_submit(request)
+    csrf, new = double_submit(request)
     return Page(request, base_context(request), None, csrf, new)
 
 
