@@ -65,6 +65,8 @@ class Settings(BaseSettings):
             role change) takes effect at once; one made elsewhere within this
             many seconds for reads. Every change is re-checked against the
             token and user rows in its own transaction, whatever the cache.
+        web_session_minutes: How long a dashboard sign-in lasts
+            (``MLSTEWARD_WEB_SESSION_MINUTES``, default 480, at most a week).
         webhook_allow: Hosts and networks alert and notification webhooks may
             reach although they are loopback, link-local, private or otherwise
             internal (``MLSTEWARD_WEBHOOK_ALLOW``, comma-separated host names
@@ -134,6 +136,7 @@ class Settings(BaseSettings):
     audit_key: SecretStr | None = Field(default=None, repr=False, min_length=16)
     api_max_body_bytes: int = Field(default=10 * 1_048_576, ge=1024)
     api_auth_cache_seconds: float = Field(default=2.0, ge=0.0, le=300.0)
+    web_session_minutes: int = Field(default=480, ge=1, le=7 * 24 * 60)
     webhook_allow: str = ""
     serving_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     serving_max_rows: int = Field(default=1000, ge=1)

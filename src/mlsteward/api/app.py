@@ -69,4 +69,8 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
     for name in ROUTERS:
         module = import_module(name)
         app.include_router(module.router, prefix="/api/v1", responses=PROBLEM_RESPONSES)
+    # The dashboard: pages under /ui that authenticate by session cookie.
+    from mlsteward.web import mount
+
+    mount(app, ctx)
     return app

@@ -44,9 +44,13 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-#: Paths answered without a token: health, and the API's own description.
-OPEN_PATHS = frozenset({"/api/v1/health", "/openapi.json", "/docs"})
-_OPEN_PREFIXES = ("/docs/assets/",)
+#: Paths answered without a token: health, the API's own description, and
+#: the dashboard (``/`` leads to it), whose pages authenticate by session
+#: cookie and whose forms carry CSRF tokens (``web/session.py``).
+OPEN_PATHS = frozenset(
+    {"/api/v1/health", "/openapi.json", "/docs", "/", "/ui", "/favicon.ico"}
+)
+_OPEN_PREFIXES = ("/docs/assets/", "/ui/")
 
 #: Where the authenticated principal travels in the ASGI scope's state.
 PRINCIPAL_KEY = "mlsteward_principal"

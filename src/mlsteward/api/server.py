@@ -47,6 +47,8 @@ class ServerApp:
     def __init__(self, ctx: Context) -> None:
         self.control = create_app(ctx=ctx)
         self.inference = InferenceApp(ctx)
+        # The dashboard's overview reads this process's live serving metrics.
+        self.control.state.web.state.serving_metrics = self.inference.runtime.metrics
 
     @staticmethod
     def _is_inference(path: str) -> bool:

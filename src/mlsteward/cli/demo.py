@@ -99,6 +99,21 @@ def demo(
         highlight=False,
         soft_wrap=True,
     )
+    _print_dashboard(client, report.home)
+
+
+def _print_dashboard(client: Any, home: str) -> None:
+    """How to open the demo's history in the dashboard."""
+    from mlsteward.demo import token_path
+    from mlsteward.demo.people import APPROVER
+
+    console.print("[bold]dashboard[/]: serve this home, open the page, sign in:")
+    for line in (
+        f"  MLSTEWARD_HOME={home} mlsteward server --port 8000",
+        "  open http://127.0.0.1:8000/ui/",
+        f"  sign in with the approver's token: cat {token_path(client, APPROVER)}",
+    ):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _months_table(report: Any) -> Table:

@@ -364,6 +364,6 @@ def server(
     app = create_server_app(Context.from_settings(_settings(fsync)))
     console.print(
         f"mlsteward server on http://{host}:{port}  (/api/v1, /predict/NAME, /v2, "
-        "/metrics)"
+        f"/metrics; dashboard at http://{host}:{port}/ui/)"
     )
     _run(app, host, port)

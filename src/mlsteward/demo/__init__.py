@@ -575,6 +575,10 @@ def _finish(demo: _DemoRun, report: DemoReport) -> None:
     """Write the final champion's documentation and verify the audit chain."""
     client = demo.client
     report.champion_end = client.get_model_version(f"{MODEL_NAME}@champion").ref
+    if demo.deployment not in {d.name for d in client.list_deployments()}:
+        # The endpoint `mlsteward server` serves and the dashboard shows; its
+        # champion route follows the champion alias from here on.
+        client.create_deployment(demo.deployment, f"{MODEL_NAME}@champion")
     demo.say(f"writing the model documentation of {report.champion_end}")
     home = client.ctx.settings.resolved_home()
     written = client.write_report(

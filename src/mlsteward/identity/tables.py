@@ -32,3 +32,18 @@ tokens = Table(
     Column("expires_at", UTCDateTime(), nullable=True),
     Column("revoked_at", UTCDateTime(), nullable=True),
 )
+
+#: Browser sessions of the dashboard: a token exchanged for a cookie. Only the
+#: sha256 of the cookie's secret is kept; each session stays bound to the
+#: token it was opened with, so revoking the token ends the session too.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("token_id", String(16), ForeignKey("api_tokens.id"), nullable=False),
+    Column("user_name", String(128), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime(), nullable=True),
+)

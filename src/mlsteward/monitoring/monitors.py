@@ -40,9 +40,9 @@ from mlsteward.monitoring.models import RESULT_COLUMNS, Monitor, MonitorRun, Win
 from mlsteward.monitoring.outcomes import OutcomeService
 from mlsteward.monitoring.reference import ReferenceResolver, training_dataset
 from mlsteward.monitoring.runner import compute_window
-from mlsteward.monitoring.series import newest_rows, stored_rows
 from mlsteward.monitoring.spec import Checks, fix_columns
 from mlsteward.monitoring.specs import CreateMonitor, RunMonitor
+from mlsteward.monitoring.stored import newest_rows, stored_rows
 from mlsteward.monitoring.tables import monitor_results as rt
 from mlsteward.monitoring.tables import monitors as mt
 from mlsteward.monitoring.windows import as_utc, plan_windows

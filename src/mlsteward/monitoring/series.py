@@ -1,59 +1,72 @@
-"""A monitor's stored figures as plain rows: the query behind
-``MonitorService.results`` and the REST route that sends them."""
+"""Monitor figures as light series, for plotting a long history."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import select
 
-from mlsteward.monitoring.models import RESULT_COLUMNS
+from mlsteward.context import Context
+from mlsteward.identity.access import use_case
+from mlsteward.monitoring.monitors import MonitorService
 from mlsteward.monitoring.tables import monitor_results as rt
-from mlsteward.monitoring.windows import as_utc
 
-__all__ = ["newest_rows", "stored_rows"]
+__all__ = ["SeriesService"]
 
 
-def stored_rows(
-    session: Any,
-    monitor_id: str,
-    *,
-    check: str | None = None,
-    column: str | None = None,
-    since: Any = None,
-    until: Any = None,
-    window: str | None = None,
-) -> list[dict[str, Any]]:
-    """Every stored figure of a monitor matching the filters, oldest run
-    first, as dicts of :data:`RESULT_COLUMNS` (see ``MonitorService.results``
-    for what each filter means)."""
-    q = select(*(rt.c[c] for c in RESULT_COLUMNS)).where(rt.c.monitor_id == monitor_id)
-    if check is not None:
-        family = check.rstrip(".")
-        q = q.where(
-            (rt.c.check == family) | rt.c.check.like(f"{family}.%")
-            if "." not in family
-            else rt.c.check == family
+class SeriesService:
+    """Read a monitor's figures without their details."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    @use_case("monitors.series", "viewer")
+    def series(
+        self,
+        name: str,
+        *,
+        checks: Sequence[str] | None = None,
+        column: str | None = None,
+        window: str | None = None,
+    ) -> pd.DataFrame:
+        """The monitor's figures without their details, for plotting: one row
+        per check, column and window (the newest run's), in window order.
+
+        Lighter than :meth:`results` on a long history: the details (the
+        bulk of a stored row) are neither read nor decoded.
+
+        Args:
+            name: The monitor.
+            checks: Only these checks (exact names).
+            column: Only this column.
+            window: Only this window label.
+
+        Returns:
+            A DataFrame with columns ``check, column, window_label, value,
+            status``, its rows in the order of the windows' starts.
+
+        Example:
+            >>> svc.series("cr", checks=["drift.psi"]).columns[0]  # doctest: +SKIP
+            'check'
+        """
+        monitor = MonitorService(self.ctx).get(name)
+        cols = (rt.c.check, rt.c.column, rt.c.window_label, rt.c.value, rt.c.status)
+        q = select(*cols).where(rt.c.monitor_id == monitor.id)
+        if checks is not None:
+            q = q.where(rt.c.check.in_(list(checks)))
+        if column is not None:
+            q = q.where(rt.c.column == column)
+        if window is not None:
+            q = q.where(rt.c.window_label == window)
+        # In window order; a window's later run overwrites its figures but
+        # keeps their place. Times are not read: the order is the database's.
+        newest: dict[tuple[str, str, str], tuple[Any, ...]] = {}
+        with self.ctx.store.read() as session:
+            for r in session.execute(q.order_by(rt.c.window_start, rt.c.id)):
+                newest[(r[0], r[1], r[2])] = tuple(r)
+        return pd.DataFrame(
+            list(newest.values()),
+            columns=["check", "column", "window_label", "value", "status"],
         )
-    if column is not None:
-        q = q.where(rt.c.column == column)
-    if since is not None:
-        q = q.where(rt.c.window_start >= as_utc(since, "since"))
-    if until is not None:
-        q = q.where(rt.c.window_end <= as_utc(until, "until"))
-    if window is not None:
-        q = q.where(rt.c.window_label == window)
-    rows = [dict(r._mapping) for r in session.execute(q.order_by(rt.c.id))]
-    rows.sort(key=lambda r: (r["window_start"], r["check"], r["column"]))
-    return rows
-
-
-def newest_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Only the newest run's figure per check, column and window (``rows``
-    oldest run first within each key, as :func:`stored_rows` gives them);
-    order kept."""
-    newest: dict[tuple[str, str, str], int] = {}
-    for i, r in enumerate(rows):
-        newest[(r["check"], r["column"], r["window_label"])] = i
-    keep = set(newest.values())
-    return [r for i, r in enumerate(rows) if i in keep]

@@ -189,6 +189,26 @@ class RunService:
         with self.ctx.store.read() as session:
             return self._get(session, run_id)
 
+    @use_case("runs.history", "viewer")
+    def history(self, run_id: str) -> dict[str, list[tuple[int, float]]]:
+        """Every logged value of each of the run's metrics, as ``(step,
+        value)`` pairs in step order (a metric logged once has one pair).
+
+        Example:
+            >>> svc.history(run.id)["loss"][:2]  # doctest: +SKIP
+            [(0, 0.69), (1, 0.52)]
+        """
+        out: dict[str, list[tuple[int, float]]] = {}
+        with self.ctx.store.read() as session:
+            self._get(session, run_id)
+            for m in session.execute(
+                select(run_metrics.c.key, run_metrics.c.step, run_metrics.c.value)
+                .where(run_metrics.c.run_id == run_id)
+                .order_by(run_metrics.c.step, run_metrics.c.id)
+            ):
+                out.setdefault(m.key, []).append((int(m.step), float(m.value)))
+        return out
+
     @use_case("runs.list", "viewer")
     def list(self, *, limit: int = 100) -> list[Run]:
         with self.ctx.store.read() as session:

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     Integer,
     String,
     Table,
@@ -32,6 +33,9 @@ predictions = Table(
     # What the server noticed about the record, e.g. {"unseen": {"purpose":
     # "spaceship"}} when an unseen category was mapped to unknown.
     Column("flags", JSONType, nullable=True),
+    # A deployment's records of a window, newest first (the dashboard's
+    # distribution of a feature, a monitor's window): one range scan.
+    Index("ix_predictions_deployment_created_at", "deployment", "created_at"),
 )
 
 #: Outputs of shadow versions: scored on a copy of the request, never returned.

@@ -28,7 +28,7 @@ __all__ = [
 
 #: The newest migration. A test checks it against the migration scripts; the
 #: store compares it with the database's revision without importing Alembic.
-HEAD_REVISION: Final = "0011"
+HEAD_REVISION: Final = "0012"
 
 #: The key of ``Session.info`` under which every session of a store carries
 #: the audit key (``None`` without one); :mod:`mlsteward.store.audit` reads it.

@@ -265,6 +265,40 @@ class PredictionLog:
             )
         return frame
 
+    @use_case("predictions.values", "viewer")
+    def values(
+        self,
+        deployment: str,
+        column: str,
+        *,
+        since: dt.datetime,
+        until: dt.datetime,
+        limit: int = 50_000,
+    ) -> list[Any]:
+        """The logged values of input ``column`` of ``deployment``'s records
+        made in ``[since, until)``, the newest ``limit`` of them; a record
+        without the column gives ``None``. Lighter than :meth:`read` for one
+        column of a large window: nothing else is built.
+
+        Example:
+            >>> log.values("cr", "age", since=t0, until=t1)[:3]  # doctest: +SKIP
+            [31, 45, 27]
+        """
+        # The database extracts the one key: the rest of each record's
+        # inputs is neither sent nor decoded.
+        q = (
+            select(predictions.c.inputs[column])
+            .where(
+                predictions.c.deployment == deployment,
+                predictions.c.created_at >= since,
+                predictions.c.created_at < until,
+            )
+            .order_by(predictions.c.created_at.desc())
+            .limit(limit)
+        )
+        with self.ctx.store.read() as session:
+            return [value for (value,) in session.execute(q)]
+
     # -- what other capabilities ask of the log ----------------------------
     # Monitoring, jobs, retraining and governance read and delete records only
     # through these methods, so the log can change its storage alone.
