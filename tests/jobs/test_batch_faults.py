@@ -125,3 +125,45 @@ def test_a_batch_job_killed_anywhere_logs_every_row_once(
             select(func.count(), func.sum(batch_scorings.c.rows_logged))
         ).one()
     assert tuple(marks) == (1, ROWS)
+
+
+@pytest.mark.slow
+def test_a_batch_job_whose_last_attempt_dies_leaves_no_hidden_files(
+    model: Any, settings: Any, credit: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Killed on its only attempt mid-log: once its lease runs out, the
+    worker that finds it buries it dead and removes what it left behind."""
+    from mlsteward.jobs.batch import temporary_files
+
+    client, features = model
+    data = tmp_path / "data"
+    data.mkdir()
+    _input(credit, features, data / "in.parquet")
+    payload = {
+        "model": "credit-risk@champion",
+        "input": str(data / "in.parquet"),
+        "output": str(data / "out.parquet"),
+        "chunk_size": 1000,
+    }
+    job = JobService(client.ctx).enqueue(
+        EnqueueJob.parse(kind="batch_score", payload=payload, max_attempts=1)
+    )
+    killed = subprocess.run(
+        [sys.executable, "-m", "mlsteward", "worker", "--once"],
+        env=cli_env(
+            settings, **{FAULT_ENV: "logged:1", "MLSTEWARD_JOBS_LEASE_SECONDS": "2"}
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    left = [p for p in temporary_files(data / "out.parquet", job.id) if p.exists()]
+    assert left, "the killed attempt should have left its hidden files"
+
+    def dead() -> bool:
+        jobs_sdk(client).run_jobs()
+        return JobService(client.ctx).get(job.id).state == "dead"
+
+    poll(dead, timeout=30)
+    assert sorted(p.name for p in data.iterdir()) == ["in.parquet"]

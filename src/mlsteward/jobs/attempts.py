@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, InvalidInput, NotFound
 from mlsteward.identity.access import internal
+from mlsteward.jobs.handlers import clean_up_dead
 from mlsteward.jobs.models import Job, JobState
 from mlsteward.jobs.tables import jobs
 from mlsteward.jobs.validate import json_object
@@ -91,11 +92,12 @@ class Attempts:
                 if row is None:
                     return None
                 expired = row.state == JobState.RUNNING
-                if expired and row.attempts >= row.max_attempts:
-                    self._bury_expired(session, row, now)
-                    continue
-                self._start_attempt(session, row, worker_id, lease, now)
-                return self._get(session, row.id)
+                if not (expired and row.attempts >= row.max_attempts):
+                    self._start_attempt(session, row, worker_id, lease, now)
+                    return self._get(session, row.id)
+                self._bury_expired(session, row, now)
+            # Committed dead: what its last attempt left behind goes now.
+            clean_up_dead(self.ctx, row.kind, row.id, row.payload)
         return None
 
     def _start_attempt(

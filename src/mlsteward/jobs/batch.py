@@ -164,7 +164,7 @@ class BatchScoringService:
         total = reader.total_rows() if progress is not None else None
         batch_id = batch_id or uuid.uuid4().hex[:16]
         writer = self._writer(dst, batch_id, spec.id_column, resolved, deployment)
-        staging_path = dst.with_name(f".{dst.name}.{batch_id}.log.parquet")
+        staging_path = temporary_files(dst, batch_id)[1]
         staging = pq.ParquetWriter(staging_path, _STAGING)
         rows = chunks = 0
         try:
@@ -301,7 +301,7 @@ class BatchScoringService:
         next attempt of a job replaces a killed attempt's) until complete."""
         return OutputWriter(
             dst,
-            dst.with_name(f".{dst.name}.{batch_id}.partial"),
+            temporary_files(dst, batch_id)[0],
             pa.schema(
                 [
                     (id_column or "request_id", pa.string()),
@@ -416,6 +416,27 @@ def _staged(
 
 
 # -- the "batch_score" job kind -------------------------------------------
+def temporary_files(output: str | Path, batch_id: str) -> list[Path]:
+    """The hidden files an attempt of batch ``batch_id`` writes beside its
+    output: the output being written and the staged log records."""
+    dst = Path(output)
+    return [
+        dst.with_name(f".{dst.name}.{batch_id}.partial"),
+        dst.with_name(f".{dst.name}.{batch_id}.log.parquet"),
+    ]
+
+
+def clean_up(ctx: Context, job_id: str, payload: dict[str, Any]) -> list[Path]:
+    """Clean-up of a dead ``batch_score`` job (``jobs.handlers.CLEAN_UPS``):
+    remove the hidden files its last attempt left; return those removed."""
+    removed = []
+    for path in temporary_files(payload.get("output", ""), job_id):
+        if path.name and path.exists():
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
 def run_job(ctx: Context, payload: dict[str, Any], log: JobLogger) -> dict[str, Any]:
     """Handler of ``batch_score`` jobs: the payload is a
     :class:`~mlsteward.jobs.specs.ScoreBatch` (``model``, ``input``,

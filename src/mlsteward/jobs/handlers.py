@@ -23,6 +23,8 @@ Example:
 
 from __future__ import annotations
 
+import importlib
+import logging
 import re
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -30,6 +32,8 @@ from typing import Any, Protocol
 from mlsteward.context import Context
 from mlsteward.errors import InvalidInput, MlstewardError
 from mlsteward.plugins import PluginTable
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -70,6 +74,25 @@ HANDLERS: dict[str, str] = {
     "alert_deliver": "mlsteward.monitoring.jobs:deliver_job",
     "retrain": "mlsteward.retraining.service:run_job",
 }
+
+#: What removes the leftovers of a job whose last attempt died (killed, its
+#: lease run out): ``fn(ctx, job_id, payload)``, best effort, run by the
+#: worker that finds it dead. A kind without one leaves nothing behind.
+CLEAN_UPS: dict[str, str] = {"batch_score": "mlsteward.jobs.batch:clean_up"}
+
+
+def clean_up_dead(ctx: Context, kind: str, job_id: str, payload: Any) -> None:
+    """Run ``kind``'s clean-up for a dead job; a failure is logged, never
+    raised (the job is dead either way)."""
+    target = CLEAN_UPS.get(kind)
+    if target is None:
+        return
+    module, _, name = target.partition(":")
+    try:
+        getattr(importlib.import_module(module), name)(ctx, job_id, payload)
+    except Exception:  # best effort: the worker goes on
+        logger.exception("clean-up of dead job %s (%s) failed", job_id, kind)
+
 
 #: Entry-point group through which other packages add job kinds
 #: (value ``"module:function"``).
