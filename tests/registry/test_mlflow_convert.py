@@ -169,3 +169,27 @@ def test_the_server_imports_only_from_the_hosts_it_lists(
         "/api/v1/imports/mlflow", json={"tracking_uri": "http://169.254.169.254"}
     )
     assert r.status_code == 409 and r.json()["field"] == "tracking_uri", r.text
+
+
+def test_the_remote_client_imports_through_the_server(sqlite_client: Any) -> None:
+    """Over HTTP the same call reaches the server's route, and its refusals
+    come back as the same errors naming the field."""
+    from tests.conftest import make_user
+
+    import mlsteward
+    from mlsteward.api import create_app
+    from mlsteward.errors import Forbidden
+
+    root = make_user(sqlite_client.ctx, "root", "admin")
+    vic = make_user(sqlite_client.ctx, "vic", "viewer")
+    http = TestClient(create_app(ctx=sqlite_client.ctx))
+    admin = mlsteward.Client("http://testserver", token=root, http=http)
+    viewer = mlsteward.Client("http://testserver", token=vic, http=http)
+    with pytest.raises(PolicyViolation) as refused:
+        admin.models.import_mlflow(tracking_uri="http://169.254.169.254")
+    assert refused.value.field == "tracking_uri"
+    with pytest.raises(InvalidInput) as bad:
+        admin.models.import_mlflow(tracking_uri="file:///mlruns")
+    assert bad.value.field == "tracking_uri"
+    with pytest.raises(Forbidden, match="developer"):
+        viewer.models.import_mlflow(tracking_uri="http://mlflow:5000")
