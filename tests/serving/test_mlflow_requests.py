@@ -94,6 +94,8 @@ BAD = [
     ({"dataframe_records": {}}, 400, "dataframe_records"),
     ({"instances": [[1, 2, 3]]}, 400, "instances"),
     ({"inputs": {"duration_in_month": 12}}, 400, "inputs.duration_in_month"),
+    ({"inputs": {"purpose": ["car"], "job": ["a", "b"]}}, 400, "inputs.job"),
+    ({"inputs": {}}, 400, "inputs"),
     ({"dataframe_records": [{}], "params": {"top_k": 1}}, 422, "params"),
     ({"dataframe_records": [{}], "extra": 1}, 400, "extra"),
     ([{"duration_in_month": 12}], 400, "body"),

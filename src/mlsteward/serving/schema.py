@@ -295,21 +295,6 @@ class RequestSchema:
                 "object (one record) or a list of objects",
                 field="body",
             )
-        return self.decode_records(records, single=not indexed)
-
-    def decode_records(self, records: list[Any], *, single: bool = False) -> Batch:
-        """Validate already parsed records (dicts of column: value).
-
-        The reference path of :meth:`decode`, also used for request formats
-        that carry records inside another shape (MLflow's
-        ``dataframe_records``).
-
-        Raises:
-            MalformedRequest: A record is not an object.
-            InvalidInput: A record breaks the contract (``field`` names the
-                column).
-        """
-        indexed = not single
         if not records:
             raise InvalidInput(
                 "the list of records is empty; send at least one record",
@@ -354,7 +339,7 @@ class RequestSchema:
                     _refuse_nul(record[name], at, name)
                     extra[k][name] = record[name]
         batch = self._finish(n, columns, extra if any(extra) else None)
-        batch.single = single
+        batch.single = not indexed
         return batch
 
     def check_value(self, spec: ColumnSpec, value: Any, index: int | None) -> Any:
