@@ -47,6 +47,7 @@ from mlsteward.store import audit
 __all__ = ["MlflowImportService"]
 
 _STATUS = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "failed"}
+_RUN_ID_LENGTH = 32
 
 
 @dataclass
@@ -135,14 +136,17 @@ class MlflowImportService:
         for run in source.runs(sorted(experiments)):
             info = run["info"]
             status = _STATUS.get(info.get("status", ""))
+            reason = None
             if status is None:
+                reason = (
+                    f"the run is {info.get('status')} in MLflow; import it once "
+                    "it has ended"
+                )
+            elif len(info["run_id"]) != _RUN_ID_LENGTH:
+                reason = "its id is not 32 characters, as mlsteward's run ids are"
+            if status is None or reason is not None:
                 report.refused.append(
-                    NotImported(
-                        kind="run",
-                        source=info["run_id"],
-                        reason=f"the run is {info.get('status')} in MLflow; "
-                        "import it once it has ended",
-                    )
+                    NotImported(kind="run", source=info["run_id"], reason=reason or "")
                 )
                 continue
             found.append(_run(source, run, status, experiments[info["experiment_id"]]))
@@ -262,7 +266,15 @@ def _write_aliases(
             version = numbers.get((name, mlflow_version))
             if version is None:
                 continue  # the version was refused
-            check_alias(alias)
+            try:
+                check_alias(alias)
+            except InvalidInput as exc:
+                report.refused.append(
+                    NotImported(
+                        kind="alias", source=f"{name}@{alias}", reason=exc.message
+                    )
+                )
+                continue
             if alias == "champion":
                 registry._refuse_if_governed(session, name, "move its champion alias")
             registry._set_alias(session, name, alias, version)
