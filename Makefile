@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck imports pytest bench clean
+.PHONY: demo test lint typecheck imports pytest mlflow-venv bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ imports: $(VENV)/.test-installed
 
 pytest: $(VENV)/.test-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## mlflow-venv: MLflow in its own venv outside the repository (the MLflow import test)
+mlflow-venv: $(VENV)/.test-installed
+	.ci/mlflow-venv
 
 clean:
 	rm -rf $(VENV) .mlsteward .pytest_cache .mypy_cache .ruff_cache

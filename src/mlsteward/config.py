@@ -72,6 +72,12 @@ class Settings(BaseSettings):
             internal (``MLSTEWARD_WEBHOOK_ALLOW``, comma-separated host names
             and CIDRs, e.g. ``chat.internal,10.2.0.0/16``); default none, so a
             webhook cannot be pointed at the server's own network.
+        mlflow_import_hosts: MLflow tracking servers ``mlsteward server``
+            imports from when asked over REST (``POST /api/v1/imports/mlflow``;
+            ``MLSTEWARD_MLFLOW_IMPORT_HOSTS``, comma-separated ``host`` or
+            ``host:port``); default none, so a caller cannot make the server
+            fetch from an address of its choosing. An import run in process
+            (the CLI or SDK with the stores) is not limited.
         serving_max_body_bytes: Largest request body the inference server
             reads (``MLSTEWARD_SERVING_MAX_BODY_BYTES``, default 1 MiB); larger
             bodies get 413.
@@ -138,6 +144,7 @@ class Settings(BaseSettings):
     api_auth_cache_seconds: float = Field(default=2.0, ge=0.0, le=300.0)
     web_session_minutes: int = Field(default=480, ge=1, le=7 * 24 * 60)
     webhook_allow: str = ""
+    mlflow_import_hosts: str = ""
     serving_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     serving_max_rows: int = Field(default=1000, ge=1)
     serving_max_batch_rows: int = Field(default=256, ge=1)

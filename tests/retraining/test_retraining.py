@@ -68,6 +68,14 @@ def test_auto_mode_promotes_when_gates_pass(home) -> None:
     run = home.get_run(home.get_model_version(r.challenger).run_id)
     train = home.load_dataset(run.inputs[0]["dataset"])
     assert len(train) == len(home.load_dataset("german-credit-train")) + 2 * 250
+    # The run lists its own figures, as any run does (`mlsteward runs list`).
+    from sklearn.metrics import roc_auc_score
+
+    scores = home.load_model(r.challenger).predict_proba(train)
+    assert run.metrics["n_train"] == len(train)
+    assert run.metrics["train_auc"] == pytest.approx(
+        roc_auc_score(train["bad"], scores), abs=1e-12
+    )
 
 
 def test_a_failed_gate_rejects_in_every_mode(home) -> None:

@@ -12,6 +12,12 @@ Routes:
   ``GET /v2/models/{name}[/versions/{v}]/ready``,
   ``POST /v2/models/{name}[/versions/{v}]/infer``; a v2 "model" is a
   deployment.
+- MLflow's scoring server: ``POST /invocations`` (the one deployment
+  served) and ``POST /invocations/{deployment}`` take MLflow's request
+  formats (``dataframe_split``, ``dataframe_records``, ``instances``,
+  ``inputs``; ``/predict`` takes them too) and answer
+  ``{"predictions": [...]}`` with the rows ``/predict`` gives;
+  ``GET /ping`` and ``GET /health`` answer 200 like MLflow's.
 - ``GET /metrics``: Prometheus text format.
 
 No web framework on this path: routing is a split of the path, bodies are
@@ -44,9 +50,14 @@ from mlsteward.errors import (
     NotFound,
     Unavailable,
 )
+from mlsteward.serving.mlflow_requests import (
+    decode_mlflow,
+    mlflow_format,
+    parse_mlflow,
+)
 from mlsteward.serving.outages import RETRY_AFTER, database_errors
 from mlsteward.serving.runtime import LiveDeployment, Scored, ServingRuntime
-from mlsteward.serving.schema import MalformedRequest, RequestTooLarge
+from mlsteward.serving.schema import Batch, MalformedRequest, RequestTooLarge
 
 __all__ = ["InferenceApp", "create_inference_app"]
 
@@ -143,8 +154,15 @@ class InferenceApp:
             if method != "POST":
                 return await _respond(send, 405, {"error": "use POST"}, allow="POST")
             return await self._predict(scope, receive, send, parts[1])
+        if parts[:1] == ["invocations"] and len(parts) <= 2:
+            if method != "POST":
+                return await _respond(send, 405, {"error": "use POST"}, allow="POST")
+            return await self._invocations(scope, receive, send, parts[1:])
         if parts[:1] == ["v2"]:
             return await self._v2(scope, receive, send, parts[1:], method)
+        if parts in (["ping"], ["health"]) and method == "GET":
+            # MLflow's scoring server's readiness probes, for its clients.
+            return await _send(send, 200, b"\n", _JSON)
         if parts == ["openapi.json"] and method == "GET":
             from mlsteward.api.inference_openapi import inference_openapi
 
@@ -158,7 +176,12 @@ class InferenceApp:
 
     # -- /predict ----------------------------------------------------------
     async def _predict(
-        self, scope: Scope, receive: Receive, send: Send, name: str
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        name: str,
+        endpoint: str = "predict",
     ) -> None:
         m = self.runtime.metrics
         headers = _headers(scope)
@@ -169,7 +192,7 @@ class InferenceApp:
             started = time.perf_counter()
             raw_query = scope.get("query_string", b"")
             explain = bool(raw_query) and _explain_asked(raw_query)
-            batch = live.schema.decode(body)
+            batch = _decode(live, body, mlflow_only=endpoint == "invocations")
             if batch.n > self.max_rows:
                 raise RequestTooLarge(
                     f"{batch.n} records in one request; the limit is "
@@ -184,11 +207,28 @@ class InferenceApp:
                 explain=explain,
             )
         except Exception as exc:
-            return await self._problem(send, name, "predict", exc)
+            return await self._problem(send, name, endpoint, exc)
         rows = _rows(scored)
         out: Any = rows[0] if batch.single else {"predictions": rows}
-        m.ok(name, "predict").inc()
+        m.ok(name, endpoint).inc()
         await _send(send, 200, orjson.dumps(out), _JSON)
+
+    async def _invocations(
+        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
+    ) -> None:
+        """MLflow's ``POST /invocations``: the one deployment served, or
+        ``/invocations/{deployment}`` when there are several."""
+        if parts:
+            return await self._predict(scope, receive, send, parts[0], "invocations")
+        served = sorted(self.runtime.live)
+        if len(served) != 1:
+            detail = (
+                f"this server serves {len(served)} deployments ({served}); "
+                "POST /invocations/{deployment} to choose one"
+            )
+            exc = NotFound(detail, field="deployment")
+            return await self._problem(send, "-", "invocations", exc)
+        return await self._predict(scope, receive, send, served[0], "invocations")
 
     async def _problem(
         self, send: Send, name: str, endpoint: str, exc: Exception
@@ -399,6 +439,29 @@ class _NotImplemented(Exception):
 def _retry_after(exc: Exception) -> dict[str, str]:
     seconds = getattr(exc, "details", {}).get("retry_after", RETRY_AFTER)
     return {"retry-after": str(int(seconds))}
+
+
+def _decode(live: LiveDeployment, body: bytes, *, mlflow_only: bool) -> Batch:
+    """A request's batch: MLflow's formats on ``/invocations``; on
+    ``/predict``, native records, or MLflow's formats when the native decoder
+    refused the body and its top-level keys name one (so native requests
+    never pay for the check)."""
+    if mlflow_only:
+        return decode_mlflow(live.schema, parse_mlflow(body))
+    try:
+        return live.schema.decode(body)
+    except InvalidInput:
+        data = _json_or_none(body)
+        if mlflow_format(data, live.schema) is None:
+            raise
+    return decode_mlflow(live.schema, data)
+
+
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _explain_asked(query: bytes) -> bool:

@@ -35,8 +35,11 @@ from mlsteward.datasets.specs import RegisterDataset
 from mlsteward.errors import InvalidInput
 from mlsteward.names import MAX_VERSION
 from mlsteward.registry.evaluation import EvaluationService
+from mlsteward.registry.mlflow_import import MlflowImportService
+from mlsteward.registry.mlflow_source import check_import_host
 from mlsteward.registry.models import (
     Evaluation,
+    MlflowImport,
     ModelVersion,
     RegisteredModel,
     Run,
@@ -47,6 +50,7 @@ from mlsteward.registry.service import ModelRegistry, SavedModel
 from mlsteward.registry.specs import (
     EndRun,
     Evaluate,
+    ImportMlflow,
     LogMetrics,
     RegisterModel,
     SetAlias,
@@ -144,6 +148,19 @@ def _download(data: bytes, sha256: str, media_type: str) -> StreamingResponse:
         media_type=media_type,
         headers={SHA256_HEADER: sha256, "Content-Length": str(len(data))},
     )
+
+
+# -- imports ------------------------------------------------------------
+@router.post("/imports/mlflow", status_code=201)
+def import_mlflow(
+    spec: ImportMlflow, ctx: Annotated[Context, Op("models.import_mlflow")]
+) -> MlflowImport:
+    """The server reads the MLflow tracking server named in the spec, if it
+    is one of ``MLSTEWARD_MLFLOW_IMPORT_HOSTS``: a request must not point the
+    server's network access wherever it likes (an in-process import runs
+    with its user's own network access, so the limit belongs here)."""
+    check_import_host(spec.tracking_uri, ctx.settings.mlflow_import_hosts)
+    return MlflowImportService(ctx).import_mlflow(spec)
 
 
 # -- runs ---------------------------------------------------------------

@@ -1,7 +1,8 @@
 """``mlsteward server``: the control plane and every deployment in one process.
 
-Requests are dispatched by path prefix: ``/predict/...``, ``/v2...`` and
-``/metrics`` go to the lean inference app, everything else to the FastAPI
+Requests are dispatched by path prefix: ``/predict/...``, MLflow's
+``/invocations[/...]`` and ``/ping``, ``/v2...`` and ``/metrics`` go to the
+lean inference app, everything else to the FastAPI
 control plane. Both apps' startup and shutdown run.
 """
 
@@ -54,6 +55,9 @@ class ServerApp:
     def _is_inference(path: str) -> bool:
         return (
             path.startswith("/predict/")
+            or path == "/invocations"
+            or path.startswith("/invocations/")
+            or path in ("/ping", "/health")
             or path == "/v2"
             or path.startswith("/v2/")
             or path == "/metrics"

@@ -13,6 +13,7 @@ from mlsteward.cli import (
     demo,
     drift,
     governance,
+    imports,
     jobs,
     models,
     monitoring,
@@ -31,6 +32,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(runs.app, name="runs")
 app.add_typer(db.app, name="db")
+app.add_typer(imports.app, name="import")
 app.command("demo")(demo.demo)
 serving.register(app)
 governance.register(app)

@@ -13,8 +13,12 @@ __all__ = [
     "LIFECYCLE",
     "Evaluation",
     "Governance",
+    "ImportedRun",
+    "ImportedVersion",
+    "MlflowImport",
     "ModelVersion",
     "ModelVersionDetail",
+    "NotImported",
     "RegisteredModel",
     "RegisteredModelDetail",
     "Run",
@@ -159,6 +163,58 @@ class Evaluation(Result):
     @property
     def model_version(self) -> int:
         return int(self.model.rsplit("/", 1)[1])
+
+
+class ImportedRun(Result):
+    """An MLflow run brought in as a mlsteward run (the same id)."""
+
+    run_id: str
+    name: str
+    experiment: str
+    params: int
+    metric_values: int
+
+
+class ImportedVersion(Result):
+    """An MLflow model version brought in as a mlsteward version.
+
+    ``parity_max_abs_diff`` is the largest difference in probability between
+    the model read from MLflow's file and the converted artifact, over
+    ``sample_rows`` rows (the logged input example, or rows made from the
+    signature).
+    """
+
+    mlflow_model: str
+    mlflow_version: str
+    ref: str
+    flavor: str
+    source_format: str
+    run_id: str | None
+    aliases: list[str] = Field(default_factory=list)
+    sample_rows: int
+    parity_max_abs_diff: float
+
+
+class NotImported(Result):
+    """Something left out of an import, and why (``kind``: run or version)."""
+
+    kind: str
+    source: str
+    reason: str
+
+
+class MlflowImport(Result):
+    """What ``mlsteward import mlflow`` brought in, refused and skipped.
+
+    ``refused`` holds what cannot be brought in safely (a pickled model, an
+    unknown flavor); ``skipped`` what an earlier import already brought in.
+    """
+
+    tracking_uri: str
+    runs: list[ImportedRun] = Field(default_factory=list)
+    versions: list[ImportedVersion] = Field(default_factory=list)
+    refused: list[NotImported] = Field(default_factory=list)
+    skipped: list[NotImported] = Field(default_factory=list)
 
 
 ModelVersionDetail.model_rebuild()

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from mlsteward.artifacts import sha256_hex
 from mlsteward.context import Context
-from mlsteward.errors import Conflict, IntegrityError, InvalidInput, NotFound
+from mlsteward.errors import Conflict, InvalidInput, NotFound
 from mlsteward.flavors import flavor_for, get_flavor
 from mlsteward.flavors.base import Flavor
 from mlsteward.identity.access import internal, use_case
 from mlsteward.names import Ref, parse_ref
 from mlsteward.registry.governed import CHAMPION, GovernedModels
+from mlsteward.registry.loaded import LoadedModel, SavedModel, loaded_model
 from mlsteward.registry.models import (
     LIFECYCLE,
     ModelVersion,
@@ -34,84 +33,9 @@ from mlsteward.registry.tables import (
 from mlsteward.store import audit, utcnow
 
 if TYPE_CHECKING:  # pandas is imported on use: a serving process may not need it
-    import numpy as np
     import pandas as pd
 
 __all__ = ["LoadedModel", "ModelRegistry", "SavedModel", "loaded_model"]
-
-
-@dataclass
-class LoadedModel:
-    """A model version loaded after its checksum was verified.
-
-    ``predict_proba`` checks the input against the version's signature first,
-    so a wrong column is an error naming it, not a confusing library error.
-    """
-
-    version: ModelVersion
-    flavor: Flavor
-    model: Any
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        return self.flavor.predict_proba(self.model, conform(self.version.signature, X))
-
-
-@dataclass(frozen=True)
-class SavedModel:
-    """A model already saved by its flavor: the artifact bytes and their sha256.
-
-    What a remote client uploads to register a model (it saves the model with
-    the flavor on the laptop, the same bytes the embedded client stores) and
-    what the server hands back for ``client.models.load``. Passed to
-    :meth:`ModelRegistry.register` in place of a fitted model, the bytes are
-    checked against ``sha256`` and loaded by the flavor's safe loader (never
-    unpickled) before anything is stored.
-
-    Example:
-        >>> from mlsteward.artifacts import sha256_hex
-        >>> data = b"PK..."
-        >>> SavedModel("sklearn", data, sha256_hex(data)).size
-        5
-    """
-
-    flavor: str
-    data: bytes
-    sha256: str
-
-    @property
-    def size(self) -> int:
-        return len(self.data)
-
-    def verify(self, field: str = "artifact_sha256") -> SavedModel:
-        """The same artifact, after checking its bytes hash to ``sha256``.
-
-        Raises:
-            IntegrityError: They do not (a corrupted or tampered transfer).
-        """
-        actual = sha256_hex(self.data)
-        if actual != self.sha256:
-            raise IntegrityError(
-                f"the {self.flavor} artifact's bytes hash to {actual}, not to the "
-                f"declared {self.sha256}; it was corrupted or tampered with in "
-                "transit, refusing it",
-                field=field,
-                expected=self.sha256,
-                actual=actual,
-            )
-        return self
-
-
-def loaded_model(mv: ModelVersion, saved: SavedModel) -> LoadedModel:
-    """``saved`` loaded by its flavor's safe loader, after checking its bytes
-    are the version's (sha256)."""
-    if saved.sha256 != mv.artifact_sha256:
-        raise IntegrityError(
-            f"the artifact {saved.sha256} is not the one of {mv.ref} "
-            f"({mv.artifact_sha256})",
-            field="artifact_sha256",
-        )
-    fl = get_flavor(saved.verify().flavor)
-    return LoadedModel(mv, fl, fl.load(saved.data))
 
 
 def _row_to_version(row: Any, aliases: list[str]) -> ModelVersion:
@@ -182,51 +106,66 @@ class ModelRegistry(GovernedModels):
         """
         fl, signature, payload = self._prepare(spec, model, training_data, signature)
         ref = self.ctx.artifacts.put(payload)
-        name, now = spec.name, utcnow()
         with self.ctx.store.unit_of_work() as session:
-            if spec.run_id is not None:
-                self._require_run(session, spec.run_id)
-            self._ensure_model(session, name, now)
-            version = self._next_version(session, name)
-            if spec.parent_version is not None:
-                self._version_row(session, Ref(name, version=spec.parent_version))
-            session.execute(
-                model_versions.insert().values(
-                    name=name,
-                    version=version,
-                    state=State.REGISTERED.value,
-                    flavor=fl.name,
-                    artifact_sha256=ref.sha256,
-                    artifact_size=ref.size,
-                    signature=signature.to_dict(),
-                    run_id=spec.run_id,
-                    parent_version=spec.parent_version,
-                    description=spec.description,
-                    tags=spec.tags,
-                    created_at=now,
-                    created_by=self.ctx.actor,
-                    state_changed_at=now,
-                )
+            version = self._record_version(session, spec, fl.name, ref, signature)
+            return self._get(session, Ref(spec.name, version=version))
+
+    def _record_version(
+        self,
+        session: Session,
+        spec: RegisterModel,
+        flavor: str,
+        ref: Any,
+        signature: Signature,
+        details: dict[str, Any] | None = None,
+    ) -> int:
+        """Write the next version of ``spec.name`` for a stored artifact, with
+        its audit event; returns its number."""
+        name, now = spec.name, utcnow()
+        if spec.run_id is not None:
+            self._require_run(session, spec.run_id)
+        self._ensure_model(session, name, now)
+        version = self._next_version(session, name)
+        if spec.parent_version is not None:
+            self._version_row(session, Ref(name, version=spec.parent_version))
+        session.execute(
+            model_versions.insert().values(
+                name=name,
+                version=version,
+                state=State.REGISTERED.value,
+                flavor=flavor,
+                artifact_sha256=ref.sha256,
+                artifact_size=ref.size,
+                signature=signature.to_dict(),
+                run_id=spec.run_id,
+                parent_version=spec.parent_version,
+                description=spec.description,
+                tags=spec.tags,
+                created_at=now,
+                created_by=self.ctx.actor,
+                state_changed_at=now,
             )
-            session.execute(
-                update(registered_models)
-                .where(registered_models.c.name == name)
-                .values(updated_at=now)
-            )
-            audit.record(
-                session,
-                actor=self.ctx.actor,
-                action="model_version.registered",
-                object_type="model_version",
-                object_id=f"{name}/{version}",
-                details={
-                    "flavor": fl.name,
-                    "artifact_sha256": ref.sha256,
-                    "run_id": spec.run_id,
-                    "parent_version": spec.parent_version,
-                },
-            )
-            return self._get(session, Ref(name, version=version))
+        )
+        session.execute(
+            update(registered_models)
+            .where(registered_models.c.name == name)
+            .values(updated_at=now)
+        )
+        audit.record(
+            session,
+            actor=self.ctx.actor,
+            action="model_version.registered",
+            object_type="model_version",
+            object_id=f"{name}/{version}",
+            details={
+                "flavor": flavor,
+                "artifact_sha256": ref.sha256,
+                "run_id": spec.run_id,
+                "parent_version": spec.parent_version,
+                **(details or {}),
+            },
+        )
+        return version
 
     def _prepare(
         self,

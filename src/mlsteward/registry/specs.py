@@ -28,6 +28,7 @@ __all__ = [
     "MAX_VERSION",
     "EndRun",
     "Evaluate",
+    "ImportMlflow",
     "LogMetrics",
     "RegisterModel",
     "SetAlias",
@@ -299,3 +300,41 @@ class Evaluate(Spec):
         ):
             invalid(f"threshold must be between 0 and 1, got {value!r}", "threshold")
         return float(value)
+
+
+class ImportMlflow(Spec):
+    """Bring runs and registered model versions from an MLflow tracking server.
+
+    Example:
+        >>> ImportMlflow(tracking_uri="http://127.0.0.1:5000",
+        ...              models=["credit-risk"]).models
+        ['credit-risk']
+    """
+
+    tracking_uri: str = Field(
+        description="The MLflow tracking server, http(s)://host:port."
+    )
+    experiments: list[str] = Field(
+        default_factory=list,
+        description="Experiment names whose runs to import (default: all).",
+    )
+    models: list[str] = Field(
+        default_factory=list,
+        description="Registered model names to import (default: all).",
+    )
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def _uri(cls, value: str) -> str:
+        from mlsteward.registry.mlflow_source import check_tracking_uri
+
+        return guard(lambda: check_tracking_uri(value))
+
+    @field_validator("experiments", "models", mode="before")
+    @classmethod
+    def _names(cls, value: Any, info: Any) -> list[str]:
+        if value is None:
+            return []
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            invalid(f"{info.field_name} must be a list of names", info.field_name)
+        return [str(v) for v in value]

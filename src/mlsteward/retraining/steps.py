@@ -46,6 +46,7 @@ from mlsteward.registry.runs import RunService
 from mlsteward.registry.specs import (
     EndRun,
     Evaluate,
+    LogMetrics,
     RegisterModel,
     SetAlias,
     StartRun,
@@ -342,10 +343,30 @@ class Retrain:
                 description="challenger trained by policy on data before "
                 f"{data['period']}",
             )
+            self._log_training_metrics(run_id, fitted, train, features)
             return self.registry.register(spec, fitted, train[features])
         except Exception:
             RunService(self.ctx).end(run_id, EndRun(status=RunStatus.FAILED))
             raise
+
+    def _log_training_metrics(
+        self, run_id: str, fitted: Any, train: pd.DataFrame, features: list[str]
+    ) -> None:
+        """The run's own figures (AUC on the training window, its size), so
+        a retraining run lists metrics like any other run."""
+        from mlsteward.flavors import flavor_for
+        from mlsteward.metrics import auc
+        from mlsteward.registry.signature import conform, infer_signature
+
+        X = train[features]
+        scores = flavor_for(fitted).predict_proba(
+            fitted, conform(infer_signature(X), X)
+        )
+        metrics = {
+            "train_auc": auc(train[self.policy.target], scores),
+            "n_train": float(len(train)),
+        }
+        RunService(self.ctx).log_metrics(run_id, LogMetrics(metrics=metrics))
 
     def _evaluation(self) -> dict[str, Any]:
         data = self.steps["data"]

@@ -22,8 +22,10 @@ from mlsteward.datasets.models import DatasetVersion
 from mlsteward.datasets.service import DatasetService
 from mlsteward.datasets.specs import RegisterDataset
 from mlsteward.registry.evaluation import EvaluationService
+from mlsteward.registry.mlflow_import import MlflowImportService
 from mlsteward.registry.models import (
     Evaluation,
+    MlflowImport,
     ModelVersion,
     RegisteredModel,
     Run,
@@ -34,6 +36,7 @@ from mlsteward.registry.service import LoadedModel, ModelRegistry
 from mlsteward.registry.specs import (
     EndRun,
     Evaluate,
+    ImportMlflow,
     LogMetrics,
     RegisterModel,
     SetAlias,
@@ -202,6 +205,27 @@ class Models:
     def __init__(self, ctx: Context) -> None:
         self._svc = ModelRegistry(ctx)
         self._evaluations = EvaluationService(ctx)
+        self._mlflow = MlflowImportService(ctx)
+
+    def import_mlflow(
+        self, spec: ImportMlflow | None = None, /, **fields: Any
+    ) -> MlflowImport:
+        """Import runs and registered model versions from an MLflow server.
+
+        scikit-learn models saved with skops and LightGBM boosters are
+        converted to mlsteward's flavors and checked to score as before;
+        pickled models are refused with the reason (see ``docs/mlflow.md``).
+
+        Args:
+            spec: An :class:`~mlsteward.registry.specs.ImportMlflow`.
+            **fields: Its fields instead (``tracking_uri``, ``experiments``,
+                ``models``).
+
+        Example:
+            >>> client.models.import_mlflow(tracking_uri="http://127.0.0.1:5000")
+            ... # doctest: +SKIP
+        """
+        return self._mlflow.import_mlflow(build_spec(ImportMlflow, spec, fields))
 
     def register(
         self,
