@@ -6,8 +6,7 @@ predictions with the outcomes that have arrived, resolves the reference
 (:mod:`mlsteward.monitoring.reference`), runs every check
 (:mod:`mlsteward.monitoring.runner`), and in one transaction stores the
 results, raises alerts and writes the audit event; then it delivers pending
-alerts. ``run`` is what the CLI, the REST API, the scheduler loop and (with
-the retraining issue) the job worker call.
+alerts. The CLI, REST, the scheduler and ``monitor_run`` jobs call ``run``.
 
 Example:
     >>> svc = MonitorService(ctx)  # doctest: +SKIP
@@ -22,6 +21,7 @@ import builtins
 import datetime as dt
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,7 +42,12 @@ from mlsteward.monitoring.reference import ReferenceResolver, training_dataset
 from mlsteward.monitoring.runner import compute_window
 from mlsteward.monitoring.spec import Checks, fix_columns
 from mlsteward.monitoring.specs import CreateMonitor, RunMonitor
-from mlsteward.monitoring.stored import newest_rows, stored_rows
+from mlsteward.monitoring.stored import (
+    AlreadyRan,
+    newest_rows,
+    ran_already,
+    stored_rows,
+)
 from mlsteward.monitoring.tables import monitor_results as rt
 from mlsteward.monitoring.tables import monitors as mt
 from mlsteward.monitoring.windows import as_utc, plan_windows
@@ -254,31 +259,30 @@ class MonitorService:
     # -- running ----------------------------------------------------------
     @use_case("monitors.run", "developer")
     def run(
-        self, name: str, spec: RunMonitor | None = None, *, deliver: bool = True
+        self,
+        name: str,
+        spec: RunMonitor | None = None,
+        *,
+        deliver: bool = True,
+        run_id: str | None = None,
     ) -> MonitorRun:
         """Run every check of a monitor now and store the results.
 
         Args:
             name: The monitor.
-            spec: An explicit window (``start`` and ``end``, UTC) to compute
-                instead of the monitor's own, which a period monitor splits
-                into calendar periods (vintages); and ``at``, the run's time
-                (default now): the end of rolling windows, and the time alerts
-                are seen at (cool-downs are measured in it), so a back-fill
-                can pass the end of each period. See
-                :class:`~mlsteward.monitoring.specs.RunMonitor`.
+            spec: An explicit window and the run's time
+                (:class:`~mlsteward.monitoring.specs.RunMonitor`).
             deliver: Deliver pending alerts after the run.
+            run_id: A job passes its id: a retry of a run that committed
+                raises :class:`AlreadyRan` instead of storing it twice.
 
         Returns:
             The :class:`~mlsteward.monitoring.models.MonitorRun`.
-
-        Example:
-            >>> svc.run("cr", RunMonitor(start=t0, end=t1))  # doctest: +SKIP
         """
         spec = spec or RunMonitor()
         monitor = self.get(name)
         at = as_utc(spec.at, "at") if spec.at is not None else utcnow()
-        run_id = uuid.uuid4().hex
+        keyed, run_id = run_id is not None, run_id or uuid.uuid4().hex
         state = dict(monitor.state)
         computed_at = utcnow()
         windows, rows = self._compute(monitor, spec.window, at, state)
@@ -286,6 +290,8 @@ class MonitorService:
             row.update(run_id=run_id, computed_at=computed_at)
         alerts = AlertService(self.ctx)
         with self.ctx.store.unit_of_work() as session:
+            if keyed and ran_already(session, monitor.name, run_id):
+                raise AlreadyRan(f"run {run_id} of {name} is stored", field="run_id")
             if rows:
                 session.execute(
                     rt.insert(), [{**r, "monitor_id": monitor.id} for r in rows]
@@ -298,9 +304,7 @@ class MonitorService:
                 .where(mt.c.id == monitor.id)
                 .values(last_run_at=computed_at, state=state)
             )
-            statuses: dict[str, int] = {}
-            for r in rows:
-                statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+            statuses = dict(Counter(r["status"] for r in rows))
             audit.record(
                 session,
                 actor=self.ctx.actor,

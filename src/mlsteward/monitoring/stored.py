@@ -7,11 +7,32 @@ from typing import Any
 
 from sqlalchemy import select
 
+from mlsteward.errors import Conflict
 from mlsteward.monitoring.models import RESULT_COLUMNS
 from mlsteward.monitoring.tables import monitor_results as rt
 from mlsteward.monitoring.windows import as_utc
+from mlsteward.store.audit import audit_events
 
-__all__ = ["newest_rows", "stored_rows"]
+__all__ = ["AlreadyRan", "newest_rows", "ran_already", "stored_rows"]
+
+
+class AlreadyRan(Conflict):
+    """A keyed monitor run (a job's) was stored by an earlier attempt."""
+
+
+def ran_already(session: Any, monitor: str, run_id: str) -> bool:
+    """Whether a run ``run_id`` of ``monitor`` committed: its ``monitor.ran``
+    audit event, written in the run's transaction, is among the monitor's
+    newest."""
+    q = (
+        select(audit_events.c.details)
+        .where(audit_events.c.action == "monitor.ran")
+        .where(audit_events.c.object_type == "monitor")
+        .where(audit_events.c.object_id == monitor)
+        .order_by(audit_events.c.seq.desc())
+        .limit(100)
+    )
+    return any(d.get("run_id") == run_id for d in session.execute(q).scalars())
 
 
 def stored_rows(
