@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 from fastapi import HTTPException
 
+from mlsteward.api.problem_types import TOO_LARGE, problem_type
 from mlsteward.context import Context
 from mlsteward.errors import MlstewardError
 from mlsteward.identity.service import IdentityService
@@ -61,7 +62,7 @@ class BodyTooLarge(HTTPException):
 def _problem(status: int, title: str, detail: str, field: str, code: str) -> bytes:
     return orjson.dumps(
         {
-            "type": f"https://mlsteward.dev/problems/{code}",
+            "type": problem_type(code),
             "title": title,
             "status": status,
             "detail": detail,
@@ -111,7 +112,7 @@ class ControlGuard:
         if declared is not None:
             rest = detail.removeprefix("the body is ")
             detail = f"the body declares {declared} bytes; {rest}"
-        return _problem(413, "PayloadTooLarge", detail, "body", "payloadtoolarge")
+        return _problem(413, "PayloadTooLarge", detail, "body", TOO_LARGE)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -154,10 +155,7 @@ class ControlGuard:
             case = USE_CASES.get(name) if name else None
             if case is None or principal.can(case.role):
                 return None
-            detail = (
-                f"{principal.user} ({principal.role}) may not run {case.name}; "
-                f"it needs the {case.role} role or higher"
-            )
+            detail = principal.refusal(case.role, f"run {case.name}")
             return _problem(403, "Forbidden", detail, "token", "forbidden")
         return None
 

@@ -34,6 +34,7 @@ import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from mlsteward.api import v2
+from mlsteward.api.problem_types import problem_type
 from mlsteward.config import Settings, get_settings
 from mlsteward.context import Context
 from mlsteward.errors import (
@@ -227,7 +228,7 @@ class InferenceApp:
         m.requests.labels(name, endpoint, str(status)).inc()
         m.errors.labels(name, reason).inc()
         body: dict[str, Any] = {
-            "type": f"https://mlsteward.dev/problems/{reason}",
+            "type": problem_type(reason),
             "title": type(exc).__name__,
             "status": status,
             "detail": message,
@@ -243,8 +244,7 @@ class InferenceApp:
             status = _status(exc)
             if status == 500:
                 _log.error("serving error: %s", exc.message)
-            reason = "unauthorized" if status in (401, 403) else exc.code
-            return status, reason, exc.message, exc.field
+            return status, exc.code, exc.message, exc.field
         _log.exception("unexpected serving error")
         return 500, "internal", f"internal error ({type(exc).__name__})", None
 

@@ -3,6 +3,7 @@ to HTTP statuses."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mlsteward.api.problem_types import HTTP_CODES, MALFORMED, problem_type
 from mlsteward.errors import (
     Conflict,
     Forbidden,
@@ -83,7 +85,7 @@ def problem(
     status: int, title: str, detail: str, *, code: str, **extra: Any
 ) -> JSONResponse:
     body = {
-        "type": f"https://mlsteward.dev/problems/{code}",
+        "type": problem_type(code),
         "title": title,
         "status": status,
         "detail": detail,
@@ -97,6 +99,19 @@ def _status_of(exc: MlstewardError) -> int:
         if cls in STATUS:
             return STATUS[cls]  # type: ignore[index]
     return 400
+
+
+def _malformed(first: dict[str, Any], body: Any) -> str | None:
+    """Why the body is not JSON at all, or ``None`` if it is (or was none)."""
+    if first.get("type") == "json_invalid":
+        reason = (first.get("ctx") or {}).get("error", "decode error")
+        return f"the body is not valid JSON ({reason}); send a JSON object"
+    if isinstance(body, bytes | str) and body:
+        try:
+            json.loads(body)
+        except ValueError as exc:
+            return f"the body is not valid JSON ({exc}); send a JSON object"
+    return None
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -123,7 +138,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             exc.status_code,
             title,
             str(exc.detail),
-            code=title.lower(),
+            code=HTTP_CODES.get(exc.status_code, "http_error"),
             field=getattr(exc, "field", None),
         )
         for key, value in (exc.headers or {}).items():
@@ -134,6 +149,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         first = errors[0] if errors else {}
+        malformed = _malformed(first, exc.body)
+        if malformed is not None:
+            # Not JSON at all: a malformed request (400), as serving says it.
+            return problem(
+                400, "MalformedRequest", malformed, code=MALFORMED, field="body"
+            )
         loc = tuple(first.get("loc", ()))
         if loc[:1] == ("path",):  # a path parameter is named as it is
             loc = loc[1:]

@@ -15,7 +15,10 @@ from mlsteward.cli.common import (
     console,
     emit_json,
     err_console,
+    esc,
     handle_errors,
+    reason_option,
+    show_table,
 )
 from mlsteward.errors import InvalidInput
 
@@ -156,7 +159,7 @@ def list_jobs(
             j.claimed_by or "-",
             (j.error or "").splitlines()[0][:60] if j.error else "-",
         )
-    console.print(table)
+    show_table(table)
 
 
 @app.command("show")
@@ -182,7 +185,8 @@ def show(
         return
     console.print(
         f"[bold]{job.id}[/]  kind={job.kind}  state={job.state}  "
-        f"attempts={job.attempts}/{job.max_attempts}"
+        f"attempts={job.attempts}/{job.max_attempts}",
+        markup=True,
     )
     console.print(
         f"created {_when(job.created_at)} by {job.created_by}  "
@@ -198,7 +202,7 @@ def show(
     if job.result is not None:
         console.print("result: " + json.dumps(job.result))
     if job.error:
-        console.print(f"[red]error:[/] {job.error}")
+        console.print(f"[red]error:[/] {esc(job.error)}", markup=True)
     _print_logs(logs)
     table = Table("#", "when", "who", "what", "details", title="history")
     for e in history:
@@ -206,7 +210,7 @@ def show(
             f"{k}={v}" for k, v in e.details.items() if v not in (None, "", {})
         )
         table.add_row(str(e.seq), _when(e.at), e.actor, e.action, details[:90])
-    console.print(table)
+    show_table(table)
 
 
 def _print_logs(logs: list[Any]) -> None:
@@ -216,7 +220,7 @@ def _print_logs(logs: list[Any]) -> None:
     table = Table("when", "attempt", "level", "message", title="log")
     for e in logs:
         table.add_row(_when(e.at), str(e.attempt), e.level, e.message)
-    console.print(table)
+    show_table(table)
 
 
 @app.command("logs")
@@ -240,7 +244,7 @@ def logs(
 @handle_errors
 def cancel(
     job_id: str = typer.Argument(..., help="Job id."),
-    reason: str = typer.Option("", help="Why, for the audit trail."),
+    reason: str = reason_option(),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Cancel a job that has not finished (a running one stops at its next

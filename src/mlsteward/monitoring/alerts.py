@@ -86,6 +86,27 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4g}"
 
 
+def _judged(details: Mapping[str, Any], levels: Mapping[str, Any]) -> str:
+    """How a figure was judged, in words: what it was compared with, by how
+    much it moved, and where the levels are."""
+    warn, alert = levels.get("warn"), levels.get("alert")
+    if details.get("change") is not None and details.get("baseline") is not None:
+        return (
+            f" per day, {details['change']:+.0%} against the median of "
+            f"{details.get('baseline_windows', 'earlier')} earlier window(s), "
+            f"{_fmt(details['baseline'])} per day (warn at a change of "
+            f"{warn:.0%}, alert at {alert:.0%})"
+        )
+    if details.get("drop") is not None:
+        base = details.get("baseline_auc")
+        against = f" the baseline {_fmt(base)}" if base is not None else " its baseline"
+        return (
+            f", {_fmt(details['drop'])} below{against} (warn at a drop of "
+            f"{warn}, alert at {alert})"
+        )
+    return f" (warn at {warn}, alert at {alert})"
+
+
 def message_of(monitor: str, row: Mapping[str, Any], severity: str) -> str:
     """The one-line text of an alert (what a chat message shows)."""
     details = row.get("details") or {}
@@ -105,13 +126,7 @@ def message_of(monitor: str, row: Mapping[str, Any], severity: str) -> str:
     elif isinstance(th, Mapping):
         levels = next(iter(th.values())) if "warn" not in th else th
         if isinstance(levels, Mapping):
-            name = next(iter(th)) if "warn" not in th else "levels"
-            figure = details.get("drop", details.get("change"))
-            extra = (
-                f" ({name}: warn {levels.get('warn')}, alert {levels.get('alert')}"
-                + (f"; judged on {_fmt(figure)}" if figure is not None else "")
-                + ")"
-            )
+            extra = _judged(details, levels)
     return (
         f"[{severity}] mlsteward monitor {monitor}: {row['check']}{where} = "
         f"{value}{extra} in window {row['window_label']}"
