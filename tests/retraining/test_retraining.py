@@ -68,6 +68,11 @@ def test_auto_mode_promotes_when_gates_pass(home) -> None:
     run = home.get_run(home.get_model_version(r.challenger).run_id)
     train = home.load_dataset(run.inputs[0]["dataset"])
     assert len(train) == len(home.load_dataset("german-credit-train")) + 2 * 250
+    # The run records what the challenger was fitted with, defaults included.
+    features = home.get_model_version(r.challenger).signature.feature_names
+    assert run.params["trainer"] == "logistic_scorecard"
+    assert run.params["features"] == list(features)
+    assert {"C", "max_iter", "tol"} <= set(run.params)
 
 
 def test_a_failed_gate_rejects_in_every_mode(home) -> None:

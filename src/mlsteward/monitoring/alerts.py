@@ -63,6 +63,7 @@ from mlsteward.monitoring.sinks import (
     unregister_retraining_trigger,
 )
 from mlsteward.monitoring.tables import alerts as t
+from mlsteward.monitoring.tables import monitor_results
 from mlsteward.store import audit, utcnow
 
 __all__ = [
@@ -322,16 +323,28 @@ class AlertService:
     def of_monitors(
         self, monitor_ids: Iterable[str], *, since: dt.datetime
     ) -> builtins.list[Alert]:
-        """Alerts of these monitors (by id) last seen at or after ``since``,
-        newest first.
+        """Alerts of these monitors (by id) raised or seen again by a run
+        computed at or after ``since``, newest first: the same clock as
+        ``MonitorService.recent_results``, so a report's results and alerts
+        agree (a back-filled run's alerts carry the data's time, not the
+        run's, in ``last_seen``).
 
         Example:
             >>> svc.of_monitors([m.id], since=t)[0].check  # doctest: +SKIP
             'drift.psi'
         """
+        ids = list(monitor_ids)
+        runs = (
+            select(monitor_results.c.run_id)
+            .where(
+                monitor_results.c.monitor_id.in_(ids),
+                monitor_results.c.computed_at >= since,
+            )
+            .distinct()
+        )
         q = (
             select(t)
-            .where(t.c.monitor_id.in_(list(monitor_ids)), t.c.last_seen >= since)
+            .where(t.c.monitor_id.in_(ids), t.c.run_id.in_(runs))
             .order_by(t.c.last_seen.desc())
         )
         with self.ctx.store.read() as session:
