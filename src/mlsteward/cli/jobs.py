@@ -44,6 +44,14 @@ def register(app_: typer.Typer) -> None:
 
 
 def _ctx() -> Any:
+    """The local context, acting as the user of ``MLSTEWARD_TOKEN`` if set."""
+    from mlsteward.cli.governance import _ctx as acting
+
+    return acting()
+
+
+def _worker_ctx() -> Any:
+    """A worker's own context: each job runs as the user who queued it."""
     from mlsteward.config import get_settings
     from mlsteward.context import Context
 
@@ -104,7 +112,7 @@ def worker(
 
     _log_to_stderr()
     w = Worker(
-        _ctx(),
+        _worker_ctx(),
         worker_id,
         kinds=_kinds(kinds),
         poll_interval=poll_interval,
