@@ -44,34 +44,12 @@ def demo(
 ) -> None:
     """Run the closed loop end to end on the bundled German credit data."""
     from mlsteward.config import get_settings
-    from mlsteward.demo import run_demo
     from mlsteward.sdk import Client
 
     settings = get_settings(home=home) if home else get_settings()
     client = Client(settings)
     started = time.perf_counter()
-    messages: list[str] = []
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
-        task = bar.add_task("starting", total=_FIXED_STEPS + 6 * 2)
-
-        def progress(msg: str) -> None:
-            # A retraining adds steps: the total grows so the bar (and its
-            # clock) never finish before the demo does.
-            messages.append(msg)
-            done = bar.tasks[0].completed + 1
-            total = max(bar.tasks[0].total or 0, done + 1)
-            bar.update(task, description=msg, completed=done, total=total)
-
-        report = run_demo(client, seed=seed, progress=progress)
-        bar.update(task, completed=bar.tasks[0].total)
+    report = _run_with_progress(client, seed, quiet=as_json)
     elapsed = time.perf_counter() - started
     if as_json:
         out = report.to_dict()
@@ -119,6 +97,33 @@ def demo(
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _run_with_progress(client: Any, seed: int, *, quiet: bool) -> Any:
+    """The demo's report, with a progress bar (and clock) on the terminal."""
+    from mlsteward.demo import run_demo
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=quiet,
+    ) as bar:
+        task = bar.add_task("starting", total=_FIXED_STEPS + 6 * 2)
+
+        def progress(msg: str) -> None:
+            # A retraining adds steps: the total grows so the bar (and its
+            # clock) never finish before the demo does.
+            done = bar.tasks[0].completed + 1
+            total = max(bar.tasks[0].total or 0, done + 1)
+            bar.update(task, description=msg, completed=done, total=total)
+
+        report = run_demo(client, seed=seed, progress=progress)
+        bar.update(task, completed=bar.tasks[0].total)
+    return report
 
 
 def _months_table(report: Any) -> Table:

@@ -36,6 +36,7 @@ from mlsteward.durations import parse_schedule
 from mlsteward.errors import Conflict, InvalidInput, MlstewardError, NotFound
 from mlsteward.identity.access import internal, use_case
 from mlsteward.monitoring.alerts import AlertService
+from mlsteward.monitoring.known import require_known
 from mlsteward.monitoring.models import RESULT_COLUMNS, Monitor, MonitorRun, Window
 from mlsteward.monitoring.outcomes import OutcomeService
 from mlsteward.monitoring.reference import ReferenceResolver, training_dataset
@@ -464,7 +465,7 @@ class MonitorService:
         with self.ctx.store.read() as session:
             rows = [dict(r._mapping) for r in session.execute(q.order_by(rt.c.id))]
             if not rows:
-                _require_known(session, monitor, check=check, column=column)
+                require_known(session, monitor, check=check, column=column)
         frame = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, "id", "monitor_id"])
         frame = frame[RESULT_COLUMNS]
         if latest and not frame.empty:
@@ -589,36 +590,3 @@ class MonitorService:
             ).all()
         latest = {r.window_start: r.value for r in rows if r.value is not None}
         return sorted(latest.items())[-12:]
-
-
-def _require_known(
-    session: Any, monitor: Monitor, *, check: str | None, column: str | None
-) -> None:
-    """No results for a check or column the monitor never computed is a typo:
-    say so, with what it does compute (an empty answer is left for a name
-    that exists but has nothing in the asked window)."""
-    for field, value, col in (
-        ("check", check, rt.c.check),
-        ("column", column, rt.c.column),
-    ):
-        if value is None:
-            continue
-        known = sorted(
-            session.execute(
-                select(col).where(rt.c.monitor_id == monitor.id).distinct()
-            ).scalars()
-        )
-        if not known:
-            return  # the monitor has not run yet: nothing to compare with
-        family = value.rstrip(".")
-        if field == "check" and any(
-            k == family or k.startswith(f"{family}.") for k in known
-        ):
-            continue
-        if field == "column" and value in known:
-            continue
-        raise InvalidInput(
-            f"monitor {monitor.name!r} has no {field} {value!r}; it has: "
-            + ", ".join(known),
-            field=field,
-        )
