@@ -131,3 +131,21 @@ def test_outcomes_load_the_same_both_ways(pair, home, credit, trained) -> None:
         admin.outcomes.load(labels.rename(columns={"request_id": "id"}))
     with pytest.raises(Forbidden):
         viewer.outcomes.load(labels)
+
+
+def test_a_malformed_request_problem_is_invalid_input() -> None:
+    """Both servers answer non-JSON with 400 malformed_request: bad input."""
+    import httpx
+
+    from mlsteward.errors import InvalidInput
+    from mlsteward.remote.transport import error_of_problem
+
+    body = {
+        "type": "https://mlsteward.dev/problems/malformed_request",
+        "title": "MalformedRequest",
+        "status": 400,
+        "detail": "the body is not valid JSON",
+        "field": "body",
+    }
+    error = error_of_problem(httpx.Response(400, json=body))
+    assert isinstance(error, InvalidInput) and error.field == "body"
