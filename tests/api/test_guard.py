@@ -108,7 +108,7 @@ def test_malformed_json_without_a_token_is_401_not_400(guarded) -> None:
     assert r.headers["content-type"] == "application/problem+json"
     assert r.headers["www-authenticate"] == "Bearer"
     r = api.post("/api/v1/outcomes", content=b"{not json", headers=headers)
-    assert r.status_code == 422  # with a token, the JSON is judged
+    assert r.status_code == 400  # with a token, the JSON is judged: malformed
 
 
 def test_a_streamed_body_over_the_limit_is_413_and_read_no_further(guarded) -> None:
@@ -235,3 +235,32 @@ def test_docs_load_their_assets_from_the_package(guarded) -> None:
     assert api.get("/docs/assets/..%2Fguard.py").status_code == 404
     assert api.get("/docs/assets/LICENSE").status_code == 404
     assert api.get("/redoc").status_code == 401  # no such page: not open either
+
+
+def test_one_problem_vocabulary_and_tokens_told_why(guarded) -> None:
+    """The control plane names problems as the inference server does, and a
+    token that stopped working says why to the one who holds it."""
+    from mlsteward.identity.service import IdentityService
+    from mlsteward.identity.specs import CreateToken
+
+    app, headers, _ = guarded
+    api = TestClient(app)
+    r = api.get("/api/v1/no-such-route", headers=headers)
+    assert r.status_code == 404 and r.json()["type"].endswith("/not_found")
+    r = api.get("/api/v1/models")
+    assert r.json()["type"].endswith("/unauthenticated")
+
+    from tests.conftest import admin_context
+
+    ctx = app.state.ctx
+    admin = IdentityService(admin_context(ctx))
+    scoped = admin.create_token(CreateToken(user="vic", scope="deployment:x"))
+    r = api.get("/api/v1/models", headers={"Authorization": f"Bearer {scoped.secret}"})
+    assert r.status_code == 403 and r.json()["type"].endswith("/forbidden")
+    assert "scoped to deployment:x" in r.json()["detail"]
+    assert "role or higher" not in r.json()["detail"]
+
+    revoked = admin.create_token(CreateToken(user="vic"))
+    admin.revoke_token(revoked.token.id)
+    r = api.get("/api/v1/models", headers={"Authorization": f"Bearer {revoked.secret}"})
+    assert r.status_code == 401 and "was revoked on" in r.json()["detail"]

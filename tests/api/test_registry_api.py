@@ -36,7 +36,9 @@ def test_errors_are_problem_json_naming_the_field(api: TestClient) -> None:
     )
     assert r.status_code == 422 and r.json()["field"] == "state"
     r = api.put("/api/v1/models/credit-risk/aliases/champion", content=b"{not json")
-    assert r.status_code == 422
+    assert r.status_code == 400  # malformed, as the inference server says
+    assert r.json()["type"].endswith("/malformed_request")
+    assert "not valid JSON" in r.json()["detail"] and r.json()["field"] == "body"
 
 
 def test_every_route_but_health_needs_a_valid_token(sqlite_client) -> None:

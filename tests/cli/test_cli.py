@@ -77,7 +77,9 @@ def test_tables_for_people(home: Path) -> None:
 
 def test_exit_codes(home: Path) -> None:
     missing = run(home, "models", "show", "nope", ok=False)
-    assert missing.returncode == 1 and "not found" in missing.stderr
+    # A name that does not exist is bad input (README: 2), listing what does.
+    assert missing.returncode == 2 and "not found" in missing.stderr
+    assert "credit-risk" in missing.stderr
     bad = run(home, "models", "show", "credit-risk/x", ok=False)
     assert bad.returncode == 2 and "positive integer" in bad.stderr
     usage = run(home, "models", "frobnicate", ok=False)

@@ -248,3 +248,16 @@ def test_dataset_ref_as_reference_in_a_real_process(
     data = json.loads(proc.stdout)
     assert data["verdict"] == "drift" and data["drifted"] == ["duration_in_month"]
     assert data["mode"] == "sketch"
+
+
+def test_a_column_missing_from_current_is_not_judged_and_fails_ci(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    cur = pd.read_csv(files["cur_csv"]).drop(columns=["c"])
+    path = tmp_path / "no_c.csv"
+    cur.to_csv(path, index=False)
+    out = invoke(str(files["ref_csv"]), str(path), "--fail-on-drift", code=1)
+    text = " ".join(out.stdout.split())
+    assert "not judged (1): c: not in the current window" in text
+    wrong = invoke(str(files["ref_csv"]), str(path), "--columns", "a,zz", code=2)
+    assert "it has: a, b, c" in " ".join(wrong.stderr.split())

@@ -90,3 +90,23 @@ def test_an_unknown_token_is_refused(home) -> None:
     path, tokens = home
     out = _cli(path, "deployments", "list", MLSTEWARD_TOKEN=tokens["dana"] + "x")
     assert out.returncode == 1 and "not valid" in _said(out)
+
+
+def test_jobs_and_score_act_as_the_token_user(home, credit, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path, tokens = home
+    out = _cli(
+        path, "jobs", "enqueue", "noop", "--json", MLSTEWARD_TOKEN=tokens["dana"]
+    )
+    assert out.returncode == 0, _said(out)
+    assert '"created_by": "dana"' in out.stdout or "dana" in out.stdout
+    src = tmp_path / "apps.csv"
+    credit.head(5).to_csv(src, index=False)
+    out = _cli(
+        path,
+        "score",
+        "credit-risk/1",
+        str(src),
+        str(tmp_path / "o.csv"),
+        MLSTEWARD_TOKEN=tokens["dana"],
+    )
+    assert out.returncode == 0, _said(out)

@@ -134,9 +134,18 @@ def test_the_other_commands_in_process(home, tmp_path: Path, monkeypatch) -> Non
         invoke("monitors", "results", "cr", "--check", "quality", "--json").output
     )
     assert {r["check"].split(".")[0] for r in rows} == {"quality"}
+    # A name the monitor never computed is a typo: refused, with what exists.
+    typo = invoke("monitors", "results", "cr", "--check", "drift.pis", code=2)
+    assert "no check 'drift.pis'" in typo.output and "drift.psi" in typo.output
+    typo = invoke("monitors", "results", "cr", "--column", "agee", code=2)
+    assert "no column 'agee'" in typo.output and "age_in_years" in typo.output
+    nope = invoke("predictions", "list", "--deployment", "nope", code=2)
+    assert "'nope' not found" in nope.output and "credit-risk" in nope.output
+    none = invoke("predictions", "list", "--deployment", "credit-risk", "--since", "1h")
+    assert "no predictions logged for credit-risk since 1h" in none.output
     assert isinstance(json.loads(invoke("alerts", "list", "--json").output), list)
     invoke("monitors", "run-due")
     invoke("alerts", "list")
     invoke("alerts", "deliver")
     invoke("monitors", "delete", "cr")
-    invoke("monitors", "show", "cr", code=1)
+    invoke("monitors", "show", "cr", code=2)  # not found: bad input

@@ -366,7 +366,7 @@ def test_cli_writes_the_report_and_prints_json(world, tmp_path, monkeypatch) -> 
     assert payload["report"]["version"]["ref"] == "credit-risk/2"
     assert out.read_text(encoding="utf-8").count('<h2 id="') == len(GUIDANCE) + 1
     missing = runner.invoke(app, ["report", "credit-risk/9"])
-    assert missing.exit_code == 1
+    assert missing.exit_code == 2  # a version that does not exist: bad input
     assert "credit-risk/9" in missing.output
 
 

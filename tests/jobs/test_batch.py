@@ -107,7 +107,10 @@ def _nothing_written(client: Any, out_dir: Path) -> None:
         ("column", r"lacks column\(s\) \['credit_history'\]"),
         ("corrupt", "could not read"),
         ("empty", "is empty"),
-        ("late-bad-value", r"rows 901-1000: column 'credit_amount' must be numeric"),
+        (
+            "late-bad-value",
+            r"row 951, column 'credit_amount': must be numeric \(int64\), found 'lots'",
+        ),
         ("duplicate-id", "appears twice"),
         ("missing-id", "has no value in id column"),
     ],
@@ -350,6 +353,6 @@ def test_the_score_and_jobs_commands(
     assert "scored 1000 rows" in invoke("jobs", "show", job_id).stdout
     lines = json.loads(invoke("jobs", "logs", job_id, "--json", "--tail", "1").stdout)
     assert len(lines) == 1
-    invoke("jobs", "show", "nope", code=1)
+    invoke("jobs", "show", "nope", code=2)  # not found: bad input
     assert "no job is due" in invoke("worker", "--once").stderr
     assert len(pd.read_csv(tmp_path / "queued.csv")) == 1000

@@ -421,3 +421,25 @@ def test_a_monitor_stored_in_the_old_shape_loads_and_runs_alike(sqlite_world) ->
 
     assert figures(runs[0]) == figures(runs[1])
     assert runs[0].get("drift.psi", "credit_amount")["details"]["threshold"] == 0.2
+
+
+def test_a_reports_results_and_alerts_use_one_clock(sqlite_world) -> None:
+    """A back-filled run's alerts carry the data's time; the report's
+    results and alerts are both chosen by when the run was computed."""
+    from mlsteward.monitoring.alerts import AlertService
+    from mlsteward.monitoring.monitors import MonitorService
+
+    c, period = sqlite_world.client, sqlite_world.history.periods[-1]
+    c.create_monitor("cr", deployment="credit-risk", alerting={"sinks": ["log"]})
+    sqlite_world.score(period)
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    c.run_monitor("cr", window=(period.start, period.end), at=period.end)
+    ids = [c.get_monitor("cr").id]
+    results = MonitorService(c.ctx).recent_results(ids, since=before, limit=1000)
+    alerted = {(r["check"], r["column"]) for r in results if r["status"] == "alert"}
+    alerts = AlertService(c.ctx).of_monitors(ids, since=before)
+    assert alerted, "the last simulated month should breach something"
+    assert all(a.last_seen < before for a in alerts)  # the data's time
+    assert {(a.check, a.column) for a in alerts if a.severity == "critical"} == alerted
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+    assert AlertService(c.ctx).of_monitors(ids, since=later) == []

@@ -206,3 +206,21 @@ def test_methods_that_need_the_store_say_what_to_use_remotely(home) -> None:
             else:
                 assert key in offered, f"client.{key} is neither offered nor local"
                 assert callable(getattr(getattr(remote, namespace), method))
+
+
+def test_a_malformed_request_problem_is_invalid_input() -> None:
+    """Both servers answer non-JSON with 400 malformed_request: bad input."""
+    import httpx
+
+    from mlsteward.errors import InvalidInput
+    from mlsteward.remote.transport import error_of_problem
+
+    body = {
+        "type": "https://mlsteward.dev/problems/malformed_request",
+        "title": "MalformedRequest",
+        "status": 400,
+        "detail": "the body is not valid JSON",
+        "field": "body",
+    }
+    error = error_of_problem(httpx.Response(400, json=body))
+    assert isinstance(error, InvalidInput) and error.field == "body"

@@ -76,6 +76,11 @@ def test_auto_mode_promotes_when_gates_pass(home) -> None:
     assert run.metrics["train_auc"] == pytest.approx(
         roc_auc_score(train["bad"], scores), abs=1e-12
     )
+    # The run records what the challenger was fitted with, defaults included.
+    features = home.get_model_version(r.challenger).signature.feature_names
+    assert run.params["trainer"] == "logistic_scorecard"
+    assert run.params["features"] == list(features)
+    assert {"C", "max_iter", "tol"} <= set(run.params)
 
 
 def test_a_failed_gate_rejects_in_every_mode(home) -> None:

@@ -82,6 +82,8 @@ def test_tokens_guard_inference_but_not_health(secured: Any, credit: Any) -> Non
             assert (await call(app, "GET", "/metrics"))[0] == 200
             status, problem = await call(app, "POST", "/predict/credit-risk", body)
             assert status == 401 and problem["field"] == "token"
+            # The control plane's vocabulary (api/problem_types.py).
+            assert problem["type"].endswith("/unauthenticated")
             status, _ = await call(
                 app, "POST", "/predict/credit-risk", body, {"Authorization": "Bearer x"}
             )
@@ -90,10 +92,10 @@ def test_tokens_guard_inference_but_not_health(secured: Any, credit: Any) -> Non
                 app, "POST", "/predict/credit-risk", body, viewer
             )
             assert status == 200 and answer["version"] == 1
-            status, _ = await call(
+            status, problem = await call(
                 app, "POST", "/predict/credit-risk", body, scoped_headers
             )
-            assert status == 403
+            assert status == 403 and problem["type"].endswith("/forbidden")
             status, _ = await call(app, "POST", "/predict/other", body, scoped_headers)
             assert status == 200
             status, err = await call(app, "GET", "/v2/models/credit-risk")

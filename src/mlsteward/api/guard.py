@@ -30,6 +30,7 @@ import orjson
 from fastapi import HTTPException
 
 from mlsteward.api.principals import PrincipalCache
+from mlsteward.api.problem_types import TOO_LARGE, problem_type
 from mlsteward.api.problems import DATABASE_OUT, DatabaseOutage
 from mlsteward.context import Context
 from mlsteward.errors import MlstewardError
@@ -70,7 +71,7 @@ class BodyTooLarge(HTTPException):
 def _problem(status: int, title: str, detail: str, field: str, code: str) -> bytes:
     return orjson.dumps(
         {
-            "type": f"https://mlsteward.dev/problems/{code}",
+            "type": problem_type(code),
             "title": title,
             "status": status,
             "detail": detail,
@@ -124,7 +125,7 @@ class ControlGuard:
         if declared is not None:
             rest = detail.removeprefix("the body is ")
             detail = f"the body declares {declared} bytes; {rest}"
-        return _problem(413, "PayloadTooLarge", detail, "body", "payloadtoolarge")
+        return _problem(413, "PayloadTooLarge", detail, "body", TOO_LARGE)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -185,10 +186,7 @@ class ControlGuard:
             case = USE_CASES.get(name) if name else None
             if case is None or principal.can(case.role):
                 return None
-            detail = (
-                f"{principal.user} ({principal.role}) may not run {case.name}; "
-                f"it needs the {case.role} role or higher"
-            )
+            detail = principal.refusal(case.role, f"run {case.name}")
             return _problem(403, "Forbidden", detail, "token", "forbidden")
         return None
 

@@ -41,6 +41,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from mlsteward.api import v2
 from mlsteward.api.inference_auth import InferenceAuth
+from mlsteward.api.problem_types import problem_type
 from mlsteward.config import Settings, get_settings
 from mlsteward.context import Context
 from mlsteward.errors import (
@@ -238,7 +239,7 @@ class InferenceApp:
         m.requests.labels(name, endpoint, str(status)).inc()
         m.errors.labels(name, reason).inc()
         body: dict[str, Any] = {
-            "type": f"https://mlsteward.dev/problems/{reason}",
+            "type": problem_type(reason),
             "title": type(exc).__name__,
             "status": status,
             "detail": message,
@@ -258,8 +259,7 @@ class InferenceApp:
             status = _status(exc)
             if status == 500:
                 _log.error("serving error: %s", exc.message)
-            reason = "unauthorized" if status in (401, 403) else exc.code
-            return status, reason, exc.message, exc.field
+            return status, exc.code, exc.message, exc.field
         if isinstance(exc, self._database_errors):
             # An outage, not a bug: one warning per episode, a clear 503.
             self.runtime.outages.failed("database", exc)

@@ -3,6 +3,7 @@ to HTTP statuses."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -13,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mlsteward.api.problem_types import HTTP_CODES, MALFORMED, problem_type
 from mlsteward.errors import (
     Conflict,
     Forbidden,
@@ -100,7 +102,7 @@ def problem(
     status: int, title: str, detail: str, *, code: str, **extra: Any
 ) -> JSONResponse:
     body = {
-        "type": f"https://mlsteward.dev/problems/{code}",
+        "type": problem_type(code),
         "title": title,
         "status": status,
         "detail": detail,
@@ -133,6 +135,19 @@ class DatabaseOutage:
                 str(exc)[:500],
             )
         self.last = now
+
+
+def _malformed(first: dict[str, Any], body: Any) -> str | None:
+    """Why the body is not JSON at all, or ``None`` if it is (or was none)."""
+    if first.get("type") == "json_invalid":
+        reason = (first.get("ctx") or {}).get("error", "decode error")
+        return f"the body is not valid JSON ({reason}); send a JSON object"
+    if isinstance(body, bytes | str) and body:
+        try:
+            json.loads(body)
+        except ValueError as exc:
+            return f"the body is not valid JSON ({exc}); send a JSON object"
+    return None
 
 
 def install_problem_handlers(
@@ -176,7 +191,7 @@ def install_problem_handlers(
             exc.status_code,
             title,
             str(exc.detail),
-            code=title.lower(),
+            code=HTTP_CODES.get(exc.status_code, "http_error"),
             field=getattr(exc, "field", None),
         )
         for key, value in (exc.headers or {}).items():
@@ -187,6 +202,12 @@ def install_problem_handlers(
     async def _validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         first = errors[0] if errors else {}
+        malformed = _malformed(first, exc.body)
+        if malformed is not None:
+            # Not JSON at all: a malformed request (400), as serving says it.
+            return problem(
+                400, "MalformedRequest", malformed, code=MALFORMED, field="body"
+            )
         loc = tuple(first.get("loc", ()))
         if loc[:1] == ("path",):  # a path parameter is named as it is
             loc = loc[1:]

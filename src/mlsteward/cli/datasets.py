@@ -7,7 +7,15 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mlsteward.cli.common import JSON_OPTION, client, console, emit_json, handle_errors
+from mlsteward.cli.common import (
+    JSON_OPTION,
+    client,
+    console,
+    emit_json,
+    esc,
+    handle_errors,
+    show_table,
+)
 from mlsteward.errors import InvalidInput
 
 app = typer.Typer(help="Dataset versions.", no_args_is_help=True)
@@ -31,7 +39,7 @@ def list_datasets(as_json: bool = JSON_OPTION) -> None:
             f"{v.created_at:%Y-%m-%d %H:%M}",
             v.created_by,
         )
-    console.print(table)
+    show_table(table)
 
 
 @app.command("show")
@@ -45,7 +53,9 @@ def show(
     if as_json:
         emit_json(v.with_profile().model_dump(mode="json"))
         return
-    console.print(f"[bold]{v.ref}[/]  {v.n_rows} rows  sha256 {v.sha256}")
+    console.print(
+        f"[bold]{esc(v.ref)}[/]  {v.n_rows} rows  sha256 {v.sha256}", markup=True
+    )
     table = Table("column", "role", "kind", "dtype", "missing", "summary")
     for c in v.columns:
         p = v.profile.get("columns", {}).get(c.name)
@@ -64,7 +74,7 @@ def show(
         table.add_row(
             c.name, c.role, c.kind, c.dtype, f"{p['missing_rate']:.1%}", summary
         )
-    console.print(table)
+    show_table(table)
 
 
 @app.command("register")
@@ -117,5 +127,7 @@ def register(
         emit_json(v.to_dict())
     else:
         console.print(
-            f"registered [bold]{v.ref}[/] ({v.n_rows} rows, sha256 {v.sha256[:12]})"
+            f"registered [bold]{esc(v.ref)}[/] "
+            f"({v.n_rows} rows, sha256 {v.sha256[:12]})",
+            markup=True,
         )

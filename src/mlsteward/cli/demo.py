@@ -15,8 +15,16 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
-from mlsteward.cli.common import JSON_OPTION, console, emit_json, handle_errors
+from mlsteward.cli.common import (
+    JSON_OPTION,
+    console,
+    emit_json,
+    esc,
+    handle_errors,
+    show_table,
+)
 
 # Stages the progress bar counts: load, train, then per month score, join,
 # and (sometimes) retrain, compare, decide.
@@ -29,62 +37,52 @@ def demo(
         None, "--home", help="mlsteward home to use (default: MLSTEWARD_HOME)."
     ),
     seed: int = typer.Option(7, help="Seed of the simulated months."),
+    wide: bool = typer.Option(
+        False, "--wide", help="Print tables whole, however narrow the terminal."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Run the closed loop end to end on the bundled German credit data."""
     from mlsteward.config import get_settings
-    from mlsteward.demo import run_demo
     from mlsteward.sdk import Client
 
     settings = get_settings(home=home) if home else get_settings()
     client = Client(settings)
     started = time.perf_counter()
-    messages: list[str] = []
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
-        task = bar.add_task("starting", total=_FIXED_STEPS + 6 * 2)
-
-        def progress(msg: str) -> None:
-            messages.append(msg)
-            bar.update(task, description=msg, advance=1)
-
-        report = run_demo(client, seed=seed, progress=progress)
-        bar.update(task, completed=bar.tasks[0].total)
+    report = _run_with_progress(client, seed, quiet=as_json)
     elapsed = time.perf_counter() - started
     if as_json:
         out = report.to_dict()
         out["seconds"] = elapsed
         emit_json(out)
         return
-    console.print(f"[bold]mlsteward demo[/] in {report.home}  ({elapsed:.1f} s)")
+    console.print(
+        f"[bold]mlsteward demo[/] in {esc(report.home)}  ({elapsed:.1f} s)", markup=True
+    )
     console.print(
         f"champion at start: [bold]{report.champion_start}[/] "
-        f"(cross-validated AUC {report.baseline_auc:.3f})"
+        f"(cross-validated AUC {report.baseline_auc:.3f})",
+        markup=True,
     )
-    console.print(_months_table(report))
+    show_table(_months_table(report), wide=wide)
     if report.decisions:
-        console.print(_decisions_table(report))
+        show_table(_decisions_table(report), wide=wide)
         for d in report.decisions:
             console.print(f"  {d.period}: {d.reason}")
     else:
         console.print("no retraining was triggered")
-    console.print(f"champion now: [bold]{report.champion_end}[/]")
+    console.print(f"champion now: [bold]{report.champion_end}[/]", markup=True)
     console.print(
         f"audit chain: {report.audit_events} events, "
-        + ("[green]verified[/]" if report.audit_ok else "[red]BROKEN[/]")
+        + ("[green]verified[/]" if report.audit_ok else "[red]BROKEN[/]"),
+        markup=True,
     )
     console.print(f"model documentation: {report.report_path}")
     console.print(
         "history: [bold]mlsteward models show credit-risk[/], "
         "[bold]mlsteward audit log[/], "
-        f"[bold]mlsteward lineage {report.champion_end}[/]"
+        f"[bold]mlsteward lineage {report.champion_end}[/]",
+        markup=True,
     )
     from mlsteward.demo import token_path
 
@@ -116,14 +114,41 @@ def _print_dashboard(client: Any, home: str) -> None:
         console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
+def _run_with_progress(client: Any, seed: int, *, quiet: bool) -> Any:
+    """The demo's report, with a progress bar (and clock) on the terminal."""
+    from mlsteward.demo import run_demo
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=quiet,
+    ) as bar:
+        task = bar.add_task("starting", total=_FIXED_STEPS + 6 * 2)
+
+        def progress(msg: str) -> None:
+            # A retraining adds steps: the total grows so the bar (and its
+            # clock) never finish before the demo does.
+            done = bar.tasks[0].completed + 1
+            total = max(bar.tasks[0].total or 0, done + 1)
+            bar.update(task, description=msg, completed=done, total=total)
+
+        report = run_demo(client, seed=seed, progress=progress)
+        bar.update(task, completed=bar.tasks[0].total)
+    return report
+
+
 def _months_table(report: Any) -> Table:
     """Month by month: PSI, AUC, estimated AUC, KS, alerts, what the policy did."""
     from mlsteward.monitoring.drift.stats import psi_band
 
     colour = {"stable": "green", "watch": "yellow", "act": "red"}
 
-    def shade(value: float) -> str:
-        return f"[{colour[psi_band(value)]}]{value:.3f}[/]"
+    def shade(value: float) -> Text:
+        return Text(f"{value:.3f}", colour[psi_band(value)])
 
     table = Table(
         title="monitor, month by month: PSI against the training profile; AUC and "
@@ -140,7 +165,7 @@ def _months_table(report: Any) -> Table:
             "v" + p.scored_by.rsplit("/", 1)[1],
             f"{p.bad_rate:.0%}",
             shade(value),
-            col[:22],
+            col,
             shade(p.score_psi),
             f"{p.auc:.3f}",
             "-" if p.estimated_auc is None else f"{p.estimated_auc:.3f}",
@@ -166,6 +191,8 @@ def _decisions_table(report: Any) -> Table:
             d.challenger,
             f"{d.challenger_auc:.3f}",
             f"{d.challenger_ks:.3f}",
-            "[green]promoted[/]" if d.promoted else "[yellow]kept champion[/]",
+            Text("promoted", "green")
+            if d.promoted
+            else Text("kept champion", "yellow"),
         )
     return dtable

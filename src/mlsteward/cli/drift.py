@@ -38,13 +38,17 @@ if TYPE_CHECKING:  # pandas is imported on use: every CLI start pays otherwise
 
     from mlsteward.monitoring.drift.compute import DriftResult
 
+from rich.text import Text
+
 from mlsteward.cli.common import (
     JSON_OPTION,
     client,
     console,
     emit_json,
     err_console,
+    esc,
     handle_errors,
+    show_table,
 )
 from mlsteward.errors import InvalidInput
 
@@ -143,7 +147,14 @@ def _chunks(
 
 
 def _dask_frame(path: Path, columns: list[str] | None) -> Any:
-    import dask.dataframe as dd
+    try:
+        import dask.dataframe as dd
+    except ImportError as exc:
+        raise InvalidInput(
+            "the dask engine needs dask; install it with "
+            "`pip install 'mlsteward[dask]'` or use --engine local",
+            field="engine",
+        ) from exc
 
     from mlsteward.datasets.io import read_table, table_format
 
@@ -260,7 +271,7 @@ def drift(
         err_console.print(
             f"wrote the HTML report to {html.resolve()}", markup=False, soft_wrap=True
         )
-    if fail_on_drift and result.verdict == "drift":
+    if fail_on_drift and (result.verdict == "drift" or _missing(result)):
         raise typer.Exit(1)
 
 
@@ -358,17 +369,31 @@ def _print(result: Any) -> None:
             _fmt(r.statistic),
             _fmt(r.p_adjusted) if r.p_adjusted is not None else "-",
             f"{r.watch_threshold:g} / {r.threshold:g}",
-            f"[{style}]{r.status}[/]",
+            Text(r.status, style),
             r.note or "",
         )
-    console.print(table)
+    for col, why in result.skipped.items():
+        table.add_row(col, "-", "-", "-", "-", Text("not judged", "bold red"), why)
+    show_table(table)
     style = _STATUS_STYLE[result.verdict]
     drifted = ", ".join(result.drifted) or "none"
     console.print(
         f"verdict: [{style}]{result.verdict}[/]  drifted columns "
-        f"({len(result.drifted)} of {len(result.column_status)}): {drifted}  "
+        f"({len(result.drifted)} of {len(result.column_status)}): {esc(drifted)}  "
         f"[dim]mode {result.mode}, Holm at alpha {result.alpha:g}, "
-        f"{result.n_current} rows vs {result.n_reference}[/]"
+        f"{result.n_current} rows vs {result.n_reference}[/]",
+        markup=True,
     )
-    for col, why in result.skipped.items():
-        console.print(f"[dim]skipped {col}: {why}[/]")
+    if result.skipped:
+        # A column that could not be judged is not stable: say it as loudly.
+        console.print(
+            f"not judged ({len(result.skipped)}): "
+            + "; ".join(f"{c}: {why}" for c, why in result.skipped.items())
+            + (" (--fail-on-drift exits 1)" if _missing(result) else ""),
+            style="bold red",
+        )
+
+
+def _missing(result: Any) -> list[str]:
+    """Reference columns CURRENT lacks: a vanished input fails a CI check."""
+    return [c for c, why in result.skipped.items() if "not in the current" in why]

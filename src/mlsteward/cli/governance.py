@@ -9,7 +9,14 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from mlsteward.cli.common import JSON_OPTION, console, emit_json, handle_errors
+from mlsteward.cli.common import (
+    JSON_OPTION,
+    console,
+    emit_json,
+    esc,
+    handle_errors,
+    show_table,
+)
 from mlsteward.errors import InvalidInput
 from mlsteward.governance.specs import AddSink, ApplyRetention
 
@@ -107,7 +114,7 @@ def users_list(as_json: bool = JSON_OPTION) -> None:
             f"{u.created_at:%Y-%m-%d %H:%M}",
             u.created_by,
         )
-    console.print(table)
+    show_table(table)
 
 
 @users_app.command("set-role")
@@ -127,12 +134,15 @@ def users_set_role(name: str, role: str, as_json: bool = JSON_OPTION) -> None:
 
 @users_app.command("disable")
 @handle_errors
-def users_disable(name: str) -> None:
+def users_disable(name: str, as_json: bool = JSON_OPTION) -> None:
     """Disable a user; their tokens stop working (admin only)."""
     from mlsteward.identity.service import IdentityService
 
     ctx = _ctx()
-    IdentityService(ctx).disable_user(name)
+    user = IdentityService(ctx).disable_user(name)
+    if as_json:
+        emit_json(user.to_dict())
+        return
     console.print(f"{name} disabled")
 
 
@@ -187,17 +197,20 @@ def tokens_list(
             f"{t.created_at:%Y-%m-%d}",
             f"{t.expires_at:%Y-%m-%d}" if t.expires_at else "-",
         )
-    console.print(table)
+    show_table(table)
 
 
 @tokens_app.command("revoke")
 @handle_errors
-def tokens_revoke(token_id: str) -> None:
+def tokens_revoke(token_id: str, as_json: bool = JSON_OPTION) -> None:
     """Revoke a token (admin, or the token's own user)."""
     from mlsteward.identity.service import IdentityService
 
     # The service lets an admin, or the token's own user, revoke it.
-    IdentityService(_ctx()).revoke_token(token_id)
+    token = IdentityService(_ctx()).revoke_token(token_id)
+    if as_json:
+        emit_json(token.to_dict())
+        return
     console.print(f"token {token_id} revoked")
 
 
@@ -221,7 +234,7 @@ def audit_verify(
         None,
         "--expect-head",
         metavar="SEQ:HASH",
-        help="A head kept outside the database (`mlsteward audit head`): fail "
+        help="A head kept outside the database (from mlsteward audit head): fail "
         "if the chain no longer reaches it or it was rewritten.",
     ),
     as_json: bool = JSON_OPTION,
@@ -233,7 +246,7 @@ def audit_verify(
     if as_json:
         emit_json(report.to_dict())
     elif report.problems:
-        console.print(f"[red]audit chain BROKEN[/] ({report.events} events):")
+        console.print(f"audit chain BROKEN ({report.events} events):", style="red")
         for p in report.problems:
             where = f"event {p.seq}" if p.seq is not None else "chain"
             console.print(f"  {where}: {p.problem}")
@@ -246,7 +259,8 @@ def audit_verify(
         console.print(
             f"[green]audit chain verified[/]: {report.events} events"
             + (f", {also} checked" if also else "")
-            + f"; head {report.head}"
+            + f"; head {report.head}",
+            markup=True,
         )
     if not report.ok:
         raise typer.Exit(1)
@@ -294,7 +308,7 @@ def audit_log(
             e.object_id,
             details[:100],
         )
-    console.print(table)
+    show_table(table)
 
 
 @comments_app.command("add")
@@ -330,7 +344,10 @@ def comments_list(target: str, as_json: bool = JSON_OPTION) -> None:
         emit_json([e.to_dict() for e in events])
         return
     for e in events:
-        console.print(f"[bold]{e.actor}[/] {e.at:%Y-%m-%d %H:%M}: {e.details['text']}")
+        console.print(
+            f"[bold]{esc(e.actor)}[/] {e.at:%Y-%m-%d %H:%M}: {esc(e.details['text'])}",
+            markup=True,
+        )
 
 
 @retention_app.command("apply")
@@ -397,7 +414,7 @@ def notify_list(as_json: bool = JSON_OPTION) -> None:
             str(shown["cursor"]),
             shown["last_error"] or "-",
         )
-    console.print(table)
+    show_table(table)
 
 
 @notify_app.command("deliver")
@@ -414,7 +431,8 @@ def notify_deliver(as_json: bool = JSON_OPTION) -> None:
         for name, r in out.items():
             console.print(
                 f"{name}: sent {r['sent']}"
-                + (f", [red]stopped: {r['error']}[/]" if r["error"] else "")
+                + (f", [red]stopped: {esc(r['error'])}[/]" if r["error"] else ""),
+                markup=True,
             )
     if any(r["error"] for r in out.values()):
         raise typer.Exit(1)
@@ -433,7 +451,7 @@ def lineage(
         emit_json(lin.to_dict())
         return
     tree = Tree(
-        f"[bold]{lin.ref}[/] ({lin.version.state}, aliases: "
+        f"[bold]{esc(lin.ref)}[/] ({lin.version.state}, aliases: "
         f"{', '.join(lin.version.aliases) or '-'})"
     )
     if lin.run:

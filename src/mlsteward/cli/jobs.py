@@ -15,7 +15,10 @@ from mlsteward.cli.common import (
     console,
     emit_json,
     err_console,
+    esc,
     handle_errors,
+    reason_option,
+    show_table,
 )
 from mlsteward.errors import InvalidInput
 
@@ -41,6 +44,14 @@ def register(app_: typer.Typer) -> None:
 
 
 def _ctx() -> Any:
+    """The local context, acting as the user of ``MLSTEWARD_TOKEN`` if set."""
+    from mlsteward.cli.governance import _ctx as acting
+
+    return acting()
+
+
+def _worker_ctx() -> Any:
+    """A worker's own context: each job runs as the user who queued it."""
     from mlsteward.config import get_settings
     from mlsteward.context import Context
 
@@ -101,7 +112,7 @@ def worker(
 
     _log_to_stderr()
     w = Worker(
-        _ctx(),
+        _worker_ctx(),
         worker_id,
         kinds=_kinds(kinds),
         poll_interval=poll_interval,
@@ -156,7 +167,7 @@ def list_jobs(
             j.claimed_by or "-",
             (j.error or "").splitlines()[0][:60] if j.error else "-",
         )
-    console.print(table)
+    show_table(table)
 
 
 @app.command("show")
@@ -182,7 +193,8 @@ def show(
         return
     console.print(
         f"[bold]{job.id}[/]  kind={job.kind}  state={job.state}  "
-        f"attempts={job.attempts}/{job.max_attempts}"
+        f"attempts={job.attempts}/{job.max_attempts}",
+        markup=True,
     )
     console.print(
         f"created {_when(job.created_at)} by {job.created_by}  "
@@ -198,7 +210,7 @@ def show(
     if job.result is not None:
         console.print("result: " + json.dumps(job.result))
     if job.error:
-        console.print(f"[red]error:[/] {job.error}")
+        console.print(f"[red]error:[/] {esc(job.error)}", markup=True)
     _print_logs(logs)
     table = Table("#", "when", "who", "what", "details", title="history")
     for e in history:
@@ -206,7 +218,7 @@ def show(
             f"{k}={v}" for k, v in e.details.items() if v not in (None, "", {})
         )
         table.add_row(str(e.seq), _when(e.at), e.actor, e.action, details[:90])
-    console.print(table)
+    show_table(table)
 
 
 def _print_logs(logs: list[Any]) -> None:
@@ -216,7 +228,7 @@ def _print_logs(logs: list[Any]) -> None:
     table = Table("when", "attempt", "level", "message", title="log")
     for e in logs:
         table.add_row(_when(e.at), str(e.attempt), e.level, e.message)
-    console.print(table)
+    show_table(table)
 
 
 @app.command("logs")
@@ -240,7 +252,7 @@ def logs(
 @handle_errors
 def cancel(
     job_id: str = typer.Argument(..., help="Job id."),
-    reason: str = typer.Option("", help="Why, for the audit trail."),
+    reason: str = reason_option(),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Cancel a job that has not finished (a running one stops at its next

@@ -1,4 +1,4 @@
-"""``mlsteward models list|show|set-alias|delete-alias|transition|evaluate``."""
+"""``mlsteward models list|show|alias set|alias delete|archive|transition|evaluate``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from mlsteward.cli.common import JSON_OPTION, client, console, emit_json, handle_errors
+from mlsteward.cli.common import (
+    JSON_OPTION,
+    client,
+    console,
+    emit_json,
+    esc,
+    handle_errors,
+    reason_option,
+    show_table,
+)
 
 app = typer.Typer(help="Registered models and their versions.", no_args_is_help=True)
 
@@ -29,7 +38,7 @@ def list_models(as_json: bool = JSON_OPTION) -> None:
             aliases or "-",
             m.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
         )
-    console.print(table)
+    show_table(table)
 
 
 @app.command("show")
@@ -52,7 +61,8 @@ def show(
             return
         console.print(
             f"[bold]{mv.ref}[/]  state={mv.state}  "
-            f"aliases={', '.join(mv.aliases) or '-'}  flavor={mv.flavor}"
+            f"aliases={', '.join(mv.aliases) or '-'}  flavor={mv.flavor}",
+            markup=True,
         )
         console.print(f"artifact sha256 {mv.artifact_sha256}  run {mv.run_id or '-'}")
         console.print("inputs: " + ", ".join(mv.signature.feature_names))
@@ -76,7 +86,8 @@ def show(
         return
     console.print(
         f"[bold]{model.name}[/]  created {model.created_at:%Y-%m-%d} "
-        f"by {model.created_by}"
+        f"by {esc(model.created_by)}",
+        markup=True,
     )
     table = Table(
         "version", "state", "aliases", "flavor", "created", "by", "latest evaluation"
@@ -97,11 +108,16 @@ def show(
             v.created_by,
             summary,
         )
-    console.print(table)
+    show_table(table)
     _print_history(history)
 
 
-@app.command("set-alias")
+alias_app = typer.Typer(help="Aliases of a model: NAME@ALIAS names a version.")
+app.add_typer(alias_app, name="alias")
+
+
+@alias_app.command("set")
+@app.command("set-alias", hidden=True)
 @handle_errors
 def set_alias(
     name: str = typer.Argument(..., help="Registered model name."),
@@ -116,15 +132,37 @@ def set_alias(
     _print_version(client().models.set_alias(name, spec), as_json)
 
 
-@app.command("delete-alias")
+@alias_app.command("delete")
+@app.command("delete-alias", hidden=True)
 @handle_errors
 def delete_alias(
     name: str = typer.Argument(..., help="Registered model name."),
     alias: str = typer.Argument(..., help="Alias to remove."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Remove the alias ALIAS of model NAME."""
     client().models.delete_alias(name, alias)
+    if as_json:
+        emit_json({"model": name, "alias": alias, "deleted": True})
+        return
     console.print(f"removed {name}@{alias}")
+
+
+@app.command("archive")
+@handle_errors
+def archive(
+    ref: str = typer.Argument(..., help="name/N or name@alias"),
+    reason: str = reason_option(),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Archive a model version: it stays in the history and the audit trail.
+
+    The same use case as 'models transition REF archived', with its rules.
+    """
+    from mlsteward.registry.specs import Transition
+
+    spec = Transition.parse(state="archived", reason=reason)
+    _print_version(client().models.transition(ref, spec), as_json)
 
 
 @app.command("transition")
@@ -132,7 +170,7 @@ def delete_alias(
 def transition(
     ref: str = typer.Argument(..., help="name/N or name@alias"),
     state: str = typer.Argument(..., help="registered, approved, rejected or archived"),
-    reason: str = typer.Option("", "--reason", help="Why, for the audit trail."),
+    reason: str = reason_option(),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Move a model version through its lifecycle."""
@@ -170,7 +208,8 @@ def _print_version(mv: Any, as_json: bool) -> None:
         emit_json(mv.to_dict())
         return
     console.print(
-        f"[bold]{mv.ref}[/]  state={mv.state}  aliases={', '.join(mv.aliases) or '-'}"
+        f"[bold]{mv.ref}[/]  state={mv.state}  aliases={', '.join(mv.aliases) or '-'}",
+        markup=True,
     )
 
 
@@ -190,7 +229,7 @@ def _print_evaluations(evals: list) -> None:  # type: ignore[type-arg]
             f"{mt['brier']:.4f}",
             f"{mt['log_loss']:.4f}",
         )
-    console.print(table)
+    show_table(table)
 
 
 def _print_history(history: list) -> None:  # type: ignore[type-arg]
@@ -209,4 +248,4 @@ def _print_history(history: list) -> None:  # type: ignore[type-arg]
             e.object_id,
             details[:80],
         )
-    console.print(table)
+    show_table(table)

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from mlsteward.cli.common import JSON_OPTION, client, console, emit_json, handle_errors
+from mlsteward.cli.common import (
+    JSON_OPTION,
+    client,
+    console,
+    emit_json,
+    esc,
+    handle_errors,
+    show_table,
+)
 from mlsteward.errors import InvalidInput
 
 monitors = typer.Typer(
@@ -151,7 +161,8 @@ def create(
     console.print(
         f"created monitor [bold]{m.name}[/] of {m.deployment} "
         f"(reference {m.state.get('reference_at_creation')}, next run "
-        f"{m.next_run_at:%Y-%m-%d %H:%M} UTC)"
+        f"{m.next_run_at:%Y-%m-%d %H:%M} UTC)",
+        markup=True,
     )
 
 
@@ -176,7 +187,7 @@ def list_monitors(
             ", ".join(m.checks),
             f"{m.last_run_at:%Y-%m-%d %H:%M}" if m.last_run_at else "-",
         )
-    console.print(table)
+    show_table(table)
 
 
 @monitors.command("show")
@@ -194,7 +205,7 @@ def show(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> None:
     console.print(f"reference at creation: {d['reference_at_creation']}")
     console.print(f"alerting: {json.dumps(d['alerting'])}")
     for check, options in m.checks.items():
-        console.print(f"[bold]{check}[/]: {json.dumps(options)}")
+        console.print(f"[bold]{check}[/]: {esc(json.dumps(options))}", markup=True)
 
 
 @monitors.command("delete")
@@ -227,7 +238,8 @@ def _print_run(run: Any) -> None:
             counts[r["status"]] = counts.get(r["status"], 0) + 1
         console.print(
             f"[bold]{run.monitor}[/] window {w.label}: "
-            + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+            markup=True,
         )
         key = {
             "drift": "drift verdict (drifted columns)",
@@ -246,10 +258,10 @@ def _print_run(run: Any) -> None:
                     key.get(r["check"], r["check"]),
                     r["column"],
                     value,
-                    f"[{style}]{r['status']}[/]" if style else r["status"],
+                    Text(r["status"], style or ""),
                 )
-        console.print(table)
-    console.print(f"[dim]estimated AUC: {CANNOT_SEE}[/]")
+        show_table(table)
+    console.print(f"estimated AUC: {CANNOT_SEE}", style="dim")
     if run.alerts:
         console.print(f"{len(run.alerts)} alert(s):")
         for a in run.alerts:
@@ -298,8 +310,16 @@ def run_due(as_json: bool = JSON_OPTION) -> None:
 @monitors.command("watch")
 @handle_errors
 def watch(
-    poll: float = typer.Option(60.0, help="seconds between checks for due monitors"),
+    poll: float = typer.Option(
+        60.0,
+        "--poll-interval",
+        "--poll",
+        help="Seconds between checks for due monitors (as worker --poll-interval).",
+    ),
     cycles: int = typer.Option(0, help="stop after this many checks (0: never)"),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print each run as one line of JSON."
+    ),
 ) -> None:
     """A small in-process scheduler: run due monitors until interrupted."""
     c = client()
@@ -307,7 +327,11 @@ def watch(
     try:
         while True:
             for r in c.run_due_monitors():
-                _print_run(r)
+                if as_json:
+                    sys.stdout.write(json.dumps(r.to_dict(), default=str) + "\n")
+                    sys.stdout.flush()
+                else:
+                    _print_run(r)
             done += 1
             if cycles and done >= cycles:
                 return
@@ -352,9 +376,9 @@ def results(
             r.check,
             r.column,
             value,
-            f"[{style}]{r.status}[/]" if style else r.status,
+            Text(r.status, style or ""),
         )
-    console.print(table)
+    show_table(table)
 
 
 @monitors.command("report")
@@ -418,7 +442,7 @@ def list_alerts(
             str(a.count),
             a.message,
         )
-    console.print(table)
+    show_table(table)
 
 
 @alerts.command("deliver")

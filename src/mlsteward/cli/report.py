@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
-from mlsteward.cli.common import JSON_OPTION, client, console, emit_json, handle_errors
+from mlsteward.cli.common import (
+    JSON_OPTION,
+    client,
+    console,
+    emit_json,
+    esc,
+    handle_errors,
+)
 
 
 @handle_errors
@@ -36,10 +43,13 @@ def report(
         emit_json(result.to_dict())
         return
     v = result.data["version"]
-    console.print(f"[bold]{v['ref']}[/] report written to {result.html}")
+    console.print(
+        f"[bold]{esc(v['ref'])}[/] report written to {esc(str(result.html))}",
+        markup=True,
+    )
     if result.pdf is not None:
         style = "green" if result.pdf.path else "yellow"
-        console.print(f"[{style}]{result.pdf.message}[/]")
+        console.print(result.pdf.message, style=style)
     for item in result.data["limitations"]:
         console.print(f"  limitation: {item}", markup=False)
 

@@ -6,14 +6,23 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from mlsteward.cli.common import JSON_OPTION, console, emit_json, handle_errors
+from mlsteward.cli.common import (
+    JSON_OPTION,
+    console,
+    emit_json,
+    esc,
+    handle_errors,
+    reason_option,
+    show_table,
+)
 from mlsteward.retraining.gates import gate_outcome, gate_tally
 
 _OUTCOME_STYLE = {
-    "passed": "[green]passed[/]",
-    "failed": "[red]failed[/]",
-    "not_judged": "[yellow]not judged[/]",
+    "passed": Text("passed", "green"),
+    "failed": Text("failed", "red"),
+    "not_judged": Text("not judged", "yellow"),
 }
 
 policies_app = typer.Typer(help="Retraining policies.", no_args_is_help=True)
@@ -55,11 +64,14 @@ def policies_show(model: str, as_json: bool = JSON_OPTION) -> None:
 
 @policies_app.command("check")
 @handle_errors
-def policies_check(path: Path) -> None:
+def policies_check(path: Path, as_json: bool = JSON_OPTION) -> None:
     """Validate a policy file without setting it."""
     from mlsteward.retraining.policy import load_policy
 
     policy = load_policy(path)
+    if as_json:
+        emit_json({"path": str(path), "valid": True, "policy": policy.to_dict()})
+        return
     console.print(f"{path}: valid policy for {policy.model}")
 
 
@@ -67,7 +79,7 @@ def policies_check(path: Path) -> None:
 def retrain(
     model: str,
     deployment: str | None = typer.Option(None, help="Defaults to the model name."),
-    reason: str = typer.Option("", help="Why, for the audit trail."),
+    reason: str = reason_option(),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Train a challenger now by the model's policy, judge gates, decide."""
@@ -97,8 +109,8 @@ def retrain(
             str(g["limit"]),
             g["detail"],
         )
-    console.print(table)
-    console.print(f"decision: [bold]{r.decision}[/] — {r.reason}")
+    show_table(table)
+    console.print(f"decision: [bold]{r.decision}[/] — {esc(r.reason)}", markup=True)
     if r.approval_id:
         console.print(
             f"approval request {r.approval_id}: an approver runs "
@@ -128,7 +140,7 @@ def retrainings_list(
             r.decision or "-",
             r.reason[:60],
         )
-    console.print(table)
+    show_table(table)
 
 
 @retrainings_app.command("run-due")
@@ -171,14 +183,14 @@ def approvals_list(
             tally,
             a.decided_by or "-",
         )
-    console.print(table)
+    show_table(table)
 
 
 @approvals_app.command("request")
 @handle_errors
 def approvals_request(
     ref: str = typer.Argument(..., help="The version: credit-risk/4."),
-    comment: str = typer.Option("", "-m", help="What the approver should know."),
+    comment: str = reason_option(help="Why: what the approver should know."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Ask for a registered version to become champion; an approver decides."""
@@ -196,7 +208,9 @@ def approvals_request(
 @approvals_app.command("approve")
 @handle_errors
 def approvals_approve(
-    request_id: str, comment: str = typer.Option("", "-m"), as_json: bool = JSON_OPTION
+    request_id: str,
+    comment: str = reason_option(help="Why you approve, for the audit trail."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Approve a request (approver role; not your own): promotes the version."""
     from mlsteward.retraining.approvals import ApprovalService
@@ -211,9 +225,11 @@ def approvals_approve(
 @approvals_app.command("reject")
 @handle_errors
 def approvals_reject(
-    request_id: str, comment: str = typer.Option(..., "-m"), as_json: bool = JSON_OPTION
+    request_id: str,
+    comment: str = reason_option(..., help="Why you reject (required)."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
-    """Reject a request with a comment saying why."""
+    """Reject a request, saying why."""
     from mlsteward.retraining.approvals import ApprovalService
     from mlsteward.retraining.specs import Decide
 

@@ -59,8 +59,7 @@ def score(
     --id-column if given), the score (probability of label 1) and the
     decision. A file that cannot be scored writes nothing.
     """
-    from mlsteward.config import get_settings
-    from mlsteward.context import Context
+    from mlsteward.cli.governance import _ctx as acting_ctx
     from mlsteward.jobs.specs import EnqueueJob, ScoreBatch
 
     spec = ScoreBatch.parse(
@@ -78,7 +77,7 @@ def score(
         pii=list(pii or []),
         overwrite=overwrite,
     )
-    ctx = Context.from_settings(get_settings())
+    ctx = acting_ctx()  # as the user of MLSTEWARD_TOKEN, as every command
     if as_job:
         from mlsteward.jobs.service import JobService
 

@@ -10,7 +10,14 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from mlsteward.cli.common import JSON_OPTION, client, console, emit_json, handle_errors
+from mlsteward.cli.common import (
+    JSON_OPTION,
+    client,
+    console,
+    emit_json,
+    handle_errors,
+    show_table,
+)
 from mlsteward.errors import InvalidInput
 
 deployments = typer.Typer(
@@ -42,7 +49,8 @@ def _show(d: Any, as_json: bool) -> None:
         return
     console.print(
         f"[bold]{d.name}[/]  revision {d.revision}  model {d.model_name}  "
-        f"threshold {d.threshold}  unseen {d.unseen_policy}"
+        f"threshold {d.threshold}  unseen {d.unseen_policy}",
+        markup=True,
     )
     console.print(f"  champion  {d.champion_ref}")
     if d.canary_version is not None:
@@ -74,7 +82,7 @@ def _show(d: Any, as_json: bool) -> None:
             table.add_row(
                 str(c.revision), f"{c.at:%Y-%m-%d %H:%M:%S}", c.actor, c.action, routes
             )
-        console.print(table)
+        show_table(table)
 
 
 @deployments.command("create")
@@ -138,7 +146,7 @@ def list_deployments(as_json: bool = JSON_OPTION) -> None:
             f"{d.threshold:g}",
             str(d.revision),
         )
-    console.print(table)
+    show_table(table)
 
 
 @deployments.command("show")
@@ -263,7 +271,7 @@ def list_predictions(
     limit: int = typer.Option(1000, "--limit", help="Show the newest N records."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Logged predictions: the newest ``--limit``, shown oldest first."""
+    """Logged predictions: the newest --limit of them, shown oldest first."""
     from mlsteward.serving.log.service import PredictionLog
 
     frame = PredictionLog(client().ctx).read(
@@ -272,6 +280,7 @@ def list_predictions(
         until=_when(until, "until"),
         limit=limit,
         newest=True,
+        known=True,
     )
     if as_json:
         emit_json(
@@ -279,6 +288,16 @@ def list_predictions(
                 {str(k): _plain(v) for k, v in rec.items()}
                 for rec in frame.to_dict("records")
             ]
+        )
+        return
+    if frame.empty:
+        window = "".join(
+            f" {word} {value}"
+            for word, value in (("since", since), ("until", until))
+            if value
+        )
+        console.print(
+            f"no predictions logged{f' for {deployment}' if deployment else ''}{window}"
         )
         return
     table = Table("request id", "time", "deployment", "version", "route", "score")
@@ -296,7 +315,7 @@ def list_predictions(
             str(rec.get("decision", "")),
             "-" if latency is None else f"{latency:.2f}",
         )
-    console.print(table)
+    show_table(table)
 
 
 def _settings(fsync: bool | None) -> Any:
@@ -334,7 +353,12 @@ def serve(
     port: int = typer.Option(8080, "--port", help="Port to listen on."),
     fsync: bool | None = FSYNC,
 ) -> None:
-    """Serve one deployment: POST /predict/NAME, the v2 protocol, /metrics."""
+    """Serve one deployment: POST /predict/NAME, the v2 protocol, /metrics.
+
+    The inference server alone, for one deployment's own process. For the
+    control plane (/api/v1, what a remote client and the dashboard talk to)
+    plus every deployment in one process, use 'mlsteward server'.
+    """
     from mlsteward.serving.runtime import limit_threads
 
     limit_threads()
@@ -354,7 +378,11 @@ def server(
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
     fsync: bool | None = FSYNC,
 ) -> None:
-    """Serve the control plane (/api/v1) and every deployment in one process."""
+    """Serve the control plane (/api/v1) and every deployment in one process.
+
+    What a team runs: remote clients (MLSTEWARD_URL) talk to it. To serve one
+    deployment in a process of its own, use 'mlsteward serve NAME'.
+    """
     from mlsteward.serving.runtime import limit_threads
 
     limit_threads()

@@ -106,13 +106,21 @@ class Principal:
 
     def require(self, needed: str, action: str) -> None:
         if not self.can(needed):
-            raise Forbidden(
-                f"{self.user} ({self.role}"
-                + ("" if self.scope == "user" else f", token scope {self.scope}")
-                + f") may not {action}; it needs the {needed} role or higher",
-                field="token",
-                needed=needed,
+            raise Forbidden(self.refusal(needed, action), field="token", needed=needed)
+
+    def refusal(self, needed: str, action: str) -> str:
+        """Why this principal may not do ``action`` that needs ``needed``."""
+        if not self.acts_for_users:
+            return (
+                f"{self.user}'s token is scoped to {self.scope} and may only call "
+                f"that deployment's inference endpoints, not {action}; use a "
+                "user token (mlsteward tokens create USER, without --scope)"
             )
+        return (
+            f"{self.user} ({self.role}"
+            + ("" if self.scope == "user" else f", token scope {self.scope}")
+            + f") may not {action}; it needs the {needed} role or higher"
+        )
 
 
 @dataclass(frozen=True)
@@ -321,14 +329,30 @@ def recheck(session: Any) -> None:
         ).first()
         from mlsteward.store.types import utcnow
 
-        if (
-            tok is None
-            or tok.revoked_at is not None
-            or (tok.expires_at is not None and _aware(tok.expires_at) <= utcnow())
-        ):
+        if tok is None:
             raise Unauthenticated("the token is not valid", field="token")
+        if tok.revoked_at is not None:
+            raise Unauthenticated(token_revoked(tok.revoked_at), field="token")
+        if tok.expires_at is not None and _aware(tok.expires_at) <= utcnow():
+            raise Unauthenticated(token_expired(tok.expires_at), field="token")
     Principal(principal.user, row.role, principal.scope).require(
         case.role, _action(case)
+    )
+
+
+def token_revoked(at: Any) -> str:
+    """Said only to the holder of the token's secret: nothing to probe."""
+    return (
+        f"the token was revoked on {_aware(at):%Y-%m-%d %H:%M} UTC; "
+        "ask an admin for a new one (mlsteward tokens create USER)"
+    )
+
+
+def token_expired(at: Any) -> str:
+    """Said only to the holder of the token's secret: nothing to probe."""
+    return (
+        f"the token expired on {_aware(at):%Y-%m-%d %H:%M} UTC; "
+        "ask an admin for a new one (mlsteward tokens create USER)"
     )
 
 

@@ -38,6 +38,8 @@ from mlsteward.identity.access import (
     Principal,
     internal,
     role_at_least,
+    token_expired,
+    token_revoked,
     use_case,
 )
 from mlsteward.identity.models import Token, User
@@ -347,9 +349,18 @@ class IdentityService:
         ok = row is not None and hmac.compare_digest(row.secret_hash, _hash(secret))
         if not ok or row is None:
             raise Unauthenticated("the token is not valid", field="token")
+        # The caller holds this token's secret: saying why it no longer works
+        # tells them nothing they could probe with.
         tok = _token(row)
-        if not tok.active or row.disabled:
-            raise Unauthenticated("the token is not valid", field="token")
+        if tok.revoked_at is not None:
+            raise Unauthenticated(token_revoked(tok.revoked_at), field="token")
+        if not tok.active:
+            raise Unauthenticated(token_expired(tok.expires_at), field="token")
+        if row.disabled:
+            raise Unauthenticated(
+                f"user {row.user_name!r} is disabled; the token no longer works",
+                field="token",
+            )
         return Principal(row.user_name, row.role, row.scope, token_id)
 
     # -- helpers ----------------------------------------------------------

@@ -256,8 +256,14 @@ class BatchScoringService:
                 yield start, frame
 
         def located(start: int, n: int, exc: InvalidInput) -> InvalidInput:
+            row, problem = exc.details.get("row"), exc.details.get("problem")
+            where = (
+                f"row {start + row + 1}, column {exc.field!r}: {problem}"
+                if row is not None and problem
+                else f"rows {start + 1}-{start + n}: {exc.message}"
+            )
             return InvalidInput(
-                f"{str(reader.path)!r} rows {start + 1}-{start + n}: {exc.message}",
+                f"{str(reader.path)!r} {where}",
                 field=exc.field,
                 **exc.details,
             )

@@ -63,6 +63,7 @@ from mlsteward.monitoring.sinks import (
     unregister_retraining_trigger,
 )
 from mlsteward.monitoring.tables import alerts as t
+from mlsteward.monitoring.tables import monitor_results
 from mlsteward.store import audit, utcnow
 
 __all__ = [
@@ -86,6 +87,27 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4g}"
 
 
+def _judged(details: Mapping[str, Any], levels: Mapping[str, Any]) -> str:
+    """How a figure was judged, in words: what it was compared with, by how
+    much it moved, and where the levels are."""
+    warn, alert = levels.get("warn"), levels.get("alert")
+    if details.get("change") is not None and details.get("baseline") is not None:
+        return (
+            f" per day, {details['change']:+.0%} against the median of "
+            f"{details.get('baseline_windows', 'earlier')} earlier window(s), "
+            f"{_fmt(details['baseline'])} per day (warn at a change of "
+            f"{warn:.0%}, alert at {alert:.0%})"
+        )
+    if details.get("drop") is not None:
+        base = details.get("baseline_auc")
+        against = f" the baseline {_fmt(base)}" if base is not None else " its baseline"
+        return (
+            f", {_fmt(details['drop'])} below{against} (warn at a drop of "
+            f"{warn}, alert at {alert})"
+        )
+    return f" (warn at {warn}, alert at {alert})"
+
+
 def message_of(monitor: str, row: Mapping[str, Any], severity: str) -> str:
     """The one-line text of an alert (what a chat message shows)."""
     details = row.get("details") or {}
@@ -105,13 +127,7 @@ def message_of(monitor: str, row: Mapping[str, Any], severity: str) -> str:
     elif isinstance(th, Mapping):
         levels = next(iter(th.values())) if "warn" not in th else th
         if isinstance(levels, Mapping):
-            name = next(iter(th)) if "warn" not in th else "levels"
-            figure = details.get("drop", details.get("change"))
-            extra = (
-                f" ({name}: warn {levels.get('warn')}, alert {levels.get('alert')}"
-                + (f"; judged on {_fmt(figure)}" if figure is not None else "")
-                + ")"
-            )
+            extra = _judged(details, levels)
     return (
         f"[{severity}] mlsteward monitor {monitor}: {row['check']}{where} = "
         f"{value}{extra} in window {row['window_label']}"
@@ -307,16 +323,28 @@ class AlertService:
     def of_monitors(
         self, monitor_ids: Iterable[str], *, since: dt.datetime
     ) -> builtins.list[Alert]:
-        """Alerts of these monitors (by id) last seen at or after ``since``,
-        newest first.
+        """Alerts of these monitors (by id) raised or seen again by a run
+        computed at or after ``since``, newest first: the same clock as
+        ``MonitorService.recent_results``, so a report's results and alerts
+        agree (a back-filled run's alerts carry the data's time, not the
+        run's, in ``last_seen``).
 
         Example:
             >>> svc.of_monitors([m.id], since=t)[0].check  # doctest: +SKIP
             'drift.psi'
         """
+        ids = list(monitor_ids)
+        runs = (
+            select(monitor_results.c.run_id)
+            .where(
+                monitor_results.c.monitor_id.in_(ids),
+                monitor_results.c.computed_at >= since,
+            )
+            .distinct()
+        )
         q = (
             select(t)
-            .where(t.c.monitor_id.in_(list(monitor_ids)), t.c.last_seen >= since)
+            .where(t.c.monitor_id.in_(ids), t.c.run_id.in_(runs))
             .order_by(t.c.last_seen.desc())
         )
         with self.ctx.store.read() as session:

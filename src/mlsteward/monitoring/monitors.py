@@ -36,6 +36,7 @@ from mlsteward.durations import parse_schedule
 from mlsteward.errors import Conflict, InvalidInput, MlstewardError, NotFound
 from mlsteward.identity.access import internal, use_case
 from mlsteward.monitoring.alerts import AlertService
+from mlsteward.monitoring.known import require_known
 from mlsteward.monitoring.models import RESULT_COLUMNS, Monitor, MonitorRun, Window
 from mlsteward.monitoring.outcomes import OutcomeService
 from mlsteward.monitoring.reference import ReferenceResolver, training_dataset
@@ -482,6 +483,8 @@ class MonitorService:
                 until=until,
                 window=window,
             )
+            if not rows:  # a mistyped check or column: say what exists
+                require_known(session, self.get(name), check=check, column=column)
         return newest_rows(rows) if latest else rows
 
     @internal("read by triggers and the report")

@@ -34,24 +34,21 @@ class LoadResult(Result):
 def _labels(values: pd.Series) -> np.ndarray:
     if values.isna().any():
         row = int(np.flatnonzero(values.isna().to_numpy())[0])
-        raise InvalidInput(f"label is missing in row {row}", field="label")
+        raise InvalidInput(f"label is missing in row {row + 1}", field="label")
     if pd.api.types.is_bool_dtype(values.dtype):
         return values.to_numpy(dtype="int64")
-    try:
-        arr = pd.to_numeric(values, errors="raise").to_numpy(dtype="float64")
-    except (ValueError, TypeError) as exc:
-        raise InvalidInput(
-            "label must be 0 (good) or 1 (bad); found non-numeric values such as "
-            f"{values.iloc[0]!r}",
-            field="label",
-        ) from exc
-    bad = ~np.isin(arr, (0.0, 1.0))
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
+    bad = ~np.isin(numbers, (0.0, 1.0))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
+        value = values.iloc[row]
+        value = value.item() if hasattr(value, "item") else value
         raise InvalidInput(
-            f"label must be 0 (good) or 1 (bad); row {row} has {arr[row]!r}",
+            f"label must be 0 (good) or 1 (bad); row {row + 1} has {value!r}",
             field="label",
+            row=row + 1,
         )
+    arr = numbers
     return arr.astype("int64")
 
 

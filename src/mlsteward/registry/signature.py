@@ -46,6 +46,25 @@ def infer_signature(X: pd.DataFrame) -> Signature:
     return Signature(inputs=inputs, output=dict(_OUTPUT))
 
 
+def _not_numeric(name: str, dtype: str, col: pd.Series) -> InvalidInput:
+    """The first value of ``col`` that is not a number, by row (from 1)."""
+    import numpy as np
+    import pandas as pd
+
+    coerced = pd.to_numeric(col, errors="coerce")
+    bad = np.flatnonzero((coerced.isna() & col.notna()).to_numpy())
+    pos = int(bad[0]) if len(bad) else 0
+    value = col.iloc[pos]
+    value = value.item() if hasattr(value, "item") else value
+    problem = f"must be numeric ({dtype}), found {value!r}"
+    return InvalidInput(
+        f"column {name!r}, row {pos + 1}: {problem}",
+        field=name,
+        row=pos,
+        problem=problem,
+    )
+
+
 def conform(signature: Signature, X: pd.DataFrame) -> pd.DataFrame:
     """Select and type the signature's columns from ``X``, or say what is wrong.
 
@@ -72,11 +91,7 @@ def conform(signature: Signature, X: pd.DataFrame) -> pd.DataFrame:
             try:
                 values = pd.to_numeric(col, errors="raise")
             except (ValueError, TypeError) as exc:
-                raise InvalidInput(
-                    f"column {name!r} must be numeric ({spec['dtype']}); got "
-                    f"{col.dtype} values such as {col.iloc[0]!r}",
-                    field=name,
-                ) from exc
+                raise _not_numeric(name, spec["dtype"], col) from exc
             arr = values.to_numpy(dtype="float64", na_value=np.nan)
             if np.isinf(arr).any():
                 raise InvalidInput(

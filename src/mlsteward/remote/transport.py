@@ -43,6 +43,7 @@ def error_of_problem(response: httpx.Response) -> MlstewardError:
     detail = str(body.get("detail") or response.text or response.reason_phrase)
     if cls is None:
         cls = {
+            400: errors.InvalidInput,  # malformed_request: the body is not JSON
             401: errors.Unauthenticated,
             403: errors.Forbidden,
             404: errors.NotFound,

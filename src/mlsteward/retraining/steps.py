@@ -56,7 +56,7 @@ from mlsteward.retraining.gates import GateResult, judge_gates
 from mlsteward.retraining.policy import Policy
 from mlsteward.retraining.specs import RequestApproval
 from mlsteward.retraining.tables import approval_requests, retrainings
-from mlsteward.retraining.trainers import resolve_trainer
+from mlsteward.retraining.trainers import effective_params, resolve_trainer
 from mlsteward.store import audit, utcnow
 
 if TYPE_CHECKING:
@@ -293,10 +293,19 @@ class Retrain:
     def _run(self) -> dict[str, Any]:
         data = self.steps["data"]
         trainer = self.policy.trainer
+        # Every parameter the challenger is fitted with, defaults included, so
+        # the report's "changes since the previous version" compares like
+        # with like.
+        features = self.registry.get(data["champion"]).signature.feature_names
+        params = {
+            "trainer": trainer.name,
+            "features": list(features),
+            **effective_params(trainer.name, trainer.params or None),
+        }
         run = RunService(self.ctx).start(
             StartRun(
                 name=f"retrain-{self.model}-{data['period']}",
-                params={"trainer": trainer.name, **trainer.params},
+                params=params,
                 inputs=[data["train"]],
                 tags={"retraining": self.id},
             )

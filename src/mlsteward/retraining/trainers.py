@@ -48,6 +48,7 @@ __all__ = [
     "TRAINERS",
     "TRAINER_TABLE",
     "Trainer",
+    "effective_params",
     "gradient_boosting",
     "logistic_scorecard",
     "resolve_trainer",
@@ -174,6 +175,23 @@ def _check_inputs(
             field="target",
         )
     return names
+
+
+def effective_params(trainer: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The parameters a built-in trainer fits with (its defaults overlaid with
+    ``params``); a plug-in's ``params`` as given. What a run records.
+
+    Example:
+        >>> effective_params("logistic_scorecard", {"C": 0.5})["C"]
+        0.5
+    """
+    defaults = {
+        "logistic_scorecard": _LOGISTIC_DEFAULTS,
+        "gradient_boosting": _BOOSTING_DEFAULTS,
+    }.get(trainer)
+    if defaults is None:
+        return dict(params or {})
+    return _merge_params(trainer, defaults, params)
 
 
 def _merge_params(

@@ -37,7 +37,7 @@ class ServingMetrics:
         predictions: Records scored, by deployment, version and route.
         errors: Refused or failed requests by deployment and reason
             (``invalid_input``, ``malformed_request``, ``request_too_large``,
-            ``not_found``, ``unauthorized``, ``internal``).
+            ``not_found``, ``unauthenticated``, ``forbidden``, ``internal``).
         shadow_predictions / shadow_errors / shadow_dropped: Shadow work.
         batch_rows: Rows per model call (micro-batching at work).
         log_written / log_errors / log_pending: The prediction log writer.

@@ -170,13 +170,20 @@ class Store:
             _sqlite_pragmas(engine)
             return engine
         if url.get_backend_name() == "postgresql":
-            return create_engine(
-                url,
-                pool_pre_ping=True,
-                pool_size=5,
-                max_overflow=10,
-                json_deserializer=_json_loads,
-            )
+            try:
+                return create_engine(
+                    url,
+                    pool_pre_ping=True,
+                    pool_size=5,
+                    max_overflow=10,
+                    json_deserializer=_json_loads,
+                )
+            except ModuleNotFoundError as exc:
+                raise InvalidInput(
+                    f"MLSTEWARD_DB_URL is a PostgreSQL URL but {exc.name} is not "
+                    "installed: pip install 'mlsteward[postgres]'",
+                    field="db_url",
+                ) from exc
         raise InvalidInput(
             f"database {url.get_backend_name()!r} is not supported; "
             "use sqlite or postgresql",

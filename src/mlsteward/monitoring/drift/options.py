@@ -146,7 +146,8 @@ def known_columns(columns: Iterable[str], cols: Mapping[str, Any]) -> list[str]:
     unknown = [c for c in names if c not in cols]
     if unknown:
         raise InvalidInput(
-            f"column(s) {unknown} are not in the reference profile",
+            f"column(s) {unknown} are not in the reference profile; it has: "
+            + ", ".join(map(str, cols)),
             field="columns",
             allowed=list(cols),
         )

@@ -13,10 +13,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from mlsteward.context import Context
-from mlsteward.errors import Conflict, InvalidInput
+from mlsteward.errors import Conflict, InvalidInput, NotFound
 from mlsteward.identity.access import internal, use_case
 from mlsteward.serving.log.rows import sqlite_insert
-from mlsteward.serving.tables import predictions, shadow_predictions
+from mlsteward.serving.tables import deployments, predictions, shadow_predictions
 
 if TYPE_CHECKING:  # imported on use: the serving hot path never needs pandas
     import pandas as pd
@@ -207,12 +207,15 @@ class PredictionLog:
         until: dt.datetime | None = None,
         limit: int | None = None,
         newest: bool = False,
+        known: bool = False,
     ) -> pd.DataFrame:
         """Predictions as a DataFrame, oldest first, one row each, inputs
         flattened as ``input.<column>`` and outputs as ``<output>`` columns.
 
         ``limit`` keeps the oldest ``limit`` records, or the newest with
-        ``newest=True``.
+        ``newest=True``. With ``known=True`` a ``deployment`` that neither
+        exists nor has records is refused (:class:`NotFound`, naming those
+        that do) instead of answering an empty frame.
         """
         import pandas as pd
 
@@ -230,6 +233,8 @@ class PredictionLog:
             q = q.limit(limit)
         with self.ctx.store.read() as session:
             rows = session.execute(q).all()
+            if known and not rows and deployment is not None:
+                _require_known(session, deployment)
         if newest:
             rows = rows[::-1]
         records = []
@@ -485,3 +490,19 @@ def journal_rows(
                 }
             )
     return preds, shadows
+
+
+def _require_known(session: Session, deployment: str) -> None:
+    """An empty answer for a deployment that never existed is a typo, not an
+    empty log: name what exists (deployments, and names in the log)."""
+    known = set(session.execute(select(deployments.c.name)).scalars())
+    if deployment in known:
+        return
+    logged = session.execute(select(predictions.c.deployment).distinct()).scalars()
+    known.update(logged)
+    if deployment not in known:
+        raise NotFound(
+            f"deployment {deployment!r} not found; deployments with predictions "
+            f"or routes: {sorted(known) or 'none yet'}",
+            field="deployment",
+        )
