@@ -301,3 +301,31 @@ def test_a_dask_scheduler_answers_with_its_workers(
         "ok",
         f"the scheduler at {address} answers with 2 worker(s)",
     )
+
+
+@pytest.mark.dask
+def test_a_dask_scheduler_without_workers_warns(sqlite_settings: Settings) -> None:
+    distributed = pytest.importorskip("dask.distributed")
+    ready(sqlite_settings)
+    with distributed.LocalCluster(
+        n_workers=0,
+        processes=False,
+        protocol="tcp://",
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",  # None means the default, 8787
+    ) as cluster:
+        address = cluster.scheduler_address
+        found = by_check(run_checks(sqlite_settings, scheduler=address))["dask"]
+    assert found.status == "warn"
+    assert found.fix == f"start some: `dask worker {address}`"
+
+
+def test_the_cli_in_remote_mode_checks_the_server(
+    tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    result = cli({"MLSTEWARD_URL": url, "MLSTEWARD_TOKEN": "mls_a_b"}, "--json")
+    assert result.exit_code == 1, result.output
+    found = {f["check"]: f["status"] for f in json.loads(result.stdout)}
+    assert found == {"server": "fail", "tokens": "skip", "server-side": "skip"}
+    assert not (tmp_path / ".mlsteward").exists()
