@@ -52,11 +52,17 @@ def doctor(
     else:
         for f in findings:
             style = _STYLE[f.status]
+            # Markup on for our own style only; the words are escaped.
             console.print(
                 f"[{style}]{f.status:<4}[/] {f.check:<11} {escape(f.message)}",
                 soft_wrap=True,
+                markup=True,
             )
             if f.fix:
-                console.print(f"                 fix: {escape(f.fix)}", soft_wrap=True)
+                console.print(
+                    f"                 fix: {escape(f.fix)}",
+                    soft_wrap=True,
+                    markup=True,
+                )
     if any(f.status == "fail" for f in findings):
         raise typer.Exit(1)
