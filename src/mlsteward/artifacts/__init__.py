@@ -111,3 +111,30 @@ class ArtifactStore:
                 actual=actual,
             )
         return data
+
+    def probe(self) -> None:
+        """Write, read back, check and delete a small object under ``_probe/``.
+
+        ``mlsteward doctor`` asks this; the object never lands among the
+        artifacts (``sha256/``), and it is removed whether or not it read back.
+
+        Raises:
+            OSError: the store cannot be written, read or cleaned up.
+            IntegrityError: the bytes read back differ from those written.
+        """
+        fs, root = self._resolve()
+        data = f"mlsteward probe {uuid.uuid4().hex}".encode()
+        folder = f"{root}/_probe"
+        path = f"{folder}/{uuid.uuid4().hex}"
+        fs.makedirs(folder, exist_ok=True)
+        fs.pipe_file(path, data)
+        try:
+            back: bytes = fs.cat_file(path)
+        finally:
+            fs.rm(path)
+        if sha256_hex(back) != sha256_hex(data):
+            raise IntegrityError(
+                f"the artifact store at {self.uri} gave back other bytes than "
+                "were written to it",
+                field="artifacts_uri",
+            )

@@ -13,6 +13,7 @@ from mlsteward.cli import (
     datasets,
     db,
     demo,
+    doctor,
     drift,
     governance,
     imports,
@@ -82,6 +83,7 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(db.app, name="db")
 app.add_typer(imports.app, name="import")
 app.command("demo")(demo.demo)
+app.command("doctor")(doctor.doctor)
 serving.register(app)
 governance.register(app)
 retraining.register(app)

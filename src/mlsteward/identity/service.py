@@ -322,6 +322,13 @@ class IdentityService:
         with self.ctx.store.read() as session:
             return [_token(r) for r in session.execute(q)]
 
+    @internal("read by `mlsteward doctor`: does this store act for people")
+    def has_users(self) -> bool:
+        """Whether the store has any user (then writes need a token)."""
+        with self.ctx.store.read() as session:
+            found = session.execute(select(func.count()).select_from(users))
+            return bool(found.scalar())
+
     @internal("how a principal comes to be: before any use case")
     def authenticate(self, token: str | None) -> Principal:
         """The principal a presented token stands for.

@@ -7,7 +7,14 @@ from typing import Any
 
 from mlsteward.results import Result, Timestamp
 
-__all__ = ["TERMINAL", "Job", "JobInterrupted", "JobLogEntry", "JobState"]
+__all__ = [
+    "TERMINAL",
+    "Job",
+    "JobInterrupted",
+    "JobLogEntry",
+    "JobState",
+    "QueueHealth",
+]
 
 
 class JobState(StrEnum):
@@ -81,3 +88,28 @@ class JobLogEntry(Result):
     at: Timestamp
     level: str
     message: str
+
+
+class QueueHealth(Result):
+    """What the queue says about its workers at one moment (``mlsteward
+    doctor``). An idle worker leaves no row behind, so only a worker that
+    holds a job is seen.
+
+    Attributes:
+        at: The moment, by this machine's clock.
+        workers: Workers holding a job under a live lease.
+        running: Jobs held under a live lease.
+        expired: Running jobs whose lease ran out (their worker stopped
+            renewing it); the next worker that looks takes them over.
+        waiting: Due jobs (queued, or failed and due for a retry) whose
+            ``run_after`` passed more than ``waited_seconds`` ago.
+        oldest_due: ``run_after`` of the longest-waiting due job, if any.
+    """
+
+    at: Timestamp
+    workers: list[str]
+    running: int
+    expired: int
+    waiting: int
+    waited_seconds: float
+    oldest_due: Timestamp | None

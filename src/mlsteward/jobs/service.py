@@ -14,17 +14,18 @@ Every state change writes its audit event in the same transaction.
 from __future__ import annotations
 
 import builtins
+import datetime as dt
 import time
 import uuid
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
 
 from mlsteward.context import Context
 from mlsteward.errors import Conflict, InvalidInput
 from mlsteward.identity.access import internal, use_case
 from mlsteward.jobs.attempts import Attempts, row_to_job
-from mlsteward.jobs.models import TERMINAL, Job, JobLogEntry, JobState
+from mlsteward.jobs.models import TERMINAL, Job, JobLogEntry, JobState, QueueHealth
 from mlsteward.jobs.specs import CancelJob, EnqueueJob
 from mlsteward.jobs.tables import job_logs, jobs
 from mlsteward.jobs.validate import MAX_PAYLOAD_BYTES
@@ -200,6 +201,43 @@ class JobService(Attempts):
                     message=text,
                 )
             )
+
+    @internal("read by `mlsteward doctor`, which answers to whoever runs it")
+    def queue_health(self, waited_seconds: float = 300.0) -> QueueHealth:
+        """Who holds jobs now, and which due jobs have waited too long.
+
+        Args:
+            waited_seconds: A due job counts as waiting once its ``run_after``
+                is this far behind.
+        """
+        now = utcnow()
+        running = jobs.c.state == JobState.RUNNING
+        due = jobs.c.state.in_([JobState.QUEUED, JobState.FAILED])
+        with self.ctx.store.read() as session:
+            live = session.execute(
+                select(jobs.c.claimed_by, func.count())
+                .where(running, jobs.c.lease_expires_at >= now)
+                .group_by(jobs.c.claimed_by)
+                .order_by(jobs.c.claimed_by)
+            ).all()
+            expired = session.execute(
+                select(func.count()).where(running, jobs.c.lease_expires_at < now)
+            ).scalar_one()
+            cutoff = now - dt.timedelta(seconds=waited_seconds)
+            waiting, oldest = session.execute(
+                select(func.count(), func.min(jobs.c.run_after)).where(
+                    due, jobs.c.run_after <= cutoff
+                )
+            ).one()
+        return QueueHealth(
+            at=now,
+            workers=[str(w) for w, _ in live],
+            running=sum(n for _, n in live),
+            expired=int(expired),
+            waiting=int(waiting),
+            waited_seconds=waited_seconds,
+            oldest_due=oldest,
+        )
 
     @use_case("jobs.wait", "viewer")
     def wait(self, job_id: str, *, timeout: float = 60.0, poll: float = 0.1) -> Job:
