@@ -134,7 +134,15 @@ def test_the_other_commands_in_process(home, tmp_path: Path, monkeypatch) -> Non
         invoke("monitors", "results", "cr", "--check", "quality", "--json").output
     )
     assert {r["check"].split(".")[0] for r in rows} == {"quality"}
-    assert isinstance(json.loads(invoke("alerts", "list", "--json").output), list)
+    raised = json.loads(invoke("alerts", "list", "--json").output)
+    assert isinstance(raised, list)
+    grouped = json.loads(invoke("alerts", "incidents", "--json").output)
+    assert sorted(i["alert_id"] for g in grouped for i in g["items"]) == sorted(
+        a["id"] for a in raised
+    )
+    shown = invoke("alerts", "incidents").output
+    assert all(g["summary"].split(":")[0] in shown for g in grouped)
+    assert "limit" in invoke("alerts", "incidents", "--limit", "0", code=2).output
     invoke("monitors", "run-due")
     invoke("alerts", "list")
     invoke("alerts", "deliver")
