@@ -25,12 +25,19 @@ def _loopback_webhooks_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class _Hook(BaseHTTPRequestHandler):
+    """Answers 500 while ``failures`` last, then 200; keeps every body."""
+
+    failures = 0
     bodies: ClassVar[list[dict]] = []
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
         type(self).bodies.append(json.loads(self.rfile.read(length)))
-        self.send_response(200)
+        if type(self).failures > 0:
+            type(self).failures -= 1
+            self.send_response(500)
+        else:
+            self.send_response(200)
         self.end_headers()
         self.wfile.write(b"ok")
 
@@ -40,7 +47,7 @@ class _Hook(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hook() -> Iterator[tuple[str, type[_Hook]]]:
-    handler = type("Hook", (_Hook,), {"bodies": []})
+    handler = type("Hook", (_Hook,), {"failures": 0, "bodies": []})
     server = HTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -148,3 +155,66 @@ def test_a_sink_for_critical_alerts_gets_only_them(sqlite_world, hook) -> None:
     assert "warning" not in body["text"].split("\n", 1)[1]
     [incident] = c.alerts.incidents()
     assert incident.warnings == len(run.alerts) - len(critical)  # all are listed
+
+
+def test_a_back_fill_run_makes_one_incident_per_window_retried_whole(
+    sqlite_client, hook
+) -> None:
+    import datetime as dt
+
+    from mlsteward.monitoring.alerting import Alerting
+    from mlsteward.monitoring.alerts import AlertService
+    from mlsteward.monitoring.models import Monitor
+
+    url, handler = hook
+    handler.failures = 2  # both first digests fail
+    at = dt.datetime(2025, 9, 1, tzinfo=dt.UTC)
+    monitor = Monitor(
+        id="id-m",
+        name="m",
+        deployment="d",
+        model="x",
+        schedule="1d",
+        window={"type": "period", "period": "month", "lookback": 2},
+        reference="champion",
+        checks={},
+        alerting=Alerting.parse({"sinks": ["log", f"webhook:{url}"]}).stored(
+            default_cooldown=0
+        ),
+        routes=["champion"],
+        description="",
+        enabled=True,
+        created_at=at,
+        created_by="t",
+        updated_at=at,
+        last_run_at=None,
+        next_run_at=None,
+    )
+    rows = [
+        {
+            "check": check,
+            "column": "x",
+            "status": status,
+            "value": 0.3,
+            "window_label": label,
+        }
+        for label in ("2025-07", "2025-08")
+        for check, status in (("drift.psi", "alert"), ("quality.missing_rate", "warn"))
+    ]
+    svc = AlertService(sqlite_client.ctx)
+    with sqlite_client.ctx.store.unit_of_work() as session:
+        svc.raise_alerts(session, monitor=monitor, run_id="r", rows=rows, at=at)
+    first = svc.deliver_pending()
+    assert [a.status for a in first] == ["pending"] * 4
+    assert all(a.delivered == ["log"] for a in first)
+    second = svc.deliver_pending()
+    assert [a.status for a in second] == ["sent"] * 4
+    # Two windows, two digests per attempt: 2 failed, then 2 taken.
+    assert len(handler.bodies) == 4
+    for body, label in zip(handler.bodies[2:], ("2025-07", "2025-08"), strict=True):
+        lines = body["text"].splitlines()
+        assert lines[0] == (
+            f"m {label}: 1 critical, 1 warning — drift on x, quality.missing_rate on x"
+        )
+        assert [ln.split("]")[0] for ln in lines[1:]] == ["[critical", "[warning"]
+    assert [i.window_label for i in svc.incidents()] == ["2025-07", "2025-08"]

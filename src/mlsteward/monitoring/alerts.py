@@ -20,7 +20,10 @@ Delivering (after the run's transaction has committed)
     (``mlsteward alerts deliver``, and every monitor run) retries it. After
     ``MLSTEWARD_ALERT_MAX_ATTEMPTS`` attempts it is marked ``failed``; it is
     still listed and ``deliver_pending(retry_failed=True)`` tries again.
-    Nothing is ever dropped.
+    Nothing is ever dropped. The alerts claimed together are grouped into
+    incidents (one monitor run, one window; :mod:`.incidents`): a sink with
+    ``send_incident`` (``log``, ``webhook``) gets one digest per incident, a
+    sink without it each alert; every alert records its own delivery.
 
 Sinks (by type name, from the literal table of :mod:`mlsteward.monitoring.sinks`;
 third parties add their own through the entry-point group
