@@ -166,8 +166,8 @@ def _summary(head: str, items: list[IncidentItem]) -> str:
         else:
             shown.append(words)
     if drifted:
-        cols = ", ".join(drifted[:3]) + (" …" if len(drifted) > 3 else "")
-        shown[shown.index(_DRIFT)] = _DRIFT + cols
+        listed = ", ".join(drifted[:3]) + (" …" if len(drifted) > 3 else "")
+        shown[shown.index(_DRIFT)] = _DRIFT + listed
     tail = ", ".join(shown[:3]) + (" …" if len(shown) > 3 else "")
     return f"{head}: {_counts(critical, len(items) - critical)} — {tail}"
 
