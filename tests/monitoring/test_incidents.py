@@ -67,10 +67,11 @@ def _check_worst_first(incident: Incident) -> None:
 
 
 def test_monthly_runs_make_one_incident_each_worst_first_and_one_digest(
-    sqlite_world, hook
+    world, hook
 ) -> None:
+    """On SQLite and PostgreSQL."""
     url, handler = hook
-    c, periods = sqlite_world.client, sqlite_world.history.periods
+    c, periods = world.client, world.history.periods
     c.create_monitor(
         "cr",
         deployment="credit-risk",
@@ -78,7 +79,7 @@ def test_monthly_runs_make_one_incident_each_worst_first_and_one_digest(
     )
     runs = []
     for period in periods:
-        sqlite_world.score(period)
+        world.score(period)
         runs.append(
             c.run_monitor("cr", window=(period.start, period.end), at=period.end)
         )
