@@ -143,7 +143,15 @@ def test_the_other_commands_in_process(home, tmp_path: Path, monkeypatch) -> Non
     assert "'nope' not found" in nope.output and "credit-risk" in nope.output
     none = invoke("predictions", "list", "--deployment", "credit-risk", "--since", "1h")
     assert "no predictions logged for credit-risk since 1h" in none.output
-    assert isinstance(json.loads(invoke("alerts", "list", "--json").output), list)
+    raised = json.loads(invoke("alerts", "list", "--json").output)
+    assert isinstance(raised, list)
+    grouped = json.loads(invoke("alerts", "incidents", "--json").output)
+    assert sorted(i["alert_id"] for g in grouped for i in g["items"]) == sorted(
+        a["id"] for a in raised
+    )
+    shown = invoke("alerts", "incidents").output
+    assert all(g["summary"].split(":")[0] in shown for g in grouped)
+    assert "limit" in invoke("alerts", "incidents", "--limit", "0", code=2).output
     invoke("monitors", "run-due")
     invoke("alerts", "list")
     invoke("alerts", "deliver")

@@ -40,6 +40,12 @@ def test_demo_closes_the_loop_and_can_run_again(tmp_path: Path) -> None:
     report_html = Path(first["report"]).read_text()
     assert first["champion_end"] in report_html
     assert len(first["periods"]) == 6
+    # Each month's alerts make one incident, summed up in one line.
+    for p in first["periods"]:
+        got = p["incident"]
+        assert got["critical"] + got["warnings"] == p["alerts"] > 0
+        assert got["summary"].startswith(f"credit-risk {p['period']}: ")
+    assert sum(p["incident"]["repeated"] for p in first["periods"]) > 0
     # The shift is real: the first champion loses accuracy on later months.
     by_first = [
         p for p in first["periods"] if p["scored_by"] == first["champion_start"]

@@ -184,7 +184,8 @@ def test_gives_up_after_max_attempts_but_can_retry(tmp_path, hook) -> None:
         handler.failures = 0
         [a] = c.deliver_alerts(retry_failed=True)
         assert a.status == "sent"
-        assert handler.bodies[-1]["alert"]["check"] == "drift.psi"
+        # One digest per incident; the json format carries the incident whole.
+        assert handler.bodies[-1]["incident"]["items"][0]["check"] == "drift.psi"
         assert set(handler.bodies[-1]["audit_head"]) == {"seq", "hash"}
     finally:
         c.close()

@@ -184,6 +184,48 @@ def test_shadows_comments_retrainings_and_waits_the_same_both_ways(pair, home) -
     assert viewer.jobs.wait(job.id, timeout=5).state == "cancelled"
 
 
+def test_alert_incidents_are_the_same_both_ways(pair, home) -> None:
+    import datetime as dt
+
+    from mlsteward.monitoring.alerts import AlertService
+    from mlsteward.monitoring.models import Monitor
+
+    local, _ = home
+    admin, viewer = pair
+    at = dt.datetime(2025, 8, 1, tzinfo=dt.UTC)
+    monitor = Monitor.model_validate(
+        {
+            **dict.fromkeys(("id", "name", "deployment", "model"), "m"),
+            **{"schedule": "1d", "window": {}, "reference": "champion"},
+            **{"checks": {}, "routes": [], "description": "", "enabled": True},
+            **{"alerting": {"sinks": [], "cooldown_seconds": 0}, "state": {}},
+            **{"created_at": at, "created_by": "t", "updated_at": at},
+            **{"last_run_at": None, "next_run_at": None},
+        }
+    )
+    rows = [
+        {"check": "performance.auc", "column": "*", "status": "warn", "value": 0.7},
+        {"check": "drift.psi", "column": "x", "status": "alert", "value": 0.4},
+    ]
+    with local.ctx.store.unit_of_work() as session:
+        AlertService(local.ctx).raise_alerts(
+            session,
+            monitor=monitor,
+            run_id="run1",
+            rows=[{**r, "window_label": "2025-07"} for r in rows],
+            at=at,
+        )
+    [incident] = viewer.alerts.incidents(monitor="m")
+    assert type(incident).__name__ == "Incident"
+    assert [i.check for i in incident.items] == ["drift.psi", "performance.auc"]
+    assert incident.summary == (
+        "m 2025-07: 1 critical, 1 warning — drift on x, performance.auc 0.7"
+    )
+    assert admin.alerts.incidents(deployment="nowhere") == []
+    with pytest.raises(InvalidInput, match="limit"):
+        viewer.alerts.incidents(limit=0)
+
+
 def test_methods_that_need_the_store_say_what_to_use_remotely(home) -> None:
     from mlsteward.remote.client import ALIASES, LOCAL_ONLY
     from mlsteward.remote.transfers import CUSTOM

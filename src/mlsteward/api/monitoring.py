@@ -16,7 +16,13 @@ from mlsteward.jobs.models import Job
 from mlsteward.jobs.service import JobService
 from mlsteward.jobs.specs import EnqueueJob
 from mlsteward.monitoring.alerts import AlertService
-from mlsteward.monitoring.models import Alert, Monitor, MonitorRun, ResultRow
+from mlsteward.monitoring.models import (
+    Alert,
+    Incident,
+    Monitor,
+    MonitorRun,
+    ResultRow,
+)
 from mlsteward.monitoring.monitors import MonitorService
 from mlsteward.monitoring.outcomes import LoadResult, OutcomeService
 from mlsteward.monitoring.specs import CreateMonitor, RunMonitor
@@ -108,6 +114,20 @@ def list_alerts(
 ) -> list[Alert]:
     return AlertService(ctx).list(
         status=status, monitor=monitor, severity=severity, limit=limit
+    )
+
+
+@router.get("/alert-incidents")
+def alert_incidents(
+    ctx: Annotated[Context, Op("alerts.incidents")],
+    monitor: str | None = None,
+    deployment: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+) -> list[Incident]:
+    """Newest incidents first: each the alerts of one monitor run on one
+    window, worst first, with the summary line and the digest sinks get."""
+    return AlertService(ctx).incidents(
+        monitor=monitor, deployment=deployment, limit=limit
     )
 
 

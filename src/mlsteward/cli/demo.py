@@ -65,6 +65,10 @@ def demo(
         markup=True,
     )
     show_table(_months_table(report), wide=wide)
+    console.print("incidents, one per month (mlsteward alerts incidents):")
+    for p in report.periods:
+        if p.incident:
+            console.print(f"  {p.incident['summary']}", markup=False, soft_wrap=True)
     if report.decisions:
         show_table(_decisions_table(report), wide=wide)
         for d in report.decisions:
@@ -142,7 +146,9 @@ def _run_with_progress(client: Any, seed: int, *, quiet: bool) -> Any:
 
 
 def _months_table(report: Any) -> Table:
-    """Month by month: PSI, AUC, estimated AUC, KS, alerts, what the policy did."""
+    """Month by month: PSI, AUC, estimated AUC, KS, the month's incident (its
+    alerts: critical, warnings, of which repeats of the month before), what
+    the policy did."""
     from mlsteward.monitoring.drift.stats import psi_band
 
     colour = {"stable": "green", "watch": "yellow", "act": "red"}
@@ -156,7 +162,7 @@ def _months_table(report: Any) -> Table:
     )
     for name in ("month", "model", "bad rate", "max PSI", "column", "score PSI"):
         table.add_column(name, no_wrap=True)
-    for name in ("AUC", "est. AUC", "KS", "alerts", "policy"):
+    for name in ("AUC", "est. AUC", "KS", "incident: crit/warn (repeats)", "policy"):
         table.add_column(name)
     for p in report.periods:
         col, value = p.max_feature_psi
@@ -170,10 +176,19 @@ def _months_table(report: Any) -> Table:
             f"{p.auc:.3f}",
             "-" if p.estimated_auc is None else f"{p.estimated_auc:.3f}",
             f"{p.ks:.3f}",
-            str(p.alerts),
+            _incident_cell(p.incident),
             "; ".join(p.triggered) or "ok",
         )
     return table
+
+
+def _incident_cell(incident: dict[str, Any]) -> str:
+    """``3/9 (7)``: critical, warnings, repeats of the month before; ``-``
+    for a month without alerts."""
+    if not incident:
+        return "-"
+    c, w, r = (incident[k] for k in ("critical", "warnings", "repeated"))
+    return f"{c}/{w} ({r})"
 
 
 def _decisions_table(report: Any) -> Table:

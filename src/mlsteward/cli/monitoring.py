@@ -445,6 +445,30 @@ def list_alerts(
     show_table(table)
 
 
+@alerts.command("incidents")
+@handle_errors
+def incidents(
+    monitor: str = typer.Option(None, help="only this monitor"),
+    deployment: str = typer.Option(None, help="only monitors of this deployment"),
+    limit: int = typer.Option(20, help="at most this many, newest first"),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Alerts grouped per monitor run and window, worst first; repeats of the
+    window before are folded into a count."""
+    found = client().alerts.incidents(
+        monitor=monitor, deployment=deployment, limit=limit
+    )
+    if as_json:
+        emit_json([i.to_dict() for i in found])
+        return
+    if not found:
+        console.print("no incidents")
+    for i in found:
+        console.print(f"{i.seen_at:%Y-%m-%d %H:%M}  {i.status}", markup=False)
+        console.print(i.message, markup=False, soft_wrap=True)
+        console.print("")
+
+
 @alerts.command("deliver")
 @handle_errors
 def deliver(

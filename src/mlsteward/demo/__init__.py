@@ -112,6 +112,9 @@ class DemoPolicy:
     cooldown_periods: int = 2
 
 
+_INCIDENT = {"critical", "warnings", "repeated", "summary"}
+
+
 @dataclass
 class PeriodResult:
     label: str
@@ -125,6 +128,7 @@ class PeriodResult:
     triggered: list[str] = field(default_factory=list)
     estimated_auc: float | None = None
     alerts: int = 0
+    incident: dict[str, Any] = field(default_factory=dict)  # the month's, summed up
 
     @property
     def max_feature_psi(self) -> tuple[str, float]:
@@ -145,6 +149,7 @@ class PeriodResult:
             "triggered": self.triggered,
             "estimated_auc": self.estimated_auc,
             "alerts": self.alerts,
+            "incident": self.incident,
             "psi": self.psi,
         }
 
@@ -505,6 +510,8 @@ def _watch_month(demo: _DemoRun, period: Period, baseline: float) -> PeriodResul
     run = demo.client.run_monitor(
         demo.deployment, window=(period.start, period.end), at=period.end
     )
+    found = demo.client.alerts.incidents(monitor=demo.deployment, limit=5)
+    mine = [i.model_dump(include=_INCIDENT) for i in found if i.run_id == run.run_id]
     result = PeriodResult(
         label=period.label,
         n=len(frame),
@@ -516,6 +523,7 @@ def _watch_month(demo: _DemoRun, period: Period, baseline: float) -> PeriodResul
         bad_rate=float((run.get("performance.auc") or {})["details"]["bad_rate"]),
         estimated_auc=_maybe_float(run.value("estimated.auc")),
         alerts=len(run.alerts),
+        incident=(mine or [{}])[0],
     )
     result.triggered.extend(_triggers(result, demo.policy, baseline))
     return result

@@ -20,7 +20,10 @@ Delivering (after the run's transaction has committed)
     (``mlsteward alerts deliver``, and every monitor run) retries it. After
     ``MLSTEWARD_ALERT_MAX_ATTEMPTS`` attempts it is marked ``failed``; it is
     still listed and ``deliver_pending(retry_failed=True)`` tries again.
-    Nothing is ever dropped.
+    Nothing is ever dropped. The alerts claimed together are grouped into
+    incidents (one monitor run, one window; :mod:`.incidents`): a sink with
+    ``send_incident`` (``log``, ``webhook``) gets one digest per incident, a
+    sink without it each alert; every alert records its own delivery.
 
 Sinks (by type name, from the literal table of :mod:`mlsteward.monitoring.sinks`;
 third parties add their own through the entry-point group
@@ -46,16 +49,19 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mlsteward.context import Context
 from mlsteward.errors import InvalidInput, NotFound
 from mlsteward.identity.access import internal, use_case
 from mlsteward.monitoring.checks import SEVERITY
-from mlsteward.monitoring.models import Alert, Monitor
+from mlsteward.monitoring.digest import describe, narrowed
+from mlsteward.monitoring.incidents import group_rows, incidents_of
+from mlsteward.monitoring.models import Alert, Incident, Monitor
 from mlsteward.monitoring.sinks import (
     SINK_TABLE,
+    IncidentSink,
     Sink,
     register_retraining_trigger,
     retraining_triggers,
@@ -64,6 +70,7 @@ from mlsteward.monitoring.sinks import (
 )
 from mlsteward.monitoring.tables import alerts as t
 from mlsteward.monitoring.tables import monitor_results
+from mlsteward.monitoring.tables import monitors as mt
 from mlsteward.store import audit, utcnow
 
 __all__ = [
@@ -83,54 +90,11 @@ _LEASE = dt.timedelta(seconds=60)
 _KEEP_ATTEMPTS = 50
 
 
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4g}"
-
-
-def _judged(details: Mapping[str, Any], levels: Mapping[str, Any]) -> str:
-    """How a figure was judged, in words: what it was compared with, by how
-    much it moved, and where the levels are."""
-    warn, alert = levels.get("warn"), levels.get("alert")
-    if details.get("change") is not None and details.get("baseline") is not None:
-        return (
-            f" per day, {details['change']:+.0%} against the median of "
-            f"{details.get('baseline_windows', 'earlier')} earlier window(s), "
-            f"{_fmt(details['baseline'])} per day (warn at a change of "
-            f"{warn:.0%}, alert at {alert:.0%})"
-        )
-    if details.get("drop") is not None:
-        base = details.get("baseline_auc")
-        against = f" the baseline {_fmt(base)}" if base is not None else " its baseline"
-        return (
-            f", {_fmt(details['drop'])} below{against} (warn at a drop of "
-            f"{warn}, alert at {alert})"
-        )
-    return f" (warn at {warn}, alert at {alert})"
-
-
 def message_of(monitor: str, row: Mapping[str, Any], severity: str) -> str:
     """The one-line text of an alert (what a chat message shows)."""
-    details = row.get("details") or {}
-    column = row["column"]
-    where = "" if column == "*" else f" on {column}"
-    value = _fmt(row.get("value"))
-    extra = ""
-    th = details.get("threshold")
-    if row["check"] == "drift":
-        value = f"{details.get('verdict')}, drifted: {details.get('drifted')}"
-    elif "watch_threshold" in details:  # a drift row: bands apply to the effect
-        extra = (
-            f" (effect {_fmt(details.get('effect'))}; watch "
-            f"{details['watch_threshold']}, drift {details.get('threshold')}; "
-            f"p adj. {_fmt(details.get('p_adjusted'))})"
-        )
-    elif isinstance(th, Mapping):
-        levels = next(iter(th.values())) if "warn" not in th else th
-        if isinstance(levels, Mapping):
-            extra = _judged(details, levels)
     return (
-        f"[{severity}] mlsteward monitor {monitor}: {row['check']}{where} = "
-        f"{value}{extra} in window {row['window_label']}"
+        f"[{severity}] mlsteward monitor {monitor}: {describe(row)} "
+        f"in window {row['window_label']}"
     )
 
 
@@ -358,6 +322,55 @@ class AlertService:
             raise NotFound(f"alert {alert_id!r} not found", field="alert")
         return self._alert(row)
 
+    @use_case("alerts.incidents", "viewer")
+    def incidents(
+        self,
+        *,
+        monitor: str | None = None,
+        deployment: str | None = None,
+        limit: int = 20,
+    ) -> builtins.list[Incident]:
+        """Newest incidents first: the alerts of one monitor run on one window,
+        worst first, with a summary line and the digest sinks receive.
+
+        Args:
+            monitor: Only this monitor's.
+            deployment: Only those of monitors watching this deployment.
+            limit: At most this many incidents (1 to 1000).
+
+        Example:
+            >>> svc.incidents(deployment="credit-risk")[0].summary  # doctest: +SKIP
+            'credit-risk 2025-12: 2 critical, 9 warnings — performance.auc ...'
+        """
+        if not 1 <= limit <= 1000:
+            raise InvalidInput(
+                f"limit must be between 1 and 1000, got {limit}", field="limit"
+            )
+        seen = func.max(t.c.last_seen)
+        q = (
+            select(t.c.run_id, t.c.window_label)
+            .group_by(t.c.run_id, t.c.window_label)
+            .order_by(seen.desc(), t.c.run_id, t.c.window_label)
+        )
+        if monitor is not None:
+            q = q.where(t.c.monitor == monitor)
+        if deployment is not None:
+            ids = select(mt.c.id).where(mt.c.deployment == deployment)
+            q = q.where(t.c.monitor_id.in_(ids))
+        with self.ctx.store.read() as session:
+            keys = {(r[0], r[1]) for r in session.execute(q.limit(limit))}
+            runs = sorted({k[0] for k in keys})
+            rows = [
+                r
+                for r in session.execute(
+                    select(t)
+                    .where(t.c.run_id.in_(runs))
+                    .order_by(t.c.last_seen.desc(), t.c.run_id, t.c.window_label)
+                )
+                if (r.run_id, r.window_label) in keys
+            ]
+            return incidents_of(session, rows)
+
     # -- delivering -------------------------------------------------------
     @use_case("alerts.deliver_pending", "developer")
     def deliver_pending(self, *, retry_failed: bool = False) -> builtins.list[Alert]:
@@ -378,12 +391,21 @@ class AlertService:
     def deliver(
         self, ids: Iterable[str], *, retry_failed: bool = False
     ) -> builtins.list[Alert]:
-        """Deliver the given alerts to the sinks that have not taken them."""
-        out = []
-        for alert_id in ids:
-            delivered = self._deliver_one(alert_id, retry_failed=retry_failed)
-            if delivered is not None:
-                out.append(delivered)
+        """Deliver the given alerts to the sinks that have not taken them: one
+        message per incident (the alerts of one run on one window) to a sink
+        that takes incidents, each alert on its own to one that does not."""
+        statuses = ["pending", "failed"] if retry_failed else ["pending"]
+        claimed = [i for i in ids if self._claim(i, statuses)]
+        if not claimed:
+            return []
+        with self.ctx.store.read() as session:
+            rows = session.execute(
+                select(t).where(t.c.id.in_(claimed)).order_by(t.c.created_at, t.c.id)
+            ).all()
+            incidents = {i.id: i for i in incidents_of(session, rows)}
+        out: builtins.list[Alert] = []
+        for (run_id, label), members in group_rows(rows).items():
+            out += self._deliver_group(members, incidents[f"{run_id}:{label}"])
         return out
 
     def _claim(self, alert_id: str, statuses: builtins.list[str]) -> bool:
@@ -402,36 +424,65 @@ class AlertService:
             )
             return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
-    def _deliver_one(self, alert_id: str, *, retry_failed: bool) -> Alert | None:
-        statuses = ["pending", "failed"] if retry_failed else ["pending"]
-        if not self._claim(alert_id, statuses):
-            return None
-        with self.ctx.store.read() as session:
-            row = session.execute(select(t).where(t.c.id == alert_id)).one()
-        alert = _row_to_alert(row)
-        delivered = list(row.delivered)
-        attempts_log = list(row.sink_attempts)
-        for spec in row.sinks:
-            if spec["id"] in delivered:
+    def _deliver_group(
+        self, members: builtins.list[Any], incident: Incident
+    ) -> builtins.list[Alert]:
+        """Send one incident's claimed alerts to each sink not yet reached."""
+        delivered = {r.id: list(r.delivered) for r in members}
+        log = {r.id: list(r.sink_attempts) for r in members}
+        specs: dict[str, Mapping[str, Any]] = {}
+        for r in members:
+            for spec in r.sinks:
+                specs.setdefault(spec["id"], spec)
+        for sid, spec in specs.items():
+            targets = [
+                r
+                for r in members
+                if sid not in delivered[r.id] and any(x["id"] == sid for x in r.sinks)
+            ]
+            if not targets:
                 continue
-            at = utcnow()
+            for done, error in self._send(spec, targets, incident):
+                entry = {"sink": sid, "at": utcnow().isoformat(), "ok": error is None}
+                if error is None:
+                    delivered[done.id].append(sid)
+                else:
+                    entry["error"] = error
+                    logger.warning("alert %s: sink %s failed: %s", done.id, sid, error)
+                log[done.id].append(entry)
+        return [self._settle(r, delivered[r.id], log[r.id]) for r in members]
+
+    def _send(
+        self,
+        spec: Mapping[str, Any],
+        targets: builtins.list[Any],
+        incident: Incident,
+    ) -> builtins.list[tuple[Any, str | None]]:
+        """Each target with the error its delivery met (``None``: taken)."""
+        try:
+            sink = SINK_TABLE.get(spec["type"])(spec, self.ctx)
+            if isinstance(sink, IncidentSink):
+                sink.send_incident(narrowed(incident, [r.id for r in targets]))
+                return [(r, None) for r in targets]
+        except Exception as exc:  # any sink failure keeps its alerts pending
+            return [(r, f"{type(exc).__name__}: {exc}"[:500]) for r in targets]
+        out: builtins.list[tuple[Any, str | None]] = []
+        for r in targets:
             try:
-                SINK_TABLE.get(spec["type"])(spec, self.ctx).send(alert)
-            except Exception as exc:  # any sink failure keeps the alert pending
-                attempts_log.append(
-                    {
-                        "sink": spec["id"],
-                        "at": at.isoformat(),
-                        "ok": False,
-                        "error": f"{type(exc).__name__}: {exc}"[:500],
-                    }
-                )
-                logger.warning(
-                    "alert %s: sink %s failed: %s", alert_id, spec["id"], exc
-                )
-                continue
-            delivered.append(spec["id"])
-            attempts_log.append({"sink": spec["id"], "at": at.isoformat(), "ok": True})
+                sink.send(_row_to_alert(r))
+                out.append((r, None))
+            except Exception as exc:  # as above, alert by alert
+                out.append((r, f"{type(exc).__name__}: {exc}"[:500]))
+        return out
+
+    def _settle(
+        self,
+        row: Any,
+        delivered: builtins.list[str],
+        attempts_log: builtins.list[dict[str, Any]],
+    ) -> Alert:
+        """Record one alert's delivery: sent, still pending, or failed."""
+        alert_id = row.id
         attempts = int(row.attempts) + 1
         done = all(s["id"] in delivered for s in row.sinks)
         max_attempts = self.ctx.settings.alert_max_attempts

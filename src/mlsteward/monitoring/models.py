@@ -13,6 +13,8 @@ from mlsteward.results import FiniteFloat, Result, Timestamp
 __all__ = [
     "RESULT_COLUMNS",
     "Alert",
+    "Incident",
+    "IncidentItem",
     "Monitor",
     "MonitorRun",
     "ResultRow",
@@ -127,6 +129,47 @@ class Alert(Result):
     attempts: int
     created_at: Timestamp
     sent_at: Timestamp | None
+
+
+class IncidentItem(Result):
+    """One alert of an incident, with how long its check has been failing."""
+
+    alert_id: str
+    check: str
+    column: str
+    severity: str
+    value: FiniteFloat
+    text: str = Field(description="The figure and the levels it is judged by.")
+    phrase: str = Field(description="A few words for the summary line.")
+    excess: float = Field(
+        description="How far past its alert level (1 = at it); orders items."
+    )
+    streak: int = Field(
+        description="Windows in a row this check and column were past a "
+        "threshold, this one included (1: new)."
+    )
+
+
+class Incident(Result):
+    """The alerts of one monitor run on one window, worst first, as one digest.
+
+    ``id`` is ``RUN_ID:WINDOW``; ``status`` is ``pending`` while any of its
+    alerts waits for a sink, ``failed`` when one gave up, else ``sent``.
+    """
+
+    id: str
+    monitor: str
+    deployment: str | None
+    run_id: str
+    window_label: str
+    seen_at: Timestamp
+    critical: int
+    warnings: int
+    repeated: int = Field(description="Items past a threshold in the window before.")
+    status: str
+    summary: str
+    message: str
+    items: list[IncidentItem]
 
 
 def _rows_json(rows: list[dict[str, Any]]) -> list[ResultRow]:

@@ -34,13 +34,13 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
 from mlsteward.config import get_settings
 from mlsteward.context import Context
 from mlsteward.errors import InvalidInput
-from mlsteward.monitoring.models import Alert
+from mlsteward.monitoring.models import Alert, Incident
 from mlsteward.monitoring.spec import mask_url
 from mlsteward.plugins import PluginTable
 from mlsteward.store.audit import read_head
@@ -50,6 +50,7 @@ __all__ = [
     "SINK_TABLE",
     "TRIGGERS",
     "TRIGGER_TABLE",
+    "IncidentSink",
     "LogSink",
     "RetrainSink",
     "RetrainingTrigger",
@@ -248,6 +249,16 @@ class Sink(Protocol):
     def send(self, alert: Alert) -> None: ...
 
 
+@runtime_checkable
+class IncidentSink(Protocol):
+    """A sink that takes a whole incident as one message (an optional ability:
+    a sink without ``send_incident`` is sent each alert on its own)."""
+
+    def send(self, alert: Alert) -> None: ...
+
+    def send_incident(self, incident: Incident) -> None: ...
+
+
 SinkFactory = Callable[[Mapping[str, Any], Context], Sink]
 RetrainingTrigger = Callable[[Alert, Context], None]
 
@@ -261,6 +272,10 @@ class LogSink:
     def send(self, alert: Alert) -> None:
         level = logging.ERROR if alert.severity == "critical" else logging.WARNING
         logger.log(level, "%s", alert.message)
+
+    def send_incident(self, incident: Incident) -> None:
+        level = logging.ERROR if incident.critical else logging.WARNING
+        logger.log(level, "%s", incident.message)
 
 
 class WebhookSink:
@@ -287,14 +302,28 @@ class WebhookSink:
             return {"text": alert.message, "alert": alert.to_dict(), **head}
         return {"text": alert.message, **head}
 
+    def incident_payload(self, incident: Incident) -> dict[str, Any]:
+        """The digest: one chat message for the incident (its summary line,
+        new items worst first, repeats folded into one line)."""
+        head = {"audit_head": read_head(self.ctx.store).to_dict()}
+        if self.format == "discord":
+            return {"content": incident.message, **head}
+        if self.format == "json":
+            return {"text": incident.message, "incident": incident.to_dict(), **head}
+        return {"text": incident.message, **head}
+
     def send(self, alert: Alert) -> None:
+        self._post(self.payload(alert))
+
+    def send_incident(self, incident: Incident) -> None:
+        self._post(self.incident_payload(incident))
+
+    def _post(self, payload: dict[str, Any]) -> None:
         if not self.url:
             raise RuntimeError(
                 "no webhook URL: set MLSTEWARD_ALERT_WEBHOOK_URL or give the sink a url"
             )
-        status = post_webhook(
-            self.url, self.payload(alert), timeout=self.timeout, allow=self.allow
-        )
+        status = post_webhook(self.url, payload, timeout=self.timeout, allow=self.allow)
         if not 200 <= status < 300:
             raise RuntimeError(f"webhook answered HTTP {status}")
 

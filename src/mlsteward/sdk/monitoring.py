@@ -15,7 +15,7 @@ import pandas as pd
 
 from mlsteward.context import Context
 from mlsteward.monitoring.alerts import AlertService
-from mlsteward.monitoring.models import Alert, Monitor, MonitorRun
+from mlsteward.monitoring.models import Alert, Incident, Monitor, MonitorRun
 from mlsteward.monitoring.monitors import MonitorService
 from mlsteward.monitoring.specs import CreateMonitor, RunMonitor
 
@@ -156,6 +156,23 @@ class Alerts:
             status=status, monitor=monitor, severity=severity, limit=limit
         )
 
+    def incidents(
+        self,
+        *,
+        monitor: str | None = None,
+        deployment: str | None = None,
+        limit: int = 20,
+    ) -> builtins.list[Incident]:
+        """Newest incidents first: the alerts of one monitor run on one window,
+        worst first, with a summary line; repeats of the window before are
+        counted (``streak``) and folded in the digest.
+
+        Example:
+            >>> for i in client.alerts.incidents(deployment="credit-risk"):
+            ...     print(i.summary)  # doctest: +SKIP
+        """
+        return self._svc.incidents(monitor=monitor, deployment=deployment, limit=limit)
+
     def deliver_pending(self, *, retry_failed: bool = False) -> builtins.list[Alert]:
         """Retry every pending alert's undelivered sinks.
 
@@ -184,7 +201,7 @@ class MonitoringMixin:
 
     @property
     def alerts(self) -> Alerts:
-        """Alerts: list, deliver_pending."""
+        """Alerts: list, incidents, deliver_pending."""
         return Alerts(self.ctx)
 
     def create_monitor(self, name: str, **fields: Any) -> Monitor:
