@@ -262,6 +262,13 @@ def drift(
         show = err_console.is_terminal and not as_json
         result = _drift_streaming(profile, current, needed, chunk_rows, show, kwargs)
 
+    _report(result, as_json=as_json, html=html)
+    if fail_on_drift and (result.verdict == "drift" or _missing(result)):
+        raise typer.Exit(1)
+
+
+def _report(result: Any, *, as_json: bool, html: Path | None) -> None:
+    """The result on stdout (a table or JSON), and the HTML page if asked."""
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -271,8 +278,6 @@ def drift(
         err_console.print(
             f"wrote the HTML report to {html.resolve()}", markup=False, soft_wrap=True
         )
-    if fail_on_drift and (result.verdict == "drift" or _missing(result)):
-        raise typer.Exit(1)
 
 
 def _check_options(mode: str | None, engine: str, current: Path) -> None:

@@ -48,9 +48,10 @@ from mlsteward.demo.people import (
     DEVELOPER,
     demo_lock,
     ensure_users,
+    refuse_served_model,
+    remember_deployment,
     token_path,
 )
-from mlsteward.errors import Conflict
 from mlsteward.metrics import auc as auc_of
 from mlsteward.monitoring.drift.stats import psi_band
 from mlsteward.retraining.approvals import ApprovalService
@@ -383,7 +384,7 @@ def _run_demo(
     people = ensure_users(client)
     # The data scientist's work is dana's, through her token.
     client.login(token_path(client, DEVELOPER).read_text().strip())
-    _refuse_served_model(client)
+    refuse_served_model(client, MODEL_NAME)
     demo = _DemoRun(
         client=client,
         policy=policy or DemoPolicy(),
@@ -423,27 +424,6 @@ def _run_demo(
             baseline = decision.challenger_auc
     _finish(demo, report)
     return report
-
-
-def _refuse_served_model(client: Client) -> None:
-    """Refuse a home where a deployment serves the demo's model: the demo
-    promotes that model's champion, and every deployment of a model follows
-    its champion, so a demo run would move live traffic it never set up.
-
-    Raises:
-        Conflict: naming the deployments, before the demo trains anything.
-    """
-    served = sorted(
-        d.name for d in client.list_deployments() if d.model_name == MODEL_NAME
-    )
-    if served:
-        raise Conflict(
-            f"deployment(s) {', '.join(served)} serve model {MODEL_NAME!r} in "
-            f"this home, and the demo promotes {MODEL_NAME}'s champion, which "
-            "would move them; run the demo in another home (--home)",
-            field="home",
-            deployments=served,
-        )
 
 
 def _first_champion(
@@ -587,6 +567,7 @@ def _finish(demo: _DemoRun, report: DemoReport) -> None:
         # The endpoint `mlsteward server` serves and the dashboard shows; its
         # champion route follows the champion alias from here on.
         client.create_deployment(demo.deployment, f"{MODEL_NAME}@champion")
+        remember_deployment(client.ctx.settings.resolved_home(), demo.deployment)
     demo.say(f"writing the model documentation of {report.champion_end}")
     home = client.ctx.settings.resolved_home()
     written = client.write_report(

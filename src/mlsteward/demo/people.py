@@ -117,3 +117,42 @@ def demo_lock(home: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def demo_deployments(home: Path) -> set[str]:
+    """Deployments earlier demo runs in ``home`` created (``<home>/demo-
+    deployments``, one name a line): the demo's own, which it may move."""
+    listed = home / "demo-deployments"
+    if not listed.exists():
+        return set()
+    return {n for n in listed.read_text(encoding="utf-8").split() if n}
+
+
+def remember_deployment(home: Path, name: str) -> None:
+    """Record that a demo run created deployment ``name`` in ``home``."""
+    with (home / "demo-deployments").open("a", encoding="utf-8") as out:
+        out.write(name + "\n")
+
+
+def refuse_served_model(client: Client, model: str) -> None:
+    """Refuse a home where a deployment the demo did not create serves its
+    model: the demo promotes that model's champion, and every deployment of a
+    model follows its champion, so it would move traffic it never set up.
+
+    Raises:
+        Conflict: naming the deployments, before the demo trains anything.
+    """
+    own = demo_deployments(client.ctx.settings.resolved_home())
+    served = sorted(
+        d.name
+        for d in client.list_deployments()
+        if d.model_name == model and d.name not in own
+    )
+    if served:
+        raise Conflict(
+            f"deployment(s) {', '.join(served)} serve model {model!r} in "
+            f"this home, and the demo promotes {model}'s champion, which "
+            "would move them; run the demo in another home (--home)",
+            field="home",
+            deployments=served,
+        )

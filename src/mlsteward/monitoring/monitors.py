@@ -439,14 +439,10 @@ class MonitorService:
         window: str | None = None,
         latest: bool = True,
     ) -> pd.DataFrame:
-        """The monitor's results as a time series: a DataFrame of
-        :data:`~mlsteward.monitoring.models.RESULT_COLUMNS` ordered by window,
-        check and column. ``check`` takes one check, or every figure of a
-        family (``drift``, ``performance.``); ``column`` one column (``*``:
-        window-level figures); ``since``/``until`` bound the windows; ``window``
-        takes one label (``"2025-07"``); ``latest`` keeps only the newest run's
-        figure per check, column and window (``False`` keeps every run).
-        """
+        """The results as a DataFrame of ``RESULT_COLUMNS`` by window, check,
+        column. ``check``: one, or a family (``drift``); ``column`` (``*``: the
+        window's own); ``since``/``until``/``window`` (a label) bound windows;
+        ``latest``: only the newest run's figure per check, column, window."""
         rows = self.result_rows(
             name,
             check=check,
