@@ -423,6 +423,46 @@ def at_0005(conn: sa.Connection, w: OldWriter) -> None:
     )
 
 
+def at_0006(conn: sa.Connection, w: OldWriter) -> None:
+    gates = [{"name": "auc_not_worse", "passed": False, "value": -0.02}]
+    w.put(
+        conn,
+        "retrainings",
+        id="t" * 32,
+        model_name="credit-risk",
+        trigger={"kind": "manual"},
+        status="finished",
+        champion="credit-risk/1",
+        challenger=None,
+        holdout="gc/1",
+        gates=gates,
+        comparison={"auc": -0.02},
+        decision="kept_champion",
+        reason="a gate failed",
+        created_at=_at(65),
+        created_by="dana",
+        finished_at=_at(66),
+    )
+    w.event(conn, "retraining.finished", "retraining", "t" * 32)
+    w.put(
+        conn,
+        "approval_requests",
+        id="p" * 32,
+        model_name="credit-risk",
+        version=1,
+        action="approve",
+        status="approved",
+        retraining_id=None,
+        champion_version=None,
+        evidence={"gates": []},
+        requested_by="dana",
+        requested_at=_at(67),
+        decided_by="vic",
+        decided_at=_at(68),
+        comment="ok",
+    )
+
+
 def at_0007(conn: sa.Connection, w: OldWriter) -> None:
     w.put(
         conn,
@@ -447,7 +487,7 @@ STEPS: list[tuple[str, Callable[[sa.Connection, OldWriter], None] | None]] = [
     ("0003", at_0003),
     ("0004", at_0004),
     ("0005", at_0005),
-    ("0006", None),
+    ("0006", at_0006),
     ("0007", at_0007),
 ]
 
@@ -474,6 +514,17 @@ def test_data_of_every_revision_reads_back_at_head(db_url: str, tmp_path: Path) 
         assert (principal.user, principal.role) == ("dana", "admin")
         _check_registry(client)
         _check_serving_and_monitoring(client)
+        [retraining] = client.list_retrainings("credit-risk")
+        assert (retraining.decision, retraining.gates[0]["passed"]) == (
+            "kept_champion",
+            False,
+        )
+        [approval] = client.list_approvals(model="credit-risk")
+        assert (approval.ref, approval.status, approval.decided_by) == (
+            "credit-risk/1",
+            "approved",
+            "vic",
+        )
         report = client.verify_audit()
         assert report.ok, report.problems
         assert report.events == writer.events
@@ -527,3 +578,35 @@ def _check_serving_and_monitoring(client: Any) -> None:
         "succeeded",
         {"results": 2},
     )
+
+
+def test_sqlite_upgrade_refuses_to_commit_rows_whose_keys_point_nowhere(
+    tmp_path: Path,
+) -> None:
+    """Foreign keys are off while SQLite migrates; the check before commit
+    stops a migration that would leave a row pointing nowhere."""
+    import sqlite3
+
+    import pytest
+
+    from mlsteward.errors import IntegrityError
+
+    path = tmp_path / "old.db"
+    store = Store(f"sqlite:///{path}", auto_upgrade=False)
+    assert store.upgrade("0009") == "0009"
+    store.dispose()
+    raw = sqlite3.connect(path)  # foreign keys off: SQLite's default
+    raw.execute(
+        "INSERT INTO model_versions (name, version, state, flavor, artifact_sha256,"
+        " artifact_size, signature, description, tags, created_at, created_by,"
+        " state_changed_at) VALUES ('ghost', 1, 'registered', 'sklearn', :sha, 1,"
+        " '{}', '', '{}', '2026-01-05 09:30:00', 'dana', '2026-01-05 09:30:00')",
+        {"sha": ARTIFACT},
+    )
+    raw.commit()
+    raw.close()
+    store = Store(f"sqlite:///{path}", auto_upgrade=False)
+    with pytest.raises(IntegrityError, match="model_versions"):
+        store.upgrade()
+    assert store.current_revision() == "0009"  # nothing was changed
+    store.dispose()

@@ -44,7 +44,10 @@ def run_migrations() -> None:
         # renames the copy. With foreign keys enforced, dropping a table that
         # other tables' rows point at fails (registered_models in 0010, once
         # model versions exist). Alembic's advice: enforcement off while the
-        # migrations run, every key checked before they commit.
+        # migrations run, every key checked before they commit. SQLite's DDL
+        # is transactional (the engine issues its own BEGIN), so the whole
+        # upgrade is one transaction there too, as on PostgreSQL: a failed
+        # check or revision leaves the store at the revision it had.
         if sqlite:
             _sqlite_foreign_keys(connection, on=False)
         try:
@@ -52,6 +55,7 @@ def run_migrations() -> None:
                 connection=connection,
                 target_metadata=metadata,
                 render_as_batch=sqlite,
+                transactional_ddl=True,
                 compare_type=True,
             )
             with context.begin_transaction():
