@@ -26,7 +26,13 @@ class Settings(BaseSettings):
             ``postgresql+psycopg://user@host:5432/dbname``.
         artifacts_uri: fsspec URI of the artifact store
             (``MLSTEWARD_ARTIFACTS_URI``); default the folder ``artifacts`` in
-            ``home``. ``s3://bucket/prefix`` with the ``s3`` extra.
+            ``home``. ``s3://bucket/prefix`` with the ``s3`` extra; credentials
+            come from the usual AWS sources (``AWS_ACCESS_KEY_ID`` and
+            ``AWS_SECRET_ACCESS_KEY``, a profile, an instance role).
+        artifacts_endpoint_url: Endpoint of an S3-compatible server other than
+            AWS (``MLSTEWARD_ARTIFACTS_ENDPOINT_URL``, e.g. MinIO's
+            ``http://minio.internal:9000``); used for ``s3://`` URIs only.
+            Unset, the AWS SDK's own ``AWS_ENDPOINT_URL`` still applies.
         auto_upgrade: Apply pending migrations on first use
             (``MLSTEWARD_AUTO_UPGRADE``). On by default for the embedded
             store; a team deployment may turn it off and run
@@ -130,6 +136,7 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path(".mlsteward"))
     db_url: str | None = None
     artifacts_uri: str | None = None
+    artifacts_endpoint_url: str | None = None
     auto_upgrade: bool = True
     actor: str | None = None
     alert_webhook_url: str | None = None
@@ -172,6 +179,14 @@ class Settings(BaseSettings):
         if self.artifacts_uri:
             return self.artifacts_uri
         return str(self.resolved_home() / "artifacts")
+
+    def artifacts_storage_options(self) -> dict[str, object]:
+        """fsspec options of the artifact store: the S3 endpoint, if one is
+        set and the store is on S3."""
+        scheme = self.resolved_artifacts_uri().split("://", 1)[0].lower()
+        if self.artifacts_endpoint_url and scheme in ("s3", "s3a"):
+            return {"endpoint_url": self.artifacts_endpoint_url}
+        return {}
 
     def resolved_actor(self) -> str:
         if self.actor:

@@ -38,7 +38,10 @@ class Context:
         settings = settings or get_settings()
         return cls(
             store=Store.from_settings(settings),
-            artifacts=ArtifactStore(settings.resolved_artifacts_uri()),
+            artifacts=ArtifactStore(
+                settings.resolved_artifacts_uri(),
+                **settings.artifacts_storage_options(),
+            ),
             actor=settings.resolved_actor(),
             settings=settings,
         )

@@ -44,3 +44,30 @@ def test_file_uri_and_memory_filesystem(tmp_path: Path) -> None:
         store = ArtifactStore(uri)
         ref = store.put(b"x" * 1000)
         assert store.get(ref.sha256) == b"x" * 1000
+
+
+def test_a_store_whose_package_is_missing_says_what_to_install() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("gcsfs") is not None:
+        pytest.skip("gcsfs is installed; this checks the message without it")
+    with pytest.raises(InvalidInput, match="needs a package") as info:
+        ArtifactStore("gs://bucket/prefix").put(b"x")
+    assert info.value.field == "artifacts_uri"
+    assert "gs://bucket/prefix" in info.value.message
+
+
+def test_the_endpoint_setting_applies_to_s3_stores_only(tmp_path: Path) -> None:
+    from mlsteward.config import Settings
+
+    endpoint = "http://127.0.0.1:9000"
+    local = Settings(home=tmp_path, artifacts_endpoint_url=endpoint)
+    assert local.artifacts_storage_options() == {}
+    s3 = Settings(
+        home=tmp_path, artifacts_uri="s3://b/p", artifacts_endpoint_url=endpoint
+    )
+    assert s3.artifacts_storage_options() == {"endpoint_url": endpoint}
+    assert (
+        Settings(home=tmp_path, artifacts_uri="s3://b/p").artifacts_storage_options()
+        == {}
+    )

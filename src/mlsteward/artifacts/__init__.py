@@ -3,22 +3,42 @@
 Artifacts are named by the sha256 of their bytes. Writing the same bytes
 twice stores them once; reading checks the bytes against their name and
 refuses a mismatch, so a tampered or truncated artifact is never loaded.
+
+A store that cannot be reached (an S3 server down, a refused credential, a
+full disk) raises :class:`~mlsteward.errors.Unavailable` naming the store, so
+a caller says what is wrong without a traceback; callers write the artifact
+before they record anything that points at it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from mlsteward.errors import IntegrityError, InvalidInput, NotFound
+from mlsteward.errors import IntegrityError, InvalidInput, NotFound, Unavailable
 
 __all__ = ["ArtifactRef", "ArtifactStore", "sha256_hex"]
 
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _io_errors() -> tuple[type[BaseException], ...]:
+    """What an unreachable store raises: OS errors (s3fs turns refusals into
+    them) and the AWS SDK's own connection errors, when it is installed."""
+    errors: list[type[BaseException]] = [OSError]
+    try:
+        from botocore.exceptions import BotoCoreError
+    except ImportError:
+        pass
+    else:
+        errors.append(BotoCoreError)
+    return tuple(errors)
 
 
 @dataclass(frozen=True)
@@ -52,10 +72,34 @@ class ArtifactStore:
         if self._fs is None:
             import fsspec
 
-            fs, root = fsspec.core.url_to_fs(self.uri, **self.storage_options)
+            try:
+                fs, root = fsspec.core.url_to_fs(self.uri, **self.storage_options)
+            except ImportError as exc:  # s3://, gs://, ... without their package
+                raise InvalidInput(
+                    f"the artifact store {self.uri} needs a package that is not "
+                    f"installed ({exc}); for s3:// install 'mlsteward[s3]'",
+                    field="artifacts_uri",
+                ) from exc
             self._fs, self._root = fs, root.rstrip("/")
         assert self._root is not None
         return self._fs, self._root
+
+    @contextmanager
+    def _reaching(self, doing: str) -> Iterator[None]:
+        """Turn the store being out into :class:`Unavailable`, naming it."""
+        try:
+            yield
+        except FileNotFoundError:
+            raise
+        except Exception as exc:
+            if not isinstance(exc, _io_errors()):
+                raise
+            raise Unavailable(
+                f"the artifact store {self.uri} could not be reached while "
+                f"{doing} ({type(exc).__name__}: {exc}); try again when it is back",
+                field="artifacts_uri",
+                retry_after=10,
+            ) from exc
 
     def path_for(self, sha256: str) -> str:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
@@ -72,19 +116,22 @@ class ArtifactStore:
         fs, _ = self._resolve()
         digest = sha256_hex(data)
         path = self.path_for(digest)
-        if not fs.exists(path):
-            fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-            tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-            fs.pipe_file(tmp, data)
-            try:
-                fs.mv(tmp, path)  # atomic rename on local disks
-            except FileExistsError:
-                fs.rm(tmp)
+        with self._reaching(f"writing artifact {digest}"):
+            if not fs.exists(path):
+                fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+                tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+                fs.pipe_file(tmp, data)
+                try:
+                    fs.mv(tmp, path)  # atomic rename on local disks
+                except FileExistsError:
+                    fs.rm(tmp)
         return ArtifactRef(digest, len(data))
 
     def exists(self, sha256: str) -> bool:
         fs, _ = self._resolve()
-        return bool(fs.exists(self.path_for(sha256)))
+        path = self.path_for(sha256)
+        with self._reaching(f"looking for artifact {sha256}"):
+            return bool(fs.exists(path))
 
     def get(self, sha256: str) -> bytes:
         """Fetch the bytes named ``sha256``, verifying them first.
@@ -92,11 +139,13 @@ class ArtifactStore:
         Raises:
             NotFound: nothing is stored under that name.
             IntegrityError: the stored bytes do not hash to their name.
+            Unavailable: the store cannot be reached.
         """
         fs, _ = self._resolve()
         path = self.path_for(sha256)
         try:
-            data: bytes = fs.cat_file(path)
+            with self._reaching(f"reading artifact {sha256}"):
+                data: bytes = fs.cat_file(path)
         except FileNotFoundError as exc:
             raise NotFound(
                 f"artifact {sha256} is missing from {self.uri}", field="sha256"
