@@ -171,13 +171,7 @@ class BatchScoringService:
         resolved = f"{mv.name}/{mv.version}"
         deployment = check_name(spec.deployment or f"{mv.name}-batch", "deployment")
         reader = self._reader(src, mv, spec)
-        loaded = self.registry.load(resolved)
-        rules = RowRules(
-            mv.signature.inputs,
-            known_categories(loaded),
-            self._unseen_policy(deployment),
-            str(src),
-        )
+        loaded, rules = self._rules(mv, deployment, src)
         total = reader.total_rows() if progress is not None else None
         batch_id = batch_id or uuid.uuid4().hex[:16]
         writer = self._writer(dst, batch_id, spec.id_column, resolved, deployment)
@@ -236,14 +230,23 @@ class BatchScoringService:
             flagged=dict(rules.counts),
         )
 
-    def _unseen_policy(self, deployment: str) -> str:
-        """The unseen-category policy of the deployment the batch is logged
-        under, so a batch refuses what that deployment refuses online; a
-        new deployment's default where the name is no deployment."""
+    def _rules(
+        self, mv: ModelVersion, deployment: str, src: Path
+    ) -> tuple[LoadedModel, RowRules]:
+        """The version loaded, and the rules its rows follow: the model's
+        missing values and categories, and the unseen-category policy of the
+        deployment the batch is logged under, so a batch refuses what that
+        deployment refuses online (a new deployment's default, ``reject``,
+        where the name is no deployment)."""
+        loaded = self.registry.load(f"{mv.name}/{mv.version}")
         try:
-            return DeploymentService(self.ctx).get(deployment).unseen_policy
+            policy = DeploymentService(self.ctx).get(deployment).unseen_policy
         except NotFound:
-            return UnseenPolicy.REJECT.value
+            policy = UnseenPolicy.REJECT.value
+        rules = RowRules(
+            mv.signature.inputs, known_categories(loaded), policy, str(src)
+        )
+        return loaded, rules
 
     @staticmethod
     def _reader(src: Path, mv: ModelVersion, spec: ScoreBatch) -> ChunkReader:
@@ -504,4 +507,6 @@ def run_job(ctx: Context, payload: dict[str, Any], log: JobLogger) -> dict[str, 
         f"scored {result.rows} rows with {result.model} in {result.seconds:.1f} s; "
         f"predictions logged under deployment {result.deployment}"
     )
+    if any(result.flagged.values()):
+        log(f"rows scored but flagged: {result.flagged}")
     return result.to_dict()

@@ -21,9 +21,7 @@ only where JSON makes a guess unsafe):
   latter case the record is scored and flagged (``{"missing": [column]}``);
 - categorical columns take strings (booleans for boolean columns); a category
   the champion never saw is refused or, with the ``unknown`` policy, scored
-  as unknown and flagged.
-
-Batch scoring (:mod:`mlsteward.jobs.batch`) applies the same two rules.
+  as unknown and flagged. Batch scoring applies the same two rules.
 """
 
 from __future__ import annotations
@@ -77,10 +75,8 @@ class ColumnSpec:
     name: str
     kind: str
     dtype: str
-    #: A missing value is scored (training had some, or the model imputes).
-    nullable: bool
-    #: A missing value is scored but flagged (training had none).
-    flag_missing: bool = False
+    nullable: bool  # a missing value is scored (seen in training, or imputed)
+    flag_missing: bool = False  # ... and flagged (none in training)
 
     @property
     def whole(self) -> bool:
@@ -471,8 +467,7 @@ class RequestSchema:
     def _missing_flags(
         self, n: int, columns: dict[str, list[Any]]
     ) -> list[dict[str, Any] | None]:
-        """Per record, ``{"missing": [columns]}`` where a value is missing that
-        the model accepts but training never had, else None."""
+        """Per record, ``{"missing": [columns]}`` where training had none."""
         flags: list[dict[str, Any] | None] = [None] * n
         for name in self._flag_missing:
             values = columns[name]
