@@ -115,9 +115,9 @@ def test_a_signature_without_the_probe_keeps_to_nullable(
     assert all("accepts_missing" not in c for c in stored.inputs)
     frame = credit[features].iloc[:3].copy()
     frame.loc[frame.index[1], "credit_amount"] = np.nan
-    with pytest.raises(InvalidInput, match="row 1") as err:
+    with pytest.raises(InvalidInput, match="'credit_amount', row 2: missing") as err:
         sqlite_client.load_model("old/1").predict_proba(frame)
-    assert err.value.field == "credit_amount"
+    assert err.value.field == "credit_amount" and err.value.details["row"] == 1
 
 
 def test_missing_values_online_and_in_batch(
@@ -164,7 +164,7 @@ def test_missing_values_online_and_in_batch(
     (tmp_path / "out.parquet").unlink()
     with pytest.raises(InvalidInput, match=r"row 3: column 'credit_amount'") as err:
         _batch(sqlite_client, tmp_path, "bare/1", bare_rows, deployment="bare")
-    assert err.value.field == "credit_amount" and err.value.details["row"] == 3
+    assert err.value.field == "credit_amount" and err.value.details["file_row"] == 3
     assert "impute" in err.value.message
     assert not (tmp_path / "out.parquet").exists()
     assert len(sqlite_client.predictions(deployment="bare")) == 0

@@ -340,7 +340,7 @@ class BatchScoringService:
             yield from score_on_cluster(chunks, spec, scheduler=scheduler)
         except InvalidInput as exc:
             # The reader's errors and the rules' name the file already.
-            if exc.field == "input" or "row" in exc.details:
+            if exc.field == "input" or "file_row" in exc.details:
                 raise
             raise InvalidInput(
                 f"{str(reader.path)!r} {exc.message}",

@@ -80,7 +80,8 @@ class RowRules:
 
         Raises:
             InvalidInput: A value the rules refuse; the message names the
-                row (1-based, as ``row``), the column and what was expected.
+                file, the row (from 1, also as ``file_row``), the column and
+                what was expected.
         """
         flags: list[dict[str, Any] | None] = [None] * len(frame)
         for spec in self.inputs:
@@ -111,7 +112,7 @@ class RowRules:
                 f"{self.path!r} row {row}: column {name!r} is missing, but "
                 f"{MISSING_REFUSED}; expected {what}",
                 field=name,
-                row=row,
+                file_row=row,
             )
         if flags_missing(spec):
             for i in rows:
@@ -137,7 +138,7 @@ class RowRules:
                     name,
                     col.iloc[int(rows[0])],
                     known,
-                    row=row,
+                    file_row=row,
                 )
             if scored is frame:
                 scored = frame.copy()

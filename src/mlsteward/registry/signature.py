@@ -147,6 +147,21 @@ def _probe(
     ]
 
 
+def _missing(name: str, missing: np.ndarray, expected: str) -> InvalidInput:
+    """The first missing value the model does not accept, by row (from 1);
+    ``row`` in the details counts from 0, ``problem`` says what is wrong."""
+    import numpy as np
+
+    pos = int(np.flatnonzero(missing)[0])
+    problem = f"missing, but {MISSING_REFUSED}; expected {expected}"
+    return InvalidInput(
+        f"column {name!r}, row {pos + 1}: {problem}",
+        field=name,
+        row=pos,
+        problem=problem,
+    )
+
+
 def conform(signature: Signature, X: pd.DataFrame) -> pd.DataFrame:
     """Select and type the signature's columns from ``X``, or say what is wrong.
 
@@ -185,12 +200,7 @@ def conform(signature: Signature, X: pd.DataFrame) -> pd.DataFrame:
                     field=name,
                 )
             if not accepts_missing(spec) and np.isnan(arr).any():
-                row = int(np.flatnonzero(np.isnan(arr))[0])
-                raise InvalidInput(
-                    f"column {name!r} has missing values (first at row {row}), "
-                    f"but {MISSING_REFUSED}; expected a number",
-                    field=name,
-                )
+                raise _missing(name, np.isnan(arr), "a number")
             dtype = spec["dtype"]
             if dtype.startswith("int") and not np.isnan(arr).any():
                 if not np.all(np.mod(arr, 1) == 0):
@@ -203,12 +213,7 @@ def conform(signature: Signature, X: pd.DataFrame) -> pd.DataFrame:
                 out[name] = arr
         else:
             if not accepts_missing(spec) and col.isna().any():
-                row = int(np.flatnonzero(col.isna().to_numpy())[0])
-                raise InvalidInput(
-                    f"column {name!r} has missing values (first at row {row}), "
-                    f"but {MISSING_REFUSED}; expected a category",
-                    field=name,
-                )
+                raise _missing(name, col.isna().to_numpy(), "a category")
             if spec["dtype"] in ("bool", "boolean"):
                 out[name] = col
             else:
