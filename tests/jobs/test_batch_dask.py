@@ -68,3 +68,38 @@ def test_the_dask_engine_scores_like_the_local_one(
         )
     assert not (tmp_path / "bad-out.parquet").exists()
     assert len(client.predictions()) == 1000
+
+    # The same input rules as the local engine, checked before a chunk ships:
+    # a missing value the scorecard imputes is scored and flagged ...
+    gap = credit.copy()
+    gap["credit_amount"] = gap["credit_amount"].astype("float64")
+    gap.loc[650, "credit_amount"] = np.nan
+    gap.to_parquet(tmp_path / "gap.parquet", index=False)
+    spec = {"engine": "dask", "scheduler": address, "chunk_size": 100}
+    flagged = svc.score_file(
+        ScoreBatch.parse(
+            model="credit-risk",
+            input=tmp_path / "gap.parquet",
+            output=tmp_path / "gap-out.parquet",
+            deployment="gaps",
+            **spec,
+        )
+    )
+    assert flagged.flagged == {"missing": 1, "unseen": 0}
+    gaps = client.predictions(deployment="gaps")
+    assert gaps["flags"].notna().sum() == 1
+    # ... and an unseen category is refused (no deployment: reject), naming
+    # the file once, the row and the column.
+    gap.loc[420, "purpose"] = "spaceship"
+    gap.to_parquet(tmp_path / "gap.parquet", index=False)
+    with pytest.raises(InvalidInput, match="row 421: column 'purpose'") as err:
+        svc.score_file(
+            ScoreBatch.parse(
+                model="credit-risk",
+                input=tmp_path / "gap.parquet",
+                output=tmp_path / "unseen-out.parquet",
+                **spec,
+            )
+        )
+    assert err.value.message.count("gap.parquet") == 1
+    assert not (tmp_path / "unseen-out.parquet").exists()

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlsteward.errors import InvalidInput
-from mlsteward.registry.signature import conform, infer_signature
+from mlsteward.registry.signature import conform, infer_signature, probe_missing
 from mlsteward.serving.live_model import LiveModel, known_categories
 from mlsteward.serving.schema import (
     REDACTED,
@@ -175,6 +175,38 @@ def test_unknown_policy_maps_and_flags(loaded: Any, rows: list[dict[str, Any]]) 
     assert 0.0 <= score[0] <= 1.0
 
 
+def test_a_missing_value_the_pipeline_imputes_is_scored_and_flagged(
+    loaded: Any, rows: list[dict[str, Any]], credit: Any
+) -> None:
+    signature = loaded.version.signature
+    probed = probe_missing(
+        signature,
+        credit[signature.feature_names].head(5),
+        lambda X: loaded.flavor.predict_proba(loaded.model, X),
+    )
+    schema = RequestSchema(
+        probed.inputs, log_columns=["age_in_years", "application_id"]
+    )
+    gap = {**rows[0], "credit_amount": None}
+    fast = schema.decode(orjson.dumps([rows[1], gap, gap]))
+    nan = json.dumps([rows[1], gap, gap]).replace("null", "NaN").encode()
+    slow = schema.decode(nan)  # NaN is no JSON: the reference path reads it
+    for batch in (fast, slow):
+        assert batch.columns["credit_amount"] == [rows[1]["credit_amount"], None, None]
+        gaps = [{"missing": ["credit_amount"]}] * 2
+        assert batch.flags == [None, *gaps]
+    # Scored as the model scores the frame conform builds: the median imputed.
+    frame = pd.DataFrame([rows[1], gap, gap])
+    expected = loaded.flavor.predict_proba(loaded.model, conform(probed, frame))
+    model = LiveModel(loaded)
+    np.testing.assert_allclose(model.score(fast.columns, 3), expected, atol=1e-12)
+    # Without the probe (an old signature), the same record is refused by name.
+    with pytest.raises(InvalidInput, match="record 1: column 'credit_amount'"):
+        RequestSchema(
+            signature.inputs, log_columns=["age_in_years", "application_id"]
+        ).decode(orjson.dumps([rows[1], gap]))
+
+
 def test_whole_floats_are_accepted_like_conform(
     schema: RequestSchema, rows: list[dict[str, Any]]
 ) -> None:
@@ -223,7 +255,9 @@ def test_any_mutation_is_accepted_or_refused_by_name(
         assert exc.field, exc.message
         return
     # Accepted: the slow reference path agrees with the compiled one.
-    assert schema._decode_slowly(body).columns == batch.columns
+    slow = schema._decode_slowly(body)
+    assert slow.columns == batch.columns
+    assert slow.flags == batch.flags
 
 
 def test_a_record_logged_as_sent_keeps_its_body(

@@ -97,6 +97,9 @@ def score(
         f"in {result.seconds:.1f} s; predictions logged under deployment "
         f"{result.deployment!r} (batch {result.batch_id})"
     )
+    flagged = {k: n for k, n in result.flagged.items() if n}
+    if flagged:
+        console.print(f"rows scored but flagged: {flagged}")
 
 
 def _score_with_progress(ctx: Any, spec: Any) -> Any:

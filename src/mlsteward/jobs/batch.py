@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +34,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mlsteward.context import Context
-from mlsteward.errors import InvalidInput
+from mlsteward.errors import InvalidInput, NotFound
 from mlsteward.identity.access import use_case
 from mlsteward.jobs.batch_io import ChunkReader, OutputWriter
 from mlsteward.jobs.batch_log import BatchMarks, append_staged, fault
+from mlsteward.jobs.batch_rules import Flags, RowRules
 from mlsteward.jobs.handlers import JobLogger
 from mlsteward.jobs.specs import ENGINES, ScoreBatch
 from mlsteward.names import check_name
 from mlsteward.registry.models import ModelVersion
-from mlsteward.registry.service import ModelRegistry
+from mlsteward.registry.service import LoadedModel, ModelRegistry
+from mlsteward.serving.deployments import DeploymentService
+from mlsteward.serving.live_model import known_categories
 from mlsteward.serving.log.service import PredictionLog
+from mlsteward.serving.models import UnseenPolicy
 from mlsteward.store import utcnow
 
 __all__ = [
@@ -68,6 +72,7 @@ _STAGING = pa.schema(
         ("decision", pa.string()),
         ("latency_ms", pa.float64()),
         ("inputs", pa.string()),
+        ("flags", pa.string()),
     ]
 )
 
@@ -85,6 +90,10 @@ class BatchScoreResult:
     rows: int
     chunks: int
     seconds: float
+    #: Rows scored but flagged, by what was noticed: ``missing`` (a missing
+    #: value the model imputes, none in training), ``unseen`` (a category
+    #: scored as unknown under the deployment's ``unknown`` policy).
+    flagged: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +106,7 @@ class BatchScoreResult:
             "rows": self.rows,
             "chunks": self.chunks,
             "seconds": round(self.seconds, 3),
+            "flagged": dict(self.flagged),
         }
 
 
@@ -161,6 +171,7 @@ class BatchScoringService:
         resolved = f"{mv.name}/{mv.version}"
         deployment = check_name(spec.deployment or f"{mv.name}-batch", "deployment")
         reader = self._reader(src, mv, spec)
+        loaded, rules = self._rules(mv, deployment, src)
         total = reader.total_rows() if progress is not None else None
         batch_id = batch_id or uuid.uuid4().hex[:16]
         writer = self._writer(dst, batch_id, spec.id_column, resolved, deployment)
@@ -174,14 +185,16 @@ class BatchScoringService:
             logged = list(
                 dict.fromkeys([*mv.signature.feature_names, *spec.log_columns])
             )
-            for start, frame, scores, ms in self._scored(
-                reader, mv, spec.engine, spec.scheduler, check
+            for start, frame, flags, scores, ms in self._scored(
+                reader, loaded, rules, spec, check
             ):
                 stop = start + len(frame)
                 rids = ids.of(frame, start, f"{str(src)!r} rows {start + 1}-{stop}")
                 decisions = np.where(scores >= spec.threshold, "deny", "approve")
                 writer.write_scores(rids, scores, decisions)
-                staging.write_table(_staged(rids, scores, decisions, ms, frame[logged]))
+                staging.write_table(
+                    _staged(rids, scores, decisions, ms, frame[logged], flags)
+                )
                 rows, chunks = stop, chunks + 1
                 fault(f"scored:{chunks}")
                 if progress is not None:
@@ -214,7 +227,26 @@ class BatchScoringService:
             rows=rows,
             chunks=chunks,
             seconds=time.perf_counter() - began,
+            flagged=dict(rules.counts),
         )
+
+    def _rules(
+        self, mv: ModelVersion, deployment: str, src: Path
+    ) -> tuple[LoadedModel, RowRules]:
+        """The version loaded, and the rules its rows follow: the model's
+        missing values and categories, and the unseen-category policy of the
+        deployment the batch is logged under, so a batch refuses what that
+        deployment refuses online (a new deployment's default, ``reject``,
+        where the name is no deployment)."""
+        loaded = self.registry.load(f"{mv.name}/{mv.version}")
+        try:
+            policy = DeploymentService(self.ctx).get(deployment).unseen_policy
+        except NotFound:
+            policy = UnseenPolicy.REJECT.value
+        rules = RowRules(
+            mv.signature.inputs, known_categories(loaded), policy, str(src)
+        )
+        return loaded, rules
 
     @staticmethod
     def _reader(src: Path, mv: ModelVersion, spec: ScoreBatch) -> ChunkReader:
@@ -242,62 +274,74 @@ class BatchScoringService:
     def _scored(
         self,
         reader: ChunkReader,
-        mv: ModelVersion,
-        engine: str,
-        scheduler: str | None,
+        loaded: LoadedModel,
+        rules: RowRules,
+        spec: ScoreBatch,
         check: Callable[[], None] | None,
-    ) -> Iterator[tuple[int, pd.DataFrame, np.ndarray, float]]:
-        """Phase 1's scores per chunk, in input order."""
+    ) -> Iterator[tuple[int, pd.DataFrame, Flags, np.ndarray, float]]:
+        """Phase 1's chunks as read, with their flags and scores, in input
+        order; each chunk is checked by ``rules`` before it is scored."""
+        kept: dict[int, tuple[pd.DataFrame, Flags]] = {}
 
         def chunks() -> Iterator[tuple[int, pd.DataFrame]]:
             for start, frame in reader:
                 if check is not None:
                     check()
-                yield start, frame
+                scored, flags = rules.check(start, frame)
+                kept[start] = (frame, flags)  # logged as sent, like online
+                yield start, scored
 
-        def located(start: int, n: int, exc: InvalidInput) -> InvalidInput:
-            row, problem = exc.details.get("row"), exc.details.get("problem")
-            where = (
-                f"row {start + row + 1}, column {exc.field!r}: {problem}"
-                if row is not None and problem
-                else f"rows {start + 1}-{start + n}: {exc.message}"
-            )
-            return InvalidInput(
-                f"{str(reader.path)!r} {where}",
-                field=exc.field,
-                **exc.details,
-            )
+        scoring = (
+            self._on_cluster(chunks(), reader, loaded.version, spec.scheduler)
+            if spec.engine == "dask"
+            else self._in_process(chunks(), reader, loaded)
+        )
+        for start, _, scores, ms in scoring:
+            frame, flags = kept.pop(start)
+            yield start, frame, flags, scores, ms
 
-        if engine == "dask":
-            from mlsteward.jobs.dask_engine import ModelSpec, score_on_cluster
-
-            spec = ModelSpec(
-                ref=f"{mv.name}/{mv.version}",
-                flavor=mv.flavor,
-                sha256=mv.artifact_sha256,
-                signature=mv.signature.to_dict(),
-                artifacts_uri=self.ctx.artifacts.uri,
-                storage_options=dict(self.ctx.artifacts.storage_options),
-            )
-            try:
-                yield from score_on_cluster(chunks(), spec, scheduler=scheduler)
-            except InvalidInput as exc:
-                if exc.field == "input":  # the reader's error names the file
-                    raise
-                raise InvalidInput(
-                    f"{str(reader.path)!r} {exc.message}",
-                    field=exc.field,
-                    **exc.details,
-                ) from exc
-            return
-        loaded = self.registry.load(f"{mv.name}/{mv.version}")
-        for start, frame in chunks():
+    @staticmethod
+    def _in_process(
+        chunks: Iterator[tuple[int, pd.DataFrame]],
+        reader: ChunkReader,
+        loaded: LoadedModel,
+    ) -> Iterator[tuple[int, pd.DataFrame, np.ndarray, float]]:
+        for start, frame in chunks:
             began = time.perf_counter()
             try:
                 scores = loaded.predict_proba(frame)
             except InvalidInput as exc:
-                raise located(start, len(frame), exc) from exc
+                raise _located(reader, start, len(frame), exc) from exc
             yield start, frame, scores, (time.perf_counter() - began) * 1000
+
+    def _on_cluster(
+        self,
+        chunks: Iterator[tuple[int, pd.DataFrame]],
+        reader: ChunkReader,
+        mv: ModelVersion,
+        scheduler: str | None,
+    ) -> Iterator[tuple[int, pd.DataFrame, np.ndarray, float]]:
+        from mlsteward.jobs.dask_engine import ModelSpec, score_on_cluster
+
+        spec = ModelSpec(
+            ref=f"{mv.name}/{mv.version}",
+            flavor=mv.flavor,
+            sha256=mv.artifact_sha256,
+            signature=mv.signature.to_dict(),
+            artifacts_uri=self.ctx.artifacts.uri,
+            storage_options=dict(self.ctx.artifacts.storage_options),
+        )
+        try:
+            yield from score_on_cluster(chunks, spec, scheduler=scheduler)
+        except InvalidInput as exc:
+            # The reader's errors and the rules' name the file already.
+            if exc.field == "input" or "file_row" in exc.details:
+                raise
+            raise InvalidInput(
+                f"{str(reader.path)!r} {exc.message}",
+                field=exc.field,
+                **exc.details,
+            ) from exc
 
     @staticmethod
     def _writer(
@@ -403,6 +447,7 @@ def _staged(
     decisions: np.ndarray,
     ms: float,
     logged: pd.DataFrame,
+    flags: Flags,
 ) -> pa.Table:
     """One chunk's prediction records, as staged for phase 2."""
     records = logged.to_dict(orient="records")
@@ -416,12 +461,29 @@ def _staged(
             "inputs": [
                 orjson.dumps(r, default=_json_default).decode() for r in records
             ],
+            "flags": (
+                [None] * len(ids)
+                if flags is None
+                else [None if f is None else orjson.dumps(f).decode() for f in flags]
+            ),
         },
         schema=_STAGING,
     )
 
 
 # -- the "batch_score" job kind -------------------------------------------
+def _located(reader: Any, start: int, n: int, exc: InvalidInput) -> InvalidInput:
+    """``exc`` of chunk ``start`` (``n`` rows) said of the file: the row and
+    column when the error names them (``row`` from 0 in the chunk)."""
+    row, problem = exc.details.get("row"), exc.details.get("problem")
+    where = (
+        f"row {start + row + 1}, column {exc.field!r}: {problem}"
+        if row is not None and problem
+        else f"rows {start + 1}-{start + n}: {exc.message}"
+    )
+    return InvalidInput(f"{str(reader.path)!r} {where}", field=exc.field, **exc.details)
+
+
 def temporary_files(output: str | Path, batch_id: str) -> list[Path]:
     """The hidden files an attempt of batch ``batch_id`` writes beside its
     output: the output being written and the staged log records."""
@@ -473,4 +535,6 @@ def run_job(ctx: Context, payload: dict[str, Any], log: JobLogger) -> dict[str, 
         f"scored {result.rows} rows with {result.model} in {result.seconds:.1f} s; "
         f"predictions logged under deployment {result.deployment}"
     )
+    if any(result.flagged.values()):
+        log(f"rows scored but flagged: {result.flagged}")
     return result.to_dict()

@@ -166,14 +166,16 @@ def append_staged(
                     inputs=redact(orjson.loads(inputs), pii),
                     outputs={"score": score, "decision": decision},
                     latency_ms=ms,
+                    extra={"flags": orjson.loads(flags)} if flags else {},
                 )
-                for rid, at, score, decision, ms, inputs in zip(
+                for rid, at, score, decision, ms, inputs, flags in zip(
                     cols["request_id"],
                     cols["created_at"],
                     cols["score"],
                     cols["decision"],
                     cols["latency_ms"],
                     cols["inputs"],
+                    cols["flags"],
                     strict=True,
                 )
             ]

@@ -22,7 +22,7 @@ from mlsteward.registry.models import (
     Signature,
     State,
 )
-from mlsteward.registry.signature import conform, infer_signature
+from mlsteward.registry.signature import conform, infer_signature, probe_missing
 from mlsteward.registry.specs import RegisterModel, SetAlias, Transition
 from mlsteward.registry.tables import (
     model_aliases,
@@ -204,7 +204,11 @@ class ModelRegistry(GovernedModels):
             payload = fl.save(model)
             reloaded = fl.load(payload) if training_data is not None else None
         if training_data is not None:
-            fl.predict_proba(reloaded, conform(signature, training_data.head(5)))
+            head = training_data.head(5)
+            fl.predict_proba(reloaded, conform(signature, head))
+            signature = probe_missing(
+                signature, head, lambda X: fl.predict_proba(reloaded, X)
+            )
         return fl, signature, payload
 
     def _ensure_model(self, session: Session, name: str, now: Any) -> None:

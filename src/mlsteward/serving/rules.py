@@ -8,6 +8,7 @@ from typing import Any
 from mlsteward.errors import Conflict, InvalidInput
 from mlsteward.names import check_name
 from mlsteward.registry.models import ModelVersion
+from mlsteward.registry.signature import MISSING_REFUSED, accepts_missing
 from mlsteward.serving.models import UnseenPolicy
 
 __all__ = [
@@ -48,10 +49,10 @@ def check_compatible(
                 f"{have['kind']} in the deployment's requests",
                 field=name,
             )
-        if have.get("nullable", True) and not spec.get("nullable", True):
+        if accepts_missing(have) and not accepts_missing(spec):
             raise Conflict(
-                f"{where}: column {name!r} may be missing in requests, but the "
-                "model never saw a missing value there",
+                f"{where}: column {name!r} may be missing in requests, but "
+                f"{MISSING_REFUSED}",
                 field=name,
             )
         if spec["kind"] == "numeric":

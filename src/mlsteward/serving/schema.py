@@ -14,11 +14,14 @@ only where JSON makes a guess unsafe):
 - every input column must be present; other fields are refused unless the
   deployment logs them (``log_columns``);
 - numeric columns take JSON numbers (not strings, not booleans), finite;
-  whole-number columns take whole numbers; ``null`` only where training data
-  had missing values;
+  whole-number columns take whole numbers;
+- ``null`` only where the model accepts a missing value
+  (:func:`mlsteward.registry.signature.accepts_missing`): where training
+  data had missing values, or where the model's pipeline imputes one. In the
+  latter case the record is scored and flagged (``{"missing": [column]}``);
 - categorical columns take strings (booleans for boolean columns); a category
   the champion never saw is refused or, with the ``unknown`` policy, scored
-  as unknown and flagged.
+  as unknown and flagged. Batch scoring applies the same two rules.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import msgspec
 from msgspec.structs import astuple
 
 from mlsteward.errors import InvalidInput
+from mlsteward.registry.signature import MISSING_REFUSED, accepts_missing, flags_missing
 
 __all__ = [
     "REDACTED",
@@ -42,6 +46,7 @@ __all__ = [
     "MalformedRequest",
     "RequestSchema",
     "RequestTooLarge",
+    "unseen_refused",
 ]
 
 REDACTED = "[redacted]"
@@ -70,7 +75,8 @@ class ColumnSpec:
     name: str
     kind: str
     dtype: str
-    nullable: bool
+    nullable: bool  # a missing value is scored (seen in training, or imputed)
+    flag_missing: bool = False  # ... and flagged (none in training)
 
     @property
     def whole(self) -> bool:
@@ -177,10 +183,12 @@ class RequestSchema:
                 str(c["name"]),
                 str(c["kind"]),
                 str(c["dtype"]),
-                bool(c.get("nullable", True)),
+                accepts_missing(c),
+                flags_missing(c),
             )
             for c in inputs
         ]
+        self._flag_missing = [s.name for s in self.specs if s.flag_missing]
         self.names = [s.name for s in self.specs]
         self.log_columns = list(log_columns)
         self.pii = frozenset(pii_columns)
@@ -350,8 +358,7 @@ class RequestSchema:
                 return None
             shown = "NaN" if value is not None else "null"
             raise InvalidInput(
-                f"{where} is {shown}, but the model never saw a missing value "
-                f"there; expected {spec.expected}",
+                f"{where} is {shown}, but {MISSING_REFUSED}; expected {spec.expected}",
                 field=spec.name,
             )
         if spec.kind == "numeric":
@@ -457,6 +464,20 @@ class RequestSchema:
         return self._finish(n, checked, rows)
 
     # -- shared -----------------------------------------------------------
+    def _missing_flags(
+        self, n: int, columns: dict[str, list[Any]]
+    ) -> list[dict[str, Any] | None]:
+        """Per record, ``{"missing": [columns]}`` where training had none."""
+        flags: list[dict[str, Any] | None] = [None] * n
+        for name in self._flag_missing:
+            values = columns[name]
+            if None in values:  # one C-level scan; the loop runs only on a hit
+                for k, value in enumerate(values):
+                    if value is None:
+                        flag = flags[k] = flags[k] or {}
+                        flag.setdefault("missing", []).append(name)
+        return flags
+
     def _finish(
         self,
         n: int,
@@ -475,7 +496,7 @@ class RequestSchema:
                     None if row.get(sticky) is None else str(row[sticky])
                     for row in (extra or [{}] * n)
                 ]
-        flags: list[dict[str, Any] | None] = [None] * n
+        flags = self._missing_flags(n, columns)
         sent = columns  # shared until a value as sent differs from the scored one
         for name, known in self.categories.items():
             values = columns.get(name)
@@ -485,22 +506,16 @@ class RequestSchema:
                 if value is None or value in known:
                     continue
                 if self.unseen_policy != "unknown":
-                    shown = sorted(known)
-                    raise InvalidInput(
-                        _where(k if n > 1 else None, name)
-                        + f" has category {value!r}, which the model never saw; "
-                        f"expected one of {shown[:30]}"
-                        + (" ..." if len(shown) > 30 else ""),
-                        field=name,
-                        allowed=shown,
+                    raise unseen_refused(
+                        _where(k if n > 1 else None, name), name, value, known
                     )
                 if sent is columns:
                     sent = dict(columns)
                 if sent[name] is values:
                     sent[name] = list(values)
                 values[k] = UNKNOWN_CATEGORY
-                flag = flags[k] = flags[k] or {"unseen": {}}
-                flag["unseen"][name] = value
+                flag = flags[k] = flags[k] or {}
+                flag.setdefault("unseen", {})[name] = value
         if self.pii:
             for name in self.pii:
                 if name in sent:
@@ -513,6 +528,22 @@ class RequestSchema:
                     for row in extra
                 ]
         return Batch(n, columns, sent, extra, flags, keys)
+
+
+def unseen_refused(
+    where: str, name: str, value: Any, known: frozenset[str], **details: Any
+) -> InvalidInput:
+    """The error for a category the model never saw, under the ``reject``
+    policy, online and in batch alike; ``where`` says which record or row
+    and column."""
+    shown = sorted(known)
+    return InvalidInput(
+        f"{where} has category {value!r}, which the model never saw; "
+        f"expected one of {shown[:30]}" + (" ..." if len(shown) > 30 else ""),
+        field=name,
+        allowed=shown,
+        **details,
+    )
 
 
 def _refuse_nul(value: Any, index: int | None, name: str) -> None:
