@@ -156,7 +156,7 @@ def test_cli_writes_the_report(monitored, tmp_path, monkeypatch) -> None:
     assert said["html"] == str(out.resolve()) and said["alerts"] > 0
     assert _data(out.read_text(encoding="utf-8"))["windows"]
     missing = runner.invoke(app, ["monitors", "report", "nope", "--html", str(out)])
-    assert missing.exit_code == 1 and "nope" in missing.output
+    assert missing.exit_code == 2 and "nope" in missing.output  # not found: 2
     nowhere = runner.invoke(
         app, ["monitors", "report", "cr", "--html", str(tmp_path / "x" / "r.html")]
     )

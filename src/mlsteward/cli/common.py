@@ -64,7 +64,8 @@ def _cells(table: Table) -> list[list[Any]]:
 
 def _fits(table: Table) -> bool:
     """Whether rendering at this width cuts nothing: rich marks a cut cell
-    with an ellipsis, and a header squashed below its longest word breaks it."""
+    with an ellipsis, and a column squashed below its longest word (header or
+    value) breaks that word across lines."""
     with console.capture() as capture:
         console.print(table)
     text = capture.get()
@@ -72,6 +73,7 @@ def _fits(table: Table) -> bool:
     if text.count("…") > given:
         return False
     words = [w for c in table.columns for w in str(c.header).split()]
+    words += [w for row in _cells(table) for cell in row for w in str(cell).split()]
     return all(w in text for w in words)
 
 

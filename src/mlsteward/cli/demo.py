@@ -162,7 +162,7 @@ def _months_table(report: Any) -> Table:
     )
     for name in ("month", "model", "bad rate", "max PSI", "column", "score PSI"):
         table.add_column(name, no_wrap=True)
-    for name in ("AUC", "est. AUC", "KS", "incident: crit/warn (repeats)", "policy"):
+    for name in ("AUC", "est. AUC", "KS", "alerts crit/warn (rep.)", "policy"):
         table.add_column(name)
     for p in report.periods:
         col, value = p.max_feature_psi

@@ -377,8 +377,10 @@ def _print(result: Any) -> None:
             Text(r.status, style),
             r.note or "",
         )
+    missing = set(_missing(result))
     for col, why in result.skipped.items():
-        table.add_row(col, "-", "-", "-", "-", Text("not judged", "bold red"), why)
+        judged = Text("not judged", "bold red") if col in missing else "skipped"
+        table.add_row(col, "-", "-", "-", "-", judged, why)
     show_table(table)
     style = _STATUS_STYLE[result.verdict]
     drifted = ", ".join(result.drifted) or "none"
@@ -389,12 +391,15 @@ def _print(result: Any) -> None:
         f"{result.n_current} rows vs {result.n_reference}[/]",
         markup=True,
     )
-    if result.skipped:
+    for col, why in result.skipped.items():  # identifiers, by choice
+        if col not in missing:
+            console.print(f"skipped {col}: {why}", soft_wrap=True)
+    if missing:
         # A column that could not be judged is not stable: say it as loudly.
         console.print(
-            f"not judged ({len(result.skipped)}): "
-            + "; ".join(f"{c}: {why}" for c, why in result.skipped.items())
-            + (" (--fail-on-drift exits 1)" if _missing(result) else ""),
+            f"not judged ({len(missing)}): "
+            + "; ".join(f"{c}: {result.skipped[c]}" for c in sorted(missing))
+            + " (--fail-on-drift exits 1)",
             style="bold red",
         )
 
