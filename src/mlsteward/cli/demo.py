@@ -109,7 +109,9 @@ def _print_dashboard(client: Any, home: str) -> None:
     from mlsteward.demo import token_path
     from mlsteward.demo.people import APPROVER
 
-    console.print("[bold]dashboard[/]: serve this home, open the page, sign in:")
+    console.print(
+        "[bold]dashboard[/]: serve this home, open the page, sign in:", markup=True
+    )
     for line in (
         f"  MLSTEWARD_HOME={home} mlsteward server --port 8000",
         "  open http://127.0.0.1:8000/ui/",

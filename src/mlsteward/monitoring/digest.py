@@ -181,10 +181,15 @@ def _summary(head: str, items: list[IncidentItem]) -> str:
         else:
             shown.append(words)
     if drifted:
-        listed = ", ".join(drifted[:3]) + (" …" if len(drifted) > 3 else "")
+        listed = ", ".join(drifted[:3]) + _more(len(drifted) - 3)
         shown[shown.index(_DRIFT)] = _DRIFT + listed
-    tail = ", ".join(shown[:3]) + (" …" if len(shown) > 3 else "")
+    tail = ", ".join(shown[:3]) + _more(len(shown) - 3)
     return f"{head}: {_counts(critical, len(items) - critical)} — {tail}"
+
+
+def _more(n: int) -> str:
+    """`` and 4 more`` for what a list leaves out, or nothing."""
+    return f" and {n} more" if n > 0 else ""
 
 
 def _message(summary: str, items: list[IncidentItem]) -> str:
@@ -193,7 +198,7 @@ def _message(summary: str, items: list[IncidentItem]) -> str:
     lines = [summary]
     lines += [f"[{i.severity}] {i.text}" for i in fresh[:DIGEST_LINES]]
     if len(fresh) > DIGEST_LINES:
-        lines.append(f"… and {len(fresh) - DIGEST_LINES} more new")
+        lines.append(f"and {len(fresh) - DIGEST_LINES} more new")
     if repeats:
         folded = ", ".join(
             f"{i.check}{'' if i.column == '*' else ' on ' + i.column} "
@@ -201,10 +206,7 @@ def _message(summary: str, items: list[IncidentItem]) -> str:
             for i in repeats[:DIGEST_LINES]
         )
         more = len(repeats) - DIGEST_LINES
-        lines.append(
-            f"still past a threshold: {folded}"
-            + (f" … and {more} more" if more > 0 else "")
-        )
+        lines.append(f"still past a threshold: {folded}" + _more(more))
     return "\n".join(lines)
 
 
