@@ -4,8 +4,12 @@ registered, and helpers that score a simulated month into the log."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any, ClassVar
 
 import pandas as pd
 import pytest
@@ -99,3 +103,40 @@ def world(client: Any, history: Any, scorecard: Any) -> World:
 @pytest.fixture
 def sqlite_world(sqlite_client: Any, history: Any, scorecard: Any) -> World:
     return make_world(sqlite_client, history, scorecard)
+
+
+class _Hook(BaseHTTPRequestHandler):
+    """A webhook receiver: answers 500 while ``failures`` last, then 200;
+    keeps every body."""
+
+    failures = 0
+    bodies: ClassVar[list[dict]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        type(self).bodies.append(json.loads(self.rfile.read(length)))
+        if type(self).failures > 0:
+            type(self).failures -= 1
+            self.send_response(500)
+        else:
+            self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def hook() -> Iterator[tuple[str, type[_Hook]]]:
+    """A real webhook on loopback: its URL and its handler class."""
+    handler = type("Hook", (_Hook,), {"failures": 0, "bodies": []})
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/hooks/s3cret", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 import uuid
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
@@ -98,41 +95,6 @@ def test_repeats_fold_into_one_alert_within_the_cool_down(client) -> None:
     assert _raise(client, m, [_row(status="ok")], T0) == []
     raised = [e for e in client.audit_log() if e.action == "alert.raised"]
     assert len(raised) == 3
-
-
-class _Hook(BaseHTTPRequestHandler):
-    """Answers 500 while ``failures`` last, then 200; keeps every body."""
-
-    failures = 0
-    bodies: ClassVar[list[dict]] = []
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length", 0))
-        type(self).bodies.append(json.loads(self.rfile.read(length)))
-        if type(self).failures > 0:
-            type(self).failures -= 1
-            self.send_response(500)
-        else:
-            self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def hook() -> Iterator[tuple[str, type[_Hook]]]:
-    handler = type("Hook", (_Hook,), {"failures": 0, "bodies": []})
-    server = HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/hooks/s3cret", handler
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def test_failing_webhook_keeps_the_alert_pending_until_delivered(

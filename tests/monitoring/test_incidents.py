@@ -3,12 +3,6 @@ per incident to a real webhook; repeats of the window before folded."""
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any, ClassVar
-
 import pytest
 
 from mlsteward.monitoring.digest import excess
@@ -22,41 +16,6 @@ def _loopback_webhooks_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
     """The webhook here listens on loopback: allowed by name, before any
     settings are read."""
     monkeypatch.setenv("MLSTEWARD_WEBHOOK_ALLOW", "127.0.0.1")
-
-
-class _Hook(BaseHTTPRequestHandler):
-    """Answers 500 while ``failures`` last, then 200; keeps every body."""
-
-    failures = 0
-    bodies: ClassVar[list[dict]] = []
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length", 0))
-        type(self).bodies.append(json.loads(self.rfile.read(length)))
-        if type(self).failures > 0:
-            type(self).failures -= 1
-            self.send_response(500)
-        else:
-            self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def hook() -> Iterator[tuple[str, type[_Hook]]]:
-    handler = type("Hook", (_Hook,), {"failures": 0, "bodies": []})
-    server = HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/hooks/s3cret", handler
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def _check_worst_first(incident: Incident) -> None:
