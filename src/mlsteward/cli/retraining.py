@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -17,7 +18,15 @@ from mlsteward.cli.common import (
     reason_option,
     show_table,
 )
-from mlsteward.retraining.gates import gate_outcome, gate_tally
+
+
+def _gates() -> Any:
+    """The gates module, imported when a command shows gates: it pulls in
+    the statistics stack, which every other command would pay for at start."""
+    from mlsteward.retraining import gates
+
+    return gates
+
 
 _OUTCOME_STYLE = {
     "passed": Text("passed", "green"),
@@ -104,7 +113,7 @@ def retrain(
         value = "-" if g["value"] is None else f"{g['value']:.4f}"
         table.add_row(
             g["gate"],
-            _OUTCOME_STYLE[gate_outcome(g)],
+            _OUTCOME_STYLE[_gates().gate_outcome(g)],
             value,
             str(g["limit"]),
             g["detail"],
@@ -173,7 +182,7 @@ def approvals_list(
     table = Table("id", "version", "status", "asked by", "when", "gates", "decided by")
     for a in rows:
         gates = a.evidence.get("gates", [])
-        tally = gate_tally(gates)
+        tally = _gates().gate_tally(gates)
         table.add_row(
             a.id,
             a.ref,
