@@ -68,3 +68,15 @@ def playwright_api() -> Any:
     except ImportError:
         require_or_skip("Playwright for Python is missing (pip install -e '.[test]')")
     return sync_api
+
+
+def watch(page: Any, requests: list[str], problems: list[str]) -> None:
+    """Record every request ``page`` makes and every page error, dialog,
+    console error or warning it meets (an offline page should make none)."""
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("dialog", lambda d: (problems.append(d.message), d.dismiss()))
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on(
+        "console",
+        lambda m: problems.append(m.text) if m.type in ("error", "warning") else None,
+    )

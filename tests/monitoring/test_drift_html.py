@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tests.pages import Page, chromium_path, playwright_api
+from tests.pages import Page, chromium_path, playwright_api, watch
 
 import mlsteward
 from mlsteward.datasets.profile import compute_profile
@@ -243,15 +243,7 @@ def test_chromium_offline_draws_every_chart(
                 offline=True, viewport={"width": 1200, "height": 900}
             )
             page = context.new_page()
-            page.on("request", lambda r: requests.append(r.url))
-            page.on("dialog", lambda d: (problems.append(d.message), d.dismiss()))
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on(
-                "console",
-                lambda m: (
-                    problems.append(m.text) if m.type in ("error", "warning") else None
-                ),
-            )
+            watch(page, requests, problems)
             page.goto(target.as_uri())
             page.wait_for_selector("html[data-ready='1']")
             canvases = page.locator("canvas[data-feature]")

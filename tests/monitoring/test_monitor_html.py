@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from tests.monitoring.conftest import World, make_world
-from tests.pages import Page, chromium_path, playwright_api
+from tests.pages import Page, chromium_path, playwright_api, watch
 from typer.testing import CliRunner
 
 from mlsteward.config import Settings
@@ -183,14 +183,7 @@ def test_chromium_offline_draws_every_chart(monitored, tmp_path: Path) -> None:
         )
         try:
             page = browser.new_context(offline=True).new_page()
-            page.on("request", lambda r: requests.append(r.url))
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on(
-                "console",
-                lambda m: (
-                    problems.append(m.text) if m.type in ("error", "warning") else None
-                ),
-            )
+            watch(page, requests, problems)
             page.goto(target.as_uri())
             page.wait_for_selector("html[data-ready='1']")
             canvases = page.locator("canvas[data-chart]")
